@@ -1,0 +1,39 @@
+# Setup and everyday commands. `make test` and `make run` install missing Debian packages first.
+APT_PACKAGES := pkg-config libsecp256k1-dev libzstd-dev zlib1g-dev libsqlite3-dev libpcre2-dev
+SWIFT ?= swift
+ARGS ?= --help
+
+.PHONY: deps build release run test bench fuzz clean
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product labeler
+
+run: release
+	.build/release/labeler $(ARGS)
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	bash scripts/smoke.sh
+
+bench: deps
+	bash scripts/bench-decode.sh
+
+fuzz: deps
+	bash Fuzz/run.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf .build .build-*

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Labeler: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "labeler",
+        abstract: "An AT Protocol labeler: reads the firehose, applies rules, signs and serves labels.",
+        subcommands: [CaptureCommand.self, KeysCommand.self]
+    )
+}
