@@ -60,6 +60,13 @@ let package = Package(
             path: "Benchmarks/DecodeBenchmark",
             swiftSettings: strict
         ),
+        // Writes synthetic captures and fuzzing seeds.
+        .executableTarget(
+            name: "synthetic-capture",
+            dependencies: ["Firehose", "SyntheticFirehose"],
+            path: "Tools/SyntheticCapture",
+            swiftSettings: strict
+        ),
 
         .testTarget(name: "ATProtoTests", dependencies: ["ATProto", "SyntheticFirehose"], swiftSettings: strict),
         .testTarget(name: "ATCryptoTests", dependencies: ["ATCrypto", "ATProto"], swiftSettings: strict),
@@ -67,3 +74,12 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The libFuzzer target has no `main` (libFuzzer provides it), so it is only part of the package
+// when fuzzing: `ENABLE_FUZZ=1 swift build ... -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library`
+// (see Fuzz/run.sh).
+if Context.environment["ENABLE_FUZZ"] != nil {
+    package.targets.append(
+        .executableTarget(name: "frame-fuzzer", dependencies: ["ATProto"], path: "Fuzz/FrameFuzzer")
+    )
+}

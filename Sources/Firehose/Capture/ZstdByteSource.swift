@@ -38,11 +38,14 @@ final class ZstdByteSource: ByteSource {
                 }
             }
             var out = ZSTD_outBuffer(dst: buffer.baseAddress, size: buffer.count, pos: 0)
+            let consumedBefore = inBuffer.pos
             let hint = ZSTD_decompressStream(context, &out, &inBuffer)
             if ZSTD_isError(hint) != 0 {
                 throw CaptureError(.decompression(path: path, reason: String(cString: ZSTD_getErrorName(hint))))
             }
-            lastHint = hint
+            // A call with nothing to do reports the size of a next frame's header; only a call that
+            // made progress says whether the current frame is complete.
+            if inBuffer.pos != consumedBefore || out.pos > 0 { lastHint = hint }
             if out.pos > 0 { return out.pos }
             if inputEnded && inBuffer.pos == inBuffer.size {
                 if lastHint != 0 { throw CaptureError(.decompression(path: path, reason: "zstd stream is truncated")) }
