@@ -26,8 +26,8 @@ run: release
 
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
 	bash scripts/smoke.sh
+	$(SWIFT) test --skip-build
 
 bench: deps
 	bash scripts/bench-decode.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Smoke checks of the built command-line tool (debug build): a short run of each user-facing path,
-# including the decode benchmark on a small synthetic capture. Exits non-zero on the first failure.
-set -euo pipefail
+# End-to-end checks of the built command-line tools (debug build): each user-facing command on
+# small generated inputs, its output and its exit status. Prints "smoke: N passed, N failed".
+set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=.build/debug
 tmp=$(mktemp -d)
@@ -9,11 +9,45 @@ trap 'rm -rf "$tmp"' EXIT
 
 pass=0
 fail=0
-check() {
-  local name=$1; shift
-  if "$@" >"$tmp/out" 2>&1; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $name"; cat "$tmp/out"; fi
+# expect NAME STATUS COMMAND...: run COMMAND, require exit STATUS; output is kept in $tmp/out.
+expect() {
+  local name=$1 want=$2; shift 2
+  "$@" >"$tmp/out" 2>&1
+  local got=$?
+  if [ "$got" -eq "$want" ]; then pass=$((pass + 1)); else
+    fail=$((fail + 1)); echo "FAILED: $name (exit $got, wanted $want)"; sed 's/^/  | /' "$tmp/out"; fi
+}
+# contains NAME PATTERN: the last output matches PATTERN (extended regex).
+contains() {
+  if grep -Eq "$2" "$tmp/out"; then pass=$((pass + 1)); else
+    fail=$((fail + 1)); echo "FAILED: $1: output does not match /$2/"; sed 's/^/  | /' "$tmp/out"; fi
 }
 
-check "decode benchmark smoke" "$bin/decode-bench" --synthetic 2000 --rounds 1
+"$bin/synthetic-capture" --count 3000 --seed 3 --out "$tmp/c.bin"
+expect "capture stats on a clean capture" 0 "$bin/labeler" capture stats "$tmp/c.bin" --json
+contains "capture stats --json keys" '^\{"messages":3000,"commit":[0-9]+,"identity":[0-9]+,"account":[0-9]+,"sync":[0-9]+,"info":0,.*"unknown":0,"ops":[0-9]+,"records":[0-9]+,"blocks":[0-9]+,"cid_mismatches":0,"errors":0,"seconds":[0-9.]+\}$'
+gzip -c "$tmp/c.bin" > "$tmp/c.bin.gz"
+expect "capture stats on gzip" 0 "$bin/labeler" capture stats "$tmp/c.bin.gz"
+contains "capture stats table" '^messages +3000$'
+head -c -7 "$tmp/c.bin" > "$tmp/truncated.bin"
+expect "capture stats on a truncated capture exits 1" 1 "$bin/labeler" capture stats "$tmp/truncated.bin"
+contains "truncated capture names the file" 'truncated.bin: file ends inside the record'
+expect "capture stats on a missing file exits 1" 1 "$bin/labeler" capture stats "$tmp/none.bin"
+contains "missing file is one line" '^Error: .*none.bin: cannot open: No such file or directory$'
+
+expect "keys generate" 0 "$bin/labeler" keys generate --out "$tmp/keys/k1"
+contains "keys generate prints a secp256k1 did:key" '^did:key:zQ3s[1-9A-HJ-NP-Za-km-z]+$'
+generated=$(cat "$tmp/out")
+expect "key file mode is 0600" 0 test "$(stat -c %a "$tmp/keys/k1")" = 600
+expect "keys show" 0 "$bin/labeler" keys show --key "$tmp/keys/k1"
+expect "keys show prints the same did:key" 0 test "$(cat "$tmp/out")" = "$generated"
+expect "keys generate refuses to overwrite" 1 "$bin/labeler" keys generate --out "$tmp/keys/k1"
+contains "refusal says why" 'already exists; refusing to overwrite'
+expect "keys generate p256" 0 "$bin/labeler" keys generate --type p256 --out "$tmp/keys/k2"
+contains "p256 did:key" '^did:key:zDn'
+
+expect "decode benchmark smoke" 0 "$bin/decode-bench" --synthetic 2000 --rounds 1
+contains "benchmark reports every level with no failures" 'verified +[0-9]+ msg/s +[0-9.]+ MB/s +0 failures'
+
 echo "smoke: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
