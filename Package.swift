@@ -75,11 +75,11 @@ let package = Package(
     swiftLanguageModes: [.v6]
 )
 
-// The libFuzzer target has no `main` (libFuzzer provides it), so it is only part of the package
-// when fuzzing: `ENABLE_FUZZ=1 swift build ... -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library`
-// (see Fuzz/run.sh).
+// The libFuzzer target links only with `-sanitize=fuzzer`, so it is part of the package only when
+// fuzzing: `ENABLE_FUZZ=1 swift build ... -Xswiftc -sanitize=fuzzer,address` (see Fuzz/run.sh).
 if Context.environment["ENABLE_FUZZ"] != nil {
+    package.targets.append(.target(name: "CFuzzing", path: "Fuzz/CFuzzing"))
     package.targets.append(
-        .executableTarget(name: "frame-fuzzer", dependencies: ["ATProto"], path: "Fuzz/FrameFuzzer")
+        .executableTarget(name: "frame-fuzzer", dependencies: ["ATProto", "CFuzzing"], path: "Fuzz/FrameFuzzer")
     )
 }

@@ -10,6 +10,6 @@ swift build --product synthetic-capture
 mkdir -p Fuzz/corpus Fuzz/artifacts
 if [ -z "$(ls -A Fuzz/corpus)" ]; then .build/debug/synthetic-capture --count 300 --seed 7 --split Fuzz/corpus; fi
 ENABLE_FUZZ=1 swift build -c release --scratch-path .build-fuzz --product frame-fuzzer \
-  -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
 exec .build-fuzz/release/frame-fuzzer Fuzz/corpus -max_total_time="$seconds" -max_len=65536 \
   -artifact_prefix=Fuzz/artifacts/ -print_final_stats=1

@@ -32,15 +32,8 @@ public enum Multibase {
 /// RFC 4648 base32 with the lowercase alphabet and no padding, as used for CIDv1 strings.
 public enum Base32 {
     static let alphabet: [UInt8] = Array("abcdefghijklmnopqrstuvwxyz234567".utf8)
-    static let reverse: [Int8] = {
-        var table = [Int8](repeating: -1, count: 256)
-        for (i, c) in alphabet.enumerated() {
-            table[Int(c)] = Int8(i)
-            // Accept upper case on input (multibase `B` is upper case; we only ever emit lower).
-            if c >= UInt8(ascii: "a") { table[Int(c - 32)] = Int8(i) }
-        }
-        return table
-    }()
+    /// Upper case is accepted on input too (multibase `B` is upper case; we only ever emit lower).
+    static let reverse = digitTable(alphabet, acceptingUpperCase: true)
 
     public static func encode<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var out = [UInt8]()
@@ -84,11 +77,7 @@ public enum Base32 {
 /// Bitcoin base58 alphabet, as used by Multikey (`z` prefix).
 public enum Base58 {
     static let alphabet: [UInt8] = Array("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz".utf8)
-    static let reverse: [Int8] = {
-        var table = [Int8](repeating: -1, count: 256)
-        for (i, c) in alphabet.enumerated() { table[Int(c)] = Int8(i) }
-        return table
-    }()
+    static let reverse = digitTable(alphabet)
 
     public static func encode<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         let input = Array(bytes)
@@ -137,4 +126,14 @@ public enum Base58 {
         }
         return [UInt8](repeating: 0, count: zeros) + bytes[(bytes.count - length)...]
     }
+}
+
+/// A byte → digit-value table for an alphabet (-1 for bytes not in it).
+func digitTable(_ alphabet: [UInt8], acceptingUpperCase: Bool = false) -> [Int8] {
+    var table = [Int8](repeating: -1, count: 256)
+    for (i, c) in alphabet.enumerated() {
+        table[Int(c)] = Int8(i)
+        if acceptingUpperCase && c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z") { table[Int(c - 32)] = Int8(i) }
+    }
+    return table
 }

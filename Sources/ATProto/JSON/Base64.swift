@@ -1,11 +1,7 @@
 /// Standard base64 (RFC 4648 §4). atproto writes `$bytes` and label `sig` unpadded and accepts both.
 public enum Base64 {
     static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-    static let reverse: [Int8] = {
-        var table = [Int8](repeating: -1, count: 256)
-        for (i, c) in alphabet.enumerated() { table[Int(c)] = Int8(i) }
-        return table
-    }()
+    static let reverse = digitTable(alphabet)
 
     public static func encode(_ bytes: some Collection<UInt8>, padded: Bool = false) -> String {
         var out = [UInt8]()

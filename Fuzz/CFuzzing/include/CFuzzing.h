@@ -1,0 +1,7 @@
+#ifndef CFUZZING_H
+#define CFUZZING_H
+#include <stddef.h>
+#include <stdint.h>
+/* libFuzzer's driver, for programs that have their own main (SwiftPM executables do). */
+int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size));
+#endif
