@@ -14,16 +14,22 @@ let package = Package(
         .library(name: "ATProto", targets: ["ATProto"]),
         .library(name: "ATCrypto", targets: ["ATCrypto"]),
         .library(name: "Firehose", targets: ["Firehose"]),
+        .library(name: "KeyedScheduler", targets: ["KeyedScheduler"]),
+        .library(name: "Matching", targets: ["Matching"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // C libraries, each wrapped once by a single Swift target.
         .systemLibrary(name: "CSecp256k1", pkgConfig: "libsecp256k1", providers: [.apt(["libsecp256k1-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
 
         // Pure protocol values: DAG-CBOR, CID, CAR, identifiers, frames, records, labels. No I/O.
         .target(
@@ -40,7 +46,15 @@ let package = Package(
         // Event sources: capture files (plain, gzip, zstd).
         .target(
             name: "Firehose",
-            dependencies: ["ATProto", "CZstd", "CZlib"],
+            dependencies: [
+                "ATProto", "CZstd", "CZlib",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -48,6 +62,22 @@ let package = Package(
             dependencies: [
                 "ATProto", "ATCrypto", "Firehose",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        // Per-key ordered, bounded, concurrent event scheduling with a low-water mark. No dependencies.
+        .target(name: "KeyedScheduler", swiftSettings: strict),
+        // PCRE2 wrapper, keyword automaton, text normalisation (Foundation for NFKC and case folding).
+        .target(name: "Matching", dependencies: ["CPCRE2"], swiftSettings: strict),
+        // An in-process relay with fault injection, for tests.
+        .target(
+            name: "TestRelay",
+            dependencies: [
+                "ATProto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -60,6 +90,20 @@ let package = Package(
             path: "Benchmarks/DecodeBenchmark",
             swiftSettings: strict
         ),
+        // Scheduler overhead per event; build with -c release, run pinned to one core.
+        .executableTarget(
+            name: "scheduler-bench",
+            dependencies: ["KeyedScheduler"],
+            path: "Benchmarks/SchedulerBenchmark",
+            swiftSettings: strict
+        ),
+        // Keyword and regex cost per post; build with -c release, run pinned to one core.
+        .executableTarget(
+            name: "matching-bench",
+            dependencies: ["Matching"],
+            path: "Benchmarks/MatchingBenchmark",
+            swiftSettings: strict
+        ),
         // Writes synthetic captures and fuzzing seeds.
         .executableTarget(
             name: "synthetic-capture",
@@ -69,8 +113,16 @@ let package = Package(
         ),
 
         .testTarget(name: "ATProtoTests", dependencies: ["ATProto", "SyntheticFirehose"], swiftSettings: strict),
+        .testTarget(name: "KeyedSchedulerTests", dependencies: ["KeyedScheduler"], swiftSettings: strict),
+        .testTarget(name: "MatchingTests", dependencies: ["Matching"], swiftSettings: strict),
         .testTarget(name: "ATCryptoTests", dependencies: ["ATCrypto", "ATProto"], swiftSettings: strict),
-        .testTarget(name: "FirehoseTests", dependencies: ["Firehose", "ATProto", "SyntheticFirehose"], swiftSettings: strict),
+        .testTarget(
+            name: "FirehoseTests",
+            dependencies: [
+                "Firehose", "ATProto", "SyntheticFirehose", "TestRelay",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

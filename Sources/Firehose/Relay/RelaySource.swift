@@ -1,0 +1,205 @@
+import ATProto
+import Logging
+
+/// `com.atproto.sync.subscribeRepos` from a relay, as an ordered stream of `SourceEvent`s that
+/// survives disconnects.
+///
+/// - Resumes after the cursor the caller provides (the durable low-water mark) or after the last
+///   seq it delivered in this process, whichever is later; repeated or backward seqs are skipped.
+/// - Reconnects on every failure with jittered exponential backoff; a silent connection (nothing
+///   for `silenceTimeout`) counts as dead. HTTP 429/5xx before the upgrade are retried, honouring
+///   `Retry-After`; 501 (the host does not implement the endpoint) ends `run` with an error.
+/// - A frame that cannot be decoded is a hard error (event-stream spec): it is counted and logged
+///   with the last seq, the connection is dropped and re-established from the cursor.
+/// - `FutureCursor` means our cursor is ahead of the relay: the source logs it loudly, emits
+///   `.reset` and restarts from the live head, recording the gap.
+public final class RelaySource: Sendable {
+    public struct Configuration: Sendable {
+        /// The relay, e.g. `wss://bsky.network`. A path, if given, is replaced by the XRPC path.
+        public var url: String
+        public var webSocket: WebSocketClient.Configuration
+        public var backoff: Backoff
+
+        public init(url: String, webSocket: WebSocketClient.Configuration = .init(), backoff: Backoff = .init()) {
+            self.url = url
+            self.webSocket = webSocket
+            self.backoff = backoff
+        }
+    }
+
+    public struct FatalError: Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    public let configuration: Configuration
+    public let decoder: RepoEventDecoder
+    public let metrics = RelaySourceMetrics()
+    let logger: Logger
+    let endpoint: WebSocketEndpoint
+
+    public init(configuration: Configuration, decoder: RepoEventDecoder = RepoEventDecoder(), logger: Logger) throws {
+        self.configuration = configuration
+        self.decoder = decoder
+        self.logger = logger
+        do {
+            endpoint = try WebSocketEndpoint(configuration.url)
+        } catch {
+            throw FatalError(description: error.description)
+        }
+    }
+
+    /// Reads the relay until the task is cancelled, calling `deliver` for each event in stream
+    /// order. `deliver` may suspend (backpressure): the socket is not read meanwhile.
+    ///
+    /// - Parameter resumeAfter: the durable cursor, read before every (re)connection.
+    public func run(
+        resumeAfter: @Sendable () async -> Int64?,
+        deliver: @Sendable (SourceEvent) async throws -> Void
+    ) async throws {
+        var rng = SystemRandomNumberGenerator()
+        var attempt = 0
+        var lastDelivered: Int64? = nil
+        var liveOnly = false
+        while !Task.isCancelled {
+            let durable = await resumeAfter()
+            let cursor: Int64? = liveOnly ? nil : [durable, lastDelivered].compactMap { $0 }.max()
+            let target = endpoint.with(
+                path: "/xrpc/com.atproto.sync.subscribeRepos",
+                query: cursor.map { [("cursor", String($0))] } ?? [])
+            var waitAtLeast: Duration = .zero
+            var outcome = "closed by the relay"
+            do {
+                let result = try await WebSocketClient.withConnection(to: target, configuration: configuration.webSocket) {
+                    session in
+                    metrics.update { $0.connections += 1 }
+                    logger.info("connected to relay", metadata: ["url": "\(target)", "cursor": "\(cursor.map(String.init) ?? "live")"])
+                    return try await read(session, cursor: cursor, lastDelivered: &lastDelivered, deliver: deliver)
+                }
+                switch result {
+                case .futureCursor:
+                    liveOnly = true
+                    attempt = 0
+                    outcome = "FutureCursor"
+                    continue
+                case .closed(let progressed):
+                    if progressed { attempt = 0 }
+                    liveOnly = false
+                }
+            } catch let error as WebSocketError {
+                if case .http(let status, let retryAfter) = error.kind {
+                    metrics.update { $0.httpErrors += 1 }
+                    if status == 501 {
+                        logger.error("relay does not implement subscribeRepos (HTTP 501); giving up", metadata: ["url": "\(target)"])
+                        throw FatalError(description: "\(target): HTTP 501, the host does not implement subscribeRepos")
+                    }
+                    if let retryAfter { waitAtLeast = .seconds(retryAfter) }
+                }
+                outcome = error.description
+            } catch is CancellationError {
+                return
+            } catch let error as FrameError {
+                outcome = "undecodable frame: \(error)"
+            } catch {
+                if Task.isCancelled { return }
+                outcome = "\(error)"
+            }
+            if Task.isCancelled { return }
+            let delay = max(configuration.backoff.delay(attempt: attempt, using: &rng), waitAtLeast)
+            attempt += 1
+            metrics.update { $0.reconnects += 1 }
+            logger.warning(
+                "relay connection ended; reconnecting",
+                metadata: [
+                    "reason": "\(outcome)", "last_seq": "\(lastDelivered.map(String.init) ?? "none")",
+                    "delay_ms": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
+                ])
+            do { try await Task.sleep(for: delay) } catch { return }
+        }
+    }
+
+    enum ConnectionEnd {
+        case closed(progressed: Bool)
+        case futureCursor
+    }
+
+    private func read(
+        _ session: WebSocketSession, cursor: Int64?, lastDelivered: inout Int64?,
+        deliver: @Sendable (SourceEvent) async throws -> Void
+    ) async throws -> ConnectionEnd {
+        var progressed = false
+        var awaitingFirstAfterReset = cursor == nil && lastDelivered != nil
+        while let message = try await session.receive() {
+            guard case .binary(let bytes) = message else {
+                metrics.update { $0.unknownFrames += 1 }
+                continue
+            }
+            metrics.update {
+                $0.messages += 1
+                $0.bytes += bytes.count
+            }
+            let event: RepoEvent
+            do {
+                event = try decoder.decode(bytes)
+            } catch where error.rejectsOnlyEvent {
+                guard let seq = Self.seq(of: bytes) else { throw error }
+                metrics.update { $0.rejectedEvents += 1 }
+                logger.warning("event rejected", metadata: ["seq": "\(seq)", "reason": "\(error)"])
+                if let last = lastDelivered, seq <= last { continue }
+                try await deliver(.rejected(seq: seq, error))
+                lastDelivered = seq
+                continue
+            } catch {
+                metrics.update { $0.decodeErrors += 1 }
+                logger.error(
+                    "undecodable frame; dropping the connection",
+                    metadata: ["last_seq": "\(lastDelivered.map(String.init) ?? "none")", "error": "\(error)"])
+                throw error
+            }
+            switch event {
+            case .info(let info):
+                if info.name == "OutdatedCursor" { metrics.update { $0.outdatedCursors += 1 } }
+                logger.warning("relay info", metadata: ["name": "\(info.name)", "message": "\(info.message ?? "")"])
+            case .error(let e):
+                metrics.update { $0.errorFrames += 1 }
+                if e.error == "FutureCursor" {
+                    metrics.update { $0.futureCursors += 1 }
+                    logger.critical(
+                        "relay says our cursor is in its future; restarting from the live head (events between are lost)",
+                        metadata: ["cursor": "\(cursor.map(String.init) ?? "none")", "message": "\(e.message ?? "")"])
+                    return .futureCursor
+                }
+                logger.error("relay error frame", metadata: ["error": "\(e.error)", "message": "\(e.message ?? "")"])
+                return .closed(progressed: progressed)
+            case .unknown:
+                metrics.update { $0.unknownFrames += 1 }
+            case .commit, .sync, .identity, .account:
+                guard let seq = event.seq else { continue }
+                if awaitingFirstAfterReset {
+                    awaitingFirstAfterReset = false
+                    let previous = lastDelivered
+                    metrics.update { $0.gaps.append(.init(after: previous, resumedAt: seq)) }
+                    try await deliver(.reset(previousCursor: previous))
+                    lastDelivered = nil
+                }
+                if let last = lastDelivered, seq <= last {
+                    metrics.update { $0.skippedSeqs += 1 }
+                    continue
+                }
+                try await deliver(.event(seq: seq, event, raw: bytes))
+                lastDelivered = seq
+                progressed = true
+                metrics.update {
+                    $0.events += 1
+                    $0.lastSeq = seq
+                }
+            }
+        }
+        return .closed(progressed: progressed)
+    }
+
+    /// The `seq` of a frame whose envelope decodes, for events rejected for their content.
+    static func seq(of message: [UInt8]) -> Int64? {
+        guard let (_, body) = try? FrameCodec.split(message[...], decoder: CBORDecoder()) else { return nil }
+        return body["seq"]?.intValue
+    }
+}

@@ -1,0 +1,157 @@
+import Synchronization
+
+/// Runs an async handler for a stream of events, one at a time per key and concurrently
+/// across keys, with bounded queues, per-event timeouts and a low-water mark that says up to
+/// which seq everything is done (the cursor to persist and resume from).
+///
+/// Host it with ``run()`` (for example as a ServiceLifecycle service) while a producer calls
+/// ``submit(key:seq:payload:)``; end it with ``shutdown(deadline:)``.
+///
+/// Guarantees:
+/// - Events of one key run one at a time, in submission order; at most
+///   `configuration.concurrency` run at once. Events without a natural key should be given a
+///   key of their own (a sentinel), which serialises them among themselves.
+/// - Nothing is dropped: when the queue or a key's backlog is full, `submit` suspends until
+///   the event is admitted, which holds the producer back (backpressure). Suspended submitters
+///   are admitted in arrival order.
+/// - Failure isolation: a handler that throws or times out is reported to `onFailure`, counted,
+///   and its key's next event runs. Such events count as finished: the low-water mark passes
+///   them (they are not retried).
+/// - Timeouts: a handler running past `configuration.timeout` has its task cancelled; its event
+///   counts as finished (timed out) when the handler returns. The key and the slot stay busy
+///   until then, so one-at-a-time per key holds even for slow handlers; a handler that ignores
+///   cancellation keeps them busy.
+/// - Shutdown: queued and running work drains until the deadline; what has not finished by then
+///   is cancelled and does not count as finished, so the low-water mark stays below it and it is
+///   redone after a restart (at-least-once).
+///
+/// The work runs on a fixed pool of `concurrency` worker tasks that take ready events from the
+/// state machine one after another, so there is no task per event; timeouts are watched by one
+/// timer task.
+public final class KeyedScheduler<Key: Hashable & Sendable, Payload: Sendable>: Sendable {
+    /// Handles one event: its key, its seq and its payload. Throwing marks the event failed.
+    public typealias Handler = @Sendable (Key, Int64, Payload) async throws -> Void
+    /// Told about each failed or timed-out event, after its handler returned.
+    public typealias FailureHook = @Sendable (Key, Int64, SchedulerFailure) -> Void
+
+    @usableFromInline let configuration: KeyedSchedulerConfiguration
+    @usableFromInline let handler: Handler
+    @usableFromInline let onFailure: FailureHook
+    @usableFromInline let core: Mutex<SchedulerCore<Key, Payload>>
+
+    /// The low-water mark each time it moves forward, for a writer that persists it. Holds only
+    /// the newest value when the reader is behind; ends once the scheduler has stopped (after
+    /// the final mark). Meant for one reader.
+    public let lowWaterMarks: AsyncStream<Int64>
+
+    /// - Parameters:
+    ///   - configuration: concurrency, queue bounds and timeout.
+    ///   - startingAfter: the persisted cursor: seqs at or below it are done already and must
+    ///     not be submitted; it is the low-water mark until a later one is reached.
+    ///   - onFailure: told about failed and timed-out events, for the caller to log.
+    ///   - handler: runs each event.
+    public init(
+        configuration: KeyedSchedulerConfiguration = .init(),
+        startingAfter: Int64? = nil,
+        onFailure: @escaping FailureHook = { _, _, _ in },
+        handler: @escaping Handler
+    ) {
+        self.configuration = configuration
+        self.handler = handler
+        self.onFailure = onFailure
+        let (stream, continuation) = AsyncStream.makeStream(of: Int64.self, bufferingPolicy: .bufferingNewest(1))
+        lowWaterMarks = stream
+        core = Mutex(
+            SchedulerCore(configuration: configuration, startingAfter: startingAfter, lowWaterMarks: continuation)
+        )
+    }
+
+    /// The highest seq such that every submitted event at or below it has finished (or the
+    /// starting cursor); `nil` before any has.
+    public var lowWaterMark: Int64? {
+        core.withLock { $0.machine.lowWaterMark }
+    }
+
+    /// The counters now.
+    public var metrics: KeyedSchedulerMetrics {
+        core.withLock { $0.metrics }
+    }
+
+    /// Hands an event over. Returns once it is accepted (queued or started), suspending while
+    /// the queue or the key's backlog is full.
+    ///
+    /// - Parameter seq: must be above every seq submitted before (gaps are fine) and above the
+    ///   starting cursor.
+    /// - Throws: ``KeyedSchedulerError``; the event was not accepted then.
+    @inlinable
+    public func submit(key: Key, seq: Int64, payload: Payload) async throws(KeyedSchedulerError) {
+        let attempt = core.withLock { $0.trySubmit(key: key, seq: seq, payload: payload) }
+        switch attempt {
+        case .accepted: return
+        case .rejected(let error): throw error
+        case .mustPark: try await submitWhenAdmitted(key: key, seq: seq, payload: payload)
+        }
+    }
+
+    /// Suspends until the event is admitted, the scheduler shuts down or the task is cancelled.
+    @usableFromInline
+    func submitWhenAdmitted(key: Key, seq: Int64, payload: Payload) async throws(KeyedSchedulerError) {
+        let id = core.withLock { core in
+            defer { core.nextParkedID += 1 }
+            return core.nextParkedID
+        }
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, KeyedSchedulerError>, Never>) in
+                core.withLock { core in
+                    // The state may have changed since the first attempt: try again first.
+                    switch core.trySubmit(key: key, seq: seq, payload: payload) {
+                    case .accepted:
+                        continuation.resume(returning: .success(()))
+                    case .rejected(let error):
+                        continuation.resume(returning: .failure(error))
+                    case .mustPark where Task.isCancelled:
+                        continuation.resume(returning: .failure(.cancelled))
+                    case .mustPark:
+                        core.parked.append(
+                            .init(id: id, key: key, seq: seq, payload: payload, continuation: continuation)
+                        )
+                    }
+                }
+            }
+        } onCancel: {
+            core.withLock { $0.cancelParked(id: id) }
+        }
+        try result.get()
+    }
+
+    /// Stops taking submissions (suspended and later submitters get
+    /// ``KeyedSchedulerError/shutDown``), lets queued and running work finish until `deadline`,
+    /// then cancels what is left, and returns the final low-water mark once nothing runs.
+    ///
+    /// Work cancelled at the deadline does not count as finished, so the returned mark stays
+    /// below it. If `run()` was never called, queued work waits for the deadline and is
+    /// abandoned. Cancelling the calling task moves the deadline to now.
+    public func shutdown(deadline: ContinuousClock.Instant) async -> Int64? {
+        core.withLock { $0.beginDraining() }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // Wakes at the deadline, or when cancelled: by this task's cancellation or
+                // because the drain ended (then aborting does nothing).
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                self.core.withLock { $0.abort() }
+            }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                core.withLock { core in
+                    if core.phase == .stopped { continuation.resume() } else { core.stopWaiters.append(continuation) }
+                }
+            }
+            group.cancelAll()
+        }
+        return lowWaterMark
+    }
+
+    /// ``shutdown(deadline:)`` with a deadline `gracePeriod` from now.
+    public func shutdown(gracePeriod: Duration) async -> Int64? {
+        await shutdown(deadline: .now + gracePeriod)
+    }
+}

@@ -1,0 +1,188 @@
+/// Everything a ``KeyedScheduler`` guards with its lock: the state machine plus the
+/// continuations that interpret its actions (suspended submitters, idle workers, shutdown
+/// waiters) and what each worker slot is running, for timeouts and aborts.
+///
+/// Every method runs under the lock and at most resumes continuations (which never blocks);
+/// handlers and the caller's hooks run outside it.
+@usableFromInline
+struct SchedulerCore<Key: Hashable & Sendable, Payload: Sendable> {
+    @usableFromInline typealias Machine = KeyedSchedulerStateMachine<Key, Payload>
+    @usableFromInline typealias Job = Machine.Job
+
+    @usableFromInline
+    enum Phase {
+        /// Taking submissions.
+        case accepting
+        /// Shutting down: no more submissions, queued work still runs.
+        case draining
+        /// The shutdown deadline passed (or `run()` was cancelled): running handlers are
+        /// cancelled, nothing more starts.
+        case aborting
+        /// Nothing runs any more; the low-water mark is final.
+        case stopped
+    }
+
+    /// A submitter suspended because a bound was reached, holding its event.
+    @usableFromInline
+    struct ParkedSubmission {
+        @usableFromInline let id: Int
+        @usableFromInline let key: Key
+        @usableFromInline let seq: Int64
+        @usableFromInline let payload: Payload
+        @usableFromInline let continuation: CheckedContinuation<Result<Void, KeyedSchedulerError>, Never>
+
+        @inlinable
+        init(
+            id: Int, key: Key, seq: Int64, payload: Payload,
+            continuation: CheckedContinuation<Result<Void, KeyedSchedulerError>, Never>
+        ) {
+            self.id = id
+            self.key = key
+            self.seq = seq
+            self.payload = payload
+            self.continuation = continuation
+        }
+    }
+
+    /// A worker with nothing to run, waiting for a job (or `nil`: stop).
+    @usableFromInline
+    struct IdleWorker {
+        @usableFromInline let slot: Int
+        @usableFromInline let continuation: CheckedContinuation<Job?, Never>
+
+        @inlinable
+        init(slot: Int, continuation: CheckedContinuation<Job?, Never>) {
+            self.slot = slot
+            self.continuation = continuation
+        }
+    }
+
+    /// What one worker slot is running, and how to interrupt it.
+    @usableFromInline
+    struct WorkerSlot {
+        @usableFromInline var runningSeq: Int64?
+        @usableFromInline var startedAt: ContinuousClock.Instant?
+        /// The slot's worker task is being cancelled (timeout or abort): it must be replaced.
+        @usableFromInline var cancelRequested = false
+        /// The running event passed its timeout.
+        @usableFromInline var timedOut = false
+        /// A signal for the slot's supervisor, latched while nobody waits for it.
+        @usableFromInline var signalled = false
+        @usableFromInline var supervisor: CheckedContinuation<Void, Never>?
+
+        @inlinable init() {}
+
+        /// Forgets the event; keeps the supervisor's signal.
+        @inlinable
+        mutating func clearEvent() {
+            runningSeq = nil
+            startedAt = nil
+            cancelRequested = false
+            timedOut = false
+        }
+    }
+
+    /// The answer to a submission attempt.
+    @usableFromInline
+    enum SubmitAttempt {
+        case accepted
+        case rejected(KeyedSchedulerError)
+        case mustPark
+    }
+
+    /// What a worker does after reporting an event.
+    @usableFromInline
+    struct AfterCompletion: Sendable {
+        @usableFromInline var next: Job?
+        @usableFromInline var failure: SchedulerFailure?
+        /// The worker's task was cancelled by a timeout or an abort: it must end and be
+        /// replaced by a fresh task (cancellation cannot be undone).
+        @usableFromInline var mustEnd = false
+
+        @inlinable init() {}
+    }
+
+    @usableFromInline var machine: Machine
+    @usableFromInline var phase = Phase.accepting
+    @usableFromInline var runStarted = false
+    @usableFromInline let timeout: Duration?
+    @usableFromInline let clock = ContinuousClock()
+    @usableFromInline var parked = RingBuffer<ParkedSubmission>()
+    @usableFromInline var nextParkedID = 0
+    @usableFromInline var idleWorkers = RingBuffer<IdleWorker>()
+    /// Jobs the machine started while no worker was idle; the next free worker takes them.
+    @usableFromInline var handoffs = RingBuffer<Job>()
+    @usableFromInline var slots: [WorkerSlot]
+    @usableFromInline var stopWaiters: [CheckedContinuation<Void, Never>] = []
+    @usableFromInline let lowWaterMarks: AsyncStream<Int64>.Continuation
+
+    @usableFromInline
+    init(
+        configuration: KeyedSchedulerConfiguration,
+        startingAfter: Int64?,
+        lowWaterMarks: AsyncStream<Int64>.Continuation
+    ) {
+        machine = Machine(configuration: configuration, startingAfter: startingAfter)
+        timeout = configuration.timeout
+        slots = Array(repeating: WorkerSlot(), count: configuration.concurrency)
+        self.lowWaterMarks = lowWaterMarks
+    }
+
+    @inlinable
+    var metrics: KeyedSchedulerMetrics {
+        var snapshot = machine.metrics
+        snapshot.waitingSubmitters = parked.count
+        return snapshot
+    }
+
+    // MARK: Submitting
+
+    /// Accepts the event if it is valid and fits, without suspending anyone.
+    @inlinable
+    mutating func trySubmit(key: Key, seq: Int64, payload: Payload) -> SubmitAttempt {
+        guard phase == .accepting else { return .rejected(.shutDown) }
+        if let previous = parked.last?.seq ?? machine.highestSeq, seq <= previous {
+            return .rejected(.seqNotIncreasing(seq: seq, previous: previous))
+        }
+        // Suspended submitters go first: admission stays in arrival order.
+        guard parked.isEmpty else { return .mustPark }
+        switch machine.submit(key: key, seq: seq, payload: payload) {
+        case .start(let job):
+            dispatch(job)
+            return .accepted
+        case .enqueued:
+            return .accepted
+        case .mustWait:
+            return .mustPark
+        }
+    }
+
+    /// Admits suspended submissions, oldest first, while they fit. A job that may start goes
+    /// to `next` when that is empty (the calling worker runs it), else to a worker.
+    @inlinable
+    mutating func admitParked(into next: inout Job?) {
+        while let head = parked.first {
+            switch machine.submit(key: head.key, seq: head.seq, payload: head.payload) {
+            case .mustWait:
+                return
+            case .enqueued:
+                break
+            case .start(let job):
+                if next == nil { next = job } else { dispatch(job) }
+            }
+            parked.popFirst()
+            head.continuation.resume(returning: .success(()))
+        }
+    }
+
+    @inlinable
+    mutating func cancelParked(id: Int) {
+        guard let position = parked.firstPosition(where: { $0.id == id }) else { return }
+        parked.remove(at: position).continuation.resume(returning: .failure(.cancelled))
+    }
+
+    @inlinable
+    mutating func rejectParked() {
+        parked.drain { $0.continuation.resume(returning: .failure(.shutDown)) }
+    }
+}

@@ -1,0 +1,236 @@
+import ATProto
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+import Synchronization
+
+/// An in-process `subscribeRepos` relay on 127.0.0.1 for tests: it serves a fixed list of messages
+/// after the requested cursor and injects the faults real relays show.
+public final class TestRelay: Sendable {
+    /// Faults to inject. Counters are per relay (across connections) unless noted.
+    public struct Faults: Sendable {
+        /// Close the connection abruptly after this many messages on each connection.
+        public var dropAfter: Int?
+        /// Replace every n-th message sent (counted across connections) with a corrupt frame.
+        public var corruptEvery: Int?
+        /// Answer a cursor above the last seq with the `FutureCursor` error frame, then close.
+        public var futureCursorErrors = true
+        /// When the cursor is below the first seq (and not 0), send `#info OutdatedCursor` first.
+        public var outdatedCursorInfo = true
+        /// After this many messages on the first connection, stop sending and stop answering pings.
+        public var silenceAfter: Int?
+        /// Refuse the first connections with these HTTP statuses (and `Retry-After` seconds).
+        public var refusals: [(status: Int, retryAfter: Int?)] = []
+        /// Refuse every connection with this status (e.g. 501).
+        public var alwaysRefuse: Int?
+
+        public init() {}
+    }
+
+    struct State {
+        var connections = 0
+        var sent = 0
+        var cursors: [Int64?] = []
+        var refusalsLeft: [(status: Int, retryAfter: Int?)]
+        var silenced = false
+    }
+
+    /// Messages with their seq (nil for frames without one, such as `#info`).
+    let messages: [(seq: Int64?, bytes: [UInt8])]
+    let faults: Faults
+    private let state: Locked<State>
+    private let serverChannel: NIOAsyncChannel<EventLoopFuture<Upgrade>, Never>
+    public let port: Int
+    private let serveTask = Locked<Task<Void, Never>?>(nil)
+
+    enum Upgrade: Sendable {
+        case websocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, uri: String)
+        case refused
+    }
+
+    /// Starts serving `messages` (relay WebSocket binary messages in stream order).
+    public init(messages: [[UInt8]], faults: Faults = Faults()) async throws {
+        self.messages = messages.map { (RelayMessage.seq(of: $0), $0) }
+        self.faults = faults
+        let state = Locked(State(refusalsLeft: faults.refusals))
+        self.state = state
+        let alwaysRefuse = faults.alwaysRefuse
+        serverChannel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: "127.0.0.1", port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let refusal: (status: Int, retryAfter: Int?)? = state.withLock { s in
+                        s.connections += 1
+                        if let alwaysRefuse { return (alwaysRefuse, nil) }
+                        return s.refusalsLeft.isEmpty ? nil : s.refusalsLeft.removeFirst()
+                    }
+                    let upgrader = NIOTypedWebSocketServerUpgrader<Upgrade>(
+                        maxFrameSize: 1 << 24,
+                        shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(refusal == nil ? HTTPHeaders() : nil) },
+                        upgradePipelineHandler: { channel, head in
+                            channel.eventLoop.makeCompletedFuture {
+                                .websocket(try NIOAsyncChannel(wrappingChannelSynchronously: channel), uri: head.uri)
+                            }
+                        })
+                    let configuration = NIOTypedHTTPServerUpgradeConfiguration<Upgrade>(
+                        upgraders: [upgrader],
+                        notUpgradingCompletionHandler: { channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(
+                                    HTTPRefusal(status: refusal?.status ?? 400, retryAfter: refusal?.retryAfter))
+                                return .refused
+                            }
+                        })
+                    return try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
+                        configuration: .init(upgradeConfiguration: configuration))
+                }
+            }
+        port = serverChannel.channel.localAddress?.port ?? 0
+        let channel = serverChannel
+        let task = Task { [self] () -> Void in
+            _ = try? await channel.executeThenClose { inbound in
+                await withDiscardingTaskGroup { group in
+                    do {
+                        for try await upgrade in inbound {
+                            group.addTask { await self.serve(upgrade) }
+                        }
+                    } catch {}
+                }
+            }
+        }
+        serveTask.withLock { $0 = task }
+    }
+
+    /// `ws://127.0.0.1:PORT`.
+    public var url: String { "ws://127.0.0.1:\(port)" }
+
+    public var connections: Int { state.withLock { $0.connections } }
+
+    /// The cursor each WebSocket connection asked for (nil: none).
+    public var requestedCursors: [Int64?] { state.withLock { $0.cursors } }
+
+    public func stop() async {
+        try? await serverChannel.channel.close()
+        let task = serveTask.withLock { $0 }
+        // Connections may be parked (the silence fault); cancelling ends them.
+        task?.cancel()
+        await task?.value
+    }
+
+    private func serve(_ upgrade: EventLoopFuture<Upgrade>) async {
+        guard case .websocket(let channel, let uri)? = try? await upgrade.get() else { return }
+        let cursor = Self.cursor(in: uri)
+        state.withLock { $0.cursors.append(cursor) }
+        try? await channel.executeThenClose { inbound, outbound in
+            try await self.stream(cursor: cursor, inbound: inbound, outbound: outbound, channel: channel.channel)
+        }
+    }
+
+    private func stream(
+        cursor: Int64?, inbound: NIOAsyncChannelInboundStream<WebSocketFrame>,
+        outbound: NIOAsyncChannelOutboundWriter<WebSocketFrame>, channel: any Channel
+    ) async throws {
+        func send(_ bytes: [UInt8]) async throws {
+            try await outbound.write(WebSocketFrame(fin: true, opcode: .binary, data: ByteBuffer(bytes: bytes)))
+        }
+        let seqs = messages.compactMap(\.seq)
+        var start = 0
+        if let cursor {
+            if let last = seqs.last, cursor > last, faults.futureCursorErrors {
+                try await send(FrameCodec.encodeError(ErrorMessage(error: "FutureCursor", message: "Cursor in the future.")))
+                try await channel.close()
+                return
+            }
+            if let first = seqs.first, cursor > 0, cursor < first - 1, faults.outdatedCursorInfo {
+                try await send(FrameCodec.encodeInfo(InfoMessage(name: "OutdatedCursor", message: "Requested cursor exceeded limit. Possibly missing events")))
+            }
+            start = messages.firstIndex(where: { ($0.seq ?? Int64.min) > cursor }) ?? messages.count
+        }
+        var sentHere = 0
+        let firstConnection = state.withLock { $0.cursors.count == 1 }
+        for message in messages[start...] {
+            if cursor != nil && message.seq == nil { continue }  // #info frames only at the very start
+            if let dropAfter = faults.dropAfter, sentHere >= dropAfter {
+                try await channel.close()
+                return
+            }
+            if let silenceAfter = faults.silenceAfter, firstConnection, sentHere >= silenceAfter {
+                state.withLock { $0.silenced = true }
+                // Say nothing, answer nothing: the client must notice and reconnect.
+                try await Task.sleep(for: .seconds(3600))
+            }
+            let n = state.withLock { s in
+                s.sent += 1
+                return s.sent
+            }
+            if let every = faults.corruptEvery, n % every == 0 {
+                var corrupt = Array(message.bytes.prefix(max(1, message.bytes.count / 2)))
+                if n % (2 * every) == 0 { for i in 0..<min(6, corrupt.count) { corrupt[i] ^= 0xff } }
+                try await send(corrupt)
+            } else {
+                try await send(message.bytes)
+            }
+            sentHere += 1
+        }
+        // Stay connected like a live relay with nothing new: answer pings until the client leaves.
+        for try await frame in inbound {
+            switch frame.opcode {
+            case .ping: try await outbound.write(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData))
+            case .connectionClose:
+                try await outbound.write(WebSocketFrame(fin: true, opcode: .connectionClose, data: frame.unmaskedData))
+                return
+            default: break
+            }
+        }
+    }
+
+    static func cursor(in uri: String) -> Int64? {
+        guard let q = uri.firstIndex(of: "?") else { return nil }
+        for pair in uri[uri.index(after: q)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, parts[0] == "cursor" { return Int64(parts[1]) }
+        }
+        return nil
+    }
+}
+
+enum RelayMessage {
+    static func seq(of message: [UInt8]) -> Int64? {
+        guard let (_, body) = try? FrameCodec.split(message[...]) else { return nil }
+        return body["seq"]?.intValue
+    }
+}
+
+/// Answers a refused upgrade with an HTTP status and an XRPC error body, then closes.
+final class HTTPRefusal: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let status: Int
+    let retryAfter: Int?
+
+    init(status: Int, retryAfter: Int?) {
+        self.status = status
+        self.retryAfter = retryAfter
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .end = unwrapInboundIn(data) else { return }
+        let body = #"{"error":"Refused","message":"test relay refused the connection"}"#
+        var headers = HTTPHeaders([("Content-Type", "application/json"), ("Content-Length", "\(body.utf8.count)")])
+        if let retryAfter { headers.add(name: "Retry-After", value: "\(retryAfter)") }
+        let head = HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+}
+
+/// A mutex that can be shared by reference (captured by escaping closures).
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+}

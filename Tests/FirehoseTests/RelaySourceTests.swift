@@ -1,0 +1,228 @@
+import ATProto
+import Logging
+import Synchronization
+import SyntheticFirehose
+import TestRelay
+import Testing
+
+@testable import Firehose
+
+/// What a test consumer saw from a source.
+final class Received: Sendable {
+    struct State {
+        var seqs: [Int64] = []
+        var rejected: [Int64] = []
+        var resets = 0
+        var durable: Int64?
+    }
+
+    private let state: Mutex<State>
+
+    init(durable: Int64? = nil) { state = Mutex(State(durable: durable)) }
+
+    var snapshot: State { state.withLock { $0 } }
+
+    func deliver(_ event: SourceEvent) {
+        state.withLock { s in
+            switch event {
+            case .event(let seq, _, _): s.seqs.append(seq)
+            case .rejected(let seq, _): s.rejected.append(seq)
+            case .reset:
+                // A consumer must drop its durable cursor, or the next reconnect asks for the future again.
+                s.resets += 1
+                s.durable = nil
+            }
+        }
+    }
+
+    var durable: Int64? { state.withLock { $0.durable } }
+}
+
+@Suite(.serialized) struct RelaySourceTests {
+    static let messages: [[UInt8]] = {
+        var generator = SyntheticFirehose(seed: 12)
+        return generator.messages(600)
+    }()
+    static var seqs: [Int64] { messages.compactMap { RelaySource.seq(of: $0) } }
+
+    func configuration(_ url: String, silence: Duration = .seconds(30)) -> RelaySource.Configuration {
+        RelaySource.Configuration(
+            url: url,
+            webSocket: .init(pingInterval: .milliseconds(200), silenceTimeout: silence, connectTimeout: .seconds(5)),
+            backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(100)))
+    }
+
+    /// Runs the source until `done` holds (or 20 s pass), then stops it.
+    func run(
+        _ source: RelaySource, _ received: Received, until done: @escaping @Sendable (Received.State) -> Bool
+    ) async throws {
+        let task = Task {
+            try await source.run(resumeAfter: { received.durable }, deliver: { received.deliver($0) })
+        }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(20)
+        while !done(received.snapshot) && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        task.cancel()
+        _ = await task.result
+    }
+
+    func logger() -> Logger {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    @Test func deliversEverythingOnceOnACleanStream() async throws {
+        let relay = try await TestRelay(messages: Self.messages)
+        let source = try RelaySource(configuration: configuration(relay.url), logger: logger())
+        let received = Received()
+        let all = Self.seqs
+        try await run(source, received) { $0.seqs.count >= all.count }
+        #expect(received.snapshot.seqs == all)
+        #expect(relay.requestedCursors.first == .some(nil))
+        #expect(source.metrics.snapshot.connections == 1)
+        await relay.stop()
+    }
+
+    @Test func connectionDropsLoseAndRepeatNothing() async throws {
+        var faults = TestRelay.Faults()
+        faults.dropAfter = 70
+        let relay = try await TestRelay(messages: Self.messages, faults: faults)
+        let source = try RelaySource(configuration: configuration(relay.url), logger: logger())
+        let received = Received()
+        let all = Self.seqs
+        try await run(source, received) { $0.seqs.count >= all.count }
+        #expect(received.snapshot.seqs == all)
+        #expect(relay.connections >= all.count / 70)
+        // Each reconnection resumed right after the last seq delivered.
+        let cursors = relay.requestedCursors.dropFirst().compactMap { $0 }
+        #expect(!cursors.isEmpty && cursors.allSatisfy { all.contains($0) })
+        await relay.stop()
+    }
+
+    @Test func corruptFramesDropTheConnectionAndAreFetchedAgain() async throws {
+        var faults = TestRelay.Faults()
+        faults.corruptEvery = 97
+        let relay = try await TestRelay(messages: Self.messages, faults: faults)
+        let source = try RelaySource(configuration: configuration(relay.url), logger: logger())
+        let received = Received()
+        let all = Self.seqs
+        try await run(source, received) { $0.seqs.count >= all.count }
+        #expect(received.snapshot.seqs == all)
+        let metrics = source.metrics.snapshot
+        #expect(metrics.decodeErrors >= 5)
+        #expect(metrics.connections == metrics.decodeErrors + 1)
+        await relay.stop()
+    }
+
+    @Test func futureCursorRestartsFromTheLiveHeadAndRecordsTheGap() async throws {
+        let relay = try await TestRelay(messages: Self.messages)
+        let source = try RelaySource(configuration: configuration(relay.url), logger: logger())
+        let received = Received(durable: Self.seqs.last! + 1000)
+        let all = Self.seqs
+        try await run(source, received) { $0.seqs.count >= all.count }
+        #expect(received.snapshot.seqs == all)
+        #expect(received.snapshot.resets == 0)  // nothing had been delivered yet: no reset needed
+        #expect(source.metrics.snapshot.futureCursors == 1)
+        #expect(relay.requestedCursors.prefix(2) == [Self.seqs.last! + 1000, nil])
+        await relay.stop()
+    }
+
+    @Test func outdatedCursorIsCountedAndTheStreamContinues() async throws {
+        let relay = try await TestRelay(messages: Self.messages)
+        let source = try RelaySource(configuration: configuration(relay.url), logger: logger())
+        let received = Received(durable: 5)
+        let all = Self.seqs
+        try await run(source, received) { $0.seqs.count >= all.count }
+        #expect(received.snapshot.seqs == all)
+        #expect(source.metrics.snapshot.outdatedCursors == 1)
+        await relay.stop()
+    }
+
+    @Test func silenceIsADeadConnection() async throws {
+        var faults = TestRelay.Faults()
+        faults.silenceAfter = 150
+        let relay = try await TestRelay(messages: Self.messages, faults: faults)
+        let source = try RelaySource(configuration: configuration(relay.url, silence: .milliseconds(800)), logger: logger())
+        let received = Received()
+        let all = Self.seqs
+        try await run(source, received) { $0.seqs.count >= all.count }
+        #expect(received.snapshot.seqs == all)
+        #expect(source.metrics.snapshot.connections == 2)
+        #expect(relay.requestedCursors.last == .some(all[149]))
+        await relay.stop()
+    }
+
+    @Test func httpRefusalsAreRetriedHonouringRetryAfter() async throws {
+        var faults = TestRelay.Faults()
+        faults.refusals = [(503, nil), (429, 1)]
+        let relay = try await TestRelay(messages: Self.messages, faults: faults)
+        let source = try RelaySource(configuration: configuration(relay.url), logger: logger())
+        let received = Received()
+        let all = Self.seqs
+        let clock = ContinuousClock()
+        let start = clock.now
+        try await run(source, received) { $0.seqs.count >= all.count }
+        #expect(received.snapshot.seqs == all)
+        #expect(source.metrics.snapshot.httpErrors == 2)
+        #expect(clock.now - start >= .seconds(1))  // waited out Retry-After
+        await relay.stop()
+    }
+
+    @Test func notImplementedEndsTheSource() async throws {
+        var faults = TestRelay.Faults()
+        faults.alwaysRefuse = 501
+        let relay = try await TestRelay(messages: Self.messages, faults: faults)
+        let source = try RelaySource(configuration: configuration(relay.url), logger: logger())
+        await #expect(throws: RelaySource.FatalError.self) {
+            try await source.run(resumeAfter: { nil }, deliver: { _ in })
+        }
+        #expect(relay.connections == 1)
+        await relay.stop()
+    }
+
+    @Test func aTamperedEventIsRejectedWithoutDroppingTheConnection() async throws {
+        var messages = Self.messages
+        let index = try #require(messages.firstIndex { m in
+            guard let (header, body) = try? FrameCodec.split(m[...]) else { return false }
+            return header == .message("#commit") && (body["blocks"]?.bytesValue?.count ?? 0) > 400
+        })
+        let (_, body) = try FrameCodec.split(messages[index][...])
+        let blocks = try #require(body["blocks"]?.bytesValue)
+        messages[index][blocks.endIndex - 2] ^= 0x40
+        let relay = try await TestRelay(messages: messages)
+        let source = try RelaySource(configuration: configuration(relay.url), logger: logger())
+        let received = Received()
+        let all = Self.seqs
+        try await run(source, received) { $0.seqs.count + $0.rejected.count >= all.count }
+        #expect(received.snapshot.rejected == [all[index]])
+        #expect(received.snapshot.seqs == all.filter { $0 != all[index] })
+        #expect(source.metrics.snapshot.connections == 1)
+        await relay.stop()
+    }
+
+    @Test func endpointParsing() throws {
+        let e = try WebSocketEndpoint("wss://bsky.network")
+        #expect(e.secure && e.host == "bsky.network" && e.port == 443 && e.target == "/")
+        let local = try WebSocketEndpoint("ws://127.0.0.1:8080/xrpc/x?cursor=1")
+        #expect(!local.secure && local.port == 8080 && local.path == "/xrpc/x")
+        #expect(local.with(path: "/a", query: [("cursor", "5"), ("w", "a b")]).target == "/a?cursor=5&w=a%20b")
+        let v6 = try WebSocketEndpoint("ws://[::1]:9000")
+        #expect(v6.host == "::1" && v6.port == 9000 && v6.hostHeader == "[::1]:9000")
+        for bad in ["bsky.network", "ftp://x", "ws://", "ws://host:99999", "ws://user@host"] {
+            #expect(throws: WebSocketEndpoint.Error.self) { try WebSocketEndpoint(bad) }
+        }
+    }
+
+    @Test func backoffGrowsToItsCeilingWithJitter() {
+        let backoff = Backoff(initial: .seconds(1), maximum: .seconds(60))
+        #expect(backoff.ceiling(attempt: 0) == .seconds(1))
+        #expect(backoff.ceiling(attempt: 3) == .seconds(8))
+        #expect(backoff.ceiling(attempt: 10) == .seconds(60))
+        var rng = SplitMix64(seed: 1)
+        for attempt in 0..<12 {
+            let d = backoff.delay(attempt: attempt, using: &rng)
+            #expect(d >= backoff.ceiling(attempt: attempt) / 2 && d <= backoff.ceiling(attempt: attempt))
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import KeyedScheduler
+import Synchronization
+import Testing
+
+/// A small seedable generator (SplitMix64), so random test runs repeat exactly.
+struct SplitMix64 {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..<bound`.
+    mutating func next(below bound: Int) -> Int {
+        Int(next() % UInt64(bound))
+    }
+}
+
+/// A latch that handlers wait on until the test opens it.
+final class Gate: Sendable {
+    private let state = Mutex<(isOpen: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            state.withLock { state in
+                if state.isOpen { continuation.resume() } else { state.waiters.append(continuation) }
+            }
+        }
+    }
+
+    func open() {
+        let waiters = state.withLock { state in
+            state.isOpen = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
+/// A value shared between a test and its handlers.
+final class Shared<Value: Sendable>: Sendable {
+    private let value: Mutex<Value>
+
+    init(_ value: Value) { self.value = Mutex(value) }
+
+    func withLock<Result: Sendable>(_ body: (inout Value) -> Result) -> Result {
+        value.withLock { body(&$0) }
+    }
+
+    var current: Value { value.withLock { $0 } }
+}
+
+struct TimedOutWaiting: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "gave up waiting for \(what)" }
+}
+
+/// Polls `condition` until it holds; fails after a generous 5 s so a bug shows as a failure,
+/// not a hang.
+func waitUntil(
+    _ what: String, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + .seconds(5)
+    while !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("gave up waiting for \(what)", sourceLocation: sourceLocation)
+            throw TimedOutWaiting(what: what)
+        }
+        try await Task.sleep(for: .milliseconds(1))
+    }
+}
+
+/// Runs `body` while `scheduler.run()` goes on in another task, then shuts the scheduler down
+/// (at once, if `body` did not) and waits for `run()` to return; a throwing `body` cancels it.
+func withRunning<Key, Payload, Result: Sendable>(
+    _ scheduler: KeyedScheduler<Key, Payload>,
+    _ body: () async throws -> Result
+) async throws -> Result {
+    let runner = Task { await scheduler.run() }
+    do {
+        let result = try await body()
+        _ = await scheduler.shutdown(gracePeriod: .zero)
+        await runner.value
+        return result
+    } catch {
+        runner.cancel()
+        await runner.value
+        throw error
+    }
+}
