@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // C libraries, each wrapped once by a single Swift target.
@@ -60,8 +61,9 @@ let package = Package(
         .executableTarget(
             name: "labeler",
             dependencies: [
-                "ATProto", "ATCrypto", "Firehose",
+                "ATProto", "ATCrypto", "Firehose", "Labeler", "LabelStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -69,6 +71,21 @@ let package = Package(
         .target(name: "KeyedScheduler", swiftSettings: strict),
         // PCRE2 wrapper, keyword automaton, text normalisation (Foundation for NFKC and case folding).
         .target(name: "Matching", dependencies: ["CPCRE2"], swiftSettings: strict),
+        // The SQLite database: cursors, labels, history (GRDB, WAL).
+        .target(
+            name: "LabelStore",
+            dependencies: ["ATProto", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        // Wiring: the ingest pipeline, configuration, services.
+        .target(
+            name: "Labeler",
+            dependencies: [
+                "ATProto", "Firehose", "KeyedScheduler", "LabelStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // An in-process relay with fault injection, for tests.
         .target(
             name: "TestRelay",
@@ -113,6 +130,14 @@ let package = Package(
         ),
 
         .testTarget(name: "ATProtoTests", dependencies: ["ATProto", "SyntheticFirehose"], swiftSettings: strict),
+        .testTarget(
+            name: "LabelerTests",
+            dependencies: [
+                "Labeler", "LabelStore", "Firehose", "ATProto", "SyntheticFirehose", "TestRelay",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "KeyedSchedulerTests", dependencies: ["KeyedScheduler"], swiftSettings: strict),
         .testTarget(name: "MatchingTests", dependencies: ["Matching"], swiftSettings: strict),
         .testTarget(name: "ATCryptoTests", dependencies: ["ATCrypto", "ATProto"], swiftSettings: strict),

@@ -26,7 +26,7 @@ final class Received: Sendable {
         state.withLock { s in
             switch event {
             case .event(let seq, _, _): s.seqs.append(seq)
-            case .rejected(let seq, _): s.rejected.append(seq)
+            case .rejected(let seq, _, _): s.rejected.append(seq)
             case .reset:
                 // A consumer must drop its durable cursor, or the next reconnect asks for the future again.
                 s.resets += 1
@@ -224,5 +224,26 @@ final class Received: Sendable {
             let d = backoff.delay(attempt: attempt, using: &rng)
             #expect(d >= backoff.ceiling(attempt: attempt) / 2 && d <= backoff.ceiling(attempt: attempt))
         }
+    }
+}
+
+@Suite struct CaptureRecorderTests {
+    @Test func aRecordingReplaysToTheSameCounts() async throws {
+        var generator = SyntheticFirehose(seed: 77)
+        let messages = generator.messages(400)
+        let relay = try await TestRelay(messages: messages)
+        let dir = try TemporaryDirectory()
+        let recorder = try CaptureRecorder(path: dir.file("rec.bin"), limit: 300)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let source = try RelaySource(configuration: .init(url: relay.url), logger: logger)
+        await #expect(throws: CaptureRecorder.LimitReached.self) {
+            try await source.run(resumeAfter: { nil }, deliver: { try recorder.write($0) })
+        }
+        try recorder.flush()
+        #expect(recorder.count == 300)
+        // The file holds the first 300 messages byte for byte.
+        #expect(try readAll(dir.file("rec.bin")) == Array(messages.prefix(300)))
+        await relay.stop()
     }
 }

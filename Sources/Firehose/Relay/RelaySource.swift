@@ -53,8 +53,8 @@ public final class RelaySource: Sendable {
     ///
     /// - Parameter resumeAfter: the durable cursor, read before every (re)connection.
     public func run(
-        resumeAfter: @Sendable () async -> Int64?,
-        deliver: @Sendable (SourceEvent) async throws -> Void
+        resumeAfter: @escaping @Sendable () async -> Int64?,
+        deliver: @escaping @Sendable (SourceEvent) async throws -> Void
     ) async throws {
         var rng = SystemRandomNumberGenerator()
         var attempt = 0
@@ -95,6 +95,9 @@ public final class RelaySource: Sendable {
                     if let retryAfter { waitAtLeast = .seconds(retryAfter) }
                 }
                 outcome = error.description
+            } catch let error as DeliveryFailure {
+                // The consumer stopped the stream: not a connection problem, so no reconnect.
+                throw error.underlying
             } catch is CancellationError {
                 return
             } catch let error as FrameError {
@@ -115,6 +118,16 @@ public final class RelaySource: Sendable {
                 ])
             do { try await Task.sleep(for: delay) } catch { return }
         }
+    }
+
+    /// An error thrown by the consumer's `deliver`, carried out of the connection unchanged.
+    struct DeliveryFailure: Error {
+        let underlying: any Error
+    }
+
+    /// Calls `deliver`, marking its errors as the consumer's.
+    private func hand(_ event: SourceEvent, to deliver: @Sendable (SourceEvent) async throws -> Void) async throws {
+        do { try await deliver(event) } catch { throw DeliveryFailure(underlying: error) }
     }
 
     enum ConnectionEnd {
@@ -145,7 +158,7 @@ public final class RelaySource: Sendable {
                 metrics.update { $0.rejectedEvents += 1 }
                 logger.warning("event rejected", metadata: ["seq": "\(seq)", "reason": "\(error)"])
                 if let last = lastDelivered, seq <= last { continue }
-                try await deliver(.rejected(seq: seq, error))
+                try await hand(.rejected(seq: seq, error, raw: bytes), to: deliver)
                 lastDelivered = seq
                 continue
             } catch {
@@ -178,14 +191,14 @@ public final class RelaySource: Sendable {
                     awaitingFirstAfterReset = false
                     let previous = lastDelivered
                     metrics.update { $0.gaps.append(.init(after: previous, resumedAt: seq)) }
-                    try await deliver(.reset(previousCursor: previous))
+                    try await hand(.reset(previousCursor: previous), to: deliver)
                     lastDelivered = nil
                 }
                 if let last = lastDelivered, seq <= last {
                     metrics.update { $0.skippedSeqs += 1 }
                     continue
                 }
-                try await deliver(.event(seq: seq, event, raw: bytes))
+                try await hand(.event(seq: seq, event, raw: bytes), to: deliver)
                 lastDelivered = seq
                 progressed = true
                 metrics.update {

@@ -6,7 +6,7 @@ public enum SourceEvent: Sendable {
     case event(seq: Int64, RepoEvent, raw: [UInt8])
     /// A message whose envelope was fine but whose content is rejected (a block that does not match
     /// its CID, an undecodable record): its seq is consumed, nothing is processed.
-    case rejected(seq: Int64, FrameError)
+    case rejected(seq: Int64, FrameError, raw: [UInt8])
     /// The source's sequence restarted: the relay said our cursor is in its future (its sequence was
     /// reset, or this is another relay). Events from here on have seqs unrelated to earlier ones;
     /// `previousCursor` is where we were, so the gap can be recorded.
@@ -14,7 +14,7 @@ public enum SourceEvent: Sendable {
 
     public var seq: Int64? {
         switch self {
-        case .event(let seq, _, _), .rejected(let seq, _): seq
+        case .event(let seq, _, _), .rejected(let seq, _, _): seq
         case .reset: nil
         }
     }

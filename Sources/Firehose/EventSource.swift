@@ -1,0 +1,20 @@
+/// Something that produces the network's events in stream order: a relay, Jetstream, or capture
+/// files. The pipeline runs every source the same way.
+public protocol EventSource: Sendable {
+    /// A name for the cursor this source resumes from; cursors of different sources (a relay's seq,
+    /// Jetstream's microseconds) are not comparable, so each is stored under its own name.
+    var cursorName: String { get }
+
+    /// Produces events until the source ends (captures) or the task is cancelled (live sources),
+    /// calling `deliver` for each in order. `deliver` may suspend: that is backpressure.
+    ///
+    /// - Parameter resumeAfter: the durable cursor; events at or below it are not delivered again.
+    func run(
+        resumeAfter: @escaping @Sendable () async -> Int64?,
+        deliver: @escaping @Sendable (SourceEvent) async throws -> Void
+    ) async throws
+}
+
+extension RelaySource: EventSource {
+    public var cursorName: String { "relay " + endpoint.hostHeader }
+}

@@ -1,0 +1,17 @@
+/// What a loaded rule is, as written in its file (for listing, explaining and logging).
+public struct RuleInfo: Hashable, Sendable {
+    public let id: String
+    public let description: String?
+    /// Record kinds (`on:`).
+    public let kinds: [RecordKind]
+    /// The label value emitted; `nil` for a rule that only serves as a `rule:` building block.
+    public let label: String?
+    public let subject: LabelSubjectKind
+    public let expiresIn: RuleDuration?
+    public let mode: RuleMode
+    /// `on_no_match: negate`.
+    public let negateOnNoMatch: Bool
+    public let threshold: Threshold?
+    /// Where the rule's id is written.
+    public let location: SourceLocation
+}

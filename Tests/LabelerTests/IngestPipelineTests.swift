@@ -1,0 +1,139 @@
+import ATProto
+import Firehose
+import Foundation
+import KeyedScheduler
+import LabelStore
+import Logging
+import Synchronization
+import SyntheticFirehose
+import TestRelay
+import Testing
+
+@testable import Labeler
+
+/// Records every handled event.
+final class Handled: Sendable {
+    private let state = Mutex<[(seq: Int64, did: String?)]>([])
+    func add(_ seq: Int64, _ event: RepoEvent) { state.withLock { $0.append((seq, event.did)) } }
+    var all: [(seq: Int64, did: String?)] { state.withLock { $0 } }
+}
+
+func quietLogger() -> Logger {
+    var logger = Logger(label: "test")
+    logger.logLevel = .critical
+    return logger
+}
+
+func temporaryPath(_ name: String) -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-tests-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir.appendingPathComponent(name).path
+}
+
+@Suite struct IngestPipelineTests {
+    static let messages: [[UInt8]] = {
+        var generator = SyntheticFirehose(seed: 31, accounts: 50)
+        return generator.messages(2000)
+    }()
+
+    func writeCapture() throws -> String {
+        let path = temporaryPath("capture.bin")
+        let writer = try CaptureWriter(path: path)
+        for m in Self.messages { try writer.write(m) }
+        try writer.flush()
+        return path
+    }
+
+    @Test func replayHandlesEveryEventOnceInPerAccountOrder() async throws {
+        let capture = try writeCapture()
+        let store = try LabelStore(path: temporaryPath("labels.sqlite"))
+        let handled = Handled()
+        let source = CaptureSource(paths: [capture])
+        let pipeline = IngestPipeline(
+            source: source, store: store,
+            configuration: .init(scheduler: .init(concurrency: 8, queueLimit: 64, perKeyBacklogLimit: 8)),
+            logger: quietLogger()
+        ) { seq, event in
+            // Uneven work so accounts overtake each other.
+            if seq % 7 == 0 { try await Task.sleep(for: .microseconds(200)) }
+            handled.add(seq, event)
+        }
+        let summary = try await pipeline.run()
+        let seqs = Self.messages.compactMap { try? RepoEventDecoder().decode($0).seq }
+        #expect(summary.events == seqs.count)
+        #expect(handled.all.map(\.seq).sorted() == seqs)
+        // Per account, handled in stream order.
+        var lastByDID: [String: Int64] = [:]
+        for (seq, did) in handled.all {
+            let key = did ?? ""
+            #expect(seq > lastByDID[key, default: 0])
+            lastByDID[key] = seq
+        }
+        #expect(summary.finalCursor == seqs.last)
+        #expect(try store.cursor(for: "capture") == seqs.last)
+        #expect(try store.journalMode() == "wal")
+
+        // A second run resumes after the stored cursor: nothing is handled again.
+        let again = Handled()
+        let second = IngestPipeline(source: CaptureSource(paths: [capture]), store: store, logger: quietLogger()) {
+            seq, event in again.add(seq, event)
+        }
+        let secondSummary = try await second.run()
+        #expect(again.all.isEmpty)
+        #expect(secondSummary.events == 0)
+    }
+
+    @Test func aFailingHandlerIsIsolatedAndTheCursorPassesIt() async throws {
+        let capture = try writeCapture()
+        let handled = Handled()
+        let pipeline = IngestPipeline(source: CaptureSource(paths: [capture]), store: nil, logger: quietLogger()) {
+            seq, event in
+            if seq % 10 == 3 { throw CancellationError() }
+            handled.add(seq, event)
+        }
+        let summary = try await pipeline.run()
+        let seqs = Self.messages.compactMap { try? RepoEventDecoder().decode($0).seq }
+        #expect(summary.failed == seqs.filter { $0 % 10 == 3 }.count)
+        #expect(handled.all.count == seqs.count - summary.failed)
+        #expect(summary.finalCursor == seqs.last)
+    }
+
+    @Test func liveRelayWithDropsHandlesEachEventExactlyOnce() async throws {
+        var faults = TestRelay.Faults()
+        faults.dropAfter = 150
+        faults.corruptEvery = 401
+        let relay = try await TestRelay(messages: Self.messages, faults: faults)
+        let source = try RelaySource(
+            configuration: .init(url: relay.url, backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(50))),
+            logger: quietLogger())
+        let store = try LabelStore(path: temporaryPath("labels.sqlite"))
+        let handled = Handled()
+        let pipeline = IngestPipeline(
+            source: source, store: store, configuration: .init(cursorInterval: .milliseconds(10)), logger: quietLogger()
+        ) { seq, event in handled.add(seq, event) }
+        let seqs = Self.messages.compactMap { try? RepoEventDecoder().decode($0).seq }
+        let task = Task { try await pipeline.run() }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(20)
+        while handled.all.count < seqs.count && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        task.cancel()
+        let summary = try await task.value
+        #expect(handled.all.map(\.seq).sorted() == seqs)
+        #expect(Set(handled.all.map(\.seq)).count == handled.all.count)  // no duplicates
+        #expect(summary.finalCursor == seqs.last)
+        #expect(try store.cursor(for: source.cursorName) == seqs.last)
+        #expect(source.metrics.snapshot.decodeErrors > 0)
+        await relay.stop()
+    }
+
+    @Test func storeCursorRoundTrip() throws {
+        let store = try LabelStore(path: temporaryPath("c.sqlite"))
+        #expect(try store.cursor(for: "relay x") == nil)
+        try store.setCursor(42, for: "relay x", at: "2026-01-01T00:00:00.000Z")
+        try store.setCursor(43, for: "relay x", at: "2026-01-01T00:00:01.000Z")
+        #expect(try store.cursor(for: "relay x") == 43)
+        try store.setCursor(nil, for: "relay x", at: "2026-01-01T00:00:02.000Z")
+        #expect(try store.cursor(for: "relay x") == nil)
+        #expect(throws: LabelStore.Error.self) { try LabelStore(path: "/nonexistent-dir/x.sqlite") }
+    }
+}
