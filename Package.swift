@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(
             name: "FirehoseTests",
             dependencies: [
-                "Firehose", "ATProto", "SyntheticFirehose", "TestRelay",
+                "Firehose", "ATProto", "SyntheticFirehose", "TestRelay", "CZstd",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

@@ -36,8 +36,21 @@ public final class TestRelay: Sendable {
         var silenced = false
     }
 
-    /// Messages with their seq (nil for frames without one, such as `#info`).
-    let messages: [(seq: Int64?, bytes: [UInt8])]
+    /// A message to serve: its seq (nil for frames without one, such as `#info`), its bytes, and
+    /// whether it goes out as a text frame (Jetstream JSON) rather than binary.
+    public struct Frame: Sendable {
+        public var seq: Int64?
+        public var bytes: [UInt8]
+        public var text: Bool
+
+        public init(seq: Int64?, bytes: [UInt8], text: Bool = false) {
+            self.seq = seq
+            self.bytes = bytes
+            self.text = text
+        }
+    }
+
+    let messages: [Frame]
     let faults: Faults
     private let state: Locked<State>
     private let serverChannel: NIOAsyncChannel<EventLoopFuture<Upgrade>, Never>
@@ -50,8 +63,13 @@ public final class TestRelay: Sendable {
     }
 
     /// Starts serving `messages` (relay WebSocket binary messages in stream order).
-    public init(messages: [[UInt8]], faults: Faults = Faults()) async throws {
-        self.messages = messages.map { (RelayMessage.seq(of: $0), $0) }
+    public convenience init(messages: [[UInt8]], faults: Faults = Faults()) async throws {
+        try await self.init(frames: messages.map { Frame(seq: RelayMessage.seq(of: $0), bytes: $0) }, faults: faults)
+    }
+
+    /// Starts serving `frames` in order; a connection's `cursor` selects those with a larger seq.
+    public init(frames: [Frame], faults: Faults = Faults()) async throws {
+        self.messages = frames
         self.faults = faults
         let state = Locked(State(refusalsLeft: faults.refusals))
         self.state = state
@@ -131,8 +149,8 @@ public final class TestRelay: Sendable {
         cursor: Int64?, inbound: NIOAsyncChannelInboundStream<WebSocketFrame>,
         outbound: NIOAsyncChannelOutboundWriter<WebSocketFrame>, channel: any Channel
     ) async throws {
-        func send(_ bytes: [UInt8]) async throws {
-            try await outbound.write(WebSocketFrame(fin: true, opcode: .binary, data: ByteBuffer(bytes: bytes)))
+        func send(_ bytes: [UInt8], text: Bool = false) async throws {
+            try await outbound.write(WebSocketFrame(fin: true, opcode: text ? .text : .binary, data: ByteBuffer(bytes: bytes)))
         }
         let seqs = messages.compactMap(\.seq)
         var start = 0
@@ -169,7 +187,7 @@ public final class TestRelay: Sendable {
                 if n % (2 * every) == 0 { for i in 0..<min(6, corrupt.count) { corrupt[i] ^= 0xff } }
                 try await send(corrupt)
             } else {
-                try await send(message.bytes)
+                try await send(message.bytes, text: message.text)
             }
             sentHere += 1
         }

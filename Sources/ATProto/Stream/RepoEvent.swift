@@ -42,7 +42,8 @@ public struct CommitEvent: Sendable {
     public var rev: String
     /// The previous commit's rev; nil on an account's first commit.
     public var since: String?
-    public var commit: CID
+    /// The commit block's CID; nil from Jetstream, which does not carry it.
+    public var commit: CID?
     public var prevData: CID?
     public var time: String
     public var ops: [RepoOp]
@@ -50,6 +51,23 @@ public struct CommitEvent: Sendable {
     public var blockCount: Int
     public var tooBig: Bool
     public var rebase: Bool
+
+    public init(
+        seq: Int64, repo: String, rev: String, since: String?, commit: CID?, prevData: CID?, time: String,
+        ops: [RepoOp], blockCount: Int = 0, tooBig: Bool = false, rebase: Bool = false
+    ) {
+        self.seq = seq
+        self.repo = repo
+        self.rev = rev
+        self.since = since
+        self.commit = commit
+        self.prevData = prevData
+        self.time = time
+        self.ops = ops
+        self.blockCount = blockCount
+        self.tooBig = tooBig
+        self.rebase = rebase
+    }
 }
 
 /// One operation of a commit.
@@ -69,6 +87,15 @@ public struct RepoOp: Sendable {
     /// The decoded record for creates and updates, when the decoder was asked to decode this
     /// collection and the block was present.
     public var record: CBORValue?
+
+    public init(action: Action, collection: String, rkey: String, cid: CID?, prev: CID? = nil, record: CBORValue?) {
+        self.action = action
+        self.collection = collection
+        self.rkey = rkey
+        self.cid = cid
+        self.prev = prev
+        self.record = record
+    }
 
     public var path: String { collection + "/" + rkey }
 
@@ -91,6 +118,13 @@ public struct IdentityEvent: Sendable {
     public var did: String
     public var time: String
     public var handle: String?
+
+    public init(seq: Int64, did: String, time: String, handle: String?) {
+        self.seq = seq
+        self.did = did
+        self.time = time
+        self.handle = handle
+    }
 }
 
 /// `#account`: the host's view of whether it serves the account.
@@ -101,6 +135,14 @@ public struct AccountEvent: Sendable {
     public var active: Bool
     /// Set when `active` is false: takendown, suspended, deleted, deactivated, desynchronized, throttled.
     public var status: String?
+
+    public init(seq: Int64, did: String, time: String, active: Bool, status: String?) {
+        self.seq = seq
+        self.did = did
+        self.time = time
+        self.active = active
+        self.status = status
+    }
 }
 
 /// `#info`: an informational message such as `OutdatedCursor`.

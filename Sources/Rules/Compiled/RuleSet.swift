@@ -87,33 +87,10 @@ public final class RuleSet: Sendable {
 }
 
 extension RuleInfo {
-    /// Whether events of kind slot `slot` run this rule: a named kind in `on:`, or (for the named
-    /// record kinds and other collections) a collection glob matching the collection.
+    /// Whether events of kind slot `slot` run this rule: a named kind in `on:`, or a collection
+    /// glob (for other collections, and for named kinds whose collection it matches).
     func applies(toSlot slot: Int) -> Bool {
-        kinds.contains { kind in
-            switch kind {
-            case .collection(let glob):
-                if slot == RecordKind.collection("*").slot { return true }
-                guard let collection = RecordKind.slotKinds[slot].collection else { return false }
-                return CollectionGlob.matches(glob, collection)
-            default:
-                return kind.slot == slot
-            }
-        }
-    }
-
-    /// The kinds of `on:` that apply to events of slot `slot` (see ``applies(toSlot:)``).
-    func kinds(forSlot slot: Int) -> [RecordKind] {
-        kinds.filter { kind in
-            switch kind {
-            case .collection(let glob):
-                if slot == RecordKind.collection("*").slot { return true }
-                guard let collection = RecordKind.slotKinds[slot].collection else { return false }
-                return CollectionGlob.matches(glob, collection)
-            default:
-                return kind.slot == slot
-            }
-        }
+        kinds.contains { RecordKind.kind($0, appliesTo: slot) }
     }
 }
 

@@ -383,7 +383,7 @@ struct RuleFileParser {
                 reader.error(
                     item,
                     "field '\(text)' does not exist on \(names) records; \(kind.yamlName) fields are "
-                        + kind.fields.map(\.yamlName).joined(separator: ", "))
+                        + kind.fields.members.map(\.yamlName).joined(separator: ", "))
                 continue
             }
             if !fields.contains(field) { fields.append(field) }

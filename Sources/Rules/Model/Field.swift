@@ -50,7 +50,7 @@ public enum Field: UInt8, CaseIterable, Sendable, Hashable, CustomStringConverti
 }
 
 /// A set of ``Field``s as a bit set: matchers keep one per record kind and test it per hit.
-public struct FieldSet: OptionSet, Sendable, Hashable, Sequence {
+public struct FieldSet: OptionSet, Sendable, Hashable {
     public let rawValue: UInt16
 
     public init(rawValue: UInt16) { self.rawValue = rawValue }
@@ -63,8 +63,6 @@ public struct FieldSet: OptionSet, Sendable, Hashable, Sequence {
 
     public func contains(_ field: Field) -> Bool { rawValue & (1 << field.rawValue) != 0 }
 
-    /// The fields in declaration order.
-    public func makeIterator() -> some IteratorProtocol<Field> {
-        Field.allCases.filter { contains($0) }.makeIterator()
-    }
+    /// The fields, in declaration order.
+    public var members: [Field] { Field.allCases.filter { contains($0) } }
 }

@@ -26,7 +26,7 @@ public enum RecordKind: Hashable, Sendable, CustomStringConvertible {
         case "starterpack": self = .starterPack
         case "handle": self = .handle
         default:
-            guard name.contains("."), NSID.isValidGlob(name) else { return nil }
+            guard name == "*" || name.contains("."), NSID.isValidGlob(name) else { return nil }
             if let kind = RecordKind.named.first(where: { $0.collection == name }) {
                 self = kind
             } else {
