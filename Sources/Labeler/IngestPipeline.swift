@@ -121,7 +121,9 @@ public final class IngestPipeline: Sendable {
                                 $0.events += 1
                                 if case .commit(let c) = event {
                                     $0.commits += 1
-                                    $0.records += c.ops.count(where: { $0.record != nil })
+                                    // Record-bearing ops, whether or not the record was decoded (the
+                                    // decoder skips collections no rule reads).
+                                    $0.records += c.ops.count(where: { $0.action != .delete })
                                 }
                             }
                             try await scheduler.submit(key: event.did ?? "", seq: seq, payload: event)

@@ -76,8 +76,20 @@ public final class RuleSet: Sendable {
 
     /// Loads a rule set from `sources`.
     /// - Throws: ``RuleLoadError`` listing every problem; nothing is half-loaded.
-    public static func load(_ sources: RuleSources) throws(RuleLoadError) -> RuleSet {
-        try RuleSetCompiler.compile(sources)
+    public static func load(_ sources: RuleSources, options: LoadOptions = LoadOptions()) throws(RuleLoadError) -> RuleSet {
+        try RuleSetCompiler.compile(sources, options: options)
+    }
+
+    /// Switches of the compiler, for measurements; the defaults are what the service uses.
+    public struct LoadOptions: Sendable {
+        /// Run a regex only on field values where the keyword automaton saw its required literal.
+        /// Off, each regex searches the value for its literal itself before running (one byte
+        /// search per regex and value).
+        public var regexPrefilter = true
+
+        public init(regexPrefilter: Bool = true) {
+            self.regexPrefilter = regexPrefilter
+        }
     }
 
     /// One line for logs and `labeler rules check`: counts of rules, keywords, regexes and files.

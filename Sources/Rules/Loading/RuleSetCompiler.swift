@@ -5,7 +5,7 @@ import Matching
 /// and orders the rules so that each comes after the rules it references. Every problem is
 /// collected; any problem means no rule set.
 enum RuleSetCompiler {
-    static func compile(_ sources: RuleSources) throws(RuleLoadError) -> RuleSet {
+    static func compile(_ sources: RuleSources, options: RuleSet.LoadOptions) throws(RuleLoadError) -> RuleSet {
         var diagnostics: [RuleDiagnostic] = []
         var definitions: [RuleDefinition] = []
         var listFiles: [String] = []
@@ -20,7 +20,7 @@ enum RuleSetCompiler {
         let references = resolveReferences(definitions, index: index, diagnostics: &diagnostics)
         let order = evaluationOrder(definitions, references: references, diagnostics: &diagnostics)
 
-        var builder = Builder()
+        var builder = Builder(prefilter: options.regexPrefilter)
         let position = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
         for definitionIndex in order {
             builder.add(definitions[definitionIndex], positions: position, index: index)
@@ -125,6 +125,7 @@ enum RuleSetCompiler {
 
     /// Compiles rules in evaluation order, collecting matchers, regexes and keywords.
     private struct Builder {
+        let prefilter: Bool
         var rules: [CompiledRule] = []
         var matchers: [CompiledMatcher] = []
         var regexes: [CompiledRegex] = []
@@ -185,7 +186,7 @@ enum RuleSetCompiler {
                     do {
                         let regex = try PCRE2Regex(entry.text, options: caseInsensitive ? .caseInsensitive : [])
                         var prefiltered = false
-                        if let literal = regex.prefilter {
+                        if prefilter, let literal = regex.prefilter {
                             // The literal goes through the keyword normaliser like any text, so
                             // "the automaton saw it" is implied by "the text contains it".
                             prefiltered = (try? keywords.add(
