@@ -135,6 +135,7 @@ let package = Package(
             dependencies: [
                 "Labeler", "LabelStore", "Firehose", "ATProto", "SyntheticFirehose", "TestRelay",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),

@@ -37,6 +37,51 @@ public final class LabelStore: Sendable {
                 t.column("updated_at", .text).notNull()
             }
         }
+        migrator.registerMigration("v2 labels") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE signing_key (
+                        id INTEGER PRIMARY KEY,
+                        did_key TEXT NOT NULL UNIQUE,
+                        created_at TEXT NOT NULL
+                    );
+                    -- Current state: one row per (src, uri, cid, val); '' stands for "no cid" so the
+                    -- uniqueness holds. A change deletes the row and inserts it again, so it gets a
+                    -- fresh seq; AUTOINCREMENT never hands out a seq twice.
+                    CREATE TABLE label (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                        src TEXT NOT NULL,
+                        uri TEXT NOT NULL,
+                        cid TEXT NOT NULL DEFAULT '',
+                        val TEXT NOT NULL,
+                        neg INTEGER NOT NULL CHECK (neg IN (0, 1)),
+                        cts TEXT NOT NULL,
+                        exp TEXT,
+                        sig BLOB NOT NULL,
+                        key_id INTEGER NOT NULL REFERENCES signing_key(id),
+                        locked INTEGER NOT NULL DEFAULT 0 CHECK (locked IN (0, 1)),
+                        UNIQUE (src, uri, cid, val)
+                    );
+                    CREATE INDEX label_uri ON label(uri);
+                    CREATE TABLE label_history (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        seq INTEGER NOT NULL,
+                        src TEXT NOT NULL,
+                        uri TEXT NOT NULL,
+                        cid TEXT NOT NULL DEFAULT '',
+                        val TEXT NOT NULL,
+                        action TEXT NOT NULL CHECK (action IN ('apply', 'negate')),
+                        origin TEXT NOT NULL CHECK (origin IN ('rule', 'manual')),
+                        rule_id TEXT,
+                        actor TEXT,
+                        field TEXT,
+                        snippet TEXT,
+                        reason TEXT,
+                        created_at TEXT NOT NULL
+                    );
+                    CREATE INDEX label_history_uri ON label_history(uri);
+                    """)
+        }
         return migrator
     }
 

@@ -1,0 +1,75 @@
+import ATProto
+
+/// A request to change one label: apply it, or negate (retract) it. The writer turns accepted
+/// changes into signed, sequenced rows; changes that would not change anything are dropped.
+public struct LabelChange: Sendable, Hashable {
+    public enum Action: String, Sendable, Hashable {
+        case apply
+        case negate
+    }
+
+    /// Who asked for the change: a rule, or a person (through the CLI or the admin endpoint).
+    public enum Origin: Sendable, Hashable {
+        case rule(id: String)
+        case manual(actor: String)
+
+        var kind: String {
+            switch self {
+            case .rule: "rule"
+            case .manual: "manual"
+            }
+        }
+    }
+
+    public var action: Action
+    /// `at://` URI of a record, or a bare DID for an account.
+    public var uri: String
+    public var cid: String?
+    public var val: String
+    public var exp: String?
+    public var origin: Origin
+    /// What the rule matched, for `labels explain`.
+    public var field: String?
+    public var snippet: String?
+    public var reason: String?
+
+    public init(
+        action: Action, uri: String, cid: String? = nil, val: String, exp: String? = nil, origin: Origin,
+        field: String? = nil, snippet: String? = nil, reason: String? = nil
+    ) {
+        self.action = action
+        self.uri = uri
+        self.cid = cid
+        self.val = val
+        self.exp = exp
+        self.origin = origin
+        self.field = field
+        self.snippet = snippet
+        self.reason = reason
+    }
+}
+
+/// A label as stored: the signed label and its stream position.
+public struct StoredLabel: Sendable, Hashable {
+    /// Position in `subscribeLabels`; strictly increasing, never reused.
+    public var seq: Int64
+    public var label: Label
+    /// The signing key's row id.
+    public var keyID: Int64
+}
+
+/// One entry of a label's history, for `labels explain`.
+public struct LabelHistoryEntry: Sendable, Hashable {
+    public var seq: Int64
+    public var uri: String
+    public var cid: String?
+    public var val: String
+    public var action: LabelChange.Action
+    public var origin: String
+    public var ruleID: String?
+    public var actor: String?
+    public var field: String?
+    public var snippet: String?
+    public var reason: String?
+    public var time: String
+}

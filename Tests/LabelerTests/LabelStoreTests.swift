@@ -1,0 +1,129 @@
+import ATProto
+import Foundation
+import GRDB
+import Testing
+
+@testable import LabelStore
+
+/// Signs with a fixed 64-byte pattern derived from the content: the store does not check
+/// signatures, it only must store exactly what the signer returned.
+func fakeSign(_ label: Label) -> Label {
+    var signed = label
+    let digest = CID.compute(for: label.unsignedBytes()).digest
+    signed.sig = digest + digest
+    return signed
+}
+
+@Suite struct LabelStoreTests {
+    let src = "did:plc:labeler"
+    let store: LabelStore
+    let key: Int64
+
+    init() throws {
+        store = try LabelStore(path: temporaryPath("labels.sqlite"))
+        key = try store.keyID(forDIDKey: "did:key:zQ3sexample", at: "2026-01-01T00:00:00.000Z")
+    }
+
+    func write(_ changes: [LabelChange], now: String = "2026-01-01T00:00:01.000Z", cursor: (String, Int64)? = nil)
+        throws -> [StoredLabel]
+    {
+        try store.write(changes, src: src, now: now, cursor: cursor.map { (name: $0.0, seq: $0.1) }, keyID: key, sign: fakeSign)
+    }
+
+    func apply(_ uri: String, _ val: String = "spam", rule: String = "r1", exp: String? = nil) -> LabelChange {
+        LabelChange(action: .apply, uri: uri, val: val, exp: exp, origin: .rule(id: rule))
+    }
+
+    func negate(_ uri: String, _ val: String = "spam", by origin: LabelChange.Origin = .rule(id: "r1")) -> LabelChange {
+        LabelChange(action: .negate, uri: uri, val: val, origin: origin)
+    }
+
+    @Test func seqsIncreaseAndAreNeverReused() throws {
+        let first = try write([apply("at://a/x/1"), apply("at://a/x/2")])
+        #expect(first.map(\.seq) == [1, 2])
+        let negated = try write([negate("at://a/x/1")], now: "2026-01-01T00:00:02.000Z")
+        #expect(negated.map(\.seq) == [3])
+        // The row for x/1 moved to seq 3; seq 1 is gone from the stream and is never handed out again.
+        #expect(try store.labels(after: 0, limit: 10).map(\.seq) == [2, 3])
+        let again = try write([apply("at://a/x/1")], now: "2026-01-01T00:00:03.000Z")
+        #expect(again.map(\.seq) == [4])
+        #expect(try store.lastLabelSeq() == 4)
+    }
+
+    @Test func noOpsAreDropped() throws {
+        #expect(try write([apply("at://a/x/1")]).count == 1)
+        #expect(try write([apply("at://a/x/1")]).isEmpty)  // already applied
+        #expect(try write([negate("at://a/x/9")]).isEmpty)  // never applied
+        #expect(try write([apply("at://a/x/1", exp: "2026-02-01T00:00:00.000Z")]).count == 1)  // expiry changed
+        #expect(try store.history(uri: "at://a/x/1").count == 2)
+    }
+
+    @Test func aPersonsNegationWinsOverRules() throws {
+        _ = try write([apply("at://a/x/1")])
+        let manual = try write([negate("at://a/x/1", by: .manual(actor: "mod@example"))], now: "2026-01-01T00:00:02.000Z")
+        #expect(manual.first?.label.neg == true)
+        #expect(try write([apply("at://a/x/1")], now: "2026-01-01T00:00:03.000Z").isEmpty)
+        // A person may apply it again, which unlocks it.
+        let reapplied = try write(
+            [LabelChange(action: .apply, uri: "at://a/x/1", val: "spam", origin: .manual(actor: "mod@example"))],
+            now: "2026-01-01T00:00:04.000Z")
+        #expect(reapplied.count == 1 && reapplied[0].label.neg == nil)
+        // A person negating a label that rules had already negated still locks it.
+        _ = try write([apply("at://a/x/2")])
+        _ = try write([negate("at://a/x/2")], now: "2026-01-01T00:00:05.000Z")
+        #expect(try write([negate("at://a/x/2", by: .manual(actor: "m"))], now: "2026-01-01T00:00:06.000Z").isEmpty)
+        #expect(try write([apply("at://a/x/2")], now: "2026-01-01T00:00:07.000Z").isEmpty)
+        #expect(try store.history(uri: "at://a/x/2").map(\.origin) == ["rule", "rule", "manual"])
+    }
+
+    @Test func ctsNeverGoesBackwards() throws {
+        let first = try write([apply("at://a/x/1")], now: "2026-01-01T00:00:05.000Z")
+        let second = try write([negate("at://a/x/1")], now: "2026-01-01T00:00:01.000Z")  // a clock step back
+        #expect(first[0].label.cts == "2026-01-01T00:00:05.000Z")
+        #expect(second[0].label.cts == "2026-01-01T00:00:05.001Z")
+    }
+
+    @Test func storedLabelsAreExactlyWhatWasSigned() throws {
+        let written = try write([
+            LabelChange(action: .apply, uri: "at://a/x/1", cid: "bafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5m", val: "spam", exp: "2026-03-01T00:00:00.000Z", origin: .rule(id: "r1"), field: "text", snippet: "free crypto")
+        ])
+        let read = try store.labels(after: 0, limit: 10)
+        #expect(read == written)
+        #expect(read[0].label == fakeSign(Label(src: src, uri: "at://a/x/1", cid: "bafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5m", val: "spam", cts: "2026-01-01T00:00:01.000Z", exp: "2026-03-01T00:00:00.000Z")))
+        let history = try store.history(uri: "at://a/x/1")
+        #expect(history.count == 1 && history[0].ruleID == "r1" && history[0].field == "text" && history[0].snippet == "free crypto")
+    }
+
+    @Test func labelsAndCursorCommitTogetherOrNotAtAll() throws {
+        _ = try write([apply("at://a/x/1")], cursor: ("relay r", 10))
+        #expect(try store.cursor(for: "relay r") == 10)
+        struct SignerDown: Error {}
+        var calls = 0
+        #expect(throws: LabelStore.Error.self) {
+            try store.write(
+                [apply("at://a/x/2"), apply("at://a/x/3")], src: src, now: "2026-01-01T00:00:02.000Z",
+                cursor: (name: "relay r", seq: 20), keyID: key
+            ) { label in
+                calls += 1
+                if calls == 2 { throw SignerDown() }
+                return fakeSign(label)
+            }
+        }
+        // Nothing of the failed batch is stored: not the first label, not the cursor.
+        #expect(try store.labels(after: 0, limit: 10).map(\.label.uri) == ["at://a/x/1"])
+        #expect(try store.cursor(for: "relay r") == 10)
+    }
+
+    @Test func migratesADatabaseFromTheFirstSchema() throws {
+        let path = temporaryPath("old.sqlite")
+        let queue = try DatabaseQueue(path: path)
+        try LabelStore.migrator.migrate(queue, upTo: "v1 cursor")
+        try queue.write { db in
+            try db.execute(sql: "INSERT INTO cursor (source, seq, updated_at) VALUES ('relay x', 77, 't')")
+        }
+        try queue.close()
+        let store = try LabelStore(path: path)
+        #expect(try store.cursor(for: "relay x") == 77)
+        #expect(try store.lastLabelSeq() == 0)
+    }
+}
