@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Firehose", targets: ["Firehose"]),
         .library(name: "KeyedScheduler", targets: ["KeyedScheduler"]),
         .library(name: "Matching", targets: ["Matching"]),
+        .library(name: "Rules", targets: ["Rules"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -24,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // C libraries, each wrapped once by a single Swift target.
@@ -61,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "labeler",
             dependencies: [
-                "ATProto", "ATCrypto", "Firehose", "Labeler", "LabelStore",
+                "ATProto", "ATCrypto", "Firehose", "Labeler", "LabelStore", "Rules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -71,6 +73,12 @@ let package = Package(
         .target(name: "KeyedScheduler", swiftSettings: strict),
         // PCRE2 wrapper, keyword automaton, text normalisation (Foundation for NFKC and case folding).
         .target(name: "Matching", dependencies: ["CPCRE2"], swiftSettings: strict),
+        // Rule files (YAML): loader with file:line:column errors, compiled rule set, pure engine, hot reload.
+        .target(
+            name: "Rules",
+            dependencies: ["ATProto", "Matching", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
         // The SQLite database: cursors, labels, history (GRDB, WAL).
         .target(
             name: "LabelStore",
@@ -121,6 +129,13 @@ let package = Package(
             path: "Benchmarks/MatchingBenchmark",
             swiftSettings: strict
         ),
+        // Rule engine cost per post (10 000 keywords, 500 regexes); build with -c release, run pinned to one core.
+        .executableTarget(
+            name: "rules-bench",
+            dependencies: ["Rules", "ATProto", "Matching"],
+            path: "Benchmarks/RulesBenchmark",
+            swiftSettings: strict
+        ),
         // Writes synthetic captures and fuzzing seeds.
         .executableTarget(
             name: "synthetic-capture",
@@ -141,6 +156,7 @@ let package = Package(
         ),
         .testTarget(name: "KeyedSchedulerTests", dependencies: ["KeyedScheduler"], swiftSettings: strict),
         .testTarget(name: "MatchingTests", dependencies: ["Matching"], swiftSettings: strict),
+        .testTarget(name: "RulesTests", dependencies: ["Rules", "ATProto", "Matching"], swiftSettings: strict),
         .testTarget(name: "ATCryptoTests", dependencies: ["ATCrypto", "ATProto"], swiftSettings: strict),
         .testTarget(
             name: "FirehoseTests",

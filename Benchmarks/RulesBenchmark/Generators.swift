@@ -35,16 +35,28 @@ struct RuleSetGenerator {
             if seen.insert(keyword).inserted { keywords.append(keyword) }
         }
         keywordPool = keywords
+        // 1 % of the regexes have no literal every match contains (phone numbers, runs of one
+        // character, word alternations), so they run on every post; the others contain a word.
+        let literalFree: [(String, String)] = [
+            (#"(?<![\w+])(?:\+1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?!\w)"#, "+1 555-201-3344"),
+            (#"(\S)\1{11,}"#, "zzzzzzzzzzzzzzz"),
+            (#"\b(?:kalomi|venzel|dorsu|brasho|quita)\s+(?:coin|token)s?\b"#, "venzel coins"),
+            (#"\d{3}[-.]\d{2}[-.]\d{4}"#, "123.45.6789"),
+            (#"[\w.+-]+\s*\[at\]\s*[\w-]+\s*\[dot\]\s*\w+"#, "someone [at] example [dot] com"),
+        ]
         var regexes: [(pattern: String, sample: String)] = []
         for index in 0..<500 {
-            let a = Self.word(using: &random), b = Self.word(using: &random)
-            switch index % 50 {
-            case 0: regexes.append((#"\b\d{3}[-.]\d{3}[-.]\d{4}\b"#, "555-201-3344"))
-            case 1: regexes.append((#"(\S)\1{11,}"#, "zzzzzzzzzzzzzzz"))
-            case 2...10: regexes.append((#"\b\#(a)[-_\s]?\#(b)\b"#, a + "-" + b))
-            case 11...20: regexes.append((#"\b\#(a)\s+\w+\s+\#(b)"#, a + " the " + b))
-            case 21...30: regexes.append((#"(?:https?://)?\#(a)\.\#(b)\.(?:com|net|xyz)"#, a + "." + b + ".com"))
-            case 31...40: regexes.append((#"\b\#(a)\d{2,}\b"#, a + "42"))
+            let a = Self.word(using: &random)
+            let b = Self.word(using: &random)
+            if index % 100 == 0 {
+                regexes.append(literalFree[index / 100 % literalFree.count])
+                continue
+            }
+            switch index % 5 {
+            case 0: regexes.append((#"\b\#(a)[-_\s]?\#(b)\b"#, a + "-" + b))
+            case 1: regexes.append((#"\b\#(a)\s+\w+\s+\#(b)"#, a + " the " + b))
+            case 2: regexes.append((#"(?:https?://)?\#(a)\.\#(b)\.(?:com|net|xyz)"#, a + "." + b + ".com"))
+            case 3: regexes.append((#"\b\#(a)\d{2,}\b"#, a + "42"))
             default: regexes.append((#"\#(a)(?:ing|ed|s)?\s+(?:the\s+)?\#(b)"#, a + "ing the " + b))
             }
         }
@@ -64,10 +76,23 @@ struct RuleSetGenerator {
         return regexSamples[Int.random(in: 0..<regexSamples.count, using: &random)]
     }
 
+    /// Only the regexes without a required literal, one rule each.
+    func literalFreeSources() -> RuleSources {
+        var yaml = "rules:\n"
+        for (rule, pattern) in stride(from: 0, to: regexPool.count, by: 100).map({ regexPool[$0] }).enumerated() {
+            yaml += "  - id: free-\(rule)\n    on: [post]\n    label: lf-\(Self.letters(rule))\n"
+            yaml += "    match:\n      regex: '\(pattern)'\n      case_insensitive: true\n"
+        }
+        return RuleSources(ruleFiles: [RuleSources.File(path: "literal-free.yaml", text: yaml)])
+    }
+
+    /// `keywordCount` keywords in 100 rules (fewer when there are fewer keywords), a fifth of the
+    /// rules with `leet`, a fifth in substring mode; and `regexCount` regexes, two per rule.
     func sources(keywordCount: Int, regexCount: Int) -> RuleSources {
         var yaml = "rules:\n"
-        for (rule, chunk) in stride(from: 0, to: keywordCount, by: 100).enumerated() {
-            let keywords = keywordPool[chunk..<min(chunk + 100, keywordCount)]
+        let rules = min(100, keywordCount)
+        for rule in 0..<rules {
+            let keywords = keywordPool[(rule * keywordCount / rules)..<((rule + 1) * keywordCount / rules)]
             yaml += "  - id: keywords-\(rule)\n    on: [post]\n    label: kw-\(Self.letters(rule))\n"
             yaml += "    match:\n      keywords: [" + keywords.map { "\"\($0)\"" }.joined(separator: ", ") + "]\n"
             yaml += "      in: [text, alt]\n"
@@ -75,7 +100,8 @@ struct RuleSetGenerator {
             if rule % 5 == 2 { yaml += "      mode: substring\n" }
         }
         for (rule, chunk) in stride(from: 0, to: regexCount, by: 2).enumerated() {
-            yaml += "  - id: regex-\(rule)\n    on: [post]\n    label: re-\(Self.letters(rule))\n    match:\n      any:\n"
+            yaml +=
+                "  - id: regex-\(rule)\n    on: [post]\n    label: re-\(Self.letters(rule))\n    match:\n      any:\n"
             for pattern in regexPool[chunk..<min(chunk + 2, regexCount)] {
                 yaml += "        - regex: '\(pattern)'\n          case_insensitive: true\n"
             }
@@ -85,13 +111,17 @@ struct RuleSetGenerator {
 
     /// A made-up word of 2–4 syllables.
     static func word(using random: inout SplitMix64) -> String {
-        let syllables = ["ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "xa", "ven", "dor", "qui", "zel", "bra", "sho", "gu"]
-        return (0..<Int.random(in: 2...4, using: &random)).map { _ in syllables.randomElement(using: &random)! }.joined()
+        let syllables = [
+            "ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "xa", "ven", "dor", "qui", "zel", "bra", "sho", "gu",
+        ]
+        return (0..<Int.random(in: 2...4, using: &random)).map { _ in syllables.randomElement(using: &random)! }
+            .joined()
     }
 
     /// `n` written with letters only (label values allow no digits).
     static func letters(_ n: Int) -> String {
-        var n = n, out = ""
+        var n = n
+        var out = ""
         repeat {
             out.append(Character(Unicode.Scalar(UInt8(97 + n % 26))))
             n /= 26
@@ -142,7 +172,8 @@ enum PostGenerator {
             "langs": Bool.random(using: &random) ? ["en"] : ["pt"],
         ])
         return RecordContext(
-            did: "did:plc:bench\(index % 5_000)", collection: Collections.post, rkey: "3lbench\(index)", action: .create,
+            did: "did:plc:bench\(index % 5_000)", collection: Collections.post, rkey: "3lbench\(index)",
+            action: .create,
             cid: "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm", record: record,
             time: 1_735_689_600_000_000 + Int64(index) * 1_000)
     }

@@ -6,11 +6,12 @@ import Rules
 /// one core (`taskset -c 0`) for stable figures.
 ///
 ///   engine     10 000 keywords + 500 regexes over N posts: posts/s and median µs per post
-///   naive      the same keywords and regexes, each searched on every post (on a sample)
-///   prefilter  the engine with regex literals checked per regex instead of in the automaton
-///   scaling    keyword-only sets of 100 and 10 000 keywords
+///   naive      the same keywords and regexes, each searched on every post (on a sample):
+///              a byte search per keyword, every regex run
+///   prefilter  the engine with each regex checking its own literal instead of the automaton
+///   scaling    keyword-only sets of 100 and 10 000 keywords, both in 100 rules
 ///
-/// Usage: rules-bench [--posts N] [--naive-posts N] [--rounds R]
+/// Usage: rules-bench [--posts N] [--naive-posts N] [--rounds R] [--only engine|prefilter|naive|regex|scaling]
 @main
 struct RulesBenchmark {
     static func main() throws {
@@ -18,11 +19,13 @@ struct RulesBenchmark {
         var postCount = 100_000
         var naiveCount = 1_000
         var rounds = 3
+        var only: String?
         while !args.isEmpty {
             switch args.removeFirst() {
             case "--posts": postCount = Int(args.removeFirst()) ?? postCount
             case "--naive-posts": naiveCount = Int(args.removeFirst()) ?? naiveCount
             case "--rounds": rounds = Int(args.removeFirst()) ?? rounds
+            case "--only": only = args.removeFirst()
             default: break
             }
         }
@@ -32,29 +35,58 @@ struct RulesBenchmark {
         let texts = (0..<postCount).map { _ in PostGenerator.text(plantingFrom: generator, using: &random) }
         let contexts = texts.enumerated().map { PostGenerator.context(text: $1, index: $0, using: &random) }
         let bytes = texts.reduce(0) { $0 + $1.utf8.count }
-        print("posts: \(texts.count), average \(bytes / texts.count) bytes; PCRE2 \(PCRE2Regex.libraryVersion), JIT \(PCRE2Regex.jitAvailable)")
+        print(
+            "posts: \(texts.count), average \(bytes / texts.count) bytes; "
+                + "PCRE2 \(PCRE2Regex.libraryVersion), JIT \(PCRE2Regex.jitAvailable)"
+        )
+        func runs(_ section: String) -> Bool { only == nil || only == section }
 
-        let full = try timedLoad("10 000 keywords + 500 regexes", generator.sources(keywordCount: 10_000, regexCount: 500))
-        let engine = measureEngine(full, contexts, rounds: rounds)
-        print(engine.line("engine"))
-        let hits = countEffects(full, contexts)
-        print("  labels \(hits.labels), rules fired \(hits.fired) over \(contexts.count) posts")
+        var engineMedian: Double?
+        if runs("engine") {
+            print("\n== engine: 10 000 keywords + 500 regexes ==")
+            let full = try timedLoad("rule set", generator.sources(keywordCount: 10_000, regexCount: 500))
+            let engine = measureEngine(full, contexts, rounds: rounds)
+            engineMedian = engine.median
+            print(engine.line("engine"))
+            let hits = countEffects(full, contexts)
+            print("  \(hits.labels) labels over \(contexts.count) posts")
+        }
+        if runs("prefilter") {
+            let perRegex = try timedLoad(
+                "rule set, each regex checking its own literal",
+                generator.sources(keywordCount: 10_000, regexCount: 500),
+                options: RuleSet.LoadOptions(regexPrefilter: false))
+            print(measureEngine(perRegex, contexts, rounds: rounds).line("engine, literal checked per regex"))
+        }
 
-        let noPrefilter = try timedLoad(
-            "same, literal prefilter per regex", generator.sources(keywordCount: 10_000, regexCount: 500),
-            options: RuleSet.LoadOptions(regexPrefilter: false))
-        print(measureEngine(noPrefilter, contexts, rounds: rounds).line("engine, literal checked per regex"))
+        if runs("naive") {
+            print("\n== naive loop over the same keywords and regexes ==")
+            let sample = Array(texts.prefix(naiveCount))
+            let naive = NaiveMatcher(keywords: generator.keywords(10_000), regexes: try generator.compiledRegexes(500))
+            let naiveTime = measureNaive(naive, sample)
+            print(naiveTime.line("naive (\(sample.count) posts)"))
+            if let engineMedian {
+                print(
+                    String(
+                        format: "  engine speed-up over naive (median per post): %.0f×", naiveTime.median / engineMedian
+                    ))
+            }
+        }
 
-        let sample = Array(texts.prefix(naiveCount))
-        let naive = NaiveMatcher(keywords: generator.keywords(10_000), regexes: try generator.compiledRegexes(500))
-        let naiveTime = measureNaive(naive, sample)
-        print(naiveTime.line("naive (\(sample.count) posts)"))
-        print(String(format: "  engine speed-up over naive: %.0f×", naiveTime.median / engine.median))
+        if runs("regex") {
+            print("\n== regexes alone (no keywords) ==")
+            let regexOnly = try timedLoad("500 regexes", generator.sources(keywordCount: 0, regexCount: 500))
+            print(measureEngine(regexOnly, contexts, rounds: rounds).line("500 regexes"))
+            let literalFree = try timedLoad("the literal-free regexes", generator.literalFreeSources())
+            print(measureEngine(literalFree, contexts, rounds: rounds).line("literal-free regexes only"))
+        }
 
-        print("\n== keyword cost by number of keywords (no regexes) ==")
-        for count in [100, 10_000] {
-            let set = try timedLoad("\(count) keywords", generator.sources(keywordCount: count, regexCount: 0))
-            print(measureEngine(set, contexts, rounds: rounds).line("\(count) keywords"))
+        if runs("scaling") {
+            print("\n== keyword cost by number of keywords (no regexes) ==")
+            for count in [100, 10_000] {
+                let set = try timedLoad("\(count) keywords", generator.sources(keywordCount: count, regexCount: 0))
+                print(measureEngine(set, contexts, rounds: rounds).line("\(count) keywords"))
+            }
         }
     }
 
@@ -100,7 +132,8 @@ struct RulesBenchmark {
 
     static func countEffects(_ set: RuleSet, _ contexts: [RecordContext]) -> (labels: Int, fired: Int) {
         let scratch = RuleScratch()
-        var labels = 0, fired = 0
+        var labels = 0
+        var fired = 0
         for context in contexts {
             let effects = set.evaluate(context, using: scratch)
             labels += effects.labels.count
@@ -138,17 +171,38 @@ struct RulesBenchmark {
     }
 }
 
-/// The baseline: lowercase the text once, search it for every keyword, run every regex.
+/// The baseline: lowercase the text once, search its bytes for every keyword (first byte, then
+/// the rest), run every regex on it.
 struct NaiveMatcher {
-    let keywords: [String]
+    let keywords: [[UInt8]]
     let regexes: [PCRE2Regex]
     let scratch = MatchScratch()
 
+    init(keywords: [String], regexes: [PCRE2Regex]) {
+        self.keywords = keywords.map { Array($0.lowercased().utf8) }
+        self.regexes = regexes
+    }
+
     func matches(in text: String) -> Int {
-        let lowered = text.lowercased()
+        let lowered = Array(text.lowercased().utf8)
         var count = 0
-        for keyword in keywords where lowered.contains(keyword) { count += 1 }
+        for keyword in keywords where Self.contains(lowered, keyword) { count += 1 }
         for regex in regexes where (try? regex.hasMatch(in: text, using: scratch)) == true { count += 1 }
         return count
+    }
+
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return needle.isEmpty }
+        let first = needle[0]
+        var start = 0
+        while start <= haystack.count - needle.count {
+            if haystack[start] == first {
+                var offset = 1
+                while offset < needle.count, haystack[start + offset] == needle[offset] { offset += 1 }
+                if offset == needle.count { return true }
+            }
+            start += 1
+        }
+        return false
     }
 }

@@ -157,7 +157,9 @@ public final class TestRelay: Sendable {
         if let cursor {
             if let last = seqs.last, cursor > last, faults.futureCursorErrors {
                 try await send(FrameCodec.encodeError(ErrorMessage(error: "FutureCursor", message: "Cursor in the future.")))
-                try await channel.close()
+                // Closing at once could discard the frame before it is flushed; the client closes
+                // after reading it.
+                for try await _ in inbound {}
                 return
             }
             if let first = seqs.first, cursor > 0, cursor < first - 1, faults.outdatedCursorInfo {

@@ -21,47 +21,68 @@ public final class RuleSet: Sendable {
     /// Number of regexes over all rules.
     public let regexCount: Int
 
-    let compiled: [CompiledRule]
-    let matchers: [CompiledMatcher]
-    let regexes: [CompiledRegex]
+    let tables: CompiledTables
     let keywords: KeywordSet<ScanTag>
     /// Rules to run per ``RecordKind/slot``, in evaluation order. Slot 5 (other collections) holds
     /// every rule with a collection kind; the event's collection is matched against them.
     let rulesBySlot: [[Int]]
     /// Collection globs per rule (empty for rules without collection kinds).
     let collectionGlobs: [[String]]
+    /// Per slot: the fields the keyword automaton scans on every event of that slot.
+    let scanFieldsBySlot: [FieldSet]
+    /// Rules to open when a gate item happens (see ``GateItem``): per keyword matcher, per regex
+    /// (its literal) and per rule (it fired).
+    let gatedByKeywords: GateIndex
+    let gatedByLiteral: GateIndex
+    let gatedByRule: GateIndex
+    let ruleMasks: RuleMasks
     private let indexByID: [String: Int]
 
-    init(
-        compiled: [CompiledRule], matchers: [CompiledMatcher], regexes: [CompiledRegex], keywords: KeywordSet<ScanTag>,
-        files: [String]
-    ) {
-        self.compiled = compiled
-        self.matchers = matchers
-        self.regexes = regexes
+    init(rules: [RuleInfo], tables: CompiledTables, keywords: KeywordSet<ScanTag>, files: [String]) {
+        self.rules = rules
+        self.tables = tables
         self.keywords = keywords
         self.files = files
-        rules = compiled.map(\.info)
-        keywordCount = keywords.count - regexes.filter(\.prefiltered).count
-        regexCount = regexes.count
+        keywordCount = keywords.count - tables.literalEntries
+        regexCount = tables.regexes.count
         var indexByID: [String: Int] = [:]
-        for (index, rule) in compiled.enumerated() { indexByID[rule.info.id] = index }
+        for (index, rule) in rules.enumerated() { indexByID[rule.id] = index }
         self.indexByID = indexByID
-        collectionGlobs = compiled.map { rule in
-            rule.info.kinds.compactMap { if case .collection(let glob) = $0 { glob } else { nil } }
+        collectionGlobs = rules.map { rule in
+            rule.kinds.compactMap { if case .collection(let glob) = $0 { glob } else { nil } }
         }
         var rulesBySlot = [[Int]](repeating: [], count: RecordKind.slotCount)
-        for (index, rule) in compiled.enumerated() {
-            for slot in 0..<RecordKind.slotCount where rule.info.applies(toSlot: slot) {
+        for (index, rule) in rules.enumerated() {
+            for slot in 0..<RecordKind.slotCount where rule.applies(toSlot: slot) {
                 rulesBySlot[slot].append(index)
             }
         }
         self.rulesBySlot = rulesBySlot
+        var byKeywords = [[Int32]](repeating: [], count: tables.matcherRegexStart.count)
+        var byLiteral = [[Int32]](repeating: [], count: tables.regexes.count)
+        var byRule = [[Int32]](repeating: [], count: rules.count)
+        for (rule, plan) in tables.plans.enumerated() where plan.gateCount > 0 {
+            let start = Int(plan.gateStart)
+            for item in tables.gateItems[start..<start + Int(plan.gateCount)] {
+                switch item.kind {
+                case .keywords: byKeywords[Int(item.index)].append(Int32(rule))
+                case .literal: byLiteral[Int(item.index)].append(Int32(rule))
+                case .rule: byRule[Int(item.index)].append(Int32(rule))
+                }
+            }
+        }
+        gatedByKeywords = GateIndex(byKeywords)
+        gatedByLiteral = GateIndex(byLiteral)
+        gatedByRule = GateIndex(byRule)
+        ruleMasks = RuleMasks(rules: rules, plans: tables.plans, negating: tables.negateOnNoMatch, bySlot: rulesBySlot)
+        scanFieldsBySlot = (0..<RecordKind.slotCount).map { slot in
+            rulesBySlot[slot].reduce(FieldSet()) { $0.union(tables.scanFields[$1 * RecordKind.slotCount + slot]) }
+        }
     }
 
     /// A set with no rules: every evaluation gives empty effects.
     public static let empty = RuleSet(
-        compiled: [], matchers: [], regexes: [], keywords: KeywordSetBuilder<ScanTag>().build(), files: [])
+        rules: [], tables: CompiledTables(), keywords: KeywordSetBuilder<ScanTag>().build(), files: [])
 
     /// The rule with `id`, if any.
     public func rule(_ id: String) -> RuleInfo? {
@@ -76,7 +97,9 @@ public final class RuleSet: Sendable {
 
     /// Loads a rule set from `sources`.
     /// - Throws: ``RuleLoadError`` listing every problem; nothing is half-loaded.
-    public static func load(_ sources: RuleSources, options: LoadOptions = LoadOptions()) throws(RuleLoadError) -> RuleSet {
+    public static func load(
+        _ sources: RuleSources, options: LoadOptions = LoadOptions()
+    ) throws(RuleLoadError) -> RuleSet {
         try RuleSetCompiler.compile(sources, options: options)
     }
 
@@ -92,9 +115,14 @@ public final class RuleSet: Sendable {
         }
     }
 
+    /// Number of regexes that run only on texts containing one of their literals; the others run
+    /// on every value of the fields they read.
+    public var prefilteredRegexCount: Int { tables.regexPrefiltered.count(where: { $0 }) }
+
     /// One line for logs and `labeler rules check`: counts of rules, keywords, regexes and files.
     public var summary: String {
-        "\(rules.count) rules, \(keywordCount) keywords, \(regexCount) regexes, \(files.count) files"
+        "\(rules.count) rules, \(keywordCount) keywords, \(regexCount) regexes (\(prefilteredRegexCount) with a "
+            + "literal prefilter), \(files.count) files"
     }
 }
 
@@ -103,6 +131,48 @@ extension RuleInfo {
     /// glob (for other collections, and for named kinds whose collection it matches).
     func applies(toSlot slot: Int) -> Bool {
         kinds.contains { RecordKind.kind($0, appliesTo: slot) }
+    }
+}
+
+/// Bit sets over rule indices (64 rules per word) that select the rules to visit on an event.
+struct RuleMasks: Sendable {
+    let words: Int
+    /// Per slot, `words` words: the rules of that kind of event.
+    let slots: [UInt64]
+    /// Rules without a gate: always evaluated.
+    let ungated: [UInt64]
+    /// Rules with `on_no_match: negate`: visited on updates even when their gate stays shut.
+    let negating: [UInt64]
+
+    init(rules: [RuleInfo], plans: [RulePlan], negating flags: [Bool], bySlot: [[Int]]) {
+        words = (rules.count + 63) / 64
+        func mask(_ indices: some Sequence<Int>) -> [UInt64] {
+            var bits = [UInt64](repeating: 0, count: (rules.count + 63) / 64)
+            for index in indices { bits[index >> 6] |= 1 << UInt64(index & 63) }
+            return bits
+        }
+        slots = bySlot.flatMap { mask($0) }
+        ungated = mask(plans.indices.filter { plans[$0].gateCount < 0 })
+        negating = mask(flags.indices.filter { flags[$0] })
+    }
+}
+
+/// For each gate item, the rules it opens, as one flat array (`rules[starts[i] ..< starts[i + 1]]`).
+struct GateIndex: Sendable {
+    private let starts: [Int32]
+    private let rules: [Int32]
+
+    init(_ lists: [[Int32]]) {
+        var starts: [Int32] = [0]
+        for list in lists { starts.append(starts[starts.count - 1] + Int32(list.count)) }
+        self.starts = starts
+        rules = lists.flatMap { $0 }
+    }
+
+    /// Calls `body` with every rule opened by item `index`.
+    @inline(__always)
+    func forEach(_ index: Int, _ body: (Int) -> Void) {
+        for position in Int(starts[index])..<Int(starts[index + 1]) { body(Int(rules[position])) }
     }
 }
 

@@ -1,84 +1,112 @@
 import ATProto
 import Matching
 
-/// The evaluation of one event: condition trees over lazily extracted and scanned fields.
+/// The evaluation of one event: condition trees over field values extracted on first use and
+/// scanned once by the keyword automaton.
 struct Evaluation {
     let set: RuleSet
+    let tables: CompiledTables
     let context: RecordContext
     let slot: Int
     let scratch: RuleScratch
 
     // MARK: Conditions
 
-    func evaluate(_ condition: CompiledCondition) throws(RegexFailure) -> ConditionResult {
-        switch condition {
-        case .any(let children):
-            for child in children {
-                let result = try evaluate(child)
-                if result.holds { return result }
+    /// Whether condition node `node` holds. The first matched text found on the way is left in
+    /// `scratch.evidence` (parts that end up not holding take theirs back), so the common case,
+    /// nothing matched, moves nothing but booleans.
+    func holds(_ node: Int32) throws(RegexFailure) -> Bool {
+        let condition = tables.nodes[Int(node)]
+        switch condition.op {
+        case .any:
+            let first = Int(condition.first)
+            for child in first..<first + Int(condition.count) {
+                if try holds(tables.children[child]) { return true }
             }
-            return .no
-        case .all(let children):
-            var evidence: MatchEvidence?
-            for child in children {
-                let result = try evaluate(child)
-                guard result.holds else { return .no }
-                evidence = evidence ?? result.evidence
+            return false
+        case .all:
+            let hadEvidence = scratch.hasEvidence
+            let first = Int(condition.first)
+            for child in first..<first + Int(condition.count) {
+                guard try holds(tables.children[child]) else {
+                    if !hadEvidence { scratch.hasEvidence = false }
+                    return false
+                }
             }
-            return ConditionResult(holds: true, evidence: evidence)
-        case .not(let child):
-            return ConditionResult(holds: try !evaluate(child).holds, evidence: nil)
-        case .rule(let index):
-            guard scratch.ruleEpoch[index] == scratch.epoch, scratch.ruleFired[index] else { return .no }
-            return ConditionResult(holds: true, evidence: scratch.ruleEvidence[index])
-        case .langs(let codes):
-            return langs(codes)
-        case .matcher(let index):
-            let matcher = set.matchers[index]
-            switch matcher.kind {
-            case .keywords: return keywords(index, fields: matcher.fieldsBySlot[slot])
-            case .regexes(let regexes): return try self.regexes(regexes, fields: matcher.fieldsBySlot[slot])
+            return true
+        case .not:
+            let hadEvidence = scratch.hasEvidence
+            let result = try !holds(condition.first)
+            if !hadEvidence { scratch.hasEvidence = false }
+            return result
+        case .rule:
+            let index = Int(condition.first)
+            guard scratch.hasFired(rule: index) else { return false }
+            if !scratch.hasEvidence, let evidence = scratch.ruleEvidence[index] {
+                scratch.evidence = evidence
+                scratch.hasEvidence = true
             }
+            return true
+        case .langs:
+            return langs(tables.languageCodes[Int(condition.first)])
+        case .keywords:
+            let matcher = Int(condition.first)
+            return keywords(matcher, fields: tables.fields(ofMatcher: matcher, slot: slot))
+        case .regexes:
+            let matcher = Int(condition.first)
+            return try regexes(matcher, fields: tables.fields(ofMatcher: matcher, slot: slot))
         }
     }
 
-    private func langs(_ codes: [String]) -> ConditionResult {
+    /// Keeps `evidence` unless an earlier part of the condition already left some.
+    private func found(_ evidence: @autoclosure () -> MatchEvidence) {
+        guard !scratch.hasEvidence else { return }
+        scratch.evidence = evidence()
+        scratch.hasEvidence = true
+    }
+
+    private func langs(_ codes: [String]) -> Bool {
         let declared = values(.langs)
         for (index, language) in declared.enumerated() {
             let primary = language.split(separator: "-", maxSplits: 1).first.map { $0.lowercased() } ?? ""
             if codes.contains(primary) {
-                return ConditionResult(
-                    holds: true,
-                    evidence: MatchEvidence(
+                found(
+                    MatchEvidence(
                         field: .langs, valueIndex: index, byteRange: 0..<language.utf8.count, text: language,
                         matcher: "langs \(primary)"))
+                return true
             }
         }
-        return .no
+        return false
     }
 
-    private func keywords(_ matcher: Int, fields: FieldSet) -> ConditionResult {
-        for field in fields.members { scan(field) }
-        guard scratch.keywordEpoch[matcher] == scratch.epoch else { return .no }
-        let hit = scratch.keywordHit[matcher]
-        let range = Int(hit.start)..<Int(hit.end)
-        let value = values(hit.field)[Int(hit.valueIndex)]
-        return ConditionResult(
-            holds: true,
-            evidence: MatchEvidence(
-                field: hit.field, valueIndex: Int(hit.valueIndex), byteRange: range, text: Self.text(range, of: value),
-                matcher: "keyword \(String(reflecting: hit.keyword))"))
+    private func keywords(_ matcher: Int, fields: FieldSet) -> Bool {
+        var remaining = fields
+        while let field = remaining.popFirst() { scan(field) }
+        guard scratch.keywordEpoch[matcher] == scratch.epoch else { return false }
+        if !scratch.hasEvidence {
+            let hit = scratch.keywordHit[matcher]
+            let range = Int(hit.start)..<Int(hit.end)
+            let value = values(hit.field)[Int(hit.valueIndex)]
+            found(
+                MatchEvidence(
+                    field: hit.field, valueIndex: Int(hit.valueIndex), byteRange: range,
+                    text: Self.text(range, of: value), matcher: "keyword \(String(reflecting: hit.keyword))"))
+        }
+        return true
     }
 
-    private func regexes(_ indices: [Int], fields: FieldSet) throws(RegexFailure) -> ConditionResult {
-        for field in fields.members {
-            let texts = values(field)
-            guard !texts.isEmpty else { continue }
+    private func regexes(_ matcher: Int, fields: FieldSet) throws(RegexFailure) -> Bool {
+        let start = Int(tables.matcherRegexStart[matcher])
+        let indices = start..<start + Int(tables.matcherRegexCount[matcher])
+        let epoch = scratch.epoch
+        var remaining = fields
+        while let field = remaining.popFirst() {
+            scan(field)
             for index in indices {
-                let compiled = set.regexes[index]
-                if compiled.prefiltered {
-                    scan(field)
-                    guard scratch.literalEpoch[index] == scratch.epoch else { continue }
+                if tables.regexPrefiltered[index] {
+                    // Runs only where the automaton saw the regex's literal.
+                    guard scratch.literalEpoch[index] == epoch else { continue }
                     var candidates: [Int] = []
                     var node = scratch.literalHead[index]
                     while node >= 0 {
@@ -86,22 +114,27 @@ struct Evaluation {
                         if entry.field == field { candidates.append(Int(entry.valueIndex)) }
                         node = entry.next
                     }
-                    for valueIndex in candidates.reversed() {
-                        if let result = try run(compiled.regex, on: texts, valueIndex, field) { return result }
+                    guard !candidates.isEmpty else { continue }
+                    let texts = values(field)
+                    for valueIndex in candidates.reversed()
+                    where try run(tables.regexes[index], on: texts, valueIndex, field) {
+                        return true
                     }
                 } else {
-                    for valueIndex in texts.indices where compiled.regex.mayMatch(texts[valueIndex]) {
-                        if let result = try run(compiled.regex, on: texts, valueIndex, field) { return result }
+                    let texts = values(field)
+                    let regex = tables.regexes[index]
+                    for valueIndex in texts.indices where regex.mayMatch(texts[valueIndex]) {
+                        if try run(regex, on: texts, valueIndex, field) { return true }
                     }
                 }
             }
         }
-        return .no
+        return false
     }
 
     private func run(
         _ regex: PCRE2Regex, on texts: [String], _ valueIndex: Int, _ field: Field
-    ) throws(RegexFailure) -> ConditionResult? {
+    ) throws(RegexFailure) -> Bool {
         let text = texts[valueIndex]
         let match: RegexMatch?
         do {
@@ -109,12 +142,12 @@ struct Evaluation {
         } catch {
             throw RegexFailure(pattern: regex.pattern, reason: error)
         }
-        guard let match else { return nil }
-        return ConditionResult(
-            holds: true,
-            evidence: MatchEvidence(
+        guard let match else { return false }
+        found(
+            MatchEvidence(
                 field: field, valueIndex: valueIndex, byteRange: match.byteRange,
                 text: String(match.substring(in: text)), matcher: "regex \(regex.pattern)"))
+        return true
     }
 
     // MARK: Fields
@@ -132,7 +165,7 @@ struct Evaluation {
     /// Runs the keyword automaton over every value of `field` once per event, recording the first
     /// hit of each keyword matcher and where each regex literal occurs, for matchers that read
     /// `field` on this kind of record.
-    private func scan(_ field: Field) {
+    func scan(_ field: Field) {
         let fieldSlot = Int(field.rawValue)
         guard scratch.scannedEpoch[fieldSlot] != scratch.epoch else { return }
         scratch.scannedEpoch[fieldSlot] = scratch.epoch
@@ -142,18 +175,23 @@ struct Evaluation {
                 switch hit.tag {
                 case .keyword(let matcher):
                     let m = Int(matcher)
-                    guard scratch.keywordEpoch[m] != epoch, set.matchers[m].fieldsBySlot[slot].contains(field) else {
+                    guard scratch.keywordEpoch[m] != epoch, tables.fields(ofMatcher: m, slot: slot).contains(field)
+                    else {
                         continue
                     }
                     scratch.keywordEpoch[m] = epoch
+                    set.gatedByKeywords.forEach(m) { scratch.open(rule: $0) }
                     scratch.keywordHit[m] = KeywordHitRecord(
                         field: field, valueIndex: Int32(valueIndex), start: Int32(hit.byteRange.lowerBound),
                         end: Int32(hit.byteRange.upperBound), keyword: hit.keyword)
                 case .literal(let regex):
                     let r = Int(regex)
-                    guard set.matchers[set.regexes[r].matcher].fieldsBySlot[slot].contains(field) else { continue }
+                    guard tables.fields(ofMatcher: Int(tables.regexMatcher[r]), slot: slot).contains(field) else {
+                        continue
+                    }
                     if scratch.literalEpoch[r] != epoch {
                         scratch.literalEpoch[r] = epoch
+                        set.gatedByLiteral.forEach(r) { scratch.open(rule: $0) }
                         scratch.literalHead[r] = -1
                     }
                     let head = scratch.literalHead[r]
@@ -188,7 +226,8 @@ struct Evaluation {
 
     func negate(_ info: RuleInfo, into effects: inout Effects) {
         guard let value = info.label else { return }
-        let negation = LabelEffect(ruleID: info.id, value: value, subject: subject(of: info, negating: true), negate: true)
+        let negation = LabelEffect(
+            ruleID: info.id, value: value, subject: subject(of: info, negating: true), negate: true)
         if info.mode == .log { effects.dryRun.append(negation) } else { effects.negations.append(negation) }
     }
 }

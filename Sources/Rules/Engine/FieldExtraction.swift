@@ -9,12 +9,23 @@ enum FieldExtraction {
         }
         guard let record = context.record else { return [] }
         switch field {
-        case .text, .alt, .links, .domains, .tags, .langs:
+        case .text:
+            // Read directly: most rules read only the text, and the full view parses facets
+            // and embeds.
+            guard context.collection == Collections.post, let text = record["text"]?.stringValue, !text.isEmpty else {
+                return []
+            }
+            return [text]
+        case .langs:
             guard context.collection == Collections.post else { return [] }
+            return record["langs"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        case .alt, .links, .domains, .tags:
+            guard context.collection == Collections.post else { return [] }
+            // Most posts have neither facets, embed nor tags: nothing to parse.
+            if record["facets"] == nil, record["embed"] == nil, record["tags"] == nil { return [] }
             let view = post ?? PostView(record)
             post = view
             switch field {
-            case .text: return view.text.isEmpty ? [] : [view.text]
             case .alt: return view.altTexts
             case .links: return view.links
             case .domains:
@@ -23,8 +34,7 @@ enum FieldExtraction {
                     if let host = host(of: link), !hosts.contains(host) { hosts.append(host) }
                 }
                 return hosts
-            case .tags: return view.tags
-            default: return view.langs
+            default: return view.tags
             }
         case .displayName:
             return record["displayName"]?.stringValue.map { [$0] } ?? []

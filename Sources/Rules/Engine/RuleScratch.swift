@@ -13,53 +13,92 @@ public final class RuleScratch {
     let matching: MatchScratch
     let normalizer = TextNormalizer()
 
-    /// The rule set the tables are sized for.
-    private var setID: ObjectIdentifier?
+    /// The rule set the tables are sized for (held, so that a new set can never be mistaken for
+    /// it by address).
+    private var set: RuleSet?
     /// The current event's stamp.
-    private(set) var epoch: UInt64 = 0
+    @exclusivity(unchecked) private(set) var epoch: UInt64 = 0
 
-    // Per rule: whether it fired on the current event, and why.
-    var ruleEpoch: [UInt64] = []
-    var ruleFired: [Bool] = []
-    var ruleEvidence: [MatchEvidence?] = []
+    // Per rule: whether it fired on the current event (its stamp is the event's), and why.
+    @exclusivity(unchecked) var ruleEpoch = Stamps()
+    /// Rules whose gate opened on the current event, as a bit set over rule indices.
+    @exclusivity(unchecked) var opened = Stamps()
+    @exclusivity(unchecked) var ruleEvidence: [MatchEvidence?] = []
+    /// The first matched text of the rule being evaluated, valid while `hasEvidence`.
+    @exclusivity(unchecked) var evidence: MatchEvidence?
+    @exclusivity(unchecked) var hasEvidence = false
 
     // Per keyword matcher: its first hit on the current event.
-    var keywordEpoch: [UInt64] = []
-    var keywordHit: [KeywordHitRecord] = []
+    @exclusivity(unchecked) var keywordEpoch = Stamps()
+    @exclusivity(unchecked) var keywordHit: [KeywordHitRecord] = []
 
     // Per regex: the field values where the automaton saw its literal, as a linked list in
     // `literalNodes` starting at `literalHead`.
-    var literalEpoch: [UInt64] = []
-    var literalHead: [Int32] = []
-    var literalNodes: [LiteralNode] = []
+    @exclusivity(unchecked) var literalEpoch = Stamps()
+    @exclusivity(unchecked) var literalHead: [Int32] = []
+    @exclusivity(unchecked) var literalNodes: [LiteralNode] = []
 
     // Per field: its values on the current event, and whether the automaton has scanned them.
-    var fieldEpoch = [UInt64](repeating: 0, count: Field.allCases.count)
-    var fieldValues = [[String]](repeating: [], count: Field.allCases.count)
-    var scannedEpoch = [UInt64](repeating: 0, count: Field.allCases.count)
-    var post: PostView?
+    @exclusivity(unchecked) var fieldEpoch = [UInt64](repeating: 0, count: Field.allCases.count)
+    @exclusivity(unchecked) var fieldValues = [[String]](repeating: [], count: Field.allCases.count)
+    @exclusivity(unchecked) var scannedEpoch = [UInt64](repeating: 0, count: Field.allCases.count)
+    @exclusivity(unchecked) var post: PostView?
 
     /// - Parameter jitStackSize: see ``MatchScratch/init(jitStackSize:)``.
     public init(jitStackSize: Int = MatchScratch.defaultJITStackSize) {
         matching = MatchScratch(jitStackSize: jitStackSize)
     }
 
+    deinit {
+        ruleEpoch.free()
+        opened.free()
+        keywordEpoch.free()
+        literalEpoch.free()
+    }
+
     /// Starts an event on `set`.
     func begin(_ set: RuleSet) {
-        let id = ObjectIdentifier(set)
-        if id != setID {
-            setID = id
-            ruleEpoch = Array(repeating: 0, count: set.compiled.count)
-            ruleFired = Array(repeating: false, count: set.compiled.count)
-            ruleEvidence = Array(repeating: nil, count: set.compiled.count)
-            keywordEpoch = Array(repeating: 0, count: set.matchers.count)
-            keywordHit = Array(repeating: KeywordHitRecord(), count: set.matchers.count)
-            literalEpoch = Array(repeating: 0, count: set.regexes.count)
-            literalHead = Array(repeating: -1, count: set.regexes.count)
+        if set !== self.set {
+            self.set = set
+            let rules = set.rules.count
+            let matchers = set.tables.matcherRegexStart.count
+            let regexes = set.tables.regexes.count
+            ruleEpoch.resize(rules)
+            opened.resize(set.ruleMasks.words)
+            ruleEvidence = Array(repeating: nil, count: rules)
+            keywordEpoch.resize(matchers)
+            keywordHit = Array(repeating: KeywordHitRecord(), count: matchers)
+            literalEpoch.resize(regexes)
+            literalHead = Array(repeating: -1, count: regexes)
         }
         epoch &+= 1
+        opened.clear()
         literalNodes.removeAll(keepingCapacity: true)
         post = nil
+    }
+}
+
+/// A fixed-size table of event stamps or bits, written on every event without copy-on-write
+/// checks.
+struct Stamps {
+    private var storage = UnsafeMutableBufferPointer<UInt64>(start: nil, count: 0)
+
+    mutating func resize(_ count: Int) {
+        free()
+        storage = .allocate(capacity: count)
+        storage.initialize(repeating: 0)
+    }
+
+    func free() { storage.deallocate() }
+
+    func clear() {
+        guard let base = storage.baseAddress else { return }
+        base.update(repeating: 0, count: storage.count)
+    }
+
+    subscript(index: Int) -> UInt64 {
+        get { storage[index] }
+        nonmutating set { storage[index] = newValue }
     }
 }
 

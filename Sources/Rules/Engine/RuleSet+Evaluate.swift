@@ -24,81 +24,125 @@ extension RuleSet {
         let slot = context.slot
         guard !rulesBySlot[slot].isEmpty else { return effects }
         scratch.begin(self)
-        let evaluation = Evaluation(set: self, context: context, slot: slot, scratch: scratch)
+        let evaluation = Evaluation(set: self, tables: tables, context: context, slot: slot, scratch: scratch)
 
         if context.action == .delete {
-            for index in rulesBySlot[slot] where applies(index, to: context, slot: slot) {
-                let info = compiled[index].info
-                if info.negateOnNoMatch { evaluation.negate(info, into: &effects) }
+            for index in rulesBySlot[slot] where slot != RecordKind.collection("*").slot || applies(index, to: context)
+            {
+                if tables.negateOnNoMatch[index] { evaluation.negate(rules[index], into: &effects) }
             }
             return effects
         }
         guard context.record != nil || context.isIdentity else { return effects }
 
-        for index in rulesBySlot[slot] where applies(index, to: context, slot: slot) {
-            let rule = compiled[index]
-            let info = rule.info
-            var matched: ConditionResult
-            do {
-                matched = try evaluation.evaluate(rule.condition)
-                if matched.holds, let unless = rule.unless, try evaluation.evaluate(unless).holds {
-                    matched = .no
-                }
-            } catch {
-                effects.failures.append(
-                    RuleFailure(ruleID: info.id, uri: context.uri, pattern: error.pattern, reason: error.reason.description))
-                scratch.record(rule: index, fired: false, evidence: nil)
-                continue
-            }
+        // One automaton pass over every field some rule looks for keywords or literals in.
+        var fields = scanFieldsBySlot[slot]
+        while let field = fields.popFirst() { evaluation.scan(field) }
 
-            var fired = matched.holds
-            if fired, let threshold = info.threshold {
-                let window = threshold.within.microseconds
-                effects.counterBumps.append(
-                    CounterBump(ruleID: info.id, did: context.did, time: context.time, window: window))
-                let earlier = counts.count(ruleID: info.id, did: context.did, since: context.time - window)
-                fired = earlier + 1 >= threshold.count
-            }
-            scratch.record(rule: index, fired: fired, evidence: matched.evidence)
-
-            if fired {
-                effects.fired.append(RuleFiring(ruleID: info.id, evidence: matched.evidence))
-                if let value = info.label {
-                    let label = LabelEffect(
-                        ruleID: info.id, value: value, subject: evaluation.subject(of: info, negating: false),
-                        expires: info.expiresIn.map { Datetime.format(unixMicros: context.time + $0.microseconds) },
-                        evidence: matched.evidence)
-                    if info.mode == .log { effects.dryRun.append(label) } else { effects.labels.append(label) }
-                }
-            } else if !matched.holds, info.negateOnNoMatch, context.action == .update {
-                evaluation.negate(info, into: &effects)
+        // Visit, in evaluation order, the rules of this kind whose gate is open or that have no
+        // gate, and on updates the rules that may negate.
+        let masks = ruleMasks
+        let negating = context.action == .update
+        for word in 0..<masks.words {
+            var from = 0
+            while true {
+                let base = masks.ungated[word] | scratch.opened[word] | (negating ? masks.negating[word] : 0)
+                let candidates = base & masks.slots[slot * masks.words + word] & (UInt64.max << from)
+                if candidates == 0 { break }
+                let bit = candidates.trailingZeroBitCount
+                from = bit + 1
+                let index = word << 6 | bit
+                if slot == RecordKind.collection("*").slot, !applies(index, to: context) { continue }
+                evaluateRule(index, context: context, counts: counts, evaluation: evaluation, into: &effects)
             }
         }
         return effects
     }
 
-    /// Whether rule `index` (listed for `slot`) runs on `context`: for other collections, whether
-    /// one of its collection globs matches.
-    private func applies(_ index: Int, to context: RecordContext, slot: Int) -> Bool {
-        guard slot == RecordKind.collection("*").slot else { return true }
-        return collectionGlobs[index].contains { CollectionGlob.matches($0, context.collection) }
+    private func evaluateRule(
+        _ index: Int, context: RecordContext, counts: some ThresholdCounts, evaluation: Evaluation,
+        into effects: inout Effects
+    ) {
+        let scratch = evaluation.scratch
+        let plan = tables.plans[index]
+        var matched = false
+        scratch.hasEvidence = false
+        do {
+            if plan.gateCount < 0 || scratch.isOpened(index) { matched = try evaluation.holds(plan.condition) }
+            if matched, plan.unless >= 0 {
+                let hadEvidence = scratch.hasEvidence
+                scratch.hasEvidence = true  // keep the match's evidence
+                matched = try !evaluation.holds(plan.unless)
+                scratch.hasEvidence = hadEvidence
+            }
+        } catch {
+            effects.failures.append(
+                RuleFailure(
+                    ruleID: rules[index].id, uri: context.uri, pattern: error.pattern, reason: error.reason.description)
+            )
+            return
+        }
+        guard matched else {
+            if tables.negateOnNoMatch[index], context.action == .update {
+                evaluation.negate(rules[index], into: &effects)
+            }
+            return
+        }
+        fire(
+            index, scratch.hasEvidence ? scratch.evidence : nil, context: context, counts: counts,
+            evaluation: evaluation, into: &effects)
+    }
+
+    /// A rule whose condition held: counts it toward its threshold, and when it fires, records
+    /// that for `rule:` references and emits its label.
+    private func fire(
+        _ index: Int, _ evidence: MatchEvidence?, context: RecordContext, counts: some ThresholdCounts,
+        evaluation: Evaluation, into effects: inout Effects
+    ) {
+        let info = rules[index]
+        if let threshold = info.threshold {
+            let window = threshold.within.microseconds
+            effects.counterBumps.append(
+                CounterBump(ruleID: info.id, did: context.did, time: context.time, window: window))
+            let earlier = counts.count(ruleID: info.id, did: context.did, since: context.time - window)
+            guard earlier + 1 >= threshold.count else { return }
+        }
+        evaluation.scratch.recordFired(rule: index, evidence: evidence)
+        gatedByRule.forEach(index) { evaluation.scratch.open(rule: $0) }
+        effects.fired.append(RuleFiring(ruleID: info.id, evidence: evidence))
+        guard let value = info.label else { return }
+        let label = LabelEffect(
+            ruleID: info.id, value: value, subject: evaluation.subject(of: info, negating: false),
+            expires: info.expiresIn.map { Datetime.format(unixMicros: context.time + $0.microseconds) },
+            evidence: evidence)
+        if info.mode == .log { effects.dryRun.append(label) } else { effects.labels.append(label) }
+    }
+
+    /// Whether rule `index`, listed for other collections, runs on `context`'s collection.
+    private func applies(_ index: Int, to context: RecordContext) -> Bool {
+        collectionGlobs[index].contains { CollectionGlob.matches($0, context.collection) }
     }
 }
 
 extension RuleScratch {
-    func record(rule index: Int, fired: Bool, evidence: MatchEvidence?) {
+    /// Rule `index` fired on this event (read by `rule:` references).
+    func recordFired(rule index: Int, evidence: MatchEvidence?) {
         ruleEpoch[index] = epoch
-        ruleFired[index] = fired
-        ruleEvidence[index] = fired ? evidence : nil
+        ruleEvidence[index] = evidence
     }
-}
 
-/// Whether a condition held, and the first evidence found for it.
-struct ConditionResult {
-    var holds: Bool
-    var evidence: MatchEvidence?
+    func hasFired(rule index: Int) -> Bool { ruleEpoch[index] == epoch }
 
-    static let no = ConditionResult(holds: false, evidence: nil)
+    /// Opens rule `index`'s gate for this event.
+    @inline(__always)
+    func open(rule index: Int) {
+        opened[index >> 6] |= 1 << UInt64(index & 63)
+    }
+
+    @inline(__always)
+    func isOpened(_ index: Int) -> Bool {
+        opened[index >> 6] & (1 << UInt64(index & 63)) != 0
+    }
 }
 
 /// A regex that gave up while a rule was evaluated.

@@ -14,12 +14,12 @@ struct RuleFileParser {
     static let keywordKeys = ["keywords", "mode", "leet", "squeeze", "in"]
     static let conditionKeys = Array(Set(conditionHeads + regexKeys + keywordKeys)).sorted()
 
-    private(set) var reader: YAMLReader
-    private let readList: (String) throws(ListFileError) -> String
+    var reader: YAMLReader
+    let readList: (String) throws(ListFileError) -> String
     /// The folder of this file, for resolving list paths.
-    private let directory: String
+    let directory: String
     /// Every list file read, by resolved path.
-    private(set) var listFiles: [String] = []
+    var listFiles: [String] = []
 
     init(source: SourceText, readList: @escaping (String) throws(ListFileError) -> String) {
         reader = YAMLReader(source: source)
@@ -58,7 +58,8 @@ struct RuleFileParser {
             if let text = reader.string(idNode, "id") {
                 id = text
                 if !Self.isValidID(text) {
-                    reader.error(idNode, "invalid rule id '\(text)': use letters, digits, '-', '_' and '.' (at most 128)")
+                    reader.error(
+                        idNode, "invalid rule id '\(text)': use letters, digits, '-', '_' and '.' (at most 128)")
                 }
             }
         } else {
@@ -66,10 +67,13 @@ struct RuleFileParser {
         }
         let named = id.isEmpty ? "this rule" : "rule '\(id)'"
 
-        let kinds = entries["on"].map { self.kinds($0) } ?? {
-            reader.error(node, "\(named) needs 'on' (post, profile, list, starterpack, handle or a collection NSID)")
-            return []
-        }()
+        let kinds =
+            entries["on"].map { self.kinds($0) }
+            ?? {
+                reader.error(
+                    node, "\(named) needs 'on' (post, profile, list, starterpack, handle or a collection NSID)")
+                return []
+            }()
 
         var match: ConditionDefinition?
         if let matchNode = entries["match"] {
@@ -95,7 +99,8 @@ struct RuleFileParser {
             if let value = RuleMode(rawValue: text) {
                 mode = value
             } else {
-                reader.error(node, "invalid mode '\(text)': use label or log" + Suggestion.hint(for: text, in: ["label", "log"]))
+                reader.error(
+                    node, "invalid mode '\(text)': use label or log" + Suggestion.hint(for: text, in: ["label", "log"]))
             }
         }
 
@@ -111,7 +116,11 @@ struct RuleFileParser {
         var threshold: Threshold?
         if let node = entries["threshold"] { threshold = self.threshold(node) }
         if negate, threshold != nil, let node = entries["on_no_match"] {
-            reader.error(node, "on_no_match: negate cannot be combined with a threshold (one record that stops matching says nothing about the account)")
+            reader.error(
+                node,
+                "on_no_match: negate cannot be combined with a threshold "
+                    + "(one record that stops matching says nothing about the account)"
+            )
         }
         if negate, label == nil, let node = entries["on_no_match"] {
             reader.error(node, "on_no_match: negate needs a 'label' to negate")
@@ -135,7 +144,10 @@ struct RuleFileParser {
 
     static func isValidID(_ id: String) -> Bool {
         !id.isEmpty && id.utf8.count <= 128
-            && id.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)) }
+            && id.unicodeScalars.allSatisfy {
+                $0.isASCII
+                    && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0))
+            }
     }
 
     private mutating func kinds(_ node: Node) -> [RecordKind] {
@@ -145,7 +157,8 @@ struct RuleFileParser {
             if let kind = RecordKind(yamlName: text) {
                 if !kinds.contains(kind) { kinds.append(kind) }
             } else if text.contains(".") {
-                reader.error(item, "'\(text)' is not a valid NSID or NSID glob (such as app.bsky.feed.like or com.example.*)")
+                reader.error(
+                    item, "'\(text)' is not a valid NSID or NSID glob (such as app.bsky.feed.like or com.example.*)")
             } else {
                 reader.error(
                     item,
@@ -157,22 +170,28 @@ struct RuleFileParser {
         return kinds
     }
 
-    private mutating func subjectKind(_ entries: MappingEntries, kinds: [RecordKind], named: String) -> LabelSubjectKind {
+    private mutating func subjectKind(_ entries: MappingEntries, kinds: [RecordKind], named: String) -> LabelSubjectKind
+    {
         guard let node = entries["subject"] else {
             // Identity events have no record, so a handle-only rule is about the account.
             if !kinds.isEmpty, kinds.allSatisfy({ $0 == .handle }) { return .account }
             if kinds.contains(.handle) {
-                reader.error(entries.node, "\(named) runs on handle events, which have no record: add 'subject: account'")
+                reader.error(
+                    entries.node, "\(named) runs on handle events, which have no record: add 'subject: account'")
             }
             return .record
         }
         guard let text = reader.string(node, "subject") else { return .record }
         guard let subject = LabelSubjectKind(rawValue: text) else {
-            reader.error(node, "invalid subject '\(text)': use record or account" + Suggestion.hint(for: text, in: ["record", "account"]))
+            reader.error(
+                node,
+                "invalid subject '\(text)': use record or account"
+                    + Suggestion.hint(for: text, in: ["record", "account"]))
             return .record
         }
         if subject == .record, kinds.contains(.handle) {
-            reader.error(node, "subject: record is not possible on handle events (they have no record); use subject: account")
+            reader.error(
+                node, "subject: record is not possible on handle events (they have no record); use subject: account")
         }
         return subject
     }
@@ -180,7 +199,11 @@ struct RuleFileParser {
     private mutating func duration(_ node: Node, _ what: String) -> RuleDuration? {
         guard let text = reader.string(node, what) else { return nil }
         guard let duration = RuleDuration(text) else {
-            reader.error(node, "invalid duration '\(text)': use a whole number and a unit s, m, h or d (30s, 10m, 24h, 7d; at most 10 years)")
+            reader.error(
+                node,
+                "invalid duration '\(text)': use a whole number and a unit s, m, h or d "
+                    + "(30s, 10m, 24h, 7d; at most 10 years)"
+            )
             return nil
         }
         return duration
@@ -202,193 +225,5 @@ struct RuleFileParser {
         }
         guard let count, let within else { return nil }
         return Threshold(count: count, within: within)
-    }
-
-    // MARK: Conditions
-
-    private mutating func condition(_ node: Node, kinds: [RecordKind]) -> ConditionDefinition? {
-        guard node.mapping != nil else {
-            reader.error(node, "a condition must be a mapping with one of " + Self.conditionHeads.joined(separator: ", "))
-            return nil
-        }
-        guard let entries = reader.entries(of: node, in: "a condition", allowed: Self.conditionKeys) else { return nil }
-        let heads = entries.order.filter { Self.conditionHeads.contains($0) }
-        guard let head = heads.first else {
-            if !entries.order.isEmpty || node.mapping?.isEmpty == true {
-                reader.error(node, "a condition needs one of " + Self.conditionHeads.joined(separator: ", "))
-            }
-            return nil
-        }
-        for extra in heads.dropFirst() {
-            reader.error(
-                entries.keyNode(extra)!,
-                "'\(extra)' cannot be combined with '\(head)' in one condition; put them in a list under any: or all:")
-        }
-        let allowed: [String] =
-            switch head {
-            case "regex": Self.regexKeys
-            case "keywords": Self.keywordKeys
-            default: [head]
-            }
-        for key in entries.order where !allowed.contains(key) && !Self.conditionHeads.contains(key) {
-            reader.error(entries.keyNode(key)!, "'\(key)' does not apply to '\(head)'; it goes with " + (Self.regexKeys.contains(key) && Self.keywordKeys.contains(key) ? "regex or keywords" : Self.regexKeys.contains(key) ? "regex" : "keywords"))
-        }
-        guard heads.count == 1 else { return nil }
-        let value = entries[head]!
-
-        switch head {
-        case "any", "all":
-            guard let items = value.sequence, !items.isEmpty else {
-                reader.error(value, "'\(head)' needs a list of conditions")
-                return nil
-            }
-            let children = items.compactMap { condition($0, kinds: kinds) }
-            return head == "any" ? .any(children) : .all(children)
-        case "not":
-            return condition(value, kinds: kinds).map { .not($0) }
-        case "rule":
-            guard let id = reader.string(value, "rule") else { return nil }
-            return .rule(id, reader.location(of: value))
-        case "langs":
-            return langs(value, kinds: kinds)
-        case "regex":
-            return regexMatcher(entries, value: value, kinds: kinds)
-        default:
-            return keywordMatcher(entries, value: value, kinds: kinds)
-        }
-    }
-
-    private mutating func langs(_ node: Node, kinds: [RecordKind]) -> ConditionDefinition? {
-        if !kinds.isEmpty, !kinds.contains(.post) {
-            reader.error(node, "langs applies to posts only (other records declare no languages)")
-        }
-        guard let values = reader.strings(node, "langs") else { return nil }
-        var codes: [String] = []
-        for (text, item) in values {
-            let code = text.lowercased()
-            guard !code.isEmpty, code.count <= 8, code.allSatisfy({ $0.isASCII && $0.isLetter }) else {
-                reader.error(item, "invalid language '\(text)': use a primary language code such as en or pt")
-                continue
-            }
-            codes.append(code)
-        }
-        if values.isEmpty { reader.error(node, "langs needs at least one language code") }
-        return .langs(codes)
-    }
-
-    private mutating func regexMatcher(_ entries: MappingEntries, value: Node, kinds: [RecordKind]) -> ConditionDefinition? {
-        var caseInsensitive = false
-        if let node = entries["case_insensitive"] { caseInsensitive = reader.bool(node, "case_insensitive") ?? false }
-        let fields = entries["in"].map { self.fields($0, kinds: kinds) }
-        guard let patterns = patterns(value, what: "regex") else { return nil }
-        if value.scalar?.string.isEmpty == true {
-            reader.error(value, "regex is empty")
-            return nil
-        }
-        return .matcher(
-            MatcherDefinition(
-                source: .regexes(patterns, caseInsensitive: caseInsensitive), fields: fields ?? nil,
-                location: reader.location(of: entries.node)))
-    }
-
-    private mutating func keywordMatcher(_ entries: MappingEntries, value: Node, kinds: [RecordKind]) -> ConditionDefinition? {
-        var options = KeywordMatcherOptions()
-        if let node = entries["mode"], let text = reader.string(node, "keyword mode") {
-            switch text {
-            case "word": options.substring = false
-            case "substring": options.substring = true
-            default:
-                reader.error(node, "invalid keyword mode '\(text)': use word or substring" + Suggestion.hint(for: text, in: ["word", "substring"]))
-            }
-        }
-        if let node = entries["leet"] { options.leet = reader.bool(node, "leet") ?? false }
-        if let node = entries["squeeze"] { options.squeeze = reader.bool(node, "squeeze") ?? false }
-        let fields = entries["in"].map { self.fields($0, kinds: kinds) }
-        guard let patterns = patterns(value, what: "keywords") else { return nil }
-        if value.sequence?.isEmpty == true {
-            reader.error(value, "keywords is an empty list")
-            return nil
-        }
-        return .matcher(
-            MatcherDefinition(
-                source: .keywords(patterns, options: options), fields: fields ?? nil,
-                location: reader.location(of: entries.node)))
-    }
-
-    /// Inline patterns (one value or a list) or `{file: path}`.
-    private mutating func patterns(_ node: Node, what: String) -> [PatternEntry]? {
-        if node.mapping != nil {
-            guard let entries = reader.entries(of: node, in: what, allowed: ["file"]) else { return nil }
-            guard let fileNode = entries["file"], let path = reader.string(fileNode, "file") else {
-                if !entries.contains("file") { reader.error(node, "\(what) needs a list of values or {file: path}") }
-                return nil
-            }
-            return listFile(path, at: fileNode)
-        }
-        if let scalar = node.scalar {
-            if what == "keywords", scalar.string.isEmpty {
-                reader.error(node, "keywords is empty")
-                return nil
-            }
-            return [entry(scalar, node: node)]
-        }
-        guard let items = node.sequence else {
-            reader.error(node, "\(what) must be a value, a list or {file: path}")
-            return nil
-        }
-        var entries: [PatternEntry] = []
-        for item in items {
-            guard let scalar = item.scalar else {
-                reader.error(item, "each entry of \(what) must be a single value, not \(reader.kindName(of: item))")
-                continue
-            }
-            entries.append(entry(scalar, node: item))
-        }
-        return entries
-    }
-
-    private func entry(_ scalar: Node.Scalar, node: Node) -> PatternEntry {
-        let map = ScalarSourceMap(source: reader.source, scalar: scalar)
-        return PatternEntry(text: scalar.string, location: reader.location(of: node), position: { map.location(ofScalar: $0) })
-    }
-
-    private mutating func listFile(_ path: String, at node: Node) -> [PatternEntry]? {
-        guard !path.isEmpty else {
-            reader.error(node, "file path is empty")
-            return nil
-        }
-        let resolved = path.hasPrefix("/") ? path : directory + "/" + path
-        do {
-            let text = try readList(resolved)
-            if !listFiles.contains(resolved) { listFiles.append(resolved) }
-            return ListFile.entries(of: text, path: resolved)
-        } catch {
-            reader.error(node, "cannot read list file '\(path)' (\(resolved)): \(error)")
-            return nil
-        }
-    }
-
-    private mutating func fields(_ node: Node, kinds: [RecordKind]) -> [Field]? {
-        guard let values = reader.strings(node, "in") else { return nil }
-        var fields: [Field] = []
-        for (text, item) in values {
-            guard let field = Field(yamlName: text) else {
-                reader.error(
-                    item, "unknown field '\(text)'" + Suggestion.hint(for: text, in: Field.allCases.map(\.yamlName)))
-                continue
-            }
-            if !kinds.isEmpty, !kinds.contains(where: { $0.fields.contains(field) }) {
-                let kind = kinds[0]
-                let names = kinds.map(\.yamlName).joined(separator: ", ")
-                reader.error(
-                    item,
-                    "field '\(text)' does not exist on \(names) records; \(kind.yamlName) fields are "
-                        + kind.fields.members.map(\.yamlName).joined(separator: ", "))
-                continue
-            }
-            if !fields.contains(field) { fields.append(field) }
-        }
-        if values.isEmpty { reader.error(node, "'in' needs at least one field") }
-        return fields
     }
 }

@@ -10,7 +10,8 @@ enum RuleSetCompiler {
         var definitions: [RuleDefinition] = []
         var listFiles: [String] = []
         for file in sources.ruleFiles {
-            var parser = RuleFileParser(source: SourceText(path: file.path, text: file.text), readList: sources.readList)
+            var parser = RuleFileParser(
+                source: SourceText(path: file.path, text: file.text), readList: sources.readList)
             definitions += parser.parse()
             diagnostics += parser.diagnostics
             listFiles += parser.listFiles.filter { !listFiles.contains($0) }
@@ -28,12 +29,13 @@ enum RuleSetCompiler {
         diagnostics += builder.diagnostics
         guard diagnostics.isEmpty else { throw RuleLoadError(diagnostics: diagnostics) }
         return RuleSet(
-            compiled: builder.rules, matchers: builder.matchers, regexes: builder.regexes,
-            keywords: builder.keywords.build(), files: sources.ruleFiles.map(\.path) + listFiles)
+            rules: builder.rules, tables: builder.tables, keywords: builder.keywords.build(),
+            files: sources.ruleFiles.map(\.path) + listFiles)
     }
 
     /// Rule index by id; a repeated id is reported where it repeats.
-    private static func indexIDs(_ definitions: [RuleDefinition], diagnostics: inout [RuleDiagnostic]) -> [String: Int] {
+    private static func indexIDs(_ definitions: [RuleDefinition], diagnostics: inout [RuleDiagnostic]) -> [String: Int]
+    {
         var index: [String: Int] = [:]
         for (i, definition) in definitions.enumerated() {
             if let first = index[definition.id] {
@@ -59,7 +61,10 @@ enum RuleSetCompiler {
             return found.compactMap { id, location in
                 guard let target = index[id] else {
                     diagnostics.append(
-                        RuleDiagnostic(location, "unknown rule '\(id)' in rule reference" + Suggestion.hint(for: id, in: index.keys.sorted())))
+                        RuleDiagnostic(
+                            location,
+                            "unknown rule '\(id)' in rule reference" + Suggestion.hint(for: id, in: index.keys.sorted())
+                        ))
                     return nil
                 }
                 let targetKinds = definitions[target].kinds
@@ -80,7 +85,9 @@ enum RuleSetCompiler {
         }
     }
 
-    private static func collectReferences(_ condition: ConditionDefinition, into found: inout [(String, SourceLocation)]) {
+    private static func collectReferences(
+        _ condition: ConditionDefinition, into found: inout [(String, SourceLocation)]
+    ) {
         switch condition {
         case .any(let children), .all(let children): for child in children { collectReferences(child, into: &found) }
         case .not(let child): collectReferences(child, into: &found)
@@ -123,49 +130,112 @@ enum RuleSetCompiler {
         return order
     }
 
-    /// Compiles rules in evaluation order, collecting matchers, regexes and keywords.
+    /// Compiles rules in evaluation order into flat tables, collecting keywords and regex literals
+    /// into one keyword automaton.
     private struct Builder {
         let prefilter: Bool
-        var rules: [CompiledRule] = []
-        var matchers: [CompiledMatcher] = []
-        var regexes: [CompiledRegex] = []
+        var rules: [RuleInfo] = []
+        var tables = CompiledTables()
         var keywords = KeywordSetBuilder<ScanTag>()
         var diagnostics: [RuleDiagnostic] = []
+        /// The scan fields of the rule being compiled, per slot.
+        private var ruleScanFields: [FieldSet] = []
+
+        init(prefilter: Bool) {
+            self.prefilter = prefilter
+        }
+
+        /// The gate of condition node `node` (see ``GateItem``): items one of which must happen
+        /// for the node to hold, or `nil` when it can hold without any (`not`, `langs`, a regex
+        /// without a literal).
+        private func gate(of node: Int32) -> [GateItem]? {
+            let condition = tables.nodes[Int(node)]
+            let children = { tables.children[Int(condition.first)..<Int(condition.first + condition.count)] }
+            switch condition.op {
+            case .keywords:
+                return [GateItem(kind: .keywords, index: condition.first)]
+            case .regexes:
+                let start = Int(tables.matcherRegexStart[Int(condition.first)])
+                let regexes = start..<start + Int(tables.matcherRegexCount[Int(condition.first)])
+                guard !regexes.isEmpty, regexes.allSatisfy({ tables.regexPrefiltered[$0] }) else { return nil }
+                return regexes.map { GateItem(kind: .literal, index: Int32($0)) }
+            case .rule:
+                return [GateItem(kind: .rule, index: condition.first)]
+            case .any:
+                var items: [GateItem] = []
+                for child in children() {
+                    guard let gate = gate(of: child) else { return nil }
+                    items += gate
+                }
+                return items.isEmpty ? nil : items
+            case .all:
+                // Any one child's gate will do; the smallest is the cheapest to check.
+                return children().compactMap { gate(of: $0) }.min { $0.count < $1.count }
+            case .not, .langs:
+                return nil
+            }
+        }
 
         mutating func add(_ definition: RuleDefinition, positions: [Int: Int], index: [String: Int]) {
-            let info = RuleInfo(
-                id: definition.id, description: definition.description, kinds: definition.kinds,
-                label: definition.label, subject: definition.subject, expiresIn: definition.expiresIn,
-                mode: definition.mode, negateOnNoMatch: definition.negateOnNoMatch, threshold: definition.threshold,
-                location: definition.idLocation)
+            rules.append(
+                RuleInfo(
+                    id: definition.id, description: definition.description, kinds: definition.kinds,
+                    label: definition.label, subject: definition.subject, expiresIn: definition.expiresIn,
+                    mode: definition.mode, negateOnNoMatch: definition.negateOnNoMatch,
+                    threshold: definition.threshold, location: definition.idLocation))
             let resolve: (String) -> Int? = { id in index[id].flatMap { positions[$0] } }
+            ruleScanFields = Array(repeating: FieldSet(), count: RecordKind.slotCount)
             let condition = compile(definition.match, kinds: definition.kinds, resolve: resolve)
-            let unless = definition.unless.map { compile($0, kinds: definition.kinds, resolve: resolve) }
-            rules.append(CompiledRule(info: info, condition: condition, unless: unless))
+            let unless = definition.unless.map { compile($0, kinds: definition.kinds, resolve: resolve) } ?? -1
+            tables.scanFields += ruleScanFields
+            let start = Int32(tables.gateItems.count)
+            if let gate = gate(of: condition) {
+                tables.gateItems += gate
+                tables.plans.append(
+                    RulePlan(condition: condition, unless: unless, gateStart: start, gateCount: Int32(gate.count)))
+            } else {
+                tables.plans.append(RulePlan(condition: condition, unless: unless, gateStart: start, gateCount: -1))
+            }
+            tables.negateOnNoMatch.append(definition.negateOnNoMatch)
         }
 
+        /// Adds the node for `condition` (after its children) and returns its index.
         private mutating func compile(
             _ condition: ConditionDefinition, kinds: [RecordKind], resolve: (String) -> Int?
-        ) -> CompiledCondition {
+        ) -> Int32 {
+            let node: ConditionNode
             switch condition {
-            case .any(let children): return .any(children.map { compile($0, kinds: kinds, resolve: resolve) })
-            case .all(let children): return .all(children.map { compile($0, kinds: kinds, resolve: resolve) })
-            case .not(let child): return .not(compile(child, kinds: kinds, resolve: resolve))
-            case .rule(let id, _): return .rule(resolve(id) ?? -1)
-            case .langs(let codes): return .langs(codes)
-            case .matcher(let matcher): return .matcher(compile(matcher, kinds: kinds))
+            case .any(let list), .all(let list):
+                let nodes = list.map { compile($0, kinds: kinds, resolve: resolve) }
+                let start = Int32(tables.children.count)
+                tables.children += nodes
+                let op: ConditionNode.Op = if case .any = condition { .any } else { .all }
+                node = ConditionNode(op: op, first: start, count: Int32(nodes.count))
+            case .not(let child):
+                node = ConditionNode(op: .not, first: compile(child, kinds: kinds, resolve: resolve), count: 0)
+            case .rule(let id, _):
+                node = ConditionNode(op: .rule, first: Int32(resolve(id) ?? 0), count: 0)
+            case .langs(let codes):
+                tables.languageCodes.append(codes)
+                node = ConditionNode(op: .langs, first: Int32(tables.languageCodes.count - 1), count: 0)
+            case .matcher(let matcher):
+                node = compile(matcher, kinds: kinds)
             }
+            tables.nodes.append(node)
+            return Int32(tables.nodes.count - 1)
         }
 
-        /// Adds the matcher and returns its index.
-        private mutating func compile(_ matcher: MatcherDefinition, kinds: [RecordKind]) -> Int {
-            let index = matchers.count
-            let fieldsBySlot = (0..<RecordKind.slotCount).map { slot -> FieldSet in
+        /// Adds the matcher and returns its node.
+        private mutating func compile(_ matcher: MatcherDefinition, kinds: [RecordKind]) -> ConditionNode {
+            let index = tables.matcherRegexStart.count
+            for slot in 0..<RecordKind.slotCount {
                 let applying = kinds.filter { RecordKind.kind($0, appliesTo: slot) }
                 let available = applying.reduce(FieldSet()) { $0.union($1.fields) }
-                let wanted = matcher.fields.map { FieldSet($0) } ?? applying.reduce(FieldSet()) { $0.union($1.defaultFields) }
-                return wanted.intersection(available)
+                let wanted =
+                    matcher.fields.map { FieldSet($0) } ?? applying.reduce(FieldSet()) { $0.union($1.defaultFields) }
+                tables.matcherFields.append(wanted.intersection(available))
             }
+            let fields = tables.matcherFields.suffix(RecordKind.slotCount)
             switch matcher.source {
             case .keywords(let entries, let options):
                 var keywordOptions = KeywordOptions(mode: options.substring ? .substring : .word)
@@ -176,32 +246,58 @@ enum RuleSetCompiler {
                     do {
                         try keywords.add(entry.text, tag: .keyword(matcher: Int32(index)), options: keywordOptions)
                     } catch {
-                        diagnostics.append(RuleDiagnostic(entry.location, "keyword '\(entry.text)' is empty once normalised (only spaces, marks or invisible characters)"))
+                        diagnostics.append(
+                            RuleDiagnostic(
+                                entry.location,
+                                "keyword '\(entry.text)' is empty once normalised "
+                                    + "(only spaces, marks or invisible characters)"
+                            ))
                     }
                 }
-                matchers.append(CompiledMatcher(kind: .keywords, fieldsBySlot: fieldsBySlot))
+                tables.matcherRegexStart.append(0)
+                tables.matcherRegexCount.append(0)
+                for (slot, set) in fields.enumerated() { ruleScanFields[slot].formUnion(set) }
+                return ConditionNode(op: .keywords, first: Int32(index), count: 0)
             case .regexes(let entries, let caseInsensitive):
-                var indices: [Int] = []
+                let start = tables.regexes.count
                 for entry in entries {
                     do {
                         let regex = try PCRE2Regex(entry.text, options: caseInsensitive ? .caseInsensitive : [])
                         var prefiltered = false
-                        if prefilter, let literal = regex.prefilter {
-                            // The literal goes through the keyword normaliser like any text, so
-                            // "the automaton saw it" is implied by "the text contains it".
-                            prefiltered = (try? keywords.add(
-                                literal.text, tag: .literal(regex: Int32(regexes.count)), options: .substring)) != nil
+                        if prefilter {
+                            // Literals go through the keyword normaliser like any text, so "the
+                            // text contains it" implies "the automaton sees it".
+                            let tag = ScanTag.literal(regex: Int32(tables.regexes.count))
+                            if let literal = regex.prefilter {
+                                prefiltered = (try? keywords.add(literal.text, tag: tag, options: .substring)) != nil
+                                if prefiltered { tables.literalEntries += 1 }
+                            } else if let literals = AlternationLiterals.extract(from: entry.text) {
+                                // Plain ASCII alternatives never normalise to nothing.
+                                prefiltered = true
+                                for literal in literals {
+                                    if (try? keywords.add(literal, tag: tag, options: .substring)) == nil {
+                                        prefiltered = false
+                                    } else {
+                                        tables.literalEntries += 1
+                                    }
+                                }
+                            }
                         }
-                        indices.append(regexes.count)
-                        regexes.append(CompiledRegex(regex: regex, matcher: index, prefiltered: prefiltered))
+                        tables.regexes.append(regex)
+                        tables.regexPrefiltered.append(prefiltered)
+                        tables.regexMatcher.append(Int32(index))
                     } catch {
                         diagnostics.append(
                             RuleDiagnostic(entry.position(error.scalarOffset), "invalid regex: \(error.message)"))
                     }
                 }
-                matchers.append(CompiledMatcher(kind: .regexes(indices), fieldsBySlot: fieldsBySlot))
+                tables.matcherRegexStart.append(Int32(start))
+                tables.matcherRegexCount.append(Int32(tables.regexes.count - start))
+                if tables.regexPrefiltered[start...].contains(true) {
+                    for (slot, set) in fields.enumerated() { ruleScanFields[slot].formUnion(set) }
+                }
+                return ConditionNode(op: .regexes, first: Int32(index), count: 0)
             }
-            return index
         }
     }
 }

@@ -72,7 +72,10 @@ struct ScalarSourceMap {
                 // nothing (a break folded away before an empty line, or an escaped break).
                 if wanted == "\n" || wanted == " " {
                     index += 1
-                    if index == offset { nextLine(); return here() }
+                    if index == offset {
+                        nextLine()
+                        return here()
+                    }
                 }
                 nextLine()
                 continue

@@ -29,7 +29,9 @@ struct YAMLReader {
             .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
             var message = "YAML syntax error: \(problem)"
-            if let context { message += " (\(context.text) at line \(context.mark.line), column \(context.mark.column))" }
+            if let context {
+                message += " (\(context.text) at line \(context.mark.line), column \(context.mark.column))"
+            }
             return RuleDiagnostic(source.location(of: mark), message)
         case .duplicatedKeysInMapping(let duplicates, let context):
             let key = duplicates.first ?? ""
@@ -60,7 +62,8 @@ struct YAMLReader {
                     if after < text.count, text[after] == "'" || text[after] == "\"" { after += 1 }
                     while after < text.count, text[after] == " " { after += 1 }
                     if after < text.count, text[after] == ":" {
-                        let start = column > 0 && (text[column - 1] == "'" || text[column - 1] == "\"") ? column - 1 : column
+                        let start =
+                            column > 0 && (text[column - 1] == "'" || text[column - 1] == "\"") ? column - 1 : column
                         return source.location(line: line + 1, column: start + 1)
                     }
                 }
@@ -73,7 +76,9 @@ struct YAMLReader {
     }
 
     private func location(ofByteOffset offset: Int) -> SourceLocation {
-        var line = 1, column = 1, bytes = 0
+        var line = 1
+        var column = 1
+        var bytes = 0
         for scalar in source.text.unicodeScalars {
             if bytes >= offset { break }
             bytes += UTF8.width(scalar)

@@ -65,4 +65,12 @@ public struct FieldSet: OptionSet, Sendable, Hashable {
 
     /// The fields, in declaration order.
     public var members: [Field] { Field.allCases.filter { contains($0) } }
+
+    /// Removes and returns the first field (in declaration order); iterates without allocating.
+    mutating func popFirst() -> Field? {
+        guard rawValue != 0 else { return nil }
+        let bit = rawValue.trailingZeroBitCount
+        self = FieldSet(rawValue: rawValue & (rawValue &- 1))
+        return Field(rawValue: UInt8(bit))
+    }
 }

@@ -19,7 +19,9 @@ public enum LabelValue {
         if value.utf8.count > maxLength {
             return "label value is \(value.utf8.count) bytes long; the limit is \(maxLength)"
         }
-        if value.utf8.contains(where: { !($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) && $0 != UInt8(ascii: "-") }) {
+        if value.utf8.contains(where: {
+            !($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) && $0 != UInt8(ascii: "-")
+        }) {
             return "invalid label value '\(value)': use lowercase letters a-z and '-' only"
         }
         return nil

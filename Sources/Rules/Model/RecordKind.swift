@@ -63,8 +63,11 @@ public enum RecordKind: Hashable, Sendable, CustomStringConvertible {
     /// The fields a matcher may read on this kind.
     public var fields: FieldSet {
         switch self {
-        case .post: [FieldSet(.text), FieldSet(.alt), FieldSet(.links), FieldSet(.domains), FieldSet(.tags),
-                     FieldSet(.langs), FieldSet(.anyText)]
+        case .post:
+            [
+                FieldSet(.text), FieldSet(.alt), FieldSet(.links), FieldSet(.domains), FieldSet(.tags),
+                FieldSet(.langs), FieldSet(.anyText),
+            ]
         case .profile: [FieldSet(.displayName), FieldSet(.description), FieldSet(.anyText)]
         case .list, .starterPack: [FieldSet(.name), FieldSet(.description), FieldSet(.anyText)]
         case .handle: [FieldSet(.handle), FieldSet(.anyText)]

@@ -34,7 +34,8 @@ public enum RuleTestRunner {
             var mismatches: [String] = []
             func check(_ key: String, _ expected: [String]?, _ got: [String]) {
                 guard let expected else { return }
-                let want = Set(expected).sorted(), have = Set(got).sorted()
+                let want = Set(expected).sorted()
+                let have = Set(got).sorted()
                 if want != have { mismatches.append("\(key): \(list(want))  got: \(list(have))") }
             }
             check("expect", testCase.expect, effects.labels.map(\.value))

@@ -40,7 +40,8 @@ public enum RuleTestSuite {
             paths = try RuleSources.yamlFiles(under: folder)
         } catch {
             throw RuleLoadError(diagnostics: [
-                RuleDiagnostic(SourceLocation(file: folder, line: 1, column: 1), "cannot read the test folder: \(error)")
+                RuleDiagnostic(
+                    SourceLocation(file: folder, line: 1, column: 1), "cannot read the test folder: \(error)")
             ])
         }
         var files: [RuleSources.File] = []
@@ -53,7 +54,8 @@ public enum RuleTestSuite {
             }
         }
         if files.isEmpty, diagnostics.isEmpty {
-            diagnostics.append(RuleDiagnostic(SourceLocation(file: folder, line: 1, column: 1), "no test files (*.yaml)"))
+            diagnostics.append(
+                RuleDiagnostic(SourceLocation(file: folder, line: 1, column: 1), "no test files (*.yaml)"))
         }
         guard diagnostics.isEmpty else { throw RuleLoadError(diagnostics: diagnostics) }
         return try load(files: files)
@@ -81,7 +83,8 @@ public enum RuleTestSuite {
     private static func parseCase(_ node: Node, reader: inout YAMLReader) -> RuleTestCase? {
         guard let entries = reader.entries(of: node, in: "a test case", allowed: caseKeys) else { return nil }
         let start = reader.diagnostics.count
-        let name = entries["name"].flatMap { reader.string($0, "name") } ?? "case at line \(reader.location(of: node).line)"
+        let name =
+            entries["name"].flatMap { reader.string($0, "name") } ?? "case at line \(reader.location(of: node).line)"
         let did = entries["did"].flatMap { reader.string($0, "did") } ?? defaultDID
         let rkey = entries["rkey"].flatMap { reader.string($0, "rkey") } ?? "3ltestrecord22"
         var action = RecordContext.Action.create
@@ -96,7 +99,8 @@ public enum RuleTestSuite {
         var context: RecordContext?
         let sources = ["text", "record", "handle"].filter { entries.contains($0) }
         if sources.count > 1 {
-            reader.error(node, "a test case takes one of text, record or handle, not " + sources.joined(separator: " and "))
+            reader.error(
+                node, "a test case takes one of text, record or handle, not " + sources.joined(separator: " and "))
         } else if let handleNode = entries["handle"], let handle = reader.string(handleNode, "handle") {
             context = .identity(did: did, handle: handle, time: time)
         } else if let textNode = entries["text"], let text = reader.string(textNode, "text") {
@@ -112,7 +116,9 @@ public enum RuleTestSuite {
                 previousCID: action == .create ? nil : previousTestCID,
                 record: action == .delete ? nil : .map(CBORMap(record)), time: time)
         } else if entries.contains("record") || action == .delete {
-            guard let collectionNode = entries["collection"], let collection = reader.string(collectionNode, "collection") else {
+            guard let collectionNode = entries["collection"],
+                let collection = reader.string(collectionNode, "collection")
+            else {
                 reader.error(node, "a test case with 'record' needs 'collection' (an NSID such as app.bsky.feed.post)")
                 return nil
             }
@@ -128,7 +134,8 @@ public enum RuleTestSuite {
             reader.error(node, "a test case needs text, record (with collection) or handle")
         }
         if entries.contains("langs"), !entries.contains("text") {
-            reader.error(entries.keyNode("langs")!, "langs goes with the text shorthand; put it in the record otherwise")
+            reader.error(
+                entries.keyNode("langs")!, "langs goes with the text shorthand; put it in the record otherwise")
         }
 
         var counts: [String: Int] = [:]

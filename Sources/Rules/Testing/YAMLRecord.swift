@@ -19,7 +19,9 @@ enum YAMLRecord {
         case .mapping(let mapping):
             var pairs: [(String, CBORValue)] = []
             for (key, value) in mapping {
-                guard let name = key.scalar?.string else { throw Problem(node: key, message: "record keys must be strings") }
+                guard let name = key.scalar?.string else {
+                    throw Problem(node: key, message: "record keys must be strings")
+                }
                 pairs.append((name, try self.value(value)))
             }
             return .map(CBORMap(pairs))
@@ -35,7 +37,9 @@ enum YAMLRecord {
                 return .int(Int64(int))
             case Tag.Name.bool.rawValue: return .bool(Bool.construct(from: scalar) ?? false)
             case Tag.Name.null.rawValue: return .null
-            case Tag.Name.float.rawValue: throw Problem(node: node, message: "floats are not part of the atproto data model; use an integer or a string")
+            case Tag.Name.float.rawValue:
+                throw Problem(
+                    node: node, message: "floats are not part of the atproto data model; use an integer or a string")
             default: return .text(CBORText(scalar.string))
             }
         case .alias:

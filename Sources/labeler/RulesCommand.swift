@@ -1,0 +1,196 @@
+import ATProto
+import ArgumentParser
+import Rules
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+struct RulesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rules",
+        abstract: "Validate, test and try out rule files.",
+        subcommands: [Check.self, Test.self, Eval.self]
+    )
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Load a rules folder and report every problem as file:line:column: message.",
+            discussion: "Exits 1 when there is any problem; the set would not load in the service either."
+        )
+
+        @Argument(help: "The rules folder.")
+        var directory = "rules"
+
+        func run() throws {
+            let set = try loadRules(directory)
+            print("ok: \(set.summary)")
+        }
+    }
+
+    struct Test: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the test cases in DIR/tests/*.yaml against the rules in DIR.",
+            discussion:
+                "Prints each failing case with what was expected and what the rules produced; exits 1 on any failure."
+        )
+
+        @Argument(help: "The rules folder.")
+        var directory = "rules"
+
+        func run() throws {
+            let set = try loadRules(directory)
+            let cases: [RuleTestCase]
+            do {
+                cases = try RuleTestSuite.load(directory: directory)
+            } catch {
+                printErrors(error)
+                throw ExitCode(1)
+            }
+            let results = RuleTestRunner.run(cases, with: set)
+            let failed = results.filter { !$0.passed }
+            for result in failed {
+                print("FAIL \(result.testCase.location): \(result.testCase.name)")
+                for line in result.mismatches { print("  " + line) }
+            }
+            print("\(results.count - failed.count) passed, \(failed.count) failed")
+            if !failed.isEmpty { throw ExitCode(1) }
+        }
+    }
+
+    struct Eval: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show which rules fire on a text or record, on which field, with the matched text.",
+            discussion: """
+                With --stdin, every non-empty line of standard input is one input: a JSON object is a \
+                record of --collection, anything else is the text of a post. Threshold rules count only \
+                the inputs of this run (all as one account).
+                """
+        )
+
+        @Option(help: "The rules folder.")
+        var rules = "rules"
+
+        @Option(help: "Collection of a --record or --stdin record.")
+        var collection = Collections.post
+
+        @Option(help: "A post text.")
+        var text: String?
+
+        @Option(help: "A record as a JSON object.")
+        var record: String?
+
+        @Option(help: "A handle (an identity event).")
+        var handle: String?
+
+        @Flag(help: "Read inputs from standard input, one per line.")
+        var stdin = false
+
+        @Option(help: "The account the input belongs to.")
+        var did = RuleTestSuite.defaultDID
+
+        func validate() throws {
+            let given = [text != nil, record != nil, handle != nil, stdin].filter { $0 }.count
+            guard given == 1 else {
+                throw ValidationError("Give exactly one of --text, --record, --handle or --stdin.")
+            }
+            guard NSID.isValid(collection) else {
+                throw ValidationError("--collection '\(collection)' is not an NSID.")
+            }
+        }
+
+        func run() throws {
+            let set = try loadRules(rules)
+            let scratch = RuleScratch()
+            var counts = InMemoryThresholdCounts()
+            var inputs: [String] = []
+            if stdin {
+                while let line = readLine() {
+                    if !line.isEmpty { inputs.append(line) }
+                }
+            }
+            let contexts: [RecordContext] =
+                if let text { [try context(text: text)] } else if let record {
+                    [try context(json: record)]
+                } else if let handle { [.identity(did: did, handle: handle, time: Datetime.currentUnixMicros())] } else
+                {
+                    try inputs.map { line in
+                        line.hasPrefix("{") ? try context(json: line) : try context(text: line)
+                    }
+                }
+            for (index, context) in contexts.enumerated() {
+                if contexts.count > 1 { print("\(index == 0 ? "" : "\n")# input \(index + 1)") }
+                let effects = set.evaluate(context, counts: counts, using: scratch)
+                counts.record(effects.counterBumps)
+                report(effects, set: set)
+            }
+        }
+
+        private func context(text: String) throws -> RecordContext {
+            let record: CBORValue = .map([
+                "$type": .text(CBORText(Collections.post)), "text": .text(CBORText(text)),
+                "createdAt": .text(CBORText(Datetime.now().rawValue)),
+            ])
+            return makeContext(collection: Collections.post, record: record)
+        }
+
+        private func context(json: String) throws -> RecordContext {
+            do {
+                return makeContext(collection: collection, record: try DataModelJSON.parseObject(json))
+            } catch {
+                throw CommandFailure("record: \(error)")
+            }
+        }
+
+        private func makeContext(collection: String, record: CBORValue) -> RecordContext {
+            RecordContext(
+                did: did, collection: collection, rkey: "3leval0000000", action: .create, record: record,
+                time: Datetime.currentUnixMicros())
+        }
+
+        private func report(_ effects: Effects, set: RuleSet) {
+            let labels = Dictionary(grouping: effects.labels + effects.dryRun, by: \.ruleID)
+            for firing in effects.fired {
+                var line = "fired  \(firing.ruleID)"
+                for label in labels[firing.ruleID] ?? [] {
+                    line +=
+                        set.rule(firing.ruleID)?.mode == .log
+                        ? "  would label \(label.value)" : "  label \(label.value)"
+                    line += " on \(label.subject.uri)"
+                    if let expires = label.expires { line += " until \(expires)" }
+                }
+                print(line)
+                if let evidence = firing.evidence { print("       \(evidence)") }
+            }
+            for negation in effects.negations {
+                print("negate \(negation.ruleID)  \(negation.value) on \(negation.subject.uri)")
+            }
+            for bump in effects.counterBumps {
+                if let threshold = set.rule(bump.ruleID)?.threshold {
+                    print("count  \(bump.ruleID)  one more match toward \(threshold.count) within \(threshold.within)")
+                }
+            }
+            for failure in effects.failures {
+                print("error  \(failure.ruleID)  \(failure.reason) (regex \(failure.pattern))")
+            }
+            if effects.fired.isEmpty && effects.failures.isEmpty { print("no rule fired") }
+        }
+    }
+}
+
+/// Loads a rules folder, printing every problem and exiting 1 when there is any.
+private func loadRules(_ directory: String) throws -> RuleSet {
+    do {
+        return try RuleSet.load(directory: directory)
+    } catch {
+        printErrors(error)
+        throw ExitCode(1)
+    }
+}
+
+private func printErrors(_ error: RuleLoadError) {
+    for diagnostic in error.diagnostics { print(diagnostic) }
+    print("\(error.diagnostics.count) problem\(error.diagnostics.count == 1 ? "" : "s")")
+}

@@ -1,0 +1,61 @@
+import ATProto
+import Testing
+
+@testable import Rules
+
+/// The starter rules in `rules/` load, pass their own test cases (what `labeler rules test rules`
+/// runs), and catch what the synthetic corpus plants.
+@Suite struct ShippedRulesTests {
+    let set: RuleSet
+
+    init() throws {
+        set = try RuleSet.load(directory: TestSupport.shippedRules)
+    }
+
+    @Test func shippedTestCasesPass() throws {
+        let cases = try RuleTestSuite.load(directory: TestSupport.shippedRules)
+        #expect(cases.count >= 30)
+        let results = RuleTestRunner.run(cases, with: set)
+        for result in results where !result.passed {
+            Issue.record(
+                "\(result.testCase.location): \(result.testCase.name): \(result.mismatches.joined(separator: "; "))")
+        }
+        // Every labeling rule is exercised by some case.
+        let applied = Set(results.flatMap { $0.effects.fired.map(\.ruleID) })
+        for rule in set.rules where rule.label != nil {
+            #expect(applied.contains(rule.id), "no test case fires \(rule.id)")
+        }
+    }
+
+    @Test(arguments: (1...20).map { "BADWORD\($0)" })
+    func plantedPlaceholderSlurs(word: String) {
+        #expect(TestSupport.labels(set, TestSupport.post("some text \(word) more")).contains("slur"))
+    }
+
+    @Test(arguments: [
+        "+1 555-201-3344", "(555) 201-3344", "call +1 555-201-3344 now", "or (555) 201-3344.",
+    ])
+    func plantedPhoneNumbers(text: String) {
+        #expect(TestSupport.labels(set, TestSupport.post(text)) == ["doxxing"])
+    }
+
+    @Test func plantedGiveawayLinkAndRepeatedCharacters() throws {
+        #expect(TestSupport.labels(set, TestSupport.post("get yours free-crypto-giveaway today")) == ["spam"])
+        let link = try TestSupport.json(
+            Collections.post,
+            #"{"text": "look", "facets": [{"index": {"byteStart": 0, "byteEnd": 4}, "features": [{"$type": "app.bsky.richtext.facet#link", "uri": "https://x.example/free-crypto-giveaway"}]}]}"#
+        )
+        #expect(TestSupport.labels(set, link) == ["spam"])
+        #expect(TestSupport.labels(set, TestSupport.post("so goooooooooooood")) == ["repeated-chars"])
+        #expect(TestSupport.labels(set, TestSupport.post("!!!!!!!!!!!!")) == ["repeated-chars"])
+    }
+
+    @Test func ordinaryPostsAreLeftAlone() {
+        for text in [
+            "Had a lovely walk in the park this morning ☀️", "New blog post: how we moved our build to Swift 6",
+            "Meeting at 10:30, room 204", "Score was 3-2 after 90 minutes", "¿Qué tal? Très bien, merci",
+        ] {
+            #expect(TestSupport.labels(set, TestSupport.post(text)) == [], "\(text)")
+        }
+    }
+}
