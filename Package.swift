@@ -89,7 +89,7 @@ let package = Package(
         .target(
             name: "Labeler",
             dependencies: [
-                "ATProto", "Firehose", "KeyedScheduler", "LabelStore",
+                "ATProto", "Firehose", "KeyedScheduler", "LabelStore", "Rules",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -46,6 +46,24 @@ contains "refusal says why" 'already exists; refusing to overwrite'
 expect "keys generate p256" 0 "$bin/labeler" keys generate --type p256 --out "$tmp/keys/k2"
 contains "p256 did:key" '^did:key:zDn'
 
+expect "replay of a synthetic capture with the starter rules" 0 "$bin/labeler" replay "$tmp/c.bin" --rules rules --json
+contains "replay summary keys" '^\{"events":[0-9]+,"commits":[0-9]+,"records":[0-9]+,"labels":[0-9]+,"errors":0,"seconds":[0-9.]+,"events_per_second":[0-9]+'
+expect "replay keeps its cursor in --db" 0 "$bin/labeler" replay "$tmp/c.bin" --db "$tmp/r.sqlite" --json
+expect "a second replay into the same database handles nothing again" 0 "$bin/labeler" replay "$tmp/c.bin" --db "$tmp/r.sqlite" --json
+contains "nothing handled twice" '^\{"events":0,'
+
+expect "rules check on the starter rules" 0 "$bin/labeler" rules check rules
+contains "rules check summary" '^ok: [0-9]+ rules'
+expect "rules test on the starter rules" 0 "$bin/labeler" rules test rules
+contains "rules test passes" ' passed, 0 failed$'
+mkdir -p "$tmp/badrules"
+printf 'rules:\n  - id: broken\n    on: [post]\n    match: {regex: "free(crypto"}\n    label: spam\n  - id: Bad-Label\n    match: {keywords: [x]}\n    label: NotALabel\n' > "$tmp/badrules/bad.yaml"
+expect "rules check on broken rules exits 1" 1 "$bin/labeler" rules check "$tmp/badrules"
+contains "regex error points inside the pattern" 'bad.yaml:4:[0-9]+: '
+contains "label error has its position" 'bad.yaml:8:[0-9]+: '
+expect "rules eval shows the rule and the matched text" 0 "$bin/labeler" rules eval --rules rules --text "claim your free-crypto-giveaway now"
+contains "eval names the firing rule" 'crypto-giveaway'
+
 expect "decode benchmark smoke" 0 "$bin/decode-bench" --synthetic 2000 --rounds 1
 contains "benchmark reports every level with no failures" 'verified +[0-9]+ msg/s +[0-9.]+ MB/s +0 failures'
 

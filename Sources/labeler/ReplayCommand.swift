@@ -3,6 +3,8 @@ import ArgumentParser
 import Firehose
 import LabelStore
 import Labeler
+import Rules
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -25,6 +27,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "SQLite database to keep the cursor in.")
     var db: String?
 
+    @Option(help: "Rules folder (default: rules, when it exists).")
+    var rules: String?
+
     @Option(help: "Accounts processed at once (1 = sequential).")
     var concurrency: Int = 8
 
@@ -44,11 +49,32 @@ struct ReplayCommand: AsyncParsableCommand {
         for path in captures {
             do { _ = try CaptureReader(path: path) } catch { throw CommandFailure(error.description) }
         }
-        let source = CaptureSource(paths: captures)
+        let ruleSet = try loadRules()
+        let evaluator = RuleEvaluator(holder: RuleSetHolder(ruleSet))
+        let holder = evaluator.holder
+        let decoder = RepoEventDecoder(decodesRecords: { holder.current.readsRecords(of: $0) })
+        let source = CaptureSource(paths: captures, decoder: decoder)
+        let tally = Mutex(RuleTally())
         let pipeline = IngestPipeline(
             source: source, store: store,
             configuration: .init(scheduler: .init(concurrency: concurrency)), logger: logger
-        ) { _, _ in }
+        ) { _, event in
+            let time = eventTime(event)
+            let results = evaluator.evaluate(event, time: time)
+            guard !results.isEmpty else { return }
+            tally.withLock { t in
+                for effects in results {
+                    t.labels += effects.labels.count
+                    t.negations += effects.negations.count
+                    t.dryRun += effects.dryRun.count
+                    t.ruleErrors += effects.failures.count
+                    for effect in effects.labels + effects.dryRun { t.byRule[effect.ruleID, default: 0] += 1 }
+                }
+            }
+            for effects in results {
+                for failure in effects.failures { logger.warning("rule failed", metadata: ["error": "\(failure)"]) }
+            }
+        }
         let clock = ContinuousClock()
         let start = clock.now
         let progress = ProcessInfoLite.stderrIsTerminal && !json ? Task {
@@ -71,10 +97,13 @@ struct ReplayCommand: AsyncParsableCommand {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let counts = source.counts
         let errors = counts.undecodable + counts.rejected + summary.failed
+        let rules = tally.withLock { $0 }
         let fields: [(String, String)] = [
             ("events", "\(summary.events)"), ("commits", "\(summary.commits)"), ("records", "\(summary.records)"),
-            ("labels", "0"), ("errors", "\(errors)"), ("seconds", fixed(seconds, 3)),
+            ("labels", "\(rules.labels)"), ("errors", "\(errors)"), ("seconds", fixed(seconds, 3)),
             ("events_per_second", "\(seconds > 0 ? Int(Double(summary.events) / seconds) : 0)"),
+            ("negations_requested", "\(rules.negations)"), ("dry_run", "\(rules.dryRun)"), ("rule_errors", "\(rules.ruleErrors)"),
+            ("by_rule", "{" + rules.byRule.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",") + "}"),
         ]
         if json {
             print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
@@ -82,6 +111,48 @@ struct ReplayCommand: AsyncParsableCommand {
             for (key, value) in fields { print(key + String(repeating: " ", count: 18 - key.count) + value) }
         }
     }
+}
+
+extension ReplayCommand {
+    /// The rule set to run: `--rules`, or `rules/` when it exists, or none.
+    func loadRules() throws -> RuleSet {
+        let directory = rules ?? "rules"
+        if rules == nil && !directoryExists(directory) { return .empty }
+        do {
+            return try RuleSet.load(directory: directory)
+        } catch {
+            for diagnostic in error.diagnostics { writeToStandardError("\(diagnostic)\n") }
+            throw CommandFailure("\(directory): the rules do not load (\(error.diagnostics.count) problems)")
+        }
+    }
+}
+
+/// What the rules did during a replay (labels are not stored by replay). Negations are counted
+/// apart: rules with `on_no_match: negate` ask to negate on every delete in their scope, and only
+/// those of applied labels change anything.
+struct RuleTally: Sendable {
+    var labels = 0
+    var negations = 0
+    var dryRun = 0
+    var ruleErrors = 0
+    var byRule: [String: Int] = [:]
+}
+
+/// The event's own time in microseconds (so replays are deterministic), or now.
+func eventTime(_ event: RepoEvent) -> Int64 {
+    let text: String? =
+        switch event {
+        case .commit(let c): c.time
+        case .identity(let i): i.time
+        default: nil
+        }
+    if let text, let parsed = try? Datetime(text) { return parsed.unixMicros }
+    return Datetime.now().unixMicros
+}
+
+func directoryExists(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
 }
 
 /// `value` with `digits` decimals, without Foundation.

@@ -1,0 +1,73 @@
+import ATProto
+import Rules
+
+/// Runs the current rule set over decoded events, from many workers at once.
+///
+/// The compiled rule set is shared; the per-evaluation scratch (regex match data, the text
+/// normaliser) is not thread-safe, so each evaluation borrows one from a pool. The rule set is
+/// read once per event from the holder, so a reload never splits an event across two sets.
+public final class RuleEvaluator: Sendable {
+    public let holder: RuleSetHolder
+    public let counts: SharedThresholdCounts
+    private let pool = Locked<[ScratchBox]>([])
+
+    public init(holder: RuleSetHolder, counts: SharedThresholdCounts = SharedThresholdCounts()) {
+        self.holder = holder
+        self.counts = counts
+    }
+
+    /// The effects of every record operation (or the handle) in `event`, in op order. Counter bumps
+    /// are recorded before returning, so the account's next event sees them.
+    public func evaluate(_ event: RepoEvent, time: Int64) -> [Effects] {
+        let set = holder.current
+        var contexts: [RecordContext] = []
+        switch event {
+        case .commit(let commit):
+            contexts = commit.ops.map { RecordContext(did: commit.repo, op: $0, time: time) }
+        case .identity(let identity):
+            if let handle = identity.handle, set.readsHandles {
+                contexts = [.identity(did: identity.did, handle: handle, time: time)]
+            }
+        default:
+            break
+        }
+        guard !contexts.isEmpty else { return [] }
+        let box = pool.withLock { $0.popLast() } ?? ScratchBox()
+        defer { pool.withLock { $0.append(box) } }
+        return contexts.map { context in
+            let effects = set.evaluate(context, counts: counts, using: box.scratch)
+            if !effects.counterBumps.isEmpty { counts.record(effects.counterBumps) }
+            return effects
+        }
+    }
+}
+
+/// A scratch owned by one evaluation at a time (it moves through the pool under its lock).
+final class ScratchBox: @unchecked Sendable {
+    let scratch = RuleScratch()
+}
+
+/// Threshold counts in memory, shared by all workers. Events of one account run one at a time, so
+/// an account's counts are consistent within its events.
+public final class SharedThresholdCounts: ThresholdCounts, Sendable {
+    private let times = Locked<[String: [Int64]]>([:])
+
+    public init() {}
+
+    public func count(ruleID: String, did: String, since: Int64) -> Int {
+        times.withLock { $0[ruleID + " " + did]?.count(where: { $0 >= since }) ?? 0 }
+    }
+
+    /// Records bumps, dropping times that have left their window.
+    public func record(_ bumps: [CounterBump]) {
+        times.withLock { times in
+            for bump in bumps {
+                let key = bump.ruleID + " " + bump.did
+                var list = times[key, default: []]
+                list.removeAll { $0 < bump.time - bump.window }
+                list.append(bump.time)
+                times[key] = list
+            }
+        }
+    }
+}
