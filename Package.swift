@@ -106,8 +106,10 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // A seedable random number generator for generated data, tests and benchmarks.
+        .target(name: "SeededRandom", swiftSettings: strict),
         // Deterministic realistic relay messages for tests, fuzz seeds and benchmarks.
-        .target(name: "SyntheticFirehose", dependencies: ["ATProto"], swiftSettings: strict),
+        .target(name: "SyntheticFirehose", dependencies: ["ATProto", "SeededRandom"], swiftSettings: strict),
         // Decode throughput over a capture file; build with -c release, run pinned to one core.
         .executableTarget(
             name: "decode-bench",
@@ -118,21 +120,21 @@ let package = Package(
         // Scheduler overhead per event; build with -c release, run pinned to one core.
         .executableTarget(
             name: "scheduler-bench",
-            dependencies: ["KeyedScheduler"],
+            dependencies: ["KeyedScheduler", "SeededRandom"],
             path: "Benchmarks/SchedulerBenchmark",
             swiftSettings: strict
         ),
         // Keyword and regex cost per post; build with -c release, run pinned to one core.
         .executableTarget(
             name: "matching-bench",
-            dependencies: ["Matching"],
+            dependencies: ["Matching", "SeededRandom"],
             path: "Benchmarks/MatchingBenchmark",
             swiftSettings: strict
         ),
         // Rule engine cost per post (10 000 keywords, 500 regexes); build with -c release, run pinned to one core.
         .executableTarget(
             name: "rules-bench",
-            dependencies: ["Rules", "ATProto", "Matching"],
+            dependencies: ["Rules", "ATProto", "Matching", "SeededRandom"],
             path: "Benchmarks/RulesBenchmark",
             swiftSettings: strict
         ),
@@ -144,7 +146,7 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "ATProtoTests", dependencies: ["ATProto", "SyntheticFirehose"], swiftSettings: strict),
+        .testTarget(name: "ATProtoTests", dependencies: ["ATProto", "SyntheticFirehose", "SeededRandom"], swiftSettings: strict),
         .testTarget(
             name: "LabelerTests",
             dependencies: [
@@ -154,14 +156,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "KeyedSchedulerTests", dependencies: ["KeyedScheduler"], swiftSettings: strict),
-        .testTarget(name: "MatchingTests", dependencies: ["Matching"], swiftSettings: strict),
+        .testTarget(name: "KeyedSchedulerTests", dependencies: ["KeyedScheduler", "SeededRandom"], swiftSettings: strict),
+        .testTarget(name: "MatchingTests", dependencies: ["Matching", "SeededRandom"], swiftSettings: strict),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "ATProto", "Matching"], swiftSettings: strict),
         .testTarget(name: "ATCryptoTests", dependencies: ["ATCrypto", "ATProto"], swiftSettings: strict),
         .testTarget(
             name: "FirehoseTests",
             dependencies: [
-                "Firehose", "ATProto", "SyntheticFirehose", "TestRelay", "CZstd",
+                "Firehose", "ATProto", "SyntheticFirehose", "TestRelay", "CZstd", "SeededRandom",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

@@ -1,22 +1,7 @@
+import SeededRandom
 import ATProto
 import Matching
 import Rules
-
-/// A seeded generator, so every run measures the same rules and posts.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Generated rule files: keyword rules of 100 made-up keywords each (a fifth with leet, a fifth in
 /// substring mode), and regex rules of two patterns each, shaped like moderation regexes (most
 /// with a literal word, a few without any).

@@ -1,3 +1,4 @@
+import SeededRandom
 import ATProto
 import Matching
 import Rules

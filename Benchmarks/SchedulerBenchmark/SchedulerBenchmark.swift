@@ -1,3 +1,4 @@
+import SeededRandom
 import KeyedScheduler
 
 /// Events per second through ``KeyedScheduler``: its own cost per event with a no-op handler,
@@ -139,25 +140,5 @@ struct ZipfAccounts {
             }
             return low
         }
-    }
-}
-
-/// A small, fast, seedable generator (SplitMix64), so every run draws the same keys.
-struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    mutating func nextUnitInterval() -> Double {
-        Double(next() >> 11) * 0x1.0p-53
     }
 }

@@ -1,3 +1,4 @@
+import SeededRandom
 import ATProto
 
 /// Builds realistic `subscribeRepos` messages from a seed, with real DAG-CBOR, CARs and CIDs:
@@ -247,20 +248,5 @@ public struct SyntheticFirehose {
 
     private mutating func sentence(_ words: Int) -> String {
         (0..<max(1, words)).map { _ in Self.words[Int(rng.next() % UInt64(Self.words.count))] }.joined(separator: " ")
-    }
-}
-
-/// A small, fast, seedable generator (SplitMix64), so generated data is the same on every machine.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,3 +1,4 @@
+import SeededRandom
 import ATProto
 import Logging
 import Synchronization
