@@ -150,7 +150,7 @@ let package = Package(
         .testTarget(
             name: "LabelerTests",
             dependencies: [
-                "Labeler", "LabelStore", "Firehose", "ATProto", "SyntheticFirehose", "TestRelay",
+                "Labeler", "LabelStore", "Firehose", "ATProto", "SyntheticFirehose", "TestRelay", "Rules",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],

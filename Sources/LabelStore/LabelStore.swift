@@ -82,6 +82,17 @@ public final class LabelStore: Sendable {
                     CREATE INDEX label_history_uri ON label_history(uri);
                     """)
         }
+        migrator.registerMigration("v3 threshold hits") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE threshold_hit (
+                        rule_id TEXT NOT NULL,
+                        did TEXT NOT NULL,
+                        time INTEGER NOT NULL
+                    );
+                    CREATE INDEX threshold_hit_key ON threshold_hit(rule_id, did, time);
+                    """)
+        }
         return migrator
     }
 

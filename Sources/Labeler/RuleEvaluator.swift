@@ -1,4 +1,5 @@
 import ATProto
+import LabelStore
 import Rules
 
 /// Runs the current rule set over decoded events, from many workers at once.
@@ -8,10 +9,10 @@ import Rules
 /// read once per event from the holder, so a reload never splits an event across two sets.
 public final class RuleEvaluator: Sendable {
     public let holder: RuleSetHolder
-    public let counts: SharedThresholdCounts
+    public let counts: any ThresholdStore
     private let pool = Locked<[ScratchBox]>([])
 
-    public init(holder: RuleSetHolder, counts: SharedThresholdCounts = SharedThresholdCounts()) {
+    public init(holder: RuleSetHolder, counts: any ThresholdStore = SharedThresholdCounts()) {
         self.holder = holder
         self.counts = counts
     }
@@ -35,7 +36,7 @@ public final class RuleEvaluator: Sendable {
         let box = pool.withLock { $0.popLast() } ?? ScratchBox()
         defer { pool.withLock { $0.append(box) } }
         return contexts.map { context in
-            let effects = set.evaluate(context, counts: counts, using: box.scratch)
+            let effects = set.evaluate(context, counts: CountsView(store: counts), using: box.scratch)
             if !effects.counterBumps.isEmpty { counts.record(effects.counterBumps) }
             return effects
         }
@@ -47,9 +48,45 @@ final class ScratchBox: @unchecked Sendable {
     let scratch = RuleScratch()
 }
 
-/// Threshold counts in memory, shared by all workers. Events of one account run one at a time, so
-/// an account's counts are consistent within its events.
-public final class SharedThresholdCounts: ThresholdCounts, Sendable {
+/// Where threshold counts live: in memory (replay, tests) or in the store (the service, so counts
+/// survive restarts). Shared by all workers; events of one account run one at a time, so an
+/// account's counts are consistent within its events.
+public protocol ThresholdStore: Sendable {
+    func count(ruleID: String, did: String, since: Int64) -> Int
+    func record(_ bumps: [CounterBump])
+}
+
+/// Adapts a `ThresholdStore` to the engine's read-only view.
+struct CountsView: ThresholdCounts {
+    let store: any ThresholdStore
+    func count(ruleID: String, did: String, since: Int64) -> Int { store.count(ruleID: ruleID, did: did, since: since) }
+}
+
+/// Counts in the label store's `threshold_hit` table. A failed read counts as zero (the
+/// threshold is then not reached) and is logged by the caller through `onError`.
+public final class StoredThresholdCounts: ThresholdStore {
+    let store: LabelStore
+    let onError: @Sendable (LabelStore.Error) -> Void
+
+    public init(store: LabelStore, onError: @escaping @Sendable (LabelStore.Error) -> Void = { _ in }) {
+        self.store = store
+        self.onError = onError
+    }
+
+    public func count(ruleID: String, did: String, since: Int64) -> Int {
+        do { return try store.thresholdCount(ruleID: ruleID, did: did, since: since) } catch {
+            onError(error)
+            return 0
+        }
+    }
+
+    public func record(_ bumps: [CounterBump]) {
+        do { try store.recordThresholdHits(bumps.map { ($0.ruleID, $0.did, $0.time, $0.window) }) } catch { onError(error) }
+    }
+}
+
+/// Threshold counts in memory.
+public final class SharedThresholdCounts: ThresholdStore {
     private let times = Locked<[String: [Int64]]>([:])
 
     public init() {}
