@@ -1,3 +1,4 @@
+import Glibc
 import ATProto
 import Foundation
 import LabelStore
@@ -62,5 +63,55 @@ import Testing
         for n in 1...3 { fired += evaluator.evaluate(try post(n, "badword"), time: Int64(n) * 1_000_000).flatMap(\.labels).map(\.value) }
         #expect(fired.filter { $0 == "spam-account" }.count == 1)
         #expect(evaluator.evaluate(.info(InfoMessage(name: "x")), time: 0).isEmpty)
+    }
+}
+
+@Suite(.serialized) struct RuleReloaderTests {
+    func writeRules(_ dir: String, label: String) throws {
+        try """
+            rules:
+              - id: r
+                on: [post]
+                match: {keywords: [hello]}
+                label: \(label)
+            """.write(toFile: dir + "/r.yaml", atomically: true, encoding: .utf8)
+    }
+
+    func waitUntil(_ condition: () -> Bool) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(10)
+        while !condition() && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+    }
+
+    @Test func fileChangesAndSIGHUPReloadAndABrokenSetIsNeverUsed() async throws {
+        let dir = temporaryPath("rules")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try writeRules(dir, label: "first")
+        let holder = RuleSetHolder(try RuleSet.load(directory: dir))
+        let reloader = RuleReloader(holder: holder, directory: dir, pollInterval: .milliseconds(50), logger: quietLogger())
+        reloader.listenForSIGHUP()
+        let task = Task { await reloader.run() }
+
+        // A file change is picked up.
+        try await Task.sleep(for: .milliseconds(100))
+        try writeRules(dir, label: "second-label-x")
+        try await waitUntil { holder.current.rules.first?.label == "second-label-x" }
+        #expect(holder.current.rules.first?.label == "second-label-x")
+
+        // A broken file is refused; the running set stays.
+        try "rules:\n  - id: r\n    on: [post]\n    match: {regex: \"(\"}\n    label: x\n".write(
+            toFile: dir + "/r.yaml", atomically: true, encoding: .utf8)
+        try await waitUntil { holder.failedReloads > 0 }
+        #expect(holder.failedReloads >= 1)
+        #expect(holder.current.rules.first?.label == "second-label-x")
+
+        // SIGHUP reloads (the file is fixed, then the signal arrives).
+        try writeRules(dir, label: "third")
+        let generation = holder.generation
+        kill(getpid(), SIGHUP)
+        try await waitUntil { holder.current.rules.first?.label == "third" && holder.generation > generation }
+        #expect(holder.current.rules.first?.label == "third")
+        task.cancel()
+        await task.value
     }
 }
