@@ -17,6 +17,8 @@ public final class RuleReloader: Sendable {
     private let requests: AsyncStream<Void>
     private let requestContinuation: AsyncStream<Void>.Continuation
     private let signalSource = Locked<SignalSource?>(nil)
+    /// Taken at creation, so a change made before `run()` starts is still noticed.
+    private let initialFiles: RuleFileChangeDetector
 
     /// - Parameter pollInterval: how often files are checked for changes.
     public init(holder: RuleSetHolder, directory: String, pollInterval: Duration = .seconds(2), logger: Logger) {
@@ -25,6 +27,7 @@ public final class RuleReloader: Sendable {
         self.pollInterval = pollInterval
         self.logger = logger
         (requests, requestContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        initialFiles = RuleFileChangeDetector(directory: directory, listFiles: holder.current.files)
     }
 
     /// Starts listening for SIGHUP. Until this is called, SIGHUP keeps its default action
@@ -66,7 +69,7 @@ public final class RuleReloader: Sendable {
                 for await _ in requests { self.reload(reason: "SIGHUP") }
             }
             group.addTask {
-                var detector = RuleFileChangeDetector(directory: self.directory, listFiles: self.holder.current.files)
+                var detector = self.initialFiles
                 while !Task.isCancelled {
                     do { try await Task.sleep(for: self.pollInterval) } catch { return }
                     if detector.poll() {
