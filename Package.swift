@@ -89,7 +89,7 @@ let package = Package(
         .target(
             name: "Labeler",
             dependencies: [
-                "ATProto", "Firehose", "KeyedScheduler", "LabelStore", "Rules",
+                "ATProto", "ATCrypto", "Firehose", "KeyedScheduler", "LabelStore", "Rules",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -150,7 +150,7 @@ let package = Package(
         .testTarget(
             name: "LabelerTests",
             dependencies: [
-                "Labeler", "LabelStore", "Firehose", "ATProto", "SyntheticFirehose", "TestRelay", "Rules",
+                "Labeler", "LabelStore", "Firehose", "ATProto", "ATCrypto", "SyntheticFirehose", "TestRelay", "Rules",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
