@@ -138,6 +138,15 @@ let package = Package(
             path: "Benchmarks/RulesBenchmark",
             swiftSettings: strict
         ),
+        // Labels signed and committed per second through the label writer.
+        .executableTarget(
+            name: "writer-bench",
+            dependencies: [
+                "Labeler", "LabelStore", "ATCrypto", "ATProto", .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/WriterBenchmark",
+            swiftSettings: strict
+        ),
         // Writes synthetic captures and fuzzing seeds.
         .executableTarget(
             name: "synthetic-capture",

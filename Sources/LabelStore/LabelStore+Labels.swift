@@ -67,8 +67,9 @@ extension LabelStore {
         _ change: LabelChange, src: String, now: String, keyID: Int64, sign: (Label) throws -> Label, db: Database
     ) throws -> StoredLabel? {
         let cidKey = change.cid ?? ""
+        // Cached statements: preparing SQL costs more than running it at these sizes.
         let current = try Row.fetchOne(
-            db, sql: "SELECT seq, neg, cts, exp, locked FROM label WHERE src = ? AND uri = ? AND cid = ? AND val = ?",
+            db.cachedStatement(sql: "SELECT seq, neg, cts, exp, locked FROM label WHERE src = ? AND uri = ? AND cid = ? AND val = ?"),
             arguments: [src, change.uri, cidKey, change.val])
         let isNegated = current.map { ($0["neg"] as Int64) != 0 } ?? true
         let locked = current.map { ($0["locked"] as Int64) != 0 } ?? false
@@ -82,7 +83,7 @@ extension LabelStore {
                 // without a new stream entry (the label's state on the wire does not change).
                 if let current, case .manual = change.origin, !locked {
                     let seq: Int64 = current["seq"]
-                    try db.execute(sql: "UPDATE label SET locked = 1 WHERE seq = ?", arguments: [seq])
+                    try db.cachedStatement(sql: "UPDATE label SET locked = 1 WHERE seq = ?").execute(arguments: [seq])
                     try recordHistory(change, seq: seq, src: src, now: now, db: db)
                 }
                 return nil
@@ -102,13 +103,14 @@ extension LabelStore {
             case .rule: locked ? 1 : 0
             }
         if let current {
-            try db.execute(sql: "DELETE FROM label WHERE seq = ?", arguments: [current["seq"] as Int64])
+            try db.cachedStatement(sql: "DELETE FROM label WHERE seq = ?").execute(arguments: [current["seq"] as Int64])
         }
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO label (src, uri, cid, val, neg, cts, exp, sig, key_id, locked)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """
+        ).execute(
             arguments: [
                 src, change.uri, cidKey, change.val, change.action == .negate ? 1 : 0, cts, unsigned.exp, Data(sig), keyID,
                 lock,
@@ -125,11 +127,12 @@ extension LabelStore {
         case .rule(let id): ruleID = id
         case .manual(let who): actor = who
         }
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO label_history (seq, src, uri, cid, val, action, origin, rule_id, actor, field, snippet, reason, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """
+        ).execute(
             arguments: [
                 seq, src, change.uri, change.cid ?? "", change.val, change.action.rawValue, change.origin.kind, ruleID,
                 actor, change.field, change.snippet, change.reason, now,

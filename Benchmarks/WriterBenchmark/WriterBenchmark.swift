@@ -1,0 +1,67 @@
+import ATCrypto
+import ATProto
+import Foundation
+import LabelStore
+import Labeler
+import Logging
+
+/// Labels signed and committed per second through the label writer (group commit into SQLite in
+/// WAL mode), with many workers submitting at once, as the pipeline does.
+/// Usage: writer-bench [--labels N] [--workers W] [--per-submit K] [--key secp256k1|p256]
+@main
+struct WriterBenchmark {
+    static func main() async throws {
+        var args = Array(CommandLine.arguments.dropFirst())
+        var total = 100_000
+        var workers = 64
+        var perSubmit = 1
+        var keyType = KeyType.secp256k1
+        while !args.isEmpty {
+            switch args.removeFirst() {
+            case "--labels": total = Int(args.removeFirst()) ?? total
+            case "--workers": workers = Int(args.removeFirst()) ?? workers
+            case "--per-submit": perSubmit = Int(args.removeFirst()) ?? perSubmit
+            case "--key": keyType = KeyType(rawValue: args.removeFirst()) ?? keyType
+            default: break
+            }
+        }
+        let (workerCount, batchSize) = (workers, perSubmit)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("writer-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try LabelStore(path: dir.appendingPathComponent("labels.sqlite").path)
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let writer = try LabelWriter(store: store, src: "did:plc:benchlabeler", key: .generate(keyType), logger: logger)
+        let run = Task { await writer.run() }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let perWorker = total / workerCount
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in 0..<workerCount {
+                group.addTask {
+                    var n = 0
+                    while n < perWorker {
+                        let count = min(batchSize, perWorker - n)
+                        let changes = (0..<count).map { i in
+                            LabelChange(
+                                action: .apply, uri: "at://did:plc:w\(w)/app.bsky.feed.post/\(n + i)", val: "spam",
+                                origin: .rule(id: "bench"), field: "text", snippet: "matched text")
+                        }
+                        _ = try await writer.submit(changes)
+                        n += count
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let elapsed = clock.now - start
+        run.cancel()
+        await run.value
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let written = writer.totals
+        print(
+            "\(keyType.rawValue): \(written.labels) labels in \(written.batches) transactions, \(workers) workers × \(perSubmit) per submit: "
+                + "\(Int(Double(written.labels) / seconds)) labels/s")
+    }
+}
