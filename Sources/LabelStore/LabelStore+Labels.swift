@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import ATProto
 import GRDB
@@ -28,31 +29,43 @@ extension LabelStore {
     /// stored row is stamped just after it. Each accepted change gives its row a fresh seq, so the
     /// stream carries only the latest state of every label.
     ///
+    /// The batch is planned in order (later changes see earlier ones), then signed in parallel on
+    /// every core, then written: signing is the most expensive step.
+    ///
     /// - Parameters:
     ///   - src: the labeler's DID.
     ///   - now: the time to stamp as `cts` (ISO 8601, milliseconds).
-    ///   - sign: signs an unsigned label (the writer holds the key).
+    ///   - sign: signs an unsigned label (the writer holds the key); called concurrently.
     ///   - keyID: the row id of the key `sign` uses.
     /// - Returns: the rows written, in seq order.
     public func write(
         _ changes: [LabelChange], src: String, now: String, cursor: (name: String, seq: Int64)?,
-        keyID: Int64, sign: (Label) throws -> Label
+        keyID: Int64, sign: @Sendable (Label) throws -> Label
     ) throws(Error) -> [StoredLabel] {
         do {
             return try pool.write { db in
+                let plan = try Self.plan(changes, src: src, now: now, db: db)
+                let signed = try Self.signAll(plan.compactMap(\.label), sign: sign)
                 var written: [StoredLabel] = []
-                for change in changes {
-                    if let row = try apply(change, src: src, now: now, keyID: keyID, sign: sign, db: db) {
+                var next = 0
+                for step in plan {
+                    if step.label != nil {
+                        let row = try Self.insert(signed[next], locked: step.locked, keyID: keyID, db: db)
+                        next += 1
+                        try recordHistory(step.change, seq: row.seq, src: src, now: now, db: db)
                         written.append(row)
+                    } else if let lockOnly = step.lockOnlySeq {
+                        try db.cachedStatement(sql: "UPDATE label SET locked = 1 WHERE seq = ?").execute(arguments: [lockOnly])
+                        try recordHistory(step.change, seq: lockOnly, src: src, now: now, db: db)
                     }
                 }
                 if let cursor {
-                    try db.execute(
+                    try db.cachedStatement(
                         sql: """
                             INSERT INTO cursor (source, seq, updated_at) VALUES (?, ?, ?)
                             ON CONFLICT(source) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at
-                            """,
-                        arguments: [cursor.name, cursor.seq, now])
+                            """
+                    ).execute(arguments: [cursor.name, cursor.seq, now])
                 }
                 return written
             }
@@ -63,48 +76,109 @@ extension LabelStore {
         }
     }
 
-    private func apply(
-        _ change: LabelChange, src: String, now: String, keyID: Int64, sign: (Label) throws -> Label, db: Database
-    ) throws -> StoredLabel? {
-        let cidKey = change.cid ?? ""
-        // Cached statements: preparing SQL costs more than running it at these sizes.
-        let current = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT seq, neg, cts, exp, locked FROM label WHERE src = ? AND uri = ? AND cid = ? AND val = ?"),
-            arguments: [src, change.uri, cidKey, change.val])
-        let isNegated = current.map { ($0["neg"] as Int64) != 0 } ?? true
-        let locked = current.map { ($0["locked"] as Int64) != 0 } ?? false
-        switch change.action {
-        case .apply:
-            if case .rule = change.origin, locked { return nil }
-            if let current, !isNegated, (current["exp"] as String?) == change.exp { return nil }
-        case .negate:
-            if isNegated {
-                // Not applied: nothing to retract. A person's negation still locks it against rules,
-                // without a new stream entry (the label's state on the wire does not change).
-                if let current, case .manual = change.origin, !locked {
-                    let seq: Int64 = current["seq"]
-                    try db.cachedStatement(sql: "UPDATE label SET locked = 1 WHERE seq = ?").execute(arguments: [seq])
-                    try recordHistory(change, seq: seq, src: src, now: now, db: db)
+    /// What one change will do: write `label` (unsigned yet), or only lock an existing row, or
+    /// nothing.
+    struct Step {
+        let change: LabelChange
+        var label: Label?
+        var locked = false
+        var lockOnlySeq: Int64?
+    }
+
+    /// The state of one label as the plan sees it: the stored row, updated by earlier steps.
+    struct PlannedState {
+        var seq: Int64?
+        var negated: Bool
+        var cts: String?
+        var exp: String?
+        var locked: Bool
+    }
+
+    static func plan(_ changes: [LabelChange], src: String, now: String, db: Database) throws -> [Step] {
+        var overlay: [String: PlannedState] = [:]
+        var steps: [Step] = []
+        steps.reserveCapacity(changes.count)
+        for change in changes {
+            let cidKey = change.cid ?? ""
+            let key = change.uri + "\u{0}" + cidKey + "\u{0}" + change.val
+            var state: PlannedState
+            if let known = overlay[key] {
+                state = known
+            } else if let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT seq, neg, cts, exp, locked FROM label WHERE src = ? AND uri = ? AND cid = ? AND val = ?"),
+                arguments: [src, change.uri, cidKey, change.val])
+            {
+                state = PlannedState(
+                    seq: row["seq"], negated: (row["neg"] as Int64) != 0, cts: row["cts"], exp: row["exp"],
+                    locked: (row["locked"] as Int64) != 0)
+            } else {
+                state = PlannedState(seq: nil, negated: true, cts: nil, exp: nil, locked: false)
+            }
+            var step = Step(change: change)
+            switch change.action {
+            case .apply:
+                if case .rule = change.origin, state.locked {
+                    steps.append(step)
+                    continue
                 }
-                return nil
+                if state.seq != nil, !state.negated, state.exp == change.exp {
+                    steps.append(step)
+                    continue
+                }
+            case .negate:
+                if state.negated {
+                    // Not applied: nothing to retract. A person's negation still locks it against
+                    // rules, without a new stream entry (the label on the wire does not change).
+                    if let seq = state.seq, case .manual = change.origin, !state.locked {
+                        step.lockOnlySeq = seq
+                        state.locked = true
+                        overlay[key] = state
+                    }
+                    steps.append(step)
+                    continue
+                }
             }
-        }
-        var cts = now
-        if let previous: String = current?["cts"], previous >= cts { cts = Self.justAfter(previous) }
-        let unsigned = Label(
-            src: src, uri: change.uri, cid: change.cid, val: change.val, neg: change.action == .negate ? true : nil,
-            cts: cts, exp: change.action == .apply ? change.exp : nil)
-        let signed = try sign(unsigned)
-        guard let sig = signed.sig else { throw Error(description: "the signer returned no signature") }
-        // A person's negation locks the label against rules; a person's apply unlocks it.
-        let lock: Int64 =
+            var cts = now
+            if let previous = state.cts, previous >= cts { cts = justAfter(previous) }
+            step.label = Label(
+                src: src, uri: change.uri, cid: change.cid, val: change.val, neg: change.action == .negate ? true : nil,
+                cts: cts, exp: change.action == .apply ? change.exp : nil)
+            // A person's negation locks the label against rules; a person's apply unlocks it.
             switch change.origin {
-            case .manual: change.action == .negate ? 1 : 0
-            case .rule: locked ? 1 : 0
+            case .manual: step.locked = change.action == .negate
+            case .rule: step.locked = state.locked
             }
-        if let current {
-            try db.cachedStatement(sql: "DELETE FROM label WHERE seq = ?").execute(arguments: [current["seq"] as Int64])
+            state = PlannedState(seq: -1, negated: change.action == .negate, cts: cts, exp: step.label?.exp, locked: step.locked)
+            overlay[key] = state
+            steps.append(step)
         }
+        return steps
+    }
+
+    /// Signs every label, spreading the work over all cores.
+    static func signAll(_ labels: [Label], sign: @Sendable (Label) throws -> Label) throws -> [Label] {
+        guard labels.count > 1 else { return try labels.map(sign) }
+        let results = UnsafeMutableBufferPointer<Result<Label, any Swift.Error>>.allocate(capacity: labels.count)
+        defer { results.deallocate() }
+        let base = SendablePointer(results.baseAddress!)
+        let chunks = min(labels.count, 8)
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            var i = chunk
+            while i < labels.count {
+                (base.pointer + i).initialize(to: Result { try sign(labels[i]) })
+                i += chunks
+            }
+        }
+        defer { _ = results.deinitialize() }
+        return try results.map { try $0.get() }
+    }
+
+    /// Replaces the row of `label`'s key with a new one (a fresh seq).
+    static func insert(_ label: Label, locked: Bool, keyID: Int64, db: Database) throws -> StoredLabel {
+        guard let sig = label.sig else { throw Error(description: "the signer returned no signature") }
+        let cidKey = label.cid ?? ""
+        try db.cachedStatement(sql: "DELETE FROM label WHERE src = ? AND uri = ? AND cid = ? AND val = ?")
+            .execute(arguments: [label.src, label.uri, cidKey, label.val])
         try db.cachedStatement(
             sql: """
                 INSERT INTO label (src, uri, cid, val, neg, cts, exp, sig, key_id, locked)
@@ -112,12 +186,10 @@ extension LabelStore {
                 """
         ).execute(
             arguments: [
-                src, change.uri, cidKey, change.val, change.action == .negate ? 1 : 0, cts, unsigned.exp, Data(sig), keyID,
-                lock,
+                label.src, label.uri, cidKey, label.val, label.isNegation ? 1 : 0, label.cts, label.exp, Data(sig), keyID,
+                locked ? 1 : 0,
             ])
-        let seq = db.lastInsertedRowID
-        try recordHistory(change, seq: seq, src: src, now: now, db: db)
-        return StoredLabel(seq: seq, label: signed, keyID: keyID)
+        return StoredLabel(seq: db.lastInsertedRowID, label: label, keyID: keyID)
     }
 
     private func recordHistory(_ change: LabelChange, seq: Int64, src: String, now: String, db: Database) throws {
@@ -197,4 +269,10 @@ extension LabelStore {
                 cts: row["cts"], exp: row["exp"], sig: sig),
             keyID: row["key_id"])
     }
+}
+
+/// A raw pointer handed to concurrent workers that each write distinct elements.
+struct SendablePointer<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
 }

@@ -76,6 +76,15 @@ func fakeSign(_ label: Label) -> Label {
         #expect(try store.history(uri: "at://a/x/2").map(\.origin) == ["rule", "rule", "manual"])
     }
 
+    @Test func laterChangesInABatchSeeEarlierOnes() throws {
+        let rows = try write([apply("at://a/x/1"), apply("at://a/x/1"), negate("at://a/x/1"), apply("at://a/x/1")])
+        #expect(rows.map(\.seq) == [1, 2, 3])
+        #expect(rows.map(\.label.isNegation) == [false, true, false])
+        #expect(rows.map(\.label.cts) == ["2026-01-01T00:00:01.000Z", "2026-01-01T00:00:01.001Z", "2026-01-01T00:00:01.002Z"])
+        #expect(try store.labels(after: 0, limit: 10).map(\.seq) == [3])
+        #expect(try store.history(uri: "at://a/x/1").count == 3)
+    }
+
     @Test func ctsNeverGoesBackwards() throws {
         let first = try write([apply("at://a/x/1")], now: "2026-01-01T00:00:05.000Z")
         let second = try write([negate("at://a/x/1")], now: "2026-01-01T00:00:01.000Z")  // a clock step back
@@ -98,14 +107,12 @@ func fakeSign(_ label: Label) -> Label {
         _ = try write([apply("at://a/x/1")], cursor: ("relay r", 10))
         #expect(try store.cursor(for: "relay r") == 10)
         struct SignerDown: Error {}
-        var calls = 0
         #expect(throws: LabelStore.Error.self) {
             try store.write(
                 [apply("at://a/x/2"), apply("at://a/x/3")], src: src, now: "2026-01-01T00:00:02.000Z",
                 cursor: (name: "relay r", seq: 20), keyID: key
             ) { label in
-                calls += 1
-                if calls == 2 { throw SignerDown() }
+                if label.uri == "at://a/x/3" { throw SignerDown() }
                 return fakeSign(label)
             }
         }
