@@ -64,6 +64,24 @@ contains "label error has its position" 'bad.yaml:8:[0-9]+: '
 expect "rules eval shows the rule and the matched text" 0 "$bin/labeler" rules eval --rules rules --text "claim your free-crypto-giveaway now"
 contains "eval names the firing rule" 'crypto-giveaway'
 
+mkdir -p "$tmp/ops" && cd "$tmp/ops"
+expect "labels stats without a database exits 1" 1 "$OLDPWD/$bin/labeler" labels stats
+contains "missing database is one line" '^Error: data/labels.sqlite: no such database'
+expect "label add without a key exits 1" 1 "$OLDPWD/$bin/labeler" label add at://did:plc:abc/app.bsky.feed.post/3k2 spam
+"$OLDPWD/$bin/labeler" keys generate >/dev/null
+expect "label add" 0 "$OLDPWD/$bin/labeler" label add at://did:plc:abc/app.bsky.feed.post/3k2 spam --reason smoke
+contains "label add prints the signed label" '^seq 1: \{"cts":"[^"]+","sig":\{"\$bytes":"[A-Za-z0-9+/]+"\},"src":"did:key:zQ3s'
+expect "label negate" 0 "$OLDPWD/$bin/labeler" label negate at://did:plc:abc/app.bsky.feed.post/3k2 spam
+contains "negation carries neg" '"neg":true'
+expect "label add with a bad value exits 64" 64 "$OLDPWD/$bin/labeler" label add did:plc:abc Bad
+expect "labels list --json" 0 "$OLDPWD/$bin/labeler" labels list --json --uri 'at://did:plc:abc/*'
+contains "list shows the negation" '"neg":true'
+expect "labels explain" 0 "$OLDPWD/$bin/labeler" labels explain at://did:plc:abc/app.bsky.feed.post/3k2
+contains "explain shows who and why" 'apply spam  manual by .*reason: smoke'
+expect "labels stats --json" 0 "$OLDPWD/$bin/labeler" labels stats --json
+contains "stats keys" '^\{"labels":0,"negated":1,"last_seq":2,"cursor":null,.*"by_val":\{\},"by_rule":\{"manual":1\}\}$'
+cd "$OLDPWD"
+
 expect "decode benchmark smoke" 0 "$bin/decode-bench" --synthetic 2000 --rounds 1
 contains "benchmark reports every level with no failures" 'verified +[0-9]+ msg/s +[0-9.]+ MB/s +0 failures'
 

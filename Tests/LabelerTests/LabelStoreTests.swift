@@ -121,6 +121,27 @@ func fakeSign(_ label: Label) -> Label {
         #expect(try store.cursor(for: "relay r") == 10)
     }
 
+    @Test func listFiltersAndStatistics() throws {
+        _ = try write([
+            apply("at://did:plc:a/app.bsky.feed.post/1"), apply("at://did:plc:a/app.bsky.feed.post/2", "porn"),
+            apply("at://did:plc:a_b/app.bsky.feed.post/1"), apply("did:plc:a", "bot", rule: "r2"),
+        ])
+        _ = try write([negate("at://did:plc:a/app.bsky.feed.post/1")], now: "2026-01-01T00:00:02.000Z")
+        func uris(_ filter: LabelStore.LabelFilter) throws -> [String] { try store.labels(matching: filter).map(\.label.uri) }
+        #expect(try uris(.init(uri: "at://did:plc:a/*")) == ["at://did:plc:a/app.bsky.feed.post/2", "at://did:plc:a/app.bsky.feed.post/1"])
+        // `_` in a prefix is literal, not a LIKE wildcard.
+        #expect(try uris(.init(uri: "at://did:plc:a_*")) == ["at://did:plc:a_b/app.bsky.feed.post/1"])
+        #expect(try uris(.init(uri: "did:plc:a")) == ["did:plc:a"])
+        #expect(try uris(.init(val: "porn")) == ["at://did:plc:a/app.bsky.feed.post/2"])
+        #expect(try uris(.init(since: 4)) == ["at://did:plc:a/app.bsky.feed.post/1"])
+        #expect(try uris(.init(limit: 2)).count == 2)
+        #expect(try uris(.init(src: "did:plc:other")).isEmpty)
+        let stats = try store.statistics()
+        #expect(stats.labels == 3 && stats.negated == 1 && stats.lastSeq == 5)
+        #expect(stats.byValue == ["porn": 1, "spam": 1, "bot": 1])
+        #expect(stats.byRule == ["r1": 3, "r2": 1])
+    }
+
     @Test func migratesADatabaseFromTheFirstSchema() throws {
         let path = temporaryPath("old.sqlite")
         let queue = try DatabaseQueue(path: path)

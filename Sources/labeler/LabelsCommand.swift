@@ -1,0 +1,195 @@
+import ATCrypto
+import ATProto
+import ArgumentParser
+import LabelStore
+import Rules
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The database the service uses unless configured otherwise.
+let defaultDatabasePath = "data/labels.sqlite"
+
+/// Opens an existing database (inspection must not create an empty one by mistake).
+func openExistingStore(_ path: String) throws -> LabelStore {
+    guard access(path, F_OK) == 0 else { throw CommandFailure("\(path): no such database (is --db right?)") }
+    do { return try LabelStore(path: path) } catch { throw CommandFailure(error.description) }
+}
+
+/// A label in its atproto JSON form (`sig` as `{"$bytes": …}`), one line.
+func labelJSON(_ label: Label) -> String { DataModelJSON.serialize(label.cborValue()) }
+
+struct LabelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "labels",
+        abstract: "Inspect stored labels (reads the database; safe while the service runs).",
+        subcommands: [List.self, Explain.self, Stats.self]
+    )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List current labels in stream order.")
+
+        @Option(help: "SQLite database.") var db = defaultDatabasePath
+        @Option(help: "An exact URI, or a prefix ending in *.") var uri: String?
+        @Option(help: "Only this label value.") var val: String?
+        @Option(help: "Only labels from this labeler DID.") var src: String?
+        @Option(help: "Only labels after this stream seq.") var since: Int64 = 0
+        @Option(help: "At most this many.") var limit = 100
+        @Flag(help: "One atproto JSON label per line.") var json = false
+
+        func validate() throws {
+            guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+        }
+
+        func run() throws {
+            let store = try openExistingStore(db)
+            let rows: [StoredLabel]
+            do {
+                rows = try store.labels(matching: .init(uri: uri, val: val, src: src, since: since, limit: limit))
+            } catch {
+                throw CommandFailure(error.description)
+            }
+            for row in rows {
+                if json {
+                    print(labelJSON(row.label))
+                } else {
+                    let l = row.label
+                    print("\(row.seq)\t\(l.isNegation ? "-" : "+")\(l.val)\t\(l.uri)\(l.cid.map { " @\($0)" } ?? "")\t\(l.cts)\(l.exp.map { " exp \($0)" } ?? "")")
+                }
+            }
+        }
+    }
+
+    struct Explain: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Why a record or account is labeled: its history.")
+
+        @Argument(help: "An at:// URI or a DID.") var uri: String
+        @Option(help: "SQLite database.") var db = defaultDatabasePath
+
+        func run() throws {
+            let store = try openExistingStore(db)
+            let history: [LabelHistoryEntry]
+            do { history = try store.history(uri: uri) } catch { throw CommandFailure(error.description) }
+            guard !history.isEmpty else {
+                print("no labels recorded for \(uri)")
+                return
+            }
+            for entry in history {
+                let who = entry.ruleID.map { "rule \($0)" } ?? "manual by \(entry.actor ?? "unknown")"
+                var line = "\(entry.time)  seq \(entry.seq)  \(entry.action.rawValue) \(entry.val)  \(who)"
+                if let field = entry.field { line += "  \(field)" }
+                if let snippet = entry.snippet { line += " \(DataModelJSON.quote(snippet))" }
+                if let reason = entry.reason { line += "  reason: \(reason)" }
+                print(line)
+            }
+        }
+    }
+
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Counts by value and by rule, last seq, stored cursors.")
+
+        @Option(help: "SQLite database.") var db = defaultDatabasePath
+        @Flag(help: "One JSON object.") var json = false
+
+        func run() throws {
+            let store = try openExistingStore(db)
+            let stats: LabelStore.Statistics
+            do { stats = try store.statistics() } catch { throw CommandFailure(error.description) }
+            let cursor = stats.cursors.first
+            if json {
+                func object(_ counts: [String: Int]) -> String {
+                    "{" + counts.sorted { $0.key < $1.key }.map { "\(DataModelJSON.quote($0.key)):\($0.value)" }.joined(separator: ",") + "}"
+                }
+                let cursors = "{" + stats.cursors.map { "\(DataModelJSON.quote($0.source)):\($0.seq)" }.joined(separator: ",") + "}"
+                print(
+                    "{\"labels\":\(stats.labels),\"negated\":\(stats.negated),\"last_seq\":\(stats.lastSeq),"
+                        + "\"cursor\":\(cursor.map { String($0.seq) } ?? "null"),\"cursors\":\(cursors),"
+                        + "\"by_val\":\(object(stats.byValue)),\"by_rule\":\(object(stats.byRule))}")
+            } else {
+                print("labels    \(stats.labels) applied, \(stats.negated) negated")
+                print("last seq  \(stats.lastSeq)")
+                for c in stats.cursors { print("cursor    \(c.source): \(c.seq) (stored \(c.updatedAt))") }
+                for (val, n) in stats.byValue.sorted(by: { $0.value > $1.value }) { print("value     \(val): \(n)") }
+                for (rule, n) in stats.byRule.sorted(by: { $0.value > $1.value }) { print("rule      \(rule): \(n)") }
+            }
+        }
+    }
+}
+
+struct LabelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "label",
+        abstract: "Apply or negate a label by hand (signed with the labeler's key, stored in the database).",
+        subcommands: [Add.self, Negate.self]
+    )
+
+    struct Options: ParsableArguments {
+        @Argument(help: "An at:// URI (a record) or a DID (an account).") var uri: String
+        @Argument(help: "The label value.") var val: String
+        @Option(help: "Pin one version of the record.") var cid: String?
+        @Option(help: "Why (kept in the history).") var reason: String?
+        @Option(help: "Who is acting (kept in the history).") var actor = ProcessInfoLite.environment("USER") ?? "cli"
+        @Option(help: "SQLite database.") var db = defaultDatabasePath
+        @Option(help: "Signing key file.") var key = KeysCommand.defaultPath
+        @Option(help: "The labeler's DID (default: the key's did:key).") var did: String?
+
+        func validate() throws {
+            guard ATURI.isValid(uri) || DID.isValid(uri) else {
+                throw ValidationError("\(uri) is neither an at:// URI nor a DID")
+            }
+            if let problem = LabelValue.problem(with: val) { throw ValidationError(problem) }
+            if let cid, (try? CID(string: cid)) == nil { throw ValidationError("--cid \(cid) is not a CID") }
+            if let did, !DID.isValid(did) { throw ValidationError("--did \(did) is not a DID") }
+        }
+
+        func write(_ action: LabelChange.Action, exp: String?) throws {
+            let signingKey: SigningKey
+            do { signingKey = try KeyFile.load(at: key, defaultType: .secp256k1) } catch {
+                throw CommandFailure("\(error) (create one with `labeler keys generate`)")
+            }
+            let store: LabelStore
+            do { store = try LabelStore(path: db) } catch { throw CommandFailure(error.description) }
+            let now = Datetime.now().rawValue
+            let change = LabelChange(
+                action: action, uri: uri, cid: cid, val: val, exp: exp, origin: .manual(actor: actor), reason: reason)
+            let rows: [StoredLabel]
+            do {
+                let keyID = try store.keyID(forDIDKey: signingKey.publicKey.didKey, at: now)
+                rows = try store.write(
+                    [change], src: did ?? signingKey.publicKey.didKey, now: now, cursor: nil, keyID: keyID
+                ) { try $0.signed(with: signingKey) }
+            } catch {
+                throw CommandFailure("\(error)")
+            }
+            if let row = rows.first {
+                print("seq \(row.seq): \(labelJSON(row.label))")
+            } else {
+                print("no change: the label is already \(action == .apply ? "applied" : "not applied")")
+            }
+        }
+    }
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Apply a label.")
+        @OptionGroup var options: Options
+        @Option(help: "Expire after this long (30s, 10m, 24h, 7d).") var exp: String?
+
+        func run() throws {
+            var expiry: String? = nil
+            if let exp {
+                guard let duration = RuleDuration(exp) else { throw ValidationError("--exp \(exp): use a duration like 24h or 7d") }
+                expiry = Datetime.format(unixMicros: Datetime.now().unixMicros + duration.microseconds)
+            }
+            try options.write(.apply, exp: expiry)
+        }
+    }
+
+    struct Negate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Negate (retract) a label. Rules will not apply it again until a person does.")
+        @OptionGroup var options: Options
+
+        func run() throws { try options.write(.negate, exp: nil) }
+    }
+}
