@@ -48,9 +48,15 @@ contains "p256 did:key" '^did:key:zDn'
 
 expect "replay of a synthetic capture with the starter rules" 0 "$bin/labeler" replay "$tmp/c.bin" --rules rules --json
 contains "replay summary keys" '^\{"events":[0-9]+,"commits":[0-9]+,"records":[0-9]+,"labels":[0-9]+,"errors":0,"seconds":[0-9.]+,"events_per_second":[0-9]+'
-expect "replay keeps its cursor in --db" 0 "$bin/labeler" replay "$tmp/c.bin" --db "$tmp/r.sqlite" --json
-expect "a second replay into the same database handles nothing again" 0 "$bin/labeler" replay "$tmp/c.bin" --db "$tmp/r.sqlite" --json
-contains "nothing handled twice" '^\{"events":0,'
+mkdir -p "$tmp/coffee-rules"
+printf 'rules:\n  - id: coffee\n    on: [post]\n    match: {keywords: [coffee]}\n    label: coffee\n' > "$tmp/coffee-rules/coffee.yaml"
+expect "replay stores signed labels and its cursor in --db" 0 "$bin/labeler" replay "$tmp/c.bin" --rules "$tmp/coffee-rules" --db "$tmp/r.sqlite" --key "$tmp/replay.key" --json
+contains "labels were stored" '"labels_stored":[1-9][0-9]*,'
+expect "the replay's key was created 0600" 0 test "$(stat -c %a "$tmp/replay.key")" = 600
+expect "a second replay into the same database handles nothing again" 0 "$bin/labeler" replay "$tmp/c.bin" --rules "$tmp/coffee-rules" --db "$tmp/r.sqlite" --key "$tmp/replay.key" --json
+contains "nothing handled twice" '^\{"events":0,.*"labels_stored":0,'
+expect "stored labels are listed" 0 "$bin/labeler" labels stats --db "$tmp/r.sqlite" --json
+contains "stats count the coffee labels" '"by_val":\{"coffee":[1-9][0-9]*\}'
 
 expect "rules check on the starter rules" 0 "$bin/labeler" rules check rules
 contains "rules check summary" '^ok: [0-9]+ rules'

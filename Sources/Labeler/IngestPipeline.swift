@@ -47,6 +47,11 @@ public final class IngestPipeline: Sendable {
     let handler: Handler
     let logger: Logger
     private let summary = Locked(Summary())
+    private let mark = Locked<Int64?>(nil)
+
+    /// The cursor now: every event at or below it has been handled. The label writer stores it
+    /// with each transaction.
+    public var lowWaterMark: Int64? { mark.value }
 
     public init(
         source: any EventSource, store: LabelStore?, configuration: Configuration = .init(), logger: Logger,
@@ -89,7 +94,8 @@ public final class IngestPipeline: Sendable {
             },
             handler: { _, seq, event in try await handler(seq, event) })
         let resetSeen = Locked(false)
-        let durable = Locked(startingAfter)
+        let durable = mark
+        durable.withLock { $0 = startingAfter }
 
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await scheduler.run() }

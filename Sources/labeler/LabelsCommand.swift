@@ -148,6 +148,7 @@ struct LabelCommand: ParsableCommand {
             do { signingKey = try KeyFile.load(at: key, defaultType: .secp256k1) } catch {
                 throw CommandFailure("\(error) (create one with `labeler keys generate`)")
             }
+            try makeParentDirectory(of: db)
             let store: LabelStore
             do { store = try LabelStore(path: db) } catch { throw CommandFailure(error.description) }
             let now = Datetime.now().rawValue

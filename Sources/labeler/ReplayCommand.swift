@@ -1,7 +1,9 @@
+import ATCrypto
 import ATProto
 import ArgumentParser
 import Firehose
 import LabelStore
+import Logging
 import Labeler
 import Rules
 import Synchronization
@@ -15,9 +17,10 @@ struct ReplayCommand: AsyncParsableCommand {
         commandName: "replay",
         abstract: "Run the pipeline over capture files, as fast as possible.",
         discussion: """
-            The captures go through the same decoder, scheduler and handlers as a live relay. With \
-            --db the cursor is stored, so replaying the same capture into the same database again \
-            handles nothing twice.
+            The captures go through the same decoder, scheduler, rules and label writer as a live \
+            relay. With --db the labels are signed (with --key, created when absent) and stored with \
+            the cursor, so replaying the same capture into the same database again handles nothing \
+            twice. Without --db the labels are only counted.
             """
     )
 
@@ -29,6 +32,12 @@ struct ReplayCommand: AsyncParsableCommand {
 
     @Option(help: "Rules folder (default: rules, when it exists).")
     var rules: String?
+
+    @Option(help: "Signing key file, with --db (created, mode 0600, when absent).")
+    var key: String = KeysCommand.defaultPath
+
+    @Option(help: "The labeler's DID, the labels' src (default: the key's did:key).")
+    var did: String?
 
     @Option(help: "Accounts processed at once (1 = sequential).")
     var concurrency: Int = 8
@@ -42,6 +51,7 @@ struct ReplayCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = CommandLineLogging.logger("labeler.replay")
+        if let db { try makeParentDirectory(of: db) }
         let store: LabelStore?
         do { store = try db.map { path throws(LabelStore.Error) in try LabelStore(path: path) } } catch {
             throw CommandFailure(error.description)
@@ -55,6 +65,19 @@ struct ReplayCommand: AsyncParsableCommand {
         let decoder = RepoEventDecoder(decodesRecords: { holder.current.readsRecords(of: $0) })
         let source = CaptureSource(paths: captures, decoder: decoder)
         let tally = Mutex(RuleTally())
+        let pipelineRef = Mutex<IngestPipeline?>(nil)
+        let writer = try store.map { store in
+            let signingKey = try loadOrCreateKey(at: key, logger: logger)
+            do {
+                return try LabelWriter(
+                    store: store, src: did ?? signingKey.publicKey.didKey, key: signingKey, logger: logger,
+                    cursor: { [cursorName = source.cursorName] in
+                        pipelineRef.withLock { $0?.lowWaterMark }.map { (name: cursorName, seq: $0) }
+                    })
+            } catch {
+                throw CommandFailure("\(error)")
+            }
+        }
         let pipeline = IngestPipeline(
             source: source, store: store,
             configuration: .init(scheduler: .init(concurrency: concurrency)), logger: logger
@@ -62,6 +85,11 @@ struct ReplayCommand: AsyncParsableCommand {
             let time = eventTime(event)
             let results = evaluator.evaluate(event, time: time)
             guard !results.isEmpty else { return }
+            // The event is done only when its labels are durable, so the cursor never passes it first.
+            if let writer {
+                let changes = results.flatMap(\.labelChanges)
+                if !changes.isEmpty { _ = try await writer.submit(changes) }
+            }
             tally.withLock { t in
                 for effects in results {
                     t.labels += effects.labels.count
@@ -84,12 +112,19 @@ struct ReplayCommand: AsyncParsableCommand {
                 writeToStandardError("\r\(c.messages) messages, \(c.events) events")
             }
         } : nil
+        pipelineRef.withLock { $0 = pipeline }
+        let writerTask = writer.map { writer in Task { await writer.run() } }
         let summary: IngestPipeline.Summary
         do {
             summary = try await pipeline.run()
         } catch {
             progress?.cancel()
+            writerTask?.cancel()
             throw CommandFailure("\(error)")
+        }
+        if let writerTask {
+            writerTask.cancel()
+            await writerTask.value
         }
         progress?.cancel()
         if progress != nil { writeToStandardError("\r\u{1B}[K") }
@@ -102,6 +137,7 @@ struct ReplayCommand: AsyncParsableCommand {
             ("events", "\(summary.events)"), ("commits", "\(summary.commits)"), ("records", "\(summary.records)"),
             ("labels", "\(rules.labels)"), ("errors", "\(errors)"), ("seconds", fixed(seconds, 3)),
             ("events_per_second", "\(seconds > 0 ? Int(Double(summary.events) / seconds) : 0)"),
+            ("labels_stored", writer.map { "\($0.totals.labels)" } ?? "null"),
             ("negations_requested", "\(rules.negations)"), ("dry_run", "\(rules.dryRun)"), ("rule_errors", "\(rules.ruleErrors)"),
             ("by_rule", "{" + rules.byRule.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",") + "}"),
         ]
@@ -127,7 +163,20 @@ extension ReplayCommand {
     }
 }
 
-/// What the rules did during a replay (labels are not stored by replay). Negations are counted
+/// Loads the signing key, creating it (mode 0600) when the file is absent, as the service does on
+/// its first start.
+func loadOrCreateKey(at path: String, logger: Logger) throws -> SigningKey {
+    if access(path, F_OK) != 0 {
+        try makeParentDirectory(of: path)
+        let key = SigningKey.generate(.secp256k1)
+        do { try KeyFile.create(at: path, key: key) } catch { throw CommandFailure(error.description) }
+        logger.notice("created a signing key", metadata: ["file": "\(path)", "did_key": "\(key.publicKey.didKey)"])
+        return key
+    }
+    do { return try KeyFile.load(at: path, defaultType: .secp256k1) } catch { throw CommandFailure(error.description) }
+}
+
+/// What the rules asked for during a replay. Negations are counted
 /// apart: rules with `on_no_match: negate` ask to negate on every delete in their scope, and only
 /// those of applied labels change anything.
 struct RuleTally: Sendable {

@@ -1,0 +1,17 @@
+import LabelStore
+import Rules
+
+extension LabelChange {
+    /// The change a rule asks for, with what it matched (for `labels explain`).
+    public init(_ effect: LabelEffect) {
+        self.init(
+            action: effect.negate ? .negate : .apply, uri: effect.subject.uri, cid: effect.subject.cid, val: effect.value,
+            exp: effect.expires, origin: .rule(id: effect.ruleID), field: effect.evidence.map { "\($0.field)" },
+            snippet: effect.evidence?.text)
+    }
+}
+
+extension Effects {
+    /// Every label change these effects ask for (dry-run hits are not changes).
+    public var labelChanges: [LabelChange] { (labels + negations).map(LabelChange.init) }
+}
