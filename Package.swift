@@ -91,6 +91,7 @@ let package = Package(
             dependencies: [
                 "ATProto", "ATCrypto", "Firehose", "KeyedScheduler", "LabelStore", "Rules",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict
         ),

@@ -1,0 +1,171 @@
+import Foundation
+import Yams
+
+/// Everything `labeler run` can be told, each with a default that runs: `config/labeler.yaml`
+/// (every key optional), then `LABELER_*` environment variables on top. An unknown key or a bad
+/// value stops the start with one line saying where and what.
+public struct LabelerConfiguration: Sendable, Equatable {
+    public enum SourceKind: String, Sendable, CaseIterable { case relay, jetstream }
+    public enum KeyKind: String, Sendable, CaseIterable { case secp256k1, p256 }
+
+    /// The labeler's DID (the labels' `src`); empty means the key's did:key.
+    public var did = ""
+    public var sourceKind = SourceKind.relay
+    public var sourceURL = "wss://bsky.network"
+    /// Empty: the collections the loaded rules read.
+    public var sourceCollections: [String] = []
+    /// Jetstream's zstd dictionary file (enables `compress=true`).
+    public var sourceZstdDictionary = ""
+    public var concurrency = 8
+    public var queue = 10_000
+    public var perKeyQueue = 1_000
+    public var rulesPath = "rules"
+    public var storePath = "data/labels.sqlite"
+    public var signingKey = "data/signing.key"
+    public var signingType = KeyKind.secp256k1
+    public var serverHost = "127.0.0.1"
+    public var serverPort = 14_831
+    public var adminToken = ""
+
+    public init() {}
+
+    public struct Error: Swift.Error, Equatable, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The keys, as written in the file (dotted) and in the environment (`LABELER_` + upper case,
+    /// dots as underscores).
+    static let keys: [(path: String, apply: @Sendable (inout LabelerConfiguration, Value) throws(Problem) -> Void)] = [
+        ("did", { c, v throws(Problem) in c.did = try v.string() }),
+        ("source.kind", { c, v throws(Problem) in c.sourceKind = try v.choice() }),
+        ("source.url", { c, v throws(Problem) in c.sourceURL = try v.nonEmptyString() }),
+        ("source.collections", { c, v throws(Problem) in c.sourceCollections = try v.list() }),
+        ("source.zstd_dictionary", { c, v throws(Problem) in c.sourceZstdDictionary = try v.string() }),
+        ("scheduler.concurrency", { c, v throws(Problem) in c.concurrency = try v.int(in: 1...4096) }),
+        ("scheduler.queue", { c, v throws(Problem) in c.queue = try v.int(in: 1...10_000_000) }),
+        ("scheduler.per_key_queue", { c, v throws(Problem) in c.perKeyQueue = try v.int(in: 1...10_000_000) }),
+        ("rules.path", { c, v throws(Problem) in c.rulesPath = try v.nonEmptyString() }),
+        ("store.path", { c, v throws(Problem) in c.storePath = try v.nonEmptyString() }),
+        ("signing.key", { c, v throws(Problem) in c.signingKey = try v.nonEmptyString() }),
+        ("signing.type", { c, v throws(Problem) in c.signingType = try v.choice() }),
+        ("server.host", { c, v throws(Problem) in c.serverHost = try v.nonEmptyString() }),
+        ("server.port", { c, v throws(Problem) in c.serverPort = try v.int(in: 1...65_535) }),
+        ("server.admin_token", { c, v throws(Problem) in c.adminToken = try v.string() }),
+    ]
+
+    static func environmentName(_ path: String) -> String {
+        "LABELER_" + path.uppercased().replacingOccurrences(of: ".", with: "_")
+    }
+
+    /// Loads `path` (a missing file is an error only when `required`), then the environment.
+    public static func load(path: String, required: Bool, environment: [String: String]) throws(Error)
+        -> LabelerConfiguration
+    {
+        var configuration = LabelerConfiguration()
+        if FileManager.default.fileExists(atPath: path) {
+            let text: String
+            do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+                throw Error(description: "\(path): cannot read: \(error.localizedDescription)")
+            }
+            try configuration.apply(yaml: text, file: path)
+        } else if required {
+            throw Error(description: "\(path): no such configuration file")
+        }
+        try configuration.apply(environment: environment)
+        return configuration
+    }
+
+    mutating func apply(yaml text: String, file: String) throws(Error) {
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch { throw Error(description: "\(file): \(error)") }
+        guard let root else { return }
+        guard case .mapping = root else { throw Error(description: "\(file):1:1: the configuration must be a mapping") }
+        try apply(node: root, prefix: "", file: file)
+    }
+
+    private mutating func apply(node: Node, prefix: String, file: String) throws(Error) {
+        guard let mapping = node.mapping else { return }
+        for (keyNode, valueNode) in mapping {
+            let key = keyNode.string ?? ""
+            let path = prefix.isEmpty ? key : prefix + "." + key
+            let at = "\(file):\(keyNode.mark?.line ?? 1):\(keyNode.mark?.column ?? 1)"
+            if let setter = Self.keys.first(where: { $0.path == path })?.apply {
+                do { try setter(&self, .yaml(valueNode)) } catch {
+                    throw Error(description: "\(file):\(valueNode.mark?.line ?? 1):\(valueNode.mark?.column ?? 1): \(path): \(error.reason)")
+                }
+            } else if Self.keys.contains(where: { $0.path.hasPrefix(path + ".") }) {
+                guard valueNode.mapping != nil else { throw Error(description: "\(at): \(path) must be a mapping") }
+                try apply(node: valueNode, prefix: path, file: file)
+            } else {
+                let known = Self.keys.map(\.path).filter { $0.hasPrefix(prefix.isEmpty ? "" : prefix + ".") }
+                throw Error(description: "\(at): unknown key '\(path)' (known: \(known.joined(separator: ", ")))")
+            }
+        }
+    }
+
+    mutating func apply(environment: [String: String]) throws(Error) {
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("LABELER_") {
+            guard let key = Self.keys.first(where: { Self.environmentName($0.path) == name }) else {
+                if name == "LABELER_LOG_LEVEL" { continue }  // read by the logger, not a configuration key
+                throw Error(description: "environment: unknown variable \(name)")
+            }
+            do { try key.apply(&self, .environment(value)) } catch {
+                throw Error(description: "environment: \(name): \(error.reason)")
+            }
+        }
+    }
+
+    /// A value from the file or the environment.
+    enum Value {
+        case yaml(Node)
+        case environment(String)
+
+        func string() throws(Problem) -> String {
+            switch self {
+            case .environment(let s): return s
+            case .yaml(let node):
+                guard let s = node.scalar?.string else { throw Problem(reason: "must be a string") }
+                return s
+            }
+        }
+
+        func nonEmptyString() throws(Problem) -> String {
+            let s = try string()
+            guard !s.isEmpty else { throw Problem(reason: "must not be empty") }
+            return s
+        }
+
+        func int(in range: ClosedRange<Int>) throws(Problem) -> Int {
+            guard let n = Int(try string()) else { throw Problem(reason: "must be a whole number") }
+            guard range.contains(n) else { throw Problem(reason: "must be between \(range.lowerBound) and \(range.upperBound)") }
+            return n
+        }
+
+        func choice<T: RawRepresentable & CaseIterable>() throws(Problem) -> T where T.RawValue == String {
+            let s = try string()
+            guard let value = T(rawValue: s) else {
+                throw Problem(reason: "must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), not '\(s)'")
+            }
+            return value
+        }
+
+        func list() throws(Problem) -> [String] {
+            switch self {
+            case .environment(let s):
+                return s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            case .yaml(let node):
+                guard let sequence = node.sequence else { throw Problem(reason: "must be a list") }
+                var out: [String] = []
+                for item in sequence {
+                    guard let s = item.scalar?.string else { throw Problem(reason: "must be a list of strings") }
+                    out.append(s)
+                }
+                return out
+            }
+        }
+    }
+
+    struct Problem: Swift.Error {
+        let reason: String
+    }
+}

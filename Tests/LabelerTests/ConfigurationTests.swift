@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+
+@testable import Labeler
+
+@Suite struct ConfigurationTests {
+    func write(_ text: String) throws -> String {
+        let path = temporaryPath("labeler.yaml")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func defaultsRunWithNoFile() throws {
+        let c = try LabelerConfiguration.load(path: "/nonexistent/labeler.yaml", required: false, environment: [:])
+        #expect(c == LabelerConfiguration())
+        #expect(c.sourceURL == "wss://bsky.network" && c.concurrency == 8 && c.serverPort == 14831)
+        #expect(throws: LabelerConfiguration.Error.self) {
+            try LabelerConfiguration.load(path: "/nonexistent/labeler.yaml", required: true, environment: [:])
+        }
+    }
+
+    /// The shipped file documents every key with its default value.
+    @Test func theShippedFileIsTheDefaults() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("config/labeler.yaml").path
+        let c = try LabelerConfiguration.load(path: path, required: true, environment: [:])
+        #expect(c == LabelerConfiguration())
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        for key in LabelerConfiguration.keys.map(\.path) {
+            #expect(text.contains(String(key.split(separator: ".").last!) + ":"), "\(key) is not documented")
+        }
+    }
+
+    @Test func fileThenEnvironment() throws {
+        let path = try write("""
+            source:
+              kind: jetstream
+              url: wss://jetstream2.us-east.bsky.network/subscribe
+              collections: [app.bsky.feed.post, app.bsky.actor.profile]
+            scheduler: {concurrency: 2}
+            server:
+              port: 9000
+            """)
+        let c = try LabelerConfiguration.load(
+            path: path, required: true,
+            environment: ["LABELER_SERVER_PORT": "9100", "LABELER_SCHEDULER_PER_KEY_QUEUE": "5", "LABELER_SOURCE_COLLECTIONS": "a.b.c, d.e.f", "LABELER_LOG_LEVEL": "debug", "PATH": "/bin"])
+        #expect(c.sourceKind == .jetstream && c.sourceURL.hasPrefix("wss://jetstream2"))
+        #expect(c.concurrency == 2 && c.perKeyQueue == 5)
+        #expect(c.serverPort == 9100)  // the environment wins
+        #expect(c.sourceCollections == ["a.b.c", "d.e.f"])
+    }
+
+    @Test(arguments: [
+        ("scheduler:\n  concurency: 4\n", ":2:3: unknown key 'scheduler.concurency' (known: scheduler.concurrency, scheduler.queue, scheduler.per_key_queue)"),
+        ("colour: red\n", ":1:1: unknown key 'colour'"),
+        ("server:\n  port: 70000\n", ":2:9: server.port: must be between 1 and 65535"),
+        ("source:\n  kind: firehose\n", ":2:9: source.kind: must be one of relay, jetstream, not 'firehose'"),
+        ("scheduler:\n  concurrency: many\n", ":2:16: scheduler.concurrency: must be a whole number"),
+        ("source:\n  collections: app.bsky.feed.post\n", ":2:16: source.collections: must be a list"),
+        ("store: data.sqlite\n", ":1:1: store must be a mapping"),
+    ])
+    func badFilesSayWhereAndWhat(_ yaml: String, _ message: String) throws {
+        let path = try write(yaml)
+        #expect {
+            _ = try LabelerConfiguration.load(path: path, required: true, environment: [:])
+        } throws: { error in
+            let text = (error as? LabelerConfiguration.Error)?.description ?? ""
+            return text.hasPrefix(path + message)
+        }
+    }
+
+    @Test func badEnvironmentSaysWhich() {
+        #expect {
+            _ = try LabelerConfiguration.load(path: "/nonexistent", required: false, environment: ["LABELER_SERVER_PROT": "1"])
+        } throws: { ($0 as? LabelerConfiguration.Error)?.description == "environment: unknown variable LABELER_SERVER_PROT" }
+        #expect {
+            _ = try LabelerConfiguration.load(path: "/nonexistent", required: false, environment: ["LABELER_SCHEDULER_CONCURRENCY": "0"])
+        } throws: {
+            ($0 as? LabelerConfiguration.Error)?.description == "environment: LABELER_SCHEDULER_CONCURRENCY: must be between 1 and 4096"
+        }
+    }
+}
