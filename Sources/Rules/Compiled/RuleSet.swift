@@ -26,6 +26,12 @@ public final class RuleSet: Sendable {
     /// Rules to run per ``RecordKind/slot``, in evaluation order. Slot 5 (other collections) holds
     /// every rule with a collection kind; the event's collection is matched against them.
     let rulesBySlot: [[Int]]
+    /// Collections whose records some rule reads (named kinds and exact NSIDs), and the globs of
+    /// `on:` entries: decided once here, since the decoder asks for every op.
+    let collectionsRead: Set<String>
+    let collectionGlobsRead: [String]
+    /// Whether any rule looks at handles (identity events).
+    public let readsHandles: Bool
     /// Collection globs per rule (empty for rules without collection kinds).
     let collectionGlobs: [[String]]
     /// Per slot: the fields the keyword automaton scans on every event of that slot.
@@ -58,6 +64,19 @@ public final class RuleSet: Sendable {
             }
         }
         self.rulesBySlot = rulesBySlot
+        var collections = Set<String>()
+        var globs: [String] = []
+        for kind in rules.flatMap(\.kinds) {
+            switch kind {
+            case .collection(let glob) where glob == "*" || glob.hasSuffix(".*"): globs.append(glob)
+            case .collection(let nsid): collections.insert(nsid)
+            case .handle: break
+            default: if let collection = kind.collection { collections.insert(collection) }
+            }
+        }
+        collectionsRead = collections
+        collectionGlobsRead = globs
+        readsHandles = rules.contains { $0.kinds.contains(.handle) }
         var byKeywords = [[Int32]](repeating: [], count: tables.matcherRegexStart.count)
         var byLiteral = [[Int32]](repeating: [], count: tables.regexes.count)
         var byRule = [[Int32]](repeating: [], count: rules.count)
