@@ -67,6 +67,19 @@ final class Received: Sendable {
         _ = await task.result
     }
 
+    /// Serves `messages` through a test relay with `faults` and runs a source against it until
+    /// `until` holds (by default: every seq delivered). The caller stops the relay.
+    func deliver(
+        faults: TestRelay.Faults = .init(), messages: [[UInt8]] = Self.messages, durable: Int64? = nil,
+        silence: Duration = .seconds(30), until: @escaping @Sendable (Received.State) -> Bool = { $0.seqs.count >= RelaySourceTests.seqs.count }
+    ) async throws -> (TestRelay, RelaySource, Received) {
+        let relay = try await TestRelay(messages: messages, faults: faults)
+        let source = try RelaySource(configuration: configuration(relay.url, silence: silence), logger: logger())
+        let received = Received(durable: durable)
+        try await run(source, received, until: until)
+        return (relay, source, received)
+    }
+
     func logger() -> Logger {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -74,11 +87,8 @@ final class Received: Sendable {
     }
 
     @Test func deliversEverythingOnceOnACleanStream() async throws {
-        let relay = try await TestRelay(messages: Self.messages)
-        let source = try RelaySource(configuration: configuration(relay.url), logger: logger())
-        let received = Received()
+        let (relay, source, received) = try await deliver()
         let all = Self.seqs
-        try await run(source, received) { $0.seqs.count >= all.count }
         #expect(received.snapshot.seqs == all)
         #expect(relay.requestedCursors.first == .some(nil))
         #expect(source.metrics.snapshot.connections == 1)
@@ -88,11 +98,8 @@ final class Received: Sendable {
     @Test func connectionDropsLoseAndRepeatNothing() async throws {
         var faults = TestRelay.Faults()
         faults.dropAfter = 70
-        let relay = try await TestRelay(messages: Self.messages, faults: faults)
-        let source = try RelaySource(configuration: configuration(relay.url), logger: logger())
-        let received = Received()
+        let (relay, _, received) = try await deliver(faults: faults)
         let all = Self.seqs
-        try await run(source, received) { $0.seqs.count >= all.count }
         #expect(received.snapshot.seqs == all)
         #expect(relay.connections >= all.count / 70)
         // Each reconnection resumed right after the last seq delivered.
@@ -104,11 +111,8 @@ final class Received: Sendable {
     @Test func corruptFramesDropTheConnectionAndAreFetchedAgain() async throws {
         var faults = TestRelay.Faults()
         faults.corruptEvery = 97
-        let relay = try await TestRelay(messages: Self.messages, faults: faults)
-        let source = try RelaySource(configuration: configuration(relay.url), logger: logger())
-        let received = Received()
+        let (relay, source, received) = try await deliver(faults: faults)
         let all = Self.seqs
-        try await run(source, received) { $0.seqs.count >= all.count }
         #expect(received.snapshot.seqs == all)
         let metrics = source.metrics.snapshot
         #expect(metrics.decodeErrors >= 5)
@@ -117,11 +121,8 @@ final class Received: Sendable {
     }
 
     @Test func futureCursorRestartsFromTheLiveHeadAndRecordsTheGap() async throws {
-        let relay = try await TestRelay(messages: Self.messages)
-        let source = try RelaySource(configuration: configuration(relay.url), logger: logger())
-        let received = Received(durable: Self.seqs.last! + 1000)
+        let (relay, source, received) = try await deliver(durable: Self.seqs.last! + 1000)
         let all = Self.seqs
-        try await run(source, received) { $0.seqs.count >= all.count }
         #expect(received.snapshot.seqs == all)
         #expect(received.snapshot.resets == 0)  // nothing had been delivered yet: no reset needed
         #expect(source.metrics.snapshot.futureCursors == 1)
@@ -130,11 +131,8 @@ final class Received: Sendable {
     }
 
     @Test func outdatedCursorIsCountedAndTheStreamContinues() async throws {
-        let relay = try await TestRelay(messages: Self.messages)
-        let source = try RelaySource(configuration: configuration(relay.url), logger: logger())
-        let received = Received(durable: 5)
+        let (relay, source, received) = try await deliver(durable: 5)
         let all = Self.seqs
-        try await run(source, received) { $0.seqs.count >= all.count }
         #expect(received.snapshot.seqs == all)
         #expect(source.metrics.snapshot.outdatedCursors == 1)
         await relay.stop()
@@ -143,11 +141,8 @@ final class Received: Sendable {
     @Test func silenceIsADeadConnection() async throws {
         var faults = TestRelay.Faults()
         faults.silenceAfter = 150
-        let relay = try await TestRelay(messages: Self.messages, faults: faults)
-        let source = try RelaySource(configuration: configuration(relay.url, silence: .milliseconds(800)), logger: logger())
-        let received = Received()
+        let (relay, source, received) = try await deliver(faults: faults, silence: .milliseconds(800))
         let all = Self.seqs
-        try await run(source, received) { $0.seqs.count >= all.count }
         #expect(received.snapshot.seqs == all)
         #expect(source.metrics.snapshot.connections == 2)
         #expect(relay.requestedCursors.last == .some(all[149]))
@@ -167,6 +162,23 @@ final class Received: Sendable {
         #expect(received.snapshot.seqs == all)
         #expect(source.metrics.snapshot.httpErrors == 2)
         #expect(clock.now - start >= .seconds(1))  // waited out Retry-After
+        await relay.stop()
+    }
+
+    /// A message over the size limit drops the connection; the source never skips past it (that
+    /// would lose the event) and never crashes, it keeps reconnecting from the last seq.
+    @Test func aMessageOverTheSizeLimitIsNeverSkipped() async throws {
+        let relay = try await TestRelay(messages: Self.messages)
+        let limit = 600
+        var configuration = configuration(relay.url)
+        configuration.webSocket.maxMessageSize = limit
+        let source = try RelaySource(configuration: configuration, logger: logger())
+        let received = Received()
+        try await run(source, received) { _ in source.metrics.snapshot.connections >= 3 }
+        let firstTooLarge = try #require(Self.messages.firstIndex { $0.count > limit })
+        let before = Self.messages[..<firstTooLarge].compactMap { RelaySource.seq(of: $0) }
+        #expect(received.snapshot.seqs == before)
+        #expect(relay.requestedCursors.dropFirst().allSatisfy { $0 == before.last })
         await relay.stop()
     }
 
@@ -191,11 +203,8 @@ final class Received: Sendable {
         let (_, body) = try FrameCodec.split(messages[index][...])
         let blocks = try #require(body["blocks"]?.bytesValue)
         messages[index][blocks.endIndex - 2] ^= 0x40
-        let relay = try await TestRelay(messages: messages)
-        let source = try RelaySource(configuration: configuration(relay.url), logger: logger())
-        let received = Received()
+        let (relay, source, received) = try await deliver(messages: messages, until: { $0.seqs.count + $0.rejected.count >= Self.seqs.count })
         let all = Self.seqs
-        try await run(source, received) { $0.seqs.count + $0.rejected.count >= all.count }
         #expect(received.snapshot.rejected == [all[index]])
         #expect(received.snapshot.seqs == all.filter { $0 != all[index] })
         #expect(source.metrics.snapshot.connections == 1)
