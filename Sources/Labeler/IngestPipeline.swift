@@ -20,14 +20,18 @@ public final class IngestPipeline: Sendable {
         public var cursorInterval: Duration
         /// How long to let queued work finish at shutdown.
         public var drainTimeout: Duration
+        /// Whether the pipeline writes the cursor itself. Off when a label writer stores it with
+        /// each transaction (read from `lowWaterMark`); the stored cursor is still read at start.
+        public var storesCursor: Bool
 
         public init(
             scheduler: KeyedSchedulerConfiguration = .init(), cursorInterval: Duration = .seconds(1),
-            drainTimeout: Duration = .seconds(30)
+            drainTimeout: Duration = .seconds(30), storesCursor: Bool = true
         ) {
             self.scheduler = scheduler
             self.cursorInterval = cursorInterval
             self.drainTimeout = drainTimeout
+            self.storesCursor = storesCursor
         }
     }
 
@@ -99,7 +103,8 @@ public final class IngestPipeline: Sendable {
 
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await scheduler.run() }
-            group.addTask { [store, configuration] in
+            group.addTask { [configuration] in
+                let store = configuration.storesCursor ? self.store : nil
                 // Persist the low-water mark as it advances, at most once per interval.
                 let clock = ContinuousClock()
                 var lastWrite = clock.now - configuration.cursorInterval

@@ -80,7 +80,8 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         let pipeline = IngestPipeline(
             source: source, store: store,
-            configuration: .init(scheduler: .init(concurrency: concurrency)), logger: logger
+            // With a writer, the cursor is stored in its transactions, next to the labels.
+            configuration: .init(scheduler: .init(concurrency: concurrency), storesCursor: writer == nil), logger: logger
         ) { _, event in
             let time = eventTime(event)
             let results = evaluator.evaluate(event, time: time)

@@ -83,6 +83,17 @@ func temporaryPath(_ name: String) -> String {
         #expect(secondSummary.events == 0)
     }
 
+    @Test func aPipelineWhoseWriterOwnsTheCursorLeavesItAlone() async throws {
+        let store = try LabelStore(path: temporaryPath("labels.sqlite"))
+        let pipeline = IngestPipeline(
+            source: CaptureSource(paths: [try writeCapture()]), store: store,
+            configuration: .init(storesCursor: false), logger: quietLogger()
+        ) { _, _ in }
+        let summary = try await pipeline.run()
+        #expect(try store.cursor(for: "capture") == nil)
+        #expect(pipeline.lowWaterMark == summary.finalCursor && summary.finalCursor != nil)
+    }
+
     @Test func aFailingHandlerIsIsolatedAndTheCursorPassesIt() async throws {
         let capture = try writeCapture()
         let handled = Handled()
