@@ -52,6 +52,9 @@ public final class IngestPipeline: Sendable {
     let logger: Logger
     private let summary = Locked(Summary())
     private let mark = Locked<Int64?>(nil)
+    /// Set by `stop()`; the source's task, so stopping reaches it and nothing else.
+    private let stopping = Locked(false)
+    private let sourceTask = Locked<Task<Void, any Error>?>(nil)
 
     /// The cursor now: every event at or below it has been handled. The label writer stores it
     /// with each transaction.
@@ -68,15 +71,26 @@ public final class IngestPipeline: Sendable {
         self.handler = handler
     }
 
-    /// Runs until the source ends (captures) or the task is cancelled (live sources), then drains
-    /// what was accepted, stores the final cursor and returns the counts.
+    /// Stops reading the source; `run()` then drains what was accepted (handlers keep running,
+    /// labels keep being written), stores the final cursor and returns. This is the graceful
+    /// shutdown; cancelling `run()`'s task also stops it, but cancels the handlers' work too.
+    public func stop() {
+        let task = stopping.withLock { s -> Task<Void, any Error>? in
+            s = true
+            return sourceTask.value
+        }
+        task?.cancel()
+    }
+
+    /// Runs until the source ends (captures), `stop()` is called or the task is cancelled (live
+    /// sources), then drains what was accepted, stores the final cursor and returns the counts.
     public func run() async throws -> Summary {
         let cursorName = source.cursorName
         var resumeAfter = try store?.cursor(for: cursorName)
         // A reset (the relay's sequence restarted) needs a fresh scheduler, since seqs go back.
         while true {
             let outcome = try await runEpoch(startingAfter: resumeAfter, cursorName: cursorName)
-            guard outcome == .reset else { break }
+            guard outcome == .reset, !stopping.value else { break }
             summary.withLock { $0.resets += 1 }
             try store?.setCursor(nil, for: cursorName, at: Datetime.now().rawValue)
             resumeAfter = nil
@@ -122,8 +136,10 @@ public final class IngestPipeline: Sendable {
             }
 
             var sourceError: (any Error)? = nil
-            do {
-                try await source.run(
+            // The source runs in a task of its own so that `stop()` can end it without cancelling
+            // the handlers, which still have to finish and write their labels.
+            let sourceTask = Task {
+                try await self.source.run(
                     resumeAfter: { durable.withLock { $0 } },
                     deliver: { delivered in
                         switch delivered {
@@ -147,6 +163,15 @@ public final class IngestPipeline: Sendable {
                             throw ResetRequested()
                         }
                     })
+            }
+            self.sourceTask.withLock { $0 = sourceTask }
+            if stopping.value { sourceTask.cancel() }
+            do {
+                try await withTaskCancellationHandler {
+                    try await sourceTask.value
+                } onCancel: {
+                    sourceTask.cancel()
+                }
             } catch is ResetRequested {
             } catch {
                 sourceError = error
@@ -154,7 +179,8 @@ public final class IngestPipeline: Sendable {
             let final = await scheduler.shutdown(gracePeriod: configuration.drainTimeout)
             try await group.waitForAll()
             summary.withLock { $0.finalCursor = final }
-            if let sourceError, !(sourceError is CancellationError) { throw sourceError }
+            // Whatever a source throws while being stopped is the stop, not a failure.
+            if let sourceError, !(sourceError is CancellationError), !stopping.value { throw sourceError }
             return resetSeen.withLock { $0 } ? .reset : .finished
         }
     }

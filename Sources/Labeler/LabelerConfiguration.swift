@@ -106,7 +106,8 @@ public struct LabelerConfiguration: Sendable, Equatable {
     mutating func apply(environment: [String: String]) throws(Error) {
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("LABELER_") {
             guard let key = Self.keys.first(where: { Self.environmentName($0.path) == name }) else {
-                if name == "LABELER_LOG_LEVEL" { continue }  // read by the logger, not a configuration key
+                // Read by the logger and the key loader, not configuration keys.
+                if name == "LABELER_LOG_LEVEL" || name == SigningKeyLoader.environmentVariable { continue }
                 throw Error(description: "environment: unknown variable \(name)")
             }
             do { try key.apply(&self, .environment(value)) } catch {

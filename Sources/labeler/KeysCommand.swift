@@ -1,5 +1,6 @@
 import ATCrypto
 import ArgumentParser
+import Labeler
 
 #if canImport(Glibc)
 import Glibc
@@ -55,14 +56,5 @@ extension KeyType: ExpressibleByArgument {}
 /// Creates the directory that will hold `path` (like `mkdir -p`), so `keys generate` works in a
 /// fresh checkout where `data/` does not exist yet.
 func makeParentDirectory(of path: String) throws {
-    guard let slash = path.lastIndex(of: "/") else { return }
-    let directory = String(path[..<slash])
-    guard !directory.isEmpty else { return }
-    var built = directory.hasPrefix("/") ? "" : "."
-    for component in directory.split(separator: "/") {
-        built += "/" + component
-        if mkdir(built, 0o700) != 0 && errno != EEXIST {
-            throw CommandFailure("cannot create directory \(built): \(String(cString: strerror(errno)))")
-        }
-    }
+    do { try createParentDirectory(of: path) } catch { throw CommandFailure(error.description) }
 }

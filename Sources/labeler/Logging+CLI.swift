@@ -24,6 +24,20 @@ enum CommandLineLogging {
 enum ProcessInfoLite {
     static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
 
+    /// Every environment variable (the configuration reads the `LABELER_*` ones).
+    static var environmentVariables: [String: String] {
+        var variables: [String: String] = [:]
+        var entry = environ
+        while let pointer = entry.pointee {
+            let text = String(cString: pointer)
+            if let equals = text.firstIndex(of: "=") {
+                variables[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            entry += 1
+        }
+        return variables
+    }
+
     /// Whether standard error is a terminal (progress lines are only for people).
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
 }

@@ -64,7 +64,6 @@ struct ReplayCommand: AsyncParsableCommand {
         let holder = evaluator.holder
         let decoder = RepoEventDecoder(decodesRecords: { holder.current.readsRecords(of: $0) })
         let source = CaptureSource(paths: captures, decoder: decoder)
-        let tally = Mutex(RuleTally())
         let pipelineRef = Mutex<IngestPipeline?>(nil)
         let writer = try store.map { store in
             let signingKey = try loadOrCreateKey(at: key, logger: logger)
@@ -78,32 +77,12 @@ struct ReplayCommand: AsyncParsableCommand {
                 throw CommandFailure("\(error)")
             }
         }
+        let labeler = EventLabeler(evaluator: evaluator, writer: writer, logger: logger)
         let pipeline = IngestPipeline(
             source: source, store: store,
             // With a writer, the cursor is stored in its transactions, next to the labels.
             configuration: .init(scheduler: .init(concurrency: concurrency), storesCursor: writer == nil), logger: logger
-        ) { _, event in
-            let time = eventTime(event)
-            let results = evaluator.evaluate(event, time: time)
-            guard !results.isEmpty else { return }
-            // The event is done only when its labels are durable, so the cursor never passes it first.
-            if let writer {
-                let changes = results.flatMap(\.labelChanges)
-                if !changes.isEmpty { _ = try await writer.submit(changes) }
-            }
-            tally.withLock { t in
-                for effects in results {
-                    t.labels += effects.labels.count
-                    t.negations += effects.negations.count
-                    t.dryRun += effects.dryRun.count
-                    t.ruleErrors += effects.failures.count
-                    for effect in effects.labels + effects.dryRun { t.byRule[effect.ruleID, default: 0] += 1 }
-                }
-            }
-            for effects in results {
-                for failure in effects.failures { logger.warning("rule failed", metadata: ["error": "\(failure)"]) }
-            }
-        }
+        ) { seq, event in try await labeler.handle(seq: seq, event: event) }
         let clock = ContinuousClock()
         let start = clock.now
         let progress = ProcessInfoLite.stderrIsTerminal && !json ? Task {
@@ -133,7 +112,7 @@ struct ReplayCommand: AsyncParsableCommand {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let counts = source.counts
         let errors = counts.undecodable + counts.rejected + summary.failed
-        let rules = tally.withLock { $0 }
+        let rules = labeler.totals
         let fields: [(String, String)] = [
             ("events", "\(summary.events)"), ("commits", "\(summary.commits)"), ("records", "\(summary.records)"),
             ("labels", "\(rules.labels)"), ("errors", "\(errors)"), ("seconds", fixed(seconds, 3)),
@@ -167,37 +146,11 @@ extension ReplayCommand {
 /// Loads the signing key, creating it (mode 0600) when the file is absent, as the service does on
 /// its first start.
 func loadOrCreateKey(at path: String, logger: Logger) throws -> SigningKey {
-    if access(path, F_OK) != 0 {
-        try makeParentDirectory(of: path)
-        let key = SigningKey.generate(.secp256k1)
-        do { try KeyFile.create(at: path, key: key) } catch { throw CommandFailure(error.description) }
-        logger.notice("created a signing key", metadata: ["file": "\(path)", "did_key": "\(key.publicKey.didKey)"])
-        return key
+    do {
+        return try SigningKeyLoader.load(path: path, typeForNewKey: .secp256k1, environment: [:], logger: logger)
+    } catch {
+        throw CommandFailure(error.description)
     }
-    do { return try KeyFile.load(at: path, defaultType: .secp256k1) } catch { throw CommandFailure(error.description) }
-}
-
-/// What the rules asked for during a replay. Negations are counted
-/// apart: rules with `on_no_match: negate` ask to negate on every delete in their scope, and only
-/// those of applied labels change anything.
-struct RuleTally: Sendable {
-    var labels = 0
-    var negations = 0
-    var dryRun = 0
-    var ruleErrors = 0
-    var byRule: [String: Int] = [:]
-}
-
-/// The event's own time in microseconds (so replays are deterministic), or now.
-func eventTime(_ event: RepoEvent) -> Int64 {
-    let text: String? =
-        switch event {
-        case .commit(let c): c.time
-        case .identity(let i): i.time
-        default: nil
-        }
-    if let text, let parsed = try? Datetime(text) { return parsed.unixMicros }
-    return Datetime.now().unixMicros
 }
 
 func directoryExists(_ path: String) -> Bool {

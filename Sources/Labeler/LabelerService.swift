@@ -1,0 +1,226 @@
+import ATCrypto
+import ATProto
+import Firehose
+import KeyedScheduler
+import LabelStore
+import Logging
+import Rules
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `labeler run`, assembled from its configuration: the store, the signing key, the rules with
+/// their reloader, the configured source, the scheduler, the rule engine and the label writer.
+/// Everything that can be wrong with the configuration (an unreadable key, rules that do not load,
+/// a bad URL) is found here, before anything runs, and reported as one line.
+public final class LabelerService: Sendable {
+    public struct StartError: Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    public let configuration: LabelerConfiguration
+    public let store: LabelStore
+    public let key: SigningKey
+    /// The labels' `src`.
+    public let src: String
+    public let reloader: RuleReloader
+    public let labeler: EventLabeler
+    public let writer: LabelWriter
+    public let pipeline: IngestPipeline
+    public let source: any EventSource
+    /// The relay source's counters (nil for Jetstream).
+    public let relayMetrics: RelaySourceMetrics?
+    let logger: Logger
+
+    public init(configuration: LabelerConfiguration, environment: [String: String], logger: Logger) throws(StartError) {
+        self.configuration = configuration
+        self.logger = logger
+        do { try createParentDirectory(of: configuration.storePath) } catch { throw StartError(description: error.description) }
+        do { store = try LabelStore(path: configuration.storePath) } catch { throw StartError(description: error.description) }
+        let keyType: KeyType = configuration.signingType == .p256 ? .p256 : .secp256k1
+        do {
+            key = try SigningKeyLoader.load(
+                path: configuration.signingKey, typeForNewKey: keyType, environment: environment, logger: logger)
+        } catch {
+            throw StartError(description: error.description)
+        }
+        if configuration.did.isEmpty {
+            src = key.publicKey.didKey
+            logger.warning(
+                "no did configured: labels are signed with src = the key's did:key; set did to the labeler account's DID before serving the network",
+                metadata: ["src": "\(src)"])
+        } else {
+            guard (try? DID(configuration.did)) != nil else {
+                throw StartError(description: "did: '\(configuration.did)' is not a DID")
+            }
+            src = configuration.did
+        }
+
+        let ruleSet: RuleSet
+        do { ruleSet = try RuleSet.load(directory: configuration.rulesPath) } catch {
+            for diagnostic in error.diagnostics { logger.error("\(diagnostic)") }
+            throw StartError(description: "\(configuration.rulesPath): the rules do not load (\(error.diagnostics.count) problems)")
+        }
+        let holder = RuleSetHolder(ruleSet)
+        reloader = RuleReloader(holder: holder, directory: configuration.rulesPath, logger: logger)
+
+        // Records are decoded for the configured collections, or else for those the current rules
+        // read (a reload that adds a collection takes effect at once).
+        let collections = configuration.sourceCollections
+        let decodesRecords: @Sendable (String) -> Bool
+        if collections.isEmpty {
+            decodesRecords = { collection in holder.current.readsRecords(of: collection) }
+        } else {
+            decodesRecords = { collection in RuleSet.collection(collection, matchesAnyOf: collections) }
+        }
+        switch configuration.sourceKind {
+        case .relay:
+            do {
+                let relay = try RelaySource(
+                    configuration: .init(url: configuration.sourceURL),
+                    decoder: RepoEventDecoder(decodesRecords: decodesRecords), logger: logger)
+                source = relay
+                relayMetrics = relay.metrics
+            } catch {
+                throw StartError(description: "source.url: \(error)")
+            }
+        case .jetstream:
+            var dictionary: [UInt8]? = nil
+            if !configuration.sourceZstdDictionary.isEmpty {
+                do { dictionary = try readFile(configuration.sourceZstdDictionary) } catch {
+                    throw StartError(description: "source.zstd_dictionary: \(error.description)")
+                }
+            }
+            // Jetstream filters on its side; it is asked once, at connection time.
+            let wanted = collections.isEmpty ? ruleSet.collectionPatternsRead : collections
+            do {
+                source = try JetstreamSource(
+                    configuration: .init(
+                        url: configuration.sourceURL, wantedCollections: wanted.contains("*") ? [] : wanted,
+                        compressionDictionary: dictionary),
+                    logger: logger)
+            } catch {
+                throw StartError(description: "source.url: \(error)")
+            }
+            relayMetrics = nil
+        }
+
+        let pipelineBox = Locked<IngestPipeline?>(nil)
+        do {
+            writer = try LabelWriter(
+                store: store, src: src, key: key, logger: logger,
+                cursor: { [cursorName = source.cursorName] in
+                    pipelineBox.value?.lowWaterMark.map { (name: cursorName, seq: $0) }
+                })
+        } catch {
+            throw StartError(description: error.description)
+        }
+        let thresholdLogger = logger
+        let evaluator = RuleEvaluator(
+            holder: holder,
+            counts: StoredThresholdCounts(store: store) { error in
+                thresholdLogger.error("threshold counts not stored", metadata: ["error": "\(error)"])
+            })
+        let labeler = EventLabeler(evaluator: evaluator, writer: writer, logger: logger)
+        self.labeler = labeler
+        pipeline = IngestPipeline(
+            source: source, store: store,
+            configuration: .init(
+                scheduler: .init(
+                    concurrency: configuration.concurrency, queueLimit: configuration.queue,
+                    perKeyBacklogLimit: configuration.perKeyQueue),
+                storesCursor: false),
+            logger: logger
+        ) { seq, event in try await labeler.handle(seq: seq, event: event) }
+        pipelineBox.withLock { $0 = pipeline }
+    }
+
+    /// The stored cursor of the configured source.
+    public var storedCursor: Int64? { try? store.cursor(for: source.cursorName) }
+
+    /// The services, in start order; a ServiceGroup shuts them down in reverse: rules reloading
+    /// stops first, then ingest drains and commits, then whatever was added before (the server).
+    public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
+        [
+            .init(
+                service: IngestService(pipeline: pipeline, writer: writer, logger: logger),
+                successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: RuleReloadService(reloader: reloader)),
+        ]
+    }
+}
+
+/// The pipeline and the label writer as one service: on graceful shutdown the source stops
+/// reading, queued events finish and their labels commit, the final cursor is stored with them,
+/// and only then does the writer stop.
+public struct IngestService: Service {
+    let pipeline: IngestPipeline
+    let writer: LabelWriter
+    let logger: Logger
+
+    public init(pipeline: IngestPipeline, writer: LabelWriter, logger: Logger) {
+        self.pipeline = pipeline
+        self.writer = writer
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let writerTask = Task { await writer.run() }
+        let outcome: Result<IngestPipeline.Summary, any Error>
+        do {
+            let summary = try await withGracefulShutdownHandler {
+                try await pipeline.run()
+            } onGracefulShutdown: {
+                logger.info("stopping: draining queued events")
+                pipeline.stop()
+            }
+            outcome = .success(summary)
+        } catch {
+            outcome = .failure(error)
+        }
+        // The writer commits what is queued and the final cursor when cancelled.
+        writerTask.cancel()
+        await writerTask.value
+        let summary = try outcome.get()
+        logger.info(
+            "ingest stopped",
+            metadata: [
+                "events": "\(summary.events)", "failed": "\(summary.failed)",
+                "cursor": "\(summary.finalCursor.map(String.init) ?? "none")",
+                "labels_written": "\(writer.totals.labels)",
+            ])
+    }
+}
+
+/// Rule reloading (SIGHUP and file changes) as a service; it stops on graceful shutdown.
+public struct RuleReloadService: Service {
+    let reloader: RuleReloader
+
+    public init(reloader: RuleReloader) { self.reloader = reloader }
+
+    public func run() async throws {
+        reloader.listenForSIGHUP()
+        await cancelWhenGracefulShutdown { await reloader.run() }
+    }
+}
+
+/// A whole (small) file's bytes.
+func readFile(_ path: String) throws(FileSystemError) -> [UInt8] {
+    guard let file = fopen(path, "rb") else {
+        throw FileSystemError(description: "\(path): \(String(cString: strerror(errno)))")
+    }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = fread(&buffer, 1, buffer.count, file)
+        if n > 0 { bytes += buffer[0..<n] }
+        if n < buffer.count {
+            if ferror(file) != 0 { throw FileSystemError(description: "\(path): read error") }
+            return bytes
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Labeler
+import Logging
+import ServiceLifecycle
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the labeler service: ingest, label, store.",
+        discussion: """
+            Reads the configured relay or Jetstream, runs the rules on every record, signs the \
+            labels and stores them with the cursor. Without a configuration file every default \
+            applies (config/labeler.yaml documents them); LABELER_* variables override both. The \
+            signing key is created (mode 0600) on the first start when absent. SIGHUP reloads the \
+            rules; SIGTERM or SIGINT stops reading, lets queued events finish, commits and exits 0.
+            """
+    )
+
+    @Option(help: "Configuration file (default: config/labeler.yaml, when it exists).")
+    var config: String?
+
+    func run() async throws {
+        let logger = CommandLineLogging.logger("labeler")
+        let environment = ProcessInfoLite.environmentVariables
+        let configuration: LabelerConfiguration
+        do {
+            configuration = try LabelerConfiguration.load(
+                path: config ?? "config/labeler.yaml", required: config != nil, environment: environment)
+        } catch {
+            throw CommandFailure(error.description)
+        }
+        let service: LabelerService
+        do { service = try LabelerService(configuration: configuration, environment: environment, logger: logger) } catch {
+            throw CommandFailure(error.description)
+        }
+        logger.info(
+            "labeler starting",
+            metadata: [
+                "src": "\(service.src)", "did_key": "\(service.key.publicKey.didKey)",
+                "source": "\(configuration.sourceKind.rawValue) \(configuration.sourceURL)",
+                "cursor": "\(service.storedCursor.map(String.init) ?? "none")", "store": "\(configuration.storePath)",
+                "rules": "\(service.reloader.holder.current.summary)",
+            ])
+        let group = ServiceGroup(
+            configuration: .init(
+                services: service.services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
+                logger: logger))
+        do { try await group.run() } catch { throw CommandFailure("\(error)") }
+        logger.info("labeler stopped")
+    }
+}
