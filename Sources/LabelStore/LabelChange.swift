@@ -32,10 +32,15 @@ public struct LabelChange: Sendable, Hashable {
     public var field: String?
     public var snippet: String?
     public var reason: String?
+    /// The seq of the stream event whose rules asked for this change (nil for people). A change
+    /// from an event at or below the one that last changed the label is already reflected in it:
+    /// that event is being handled again after a restart, and the change is dropped, so a
+    /// replayed apply can never undo a later negation (or the reverse).
+    public var eventSeq: Int64?
 
     public init(
         action: Action, uri: String, cid: String? = nil, val: String, exp: String? = nil, origin: Origin,
-        field: String? = nil, snippet: String? = nil, reason: String? = nil
+        field: String? = nil, snippet: String? = nil, reason: String? = nil, eventSeq: Int64? = nil
     ) {
         self.action = action
         self.uri = uri
@@ -46,6 +51,7 @@ public struct LabelChange: Sendable, Hashable {
         self.field = field
         self.snippet = snippet
         self.reason = reason
+        self.eventSeq = eventSeq
     }
 }
 

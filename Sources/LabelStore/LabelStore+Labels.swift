@@ -37,20 +37,25 @@ extension LabelStore {
     ///   - now: the time to stamp as `cts` (ISO 8601, milliseconds).
     ///   - sign: signs an unsigned label (the writer holds the key); called concurrently.
     ///   - keyID: the row id of the key `sign` uses.
+    ///   - eventSource: the name of the stream the changes' `eventSeq`s belong to (the cursor's
+    ///     name); a change is compared with the label's last event only within one stream.
     /// - Returns: the rows written, in seq order.
     public func write(
         _ changes: [LabelChange], src: String, now: String, cursor: (name: String, seq: Int64)?,
-        keyID: Int64, sign: @Sendable (Label) throws -> Label
+        keyID: Int64, eventSource: String? = nil, sign: @Sendable (Label) throws -> Label
     ) throws(Error) -> [StoredLabel] {
+        let eventSource = eventSource ?? cursor?.name
         do {
             return try pool.write { db in
-                let plan = try Self.plan(changes, src: src, now: now, db: db)
+                let plan = try Self.plan(changes, src: src, now: now, eventSource: eventSource, db: db)
                 let signed = try Self.signAll(plan.compactMap(\.label), sign: sign)
                 var written: [StoredLabel] = []
                 var next = 0
                 for step in plan {
                     if step.label != nil {
-                        let row = try Self.insert(signed[next], locked: step.locked, keyID: keyID, db: db)
+                        let row = try Self.insert(
+                            signed[next], locked: step.locked, keyID: keyID,
+                            event: step.event, db: db)
                         next += 1
                         try recordHistory(step.change, seq: row.seq, src: src, now: now, db: db)
                         written.append(row)
@@ -83,6 +88,8 @@ extension LabelStore {
         var label: Label?
         var locked = false
         var lockOnlySeq: Int64?
+        /// The stream event recorded with the row.
+        var event: (source: String, seq: Int64)?
     }
 
     /// The state of one label as the plan sees it: the stored row, updated by earlier steps.
@@ -92,9 +99,12 @@ extension LabelStore {
         var cts: String?
         var exp: String?
         var locked: Bool
+        var event: (source: String, seq: Int64)?
     }
 
-    static func plan(_ changes: [LabelChange], src: String, now: String, db: Database) throws -> [Step] {
+    static func plan(_ changes: [LabelChange], src: String, now: String, eventSource: String?, db: Database) throws
+        -> [Step]
+    {
         var overlay: [String: PlannedState] = [:]
         var steps: [Step] = []
         steps.reserveCapacity(changes.count)
@@ -105,16 +115,28 @@ extension LabelStore {
             if let known = overlay[key] {
                 state = known
             } else if let row = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT seq, neg, cts, exp, locked FROM label WHERE src = ? AND uri = ? AND cid = ? AND val = ?"),
+                db.cachedStatement(
+                    sql: """
+                        SELECT seq, neg, cts, exp, locked, event_source, event_seq FROM label
+                        WHERE src = ? AND uri = ? AND cid = ? AND val = ?
+                        """),
                 arguments: [src, change.uri, cidKey, change.val])
             {
+                let eventSource: String? = row["event_source"]
+                let eventSeq: Int64? = row["event_seq"]
                 state = PlannedState(
                     seq: row["seq"], negated: (row["neg"] as Int64) != 0, cts: row["cts"], exp: row["exp"],
-                    locked: (row["locked"] as Int64) != 0)
+                    locked: (row["locked"] as Int64) != 0,
+                    event: eventSource.flatMap { source in eventSeq.map { (source, $0) } })
             } else {
                 state = PlannedState(seq: nil, negated: true, cts: nil, exp: nil, locked: false)
             }
             var step = Step(change: change)
+            // An event handled again after a restart: its changes are already in the label.
+            if let seq = change.eventSeq, let last = state.event, last.source == eventSource, seq <= last.seq {
+                steps.append(step)
+                continue
+            }
             switch change.action {
             case .apply:
                 if case .rule = change.origin, state.locked {
@@ -148,7 +170,11 @@ extension LabelStore {
             case .manual: step.locked = change.action == .negate
             case .rule: step.locked = state.locked
             }
-            state = PlannedState(seq: -1, negated: change.action == .negate, cts: cts, exp: step.label?.exp, locked: step.locked)
+            // A person's change keeps the row's last event, so replayed events stay recognised.
+            if let seq = change.eventSeq, let eventSource { step.event = (eventSource, seq) } else { step.event = state.event }
+            state = PlannedState(
+                seq: -1, negated: change.action == .negate, cts: cts, exp: step.label?.exp, locked: step.locked,
+                event: step.event)
             overlay[key] = state
             steps.append(step)
         }
@@ -174,20 +200,22 @@ extension LabelStore {
     }
 
     /// Replaces the row of `label`'s key with a new one (a fresh seq).
-    static func insert(_ label: Label, locked: Bool, keyID: Int64, db: Database) throws -> StoredLabel {
+    static func insert(
+        _ label: Label, locked: Bool, keyID: Int64, event: (source: String, seq: Int64)?, db: Database
+    ) throws -> StoredLabel {
         guard let sig = label.sig else { throw Error(description: "the signer returned no signature") }
         let cidKey = label.cid ?? ""
         try db.cachedStatement(sql: "DELETE FROM label WHERE src = ? AND uri = ? AND cid = ? AND val = ?")
             .execute(arguments: [label.src, label.uri, cidKey, label.val])
         try db.cachedStatement(
             sql: """
-                INSERT INTO label (src, uri, cid, val, neg, cts, exp, sig, key_id, locked)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO label (src, uri, cid, val, neg, cts, exp, sig, key_id, locked, event_source, event_seq)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(
             arguments: [
                 label.src, label.uri, cidKey, label.val, label.isNegation ? 1 : 0, label.cts, label.exp, Data(sig), keyID,
-                locked ? 1 : 0,
+                locked ? 1 : 0, event?.source, event?.seq,
             ])
         return StoredLabel(seq: db.lastInsertedRowID, label: label, keyID: keyID)
     }
@@ -209,6 +237,19 @@ extension LabelStore {
                 seq, src, change.uri, change.cid ?? "", change.val, change.action.rawValue, change.origin.kind, ruleID,
                 actor, change.field, change.snippet, change.reason, now,
             ])
+    }
+
+    /// Forgets which events of `source` last changed each label. Called when the source's sequence
+    /// restarts (a relay whose seqs went back), since its new seqs cannot be compared with the old.
+    public func forgetEvents(of source: String) throws(Error) {
+        do {
+            try pool.write { db in
+                try db.execute(
+                    sql: "UPDATE label SET event_source = NULL, event_seq = NULL WHERE event_source = ?", arguments: [source])
+            }
+        } catch {
+            throw Error(description: "forgetting event seqs: \(error)")
+        }
     }
 
     /// A datetime one millisecond after `cts` (which sorts as a string: same format, UTC).

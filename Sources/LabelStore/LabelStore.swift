@@ -93,6 +93,14 @@ public final class LabelStore: Sendable {
                     CREATE INDEX threshold_hit_key ON threshold_hit(rule_id, did, time);
                     """)
         }
+        migrator.registerMigration("v4 event seq") { db in
+            // The stream event (source name and seq) behind each label's latest change by a rule.
+            try db.execute(
+                sql: """
+                    ALTER TABLE label ADD COLUMN event_source TEXT;
+                    ALTER TABLE label ADD COLUMN event_seq INTEGER;
+                    """)
+        }
         return migrator
     }
 

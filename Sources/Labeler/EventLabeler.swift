@@ -45,7 +45,8 @@ public final class EventLabeler: Sendable {
         let time = Self.eventTime(event)
         let results = evaluator.evaluate(event, time: time)
         if !results.isEmpty, let writer {
-            let changes = results.flatMap(\.labelChanges)
+            var changes = results.flatMap(\.labelChanges)
+            for i in changes.indices { changes[i].eventSeq = seq }
             if !changes.isEmpty { _ = try await writer.submit(changes) }
         }
         tally.withLock { t in

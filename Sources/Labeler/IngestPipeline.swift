@@ -93,6 +93,7 @@ public final class IngestPipeline: Sendable {
             guard outcome == .reset, !stopping.value else { break }
             summary.withLock { $0.resets += 1 }
             try store?.setCursor(nil, for: cursorName, at: Datetime.now().rawValue)
+            try store?.forgetEvents(of: cursorName)
             resumeAfter = nil
         }
         return summary.withLock { $0 }

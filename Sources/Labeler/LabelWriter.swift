@@ -46,6 +46,8 @@ public final class LabelWriter: Sendable {
     let keyID: Int64
     let configuration: Configuration
     let cursor: (@Sendable () -> (name: String, seq: Int64)?)?
+    /// The stream that changes' `eventSeq`s come from.
+    let eventSource: String?
     let logger: Logger
     private let state = Mutex(State())
     private let commitsContinuation: AsyncStream<Int64>.Continuation
@@ -53,12 +55,16 @@ public final class LabelWriter: Sendable {
     public let commits: AsyncStream<Int64>
     private let counters = Mutex((batches: 0, labels: 0))
 
-    /// - Parameter cursor: the cursor to store with each transaction (the source's name and the
-    ///   scheduler's low-water mark), or nil when there is none.
+    /// - Parameters:
+    ///   - cursor: the cursor to store with each transaction (the source's name and the
+    ///     scheduler's low-water mark), or nil when there is none.
+    ///   - eventSource: the name of the stream whose seqs the changes carry (the cursor's name),
+    ///     so that events handled again after a restart change nothing.
     public init(
         store: LabelStore, src: String, key: SigningKey, configuration: Configuration = .init(), logger: Logger,
-        cursor: (@Sendable () -> (name: String, seq: Int64)?)? = nil
+        eventSource: String? = nil, cursor: (@Sendable () -> (name: String, seq: Int64)?)? = nil
     ) throws(LabelStore.Error) {
+        self.eventSource = eventSource
         self.store = store
         self.src = src
         self.key = key
@@ -149,7 +155,9 @@ public final class LabelWriter: Sendable {
         let changes = batch.flatMap(\.changes)
         let now = Datetime.now().rawValue
         do {
-            let written = try store.write(changes, src: src, now: now, cursor: cursor?(), keyID: keyID) { label in
+            let written = try store.write(
+                changes, src: src, now: now, cursor: cursor?(), keyID: keyID, eventSource: eventSource
+            ) { label in
                 try label.signed(with: key)
             }
             counters.withLock {

@@ -110,7 +110,7 @@ public final class LabelerService: Sendable {
         let pipelineBox = Locked<IngestPipeline?>(nil)
         do {
             writer = try LabelWriter(
-                store: store, src: src, key: key, logger: logger,
+                store: store, src: src, key: key, logger: logger, eventSource: source.cursorName,
                 cursor: { [cursorName = source.cursorName] in
                     pipelineBox.value?.lowWaterMark.map { (name: cursorName, seq: $0) }
                 })

@@ -70,6 +70,7 @@ struct ReplayCommand: AsyncParsableCommand {
             do {
                 return try LabelWriter(
                     store: store, src: did ?? signingKey.publicKey.didKey, key: signingKey, logger: logger,
+                    eventSource: source.cursorName,
                     cursor: { [cursorName = source.cursorName] in
                         pipelineRef.withLock { $0?.lowWaterMark }.map { (name: cursorName, seq: $0) }
                     })

@@ -154,4 +154,61 @@ func fakeSign(_ label: Label) -> Label {
         #expect(try store.cursor(for: "relay x") == 77)
         #expect(try store.lastLabelSeq() == 0)
     }
+
+    @Test func eventsHandledAgainAfterARestartChangeNothing() throws {
+        func change(_ action: LabelChange.Action, event: Int64) -> LabelChange {
+            LabelChange(action: action, uri: "at://a/x/1", val: "spam", origin: .rule(id: "r1"), eventSeq: event)
+        }
+        func write(_ changes: [LabelChange], source: String = "relay a") throws -> [StoredLabel] {
+            try store.write(changes, src: src, now: "2026-01-01T00:00:01.000Z", cursor: nil, keyID: key, eventSource: source, sign: fakeSign)
+        }
+        // Events 10 (apply) and 20 (negate) are stored, but the cursor had not passed 10.
+        #expect(try write([change(.apply, event: 10)]).count == 1)
+        #expect(try write([change(.negate, event: 20)]).count == 1)
+        // After the restart both run again: without the event seq, 10 would re-apply the label.
+        #expect(try write([change(.apply, event: 10)]).isEmpty)
+        #expect(try write([change(.negate, event: 20)]).isEmpty)
+        #expect(try store.history(uri: "at://a/x/1").map(\.action) == [.apply, .negate])
+        // A later event changes it again; so does any event of another stream.
+        #expect(try write([change(.apply, event: 30)]).count == 1)
+        #expect(try write([change(.negate, event: 5)], source: "jetstream b").count == 1)
+        // After a sequence reset the old seqs are forgotten and low seqs count again.
+        try store.forgetEvents(of: "jetstream b")
+        #expect(try write([change(.apply, event: 1)], source: "jetstream b").count == 1)
+    }
+
+    @Test func aPersonsChangeKeepsTheRowsLastEvent() throws {
+        let rule = { (action: LabelChange.Action, event: Int64) in
+            LabelChange(action: action, uri: "at://a/x/1", val: "spam", origin: .rule(id: "r1"), eventSeq: event)
+        }
+        func write(_ changes: [LabelChange]) throws -> [StoredLabel] {
+            try store.write(changes, src: src, now: "2026-01-01T00:00:01.000Z", cursor: nil, keyID: key, eventSource: "relay a", sign: fakeSign)
+        }
+        #expect(try write([rule(.apply, 10), rule(.negate, 20)]).count == 2)
+        #expect(try write([LabelChange(action: .apply, uri: "at://a/x/1", val: "spam", origin: .manual(actor: "mod"))]).count == 1)
+        // Event 20 handled again must not undo the person's apply.
+        #expect(try write([rule(.negate, 20)]).isEmpty)
+    }
+
+    @Test func migratesADatabaseFromTheThresholdSchema() throws {
+        let path = temporaryPath("v3.sqlite")
+        let queue = try DatabaseQueue(path: path)
+        try LabelStore.migrator.migrate(queue, upTo: "v3 threshold hits")
+        try queue.write { db in
+            try db.execute(sql: "INSERT INTO signing_key (id, did_key, created_at) VALUES (1, 'did:key:z', 't')")
+            try db.execute(
+                sql: """
+                    INSERT INTO label (src, uri, val, neg, cts, sig, key_id)
+                    VALUES ('did:plc:labeler', 'at://a/x/1', 'spam', 0, '2026-01-01T00:00:00.000Z', x'00', 1)
+                    """)
+        }
+        try queue.close()
+        let store = try LabelStore(path: path)
+        #expect(try store.labels(after: 0, limit: 10).map(\.label.uri) == ["at://a/x/1"])
+        // The old row has no event: a rule's negation is applied as before.
+        let written = try store.write(
+            [LabelChange(action: .negate, uri: "at://a/x/1", val: "spam", origin: .rule(id: "r1"), eventSeq: 1)],
+            src: "did:plc:labeler", now: "2026-01-01T00:00:01.000Z", cursor: nil, keyID: 1, eventSource: "relay a", sign: fakeSign)
+        #expect(written.count == 1)
+    }
 }
