@@ -163,7 +163,7 @@ let package = Package(
         .testTarget(
             name: "LabelerTests",
             dependencies: [
-                "Labeler", "LabelStore", "Firehose", "ATProto", "ATCrypto", "SyntheticFirehose", "TestRelay", "Rules",
+                "Labeler", "LabelStore", "Firehose", "ATProto", "ATCrypto", "SyntheticFirehose", "TestRelay", "Rules", "SeededRandom",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],

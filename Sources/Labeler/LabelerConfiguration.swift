@@ -49,7 +49,7 @@ public struct LabelerConfiguration: Sendable, Equatable {
         ("signing.key", { c, v throws(Problem) in c.signingKey = try v.nonEmptyString() }),
         ("signing.type", { c, v throws(Problem) in c.signingType = try v.choice() }),
         ("server.host", { c, v throws(Problem) in c.serverHost = try v.nonEmptyString() }),
-        ("server.port", { c, v throws(Problem) in c.serverPort = try v.int(in: 1...65_535) }),
+        ("server.port", { c, v throws(Problem) in c.serverPort = try v.int(in: 0...65_535) }),
         ("server.admin_token", { c, v throws(Problem) in c.adminToken = try v.string() }),
     ]
 

@@ -1,4 +1,5 @@
 import ATCrypto
+import Foundation
 import ATProto
 import Firehose
 import KeyedScheduler
@@ -59,9 +60,19 @@ public final class LabelerService: Sendable {
         }
 
         let ruleSet: RuleSet
-        do { ruleSet = try RuleSet.load(directory: configuration.rulesPath) } catch {
-            for diagnostic in error.diagnostics { logger.error("\(diagnostic)") }
-            throw StartError(description: "\(configuration.rulesPath): the rules do not load (\(error.diagnostics.count) problems)")
+        if FileManager.default.fileExists(atPath: configuration.rulesPath) {
+            do { ruleSet = try RuleSet.load(directory: configuration.rulesPath) } catch {
+                for diagnostic in error.diagnostics { logger.error("\(diagnostic)") }
+                throw StartError(
+                    description: "\(configuration.rulesPath): the rules do not load (\(error.diagnostics.count) problems)")
+            }
+        } else {
+            // A first start before any rules are written: nothing is labeled until they appear
+            // (the reloader notices the folder).
+            logger.warning(
+                "no rules folder: nothing is labeled until rules are added",
+                metadata: ["rules": "\(configuration.rulesPath)"])
+            ruleSet = .empty
         }
         let holder = RuleSetHolder(ruleSet)
         reloader = RuleReloader(holder: holder, directory: configuration.rulesPath, logger: logger)

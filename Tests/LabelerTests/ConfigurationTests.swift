@@ -53,7 +53,7 @@ import Testing
     @Test(arguments: [
         ("scheduler:\n  concurency: 4\n", ":2:3: unknown key 'scheduler.concurency' (known: scheduler.concurrency, scheduler.queue, scheduler.per_key_queue)"),
         ("colour: red\n", ":1:1: unknown key 'colour'"),
-        ("server:\n  port: 70000\n", ":2:9: server.port: must be between 1 and 65535"),
+        ("server:\n  port: 70000\n", ":2:9: server.port: must be between 0 and 65535"),
         ("source:\n  kind: firehose\n", ":2:9: source.kind: must be one of relay, jetstream, not 'firehose'"),
         ("scheduler:\n  concurrency: many\n", ":2:16: scheduler.concurrency: must be a whole number"),
         ("source:\n  collections: app.bsky.feed.post\n", ":2:16: source.collections: must be a list"),

@@ -1,0 +1,181 @@
+import Foundation
+import GRDB
+import SeededRandom
+import SyntheticFirehose
+import Testing
+import TestRelay
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `labeler run` as a real child process against an in-process relay: killed with SIGKILL at
+/// random moments and restarted, it must end with exactly the labels and history of one
+/// uninterrupted run.
+@Suite(.serialized) struct CrashTests {
+    /// Rules that label often, label accounts repeatedly, and flip labels on and off (an account
+    /// label applied by every post with "coffee" and negated by every post deleted; profiles whose
+    /// display name gains and loses "rain"), so a replayed event could undo a later one.
+    static let rules = """
+        rules:
+          - id: coffee
+            on: [post]
+            match: {keywords: [coffee]}
+            label: coffee
+          - id: tokyo-account
+            on: [post]
+            match: {keywords: ["東京"]}
+            label: tokyo
+            subject: account
+          - id: rainy-profile
+            on: [profile]
+            match: {keywords: [rain], in: [display_name]}
+            label: rainy
+            subject: account
+            on_no_match: negate
+          - id: garden-post
+            on: [post]
+            match: {keywords: [garden]}
+            label: garden
+            on_no_match: negate
+          - id: coffee-account
+            on: [post]
+            match: {keywords: [coffee]}
+            label: coffee-drinker
+            subject: account
+            on_no_match: negate
+        """
+
+    struct Snapshot: Equatable {
+        var labels: [String]
+        var history: [String]
+        var cursor: Int64?
+    }
+
+    /// A working folder with the rules and a fixed signing key, and the environment pointing the
+    /// service at `relay`.
+    static func makeFolder(relay: TestRelay, name: String) throws -> (folder: String, environment: [String: String]) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-crash-\(name)-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder + "/rules", withIntermediateDirectories: true)
+        try rules.write(toFile: folder + "/rules/crash.yaml", atomically: true, encoding: .utf8)
+        let environment = [
+            "LABELER_SOURCE_URL": relay.url, "LABELER_STORE_PATH": folder + "/labels.sqlite",
+            "LABELER_SIGNING_KEY": folder + "/signing.key", "LABELER_RULES_PATH": folder + "/rules",
+            "LABELER_DID": "did:plc:crashtestlabeler",
+            // Any free port, in case the service serves HTTP.
+            "LABELER_SERVER_PORT": "0",
+        ]
+        return (folder, environment)
+    }
+
+    static func snapshot(_ path: String, cursorName: String) throws -> Snapshot {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            let labels = try Row.fetchAll(db, sql: "SELECT src, uri, cid, val, neg, exp FROM label").map { row -> String in
+                let exp: String? = row["exp"]
+                let neg: Int64 = row["neg"]
+                let fields: [String] = [row["src"], row["uri"], row["cid"], row["val"]]
+                return fields.joined(separator: " ") + " neg=\(neg) exp=\(exp ?? "-")"
+            }
+            let history = try Row.fetchAll(
+                db, sql: "SELECT uri, cid, val, action, origin, rule_id, field, snippet FROM label_history"
+            ).map { row -> String in
+                let names = ["uri", "cid", "val", "action", "origin", "rule_id", "field", "snippet"]
+                return names.map { name -> String in
+                    let value: String? = row[name]
+                    return value ?? "-"
+                }.joined(separator: " ")
+            }
+            let cursor = try Int64.fetchOne(db, sql: "SELECT seq FROM cursor WHERE source = ?", arguments: [cursorName])
+            return Snapshot(labels: labels.sorted(), history: history.sorted(), cursor: cursor)
+        }
+    }
+
+    static func storedCursor(_ path: String, cursorName: String) -> Int64? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try? snapshot(path, cursorName: cursorName).cursor
+    }
+
+    @Test(.timeLimit(.minutes(5))) func killedAtRandomMomentsItLosesAndDuplicatesNothing() async throws {
+        var generator = SyntheticFirehose(seed: 0xC4A5, accounts: 40)
+        let messages = generator.messages(8_000)
+        let lastSeq = generator.seq
+        let relay = try await TestRelay(messages: messages)
+        defer { Task { await relay.stop() } }
+        let cursorName = "relay 127.0.0.1:\(relay.port)"
+
+        // One uninterrupted run, stopped with SIGTERM once it has handled everything.
+        let reference = try Self.makeFolder(relay: relay, name: "reference")
+        let started = ContinuousClock.now
+        let run = try ServiceProcess(["run"], in: reference.folder, environment: reference.environment, log: reference.folder + "/log")
+        let done = await eventually(timeout: .seconds(180)) {
+            Self.storedCursor(reference.folder + "/labels.sqlite", cursorName: cursorName) == lastSeq
+        }
+        let duration = ContinuousClock.now - started
+        #expect(done, "the uninterrupted run did not finish: \(run.logText.suffix(2000))")
+        run.signal(SIGTERM)
+        #expect(await run.wait(timeout: .seconds(60)) == 0, "\(run.logText.suffix(2000))")
+        let expected = try Self.snapshot(reference.folder + "/labels.sqlite", cursorName: cursorName)
+        #expect(expected.cursor == lastSeq)
+        #expect(expected.labels.count > 100, "the rules should label a good part of the capture")
+        #expect(expected.history.contains { $0.contains(" rainy negate ") }, "some labels should be negated")
+
+        // The same, killed at random moments; each restart resumes from the stored cursor.
+        let crashed = try Self.makeFolder(relay: relay, name: "crashed")
+        let database = crashed.folder + "/labels.sqlite"
+        var random = SplitMix64(seed: 0xDEAD)
+        let longest = max(300, Int(duration.components.seconds * 1000) / 3)
+        var killsBeforeTheEnd = 0
+        for attempt in 0..<8 where killsBeforeTheEnd < 6 {
+            let child = try ServiceProcess(["run"], in: crashed.folder, environment: crashed.environment, log: crashed.folder + "/log")
+            let delay = 150 + Int(random.next() % UInt64(longest))
+            try await Task.sleep(for: .milliseconds(delay))
+            child.signal(SIGKILL)
+            #expect(await child.wait(timeout: .seconds(30)) != nil)
+            let cursor = Self.storedCursor(database, cursorName: cursorName)
+            if cursor != lastSeq { killsBeforeTheEnd += 1 }
+            print("kill \(attempt + 1) after \(delay) ms: cursor \(cursor.map(String.init) ?? "none") of \(lastSeq)")
+        }
+        #expect(killsBeforeTheEnd >= 5, "the kills should interrupt the work, not come after it")
+
+        let last = try ServiceProcess(["run"], in: crashed.folder, environment: crashed.environment, log: crashed.folder + "/log")
+        let finished = await eventually(timeout: .seconds(180)) { Self.storedCursor(database, cursorName: cursorName) == lastSeq }
+        #expect(finished, "\(last.logText.suffix(2000))")
+        last.signal(SIGTERM)
+        #expect(await last.wait(timeout: .seconds(60)) == 0, "\(last.logText.suffix(2000))")
+
+        let actual = try Self.snapshot(database, cursorName: cursorName)
+        #expect(actual.cursor == lastSeq)
+        #expect(actual.labels == expected.labels, "labels differ: missing \(Set(expected.labels).subtracting(actual.labels).prefix(5)), extra \(Set(actual.labels).subtracting(expected.labels).prefix(5))")
+        #expect(actual.history == expected.history, "history differs: \(actual.history.count) entries, expected \(expected.history.count)")
+    }
+
+    @Test(.timeLimit(.minutes(2))) func runStartsWithDefaultsCreatesItsKeyAndStopsCleanlyOnSIGTERM() async throws {
+        let relay = try await TestRelay(messages: [])
+        defer { Task { await relay.stop() } }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-run-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // No configuration file, no rules folder: every default, but for the relay and the port.
+        let child = try ServiceProcess(
+            ["run"], in: folder, environment: ["LABELER_SOURCE_URL": relay.url, "LABELER_SERVER_PORT": "0"], log: folder + "/log")
+        let connected = await eventually(timeout: .seconds(60)) { relay.connections > 0 }
+        #expect(connected, "\(child.logText)")
+        var info = stat()
+        #expect(stat(folder + "/data/signing.key", &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o600)
+        #expect(FileManager.default.fileExists(atPath: folder + "/data/labels.sqlite"))
+        child.signal(SIGTERM)
+        #expect(await child.wait(timeout: .seconds(30)) == 0, "\(child.logText)")
+        #expect(child.logText.contains("labeler stopped"))
+    }
+
+    @Test func aBadConfigurationStopsTheStartWithOneLine() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-bad-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try "scheduler:\n  concurrency: lots\n".write(toFile: folder + "/bad.yaml", atomically: true, encoding: .utf8)
+        let child = try ServiceProcess(["run", "--config", "bad.yaml"], in: folder, environment: [:], log: folder + "/log")
+        #expect(await child.wait(timeout: .seconds(30)) == 1)
+        #expect(child.logText.contains("bad.yaml:2:16: scheduler.concurrency: must be a whole number"), "\(child.logText)")
+    }
+}
