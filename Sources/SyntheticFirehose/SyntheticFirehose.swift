@@ -12,9 +12,19 @@ public struct SyntheticFirehose {
     private var revCounter: UInt64 = 0
     /// Recent post URIs with CIDs, for likes, reposts, replies and quotes to point at.
     private var recentPosts: [(uri: String, cid: CID)] = []
+    /// Per thousand posts and profile writes: how many carry planted moderation content.
+    private let plantRate: UInt64
+    /// Categories planted in the record being built, until its commit knows its URI and CID.
+    private var plantedInRecord: Set<PlantedCategory> = []
+    /// Every record with planted content: the exact ground truth of the reference rules.
+    public private(set) var planted: [PlantedRecord] = []
 
-    public init(seed: UInt64, accounts: Int = 500, startSeq: Int64 = 7_000_000_000) {
+    /// - Parameter plantRate: per thousand posts and profile writes, how many carry planted
+    ///   moderation content (see `PlantedCategory`); 0 plants nothing, and then the same seed
+    ///   gives the same bytes as before planting existed.
+    public init(seed: UInt64, accounts: Int = 500, startSeq: Int64 = 7_000_000_000, plantRate: Int = 0) {
         rng = SplitMix64(seed: seed)
+        self.plantRate = UInt64(max(0, min(1000, plantRate)))
         seq = startSeq
         var dids = [String]()
         var r = SplitMix64(seed: seed ^ 0x5eed)
@@ -74,6 +84,10 @@ public struct SyntheticFirehose {
                     recentPosts.append(("at://\(did)/\(collection)/\(rkey)", cid))
                     if recentPosts.count > 64 { recentPosts.removeFirst() }
                 }
+                if !plantedInRecord.isEmpty {
+                    planted.append(PlantedRecord(uri: "at://\(did)/\(collection)/\(rkey)", cid: cid.string, categories: plantedInRecord))
+                    plantedInRecord = []
+                }
             } else {
                 op.append(("cid", .null))
                 op.append(("prev", .link(randomCID())))
@@ -116,12 +130,26 @@ public struct SyntheticFirehose {
     }
 
     private mutating func post() -> CBORValue {
-        let text = sentence(3 + Int(rng.next() % 30))
+        var text = sentence(3 + Int(rng.next() % 30))
+        // Planted content goes in the text, a link facet or an image's alt text.
+        var plantedLink: String? = nil
+        var plantedAlt: String? = nil
+        if plantRate > 0, rng.next() % 1000 < plantRate {
+            let category = PlantedCategory.allCases[Int(rng.next() % UInt64(PlantedCategory.allCases.count))]
+            plantedInRecord.insert(category)
+            switch (category, rng.next() % 4) {
+            case (.spamLink, 0): plantedLink = "https://free-crypto-giveaway.example/claim"
+            case (_, 1): plantedAlt = sentence(2) + " " + plant(category)
+            default: text += " " + plant(category)
+            }
+        }
         var fields: [(String, CBORValue)] = [
             ("$type", "app.bsky.feed.post"), ("text", .text(CBORText(text))), ("createdAt", .text(CBORText(time()))),
         ]
         if rng.next() % 10 < 9 { fields.append(("langs", .array([["en", "ja", "pt", "de"][Int(rng.next() % 4)]]))) }
-        if rng.next() % 100 < 25 {
+        if let plantedLink {
+            fields.append(("facets", [.map(["index": .map(["byteStart": 0, "byteEnd": 4]), "features": [.map(["$type": "app.bsky.richtext.facet#link", "uri": .text(CBORText(plantedLink))])]])]))
+        } else if rng.next() % 100 < 25 {
             let utf8 = text.utf8.count
             let feature: CBORValue =
                 switch rng.next() % 3 {
@@ -131,14 +159,20 @@ public struct SyntheticFirehose {
                 }
             fields.append(("facets", [.map(["index": .map(["byteStart": 0, "byteEnd": .int(Int64(min(utf8, 5)))]), "features": [feature]])]))
         }
-        let embedRoll = rng.next() % 100
+        let embedRoll = plantedAlt != nil ? 0 : rng.next() % 100
         if embedRoll < 12 {
-            let images: [CBORValue] = (0..<(1 + Int(rng.next() % 3))).map { _ in
+            var images: [CBORValue] = (0..<(1 + Int(rng.next() % 3))).map { _ in
                 .map([
                     "alt": .text(CBORText(sentence(4))),
                     "image": .map(["$type": "blob", "ref": .link(randomCID(codec: CID.raw)), "mimeType": "image/jpeg", "size": .int(Int64(10_000 + rng.next() % 900_000))]),
                     "aspectRatio": .map(["width": 1200, "height": 800]),
                 ])
+            }
+            if let plantedAlt {
+                images.append(.map([
+                    "alt": .text(CBORText(plantedAlt)),
+                    "image": .map(["$type": "blob", "ref": .link(randomCID(codec: CID.raw)), "mimeType": "image/jpeg", "size": 4321]),
+                ]))
             }
             fields.append(("embed", .map(["$type": "app.bsky.embed.images", "images": .array(images)])))
         } else if embedRoll < 17 {
@@ -153,9 +187,16 @@ public struct SyntheticFirehose {
     }
 
     private mutating func profile() -> CBORValue {
-        .map([
-            "$type": "app.bsky.actor.profile", "displayName": .text(CBORText(sentence(2))),
-            "description": .text(CBORText(sentence(15))),
+        var displayName = sentence(2)
+        var description = sentence(15)
+        if plantRate > 0, rng.next() % 1000 < plantRate {
+            let category = PlantedCategory.allCases[Int(rng.next() % UInt64(PlantedCategory.allCases.count))]
+            plantedInRecord.insert(category)
+            if rng.next() % 2 == 0 { displayName += " " + plant(category) } else { description += " " + plant(category) }
+        }
+        return .map([
+            "$type": "app.bsky.actor.profile", "displayName": .text(CBORText(displayName)),
+            "description": .text(CBORText(description)),
             "avatar": .map(["$type": "blob", "ref": .link(randomCID(codec: CID.raw)), "mimeType": "image/png", "size": 12345]),
         ])
     }
@@ -246,7 +287,37 @@ public struct SyntheticFirehose {
         return CID(codec: codec, digest: digest)
     }
 
+    /// A piece of text that the reference rule of `category` matches (and no other rule does).
+    private mutating func plant(_ category: PlantedCategory) -> String {
+        switch category {
+        case .badword: return "BADWORD\(1 + rng.next() % 20)"
+        case .spamLink: return ["free-crypto-giveaway", "FREE-Crypto-Giveaway"][Int(rng.next() % 2)]
+        case .phone:
+            let line = 1000 + rng.next() % 9000
+            return rng.next() % 2 == 0 ? "+1 555-201-\(line)" : "(555) 201-\(line)"
+        case .repeatedChars:
+            return String(repeating: ["o", "!", "é", "🌸"][Int(rng.next() % 4)], count: 10 + Int(rng.next() % 6))
+        }
+    }
+
     private mutating func sentence(_ words: Int) -> String {
         (0..<max(1, words)).map { _ in Self.words[Int(rng.next() % UInt64(Self.words.count))] }.joined(separator: " ")
     }
+}
+
+/// Kinds of planted moderation content, after the reference rules of the corpus generator:
+/// `BADWORD1`…`BADWORD20`, the `free-crypto-giveaway` link, North American phone numbers, and a
+/// character repeated ten times or more.
+public enum PlantedCategory: String, Sendable, Hashable, CaseIterable {
+    case badword
+    case spamLink = "spam_link"
+    case phone
+    case repeatedChars = "repeated_chars"
+}
+
+/// A record that carries planted content, with every category planted in it.
+public struct PlantedRecord: Sendable, Hashable {
+    public var uri: String
+    public var cid: String
+    public var categories: Set<PlantedCategory>
 }
