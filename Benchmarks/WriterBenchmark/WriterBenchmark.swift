@@ -7,7 +7,9 @@ import Logging
 
 /// Labels signed and committed per second through the label writer (group commit into SQLite in
 /// WAL mode), with many workers submitting at once, as the pipeline does.
-/// Usage: writer-bench [--labels N] [--workers W] [--per-submit K] [--key secp256k1|p256]
+/// Usage: writer-bench [--labels N] [--workers W] [--per-submit K] [--key secp256k1|p256] [--wait]
+/// Workers queue their changes as the pipeline does (`enqueue`); with `--wait` each waits for its
+/// commit (`submit`, as people's changes through the admin endpoint do).
 @main
 struct WriterBenchmark {
     static func main() async throws {
@@ -16,16 +18,18 @@ struct WriterBenchmark {
         var workers = 64
         var perSubmit = 1
         var keyType = KeyType.secp256k1
+        var wait = false
         while !args.isEmpty {
             switch args.removeFirst() {
             case "--labels": total = Int(args.removeFirst()) ?? total
             case "--workers": workers = Int(args.removeFirst()) ?? workers
             case "--per-submit": perSubmit = Int(args.removeFirst()) ?? perSubmit
             case "--key": keyType = KeyType(rawValue: args.removeFirst()) ?? keyType
+            case "--wait": wait = true
             default: break
             }
         }
-        let (workerCount, batchSize) = (workers, perSubmit)
+        let (workerCount, batchSize, waits) = (workers, perSubmit, wait)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("writer-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -48,20 +52,22 @@ struct WriterBenchmark {
                                 action: .apply, uri: "at://did:plc:w\(w)/app.bsky.feed.post/\(n + i)", val: "spam",
                                 origin: .rule(id: "bench"), field: "text", snippet: "matched text")
                         }
-                        _ = try await writer.submit(changes)
+                        if waits { _ = try await writer.submit(changes) } else { try await writer.enqueue(changes) }
                         n += count
                     }
                 }
             }
             try await group.waitForAll()
         }
-        let elapsed = clock.now - start
+        // Stopping commits what is still queued: the time includes every label being durable.
         run.cancel()
         await run.value
+        let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let written = writer.totals
         print(
-            "\(keyType.rawValue): \(written.labels) labels in \(written.batches) transactions, \(workers) workers × \(perSubmit) per submit: "
+            "\(keyType.rawValue): \(written.labels) labels in \(written.batches) transactions (largest \(written.largestBatch)), "
+                + "\(workers) workers × \(perSubmit) per \(wait ? "submit, waiting" : "enqueue"): "
                 + "\(Int(Double(written.labels) / seconds)) labels/s")
     }
 }

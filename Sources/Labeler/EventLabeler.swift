@@ -5,8 +5,9 @@ import Rules
 import Synchronization
 
 /// The pipeline's handler, shared by `labeler run` and `labeler replay`: runs the rules over one
-/// event and, with a writer, returns only once the labels it asked for are durable, so the
-/// cursor (the scheduler's low-water mark) never passes an event whose labels are not stored.
+/// event and queues the label changes they ask for with the writer before the event counts as
+/// finished, which is what keeps the stored cursor behind every label not yet stored (see
+/// `LabelWriter`).
 public final class EventLabeler: Sendable {
     /// What the rules asked for so far. Negations are counted apart: rules with
     /// `on_no_match: negate` ask to negate on every delete in their scope, and only those of
@@ -47,7 +48,7 @@ public final class EventLabeler: Sendable {
         if !results.isEmpty, let writer {
             var changes = results.flatMap(\.labelChanges)
             for i in changes.indices { changes[i].eventSeq = seq }
-            if !changes.isEmpty { _ = try await writer.submit(changes) }
+            if !changes.isEmpty { try await writer.enqueue(changes) }
         }
         tally.withLock { t in
             t.events += 1

@@ -1,5 +1,6 @@
 import ATCrypto
 import ATProto
+import GRDB
 import LabelStore
 import Testing
 
@@ -48,5 +49,46 @@ import Testing
         await #expect(throws: LabelWriter.Stopped.self) {
             try await writer.submit([LabelChange(action: .apply, uri: "did:plc:x", val: "late", origin: .rule(id: "r"))])
         }
+    }
+
+    /// Workers queue their labels and finish without waiting; the cursor read with each
+    /// transaction must still never count an event whose labels are not in the database.
+    @Test func theStoredCursorNeverPassesALabelNotYetStored() async throws {
+        let path = temporaryPath("labels.sqlite")
+        let store = try LabelStore(path: path)
+        let finished = Locked<Int64>(0)
+        let writer = try LabelWriter(
+            store: store, src: "did:plc:labeler", key: .generate(.secp256k1),
+            configuration: .init(maxBatch: 7, maxQueued: 50), logger: quietLogger(),
+            cursor: { (name: "relay test", seq: finished.value) })
+        let run = Task { await writer.run() }
+        let events: Int64 = 1_500
+        let producing = Task {
+            for event in 1...events {
+                try await writer.enqueue([
+                    LabelChange(action: .apply, uri: "at://did:plc:a/app.bsky.feed.post/\(event)", val: "spam", origin: .rule(id: "r"))
+                ])
+                finished.withLock { $0 = event }  // the event is done once its labels are queued
+                if event % 10 == 0 { await Task.yield() }
+            }
+        }
+        let reader = try DatabaseQueue(path: path, configuration: { var c = Configuration(); c.readonly = true; return c }())
+        var checks = 0
+        while true {
+            let (cursor, labels) = try await reader.read { db in
+                (try Int64.fetchOne(db, sql: "SELECT seq FROM cursor WHERE source = 'relay test'") ?? 0,
+                 try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM label") ?? 0)
+            }
+            // Event n has exactly one label, so events 1...cursor need `cursor` labels.
+            #expect(labels >= cursor, "cursor \(cursor) stored with only \(labels) labels")
+            checks += 1
+            if cursor == events { break }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        try await producing.value
+        run.cancel()
+        await run.value
+        #expect(checks > 10)
+        #expect(try store.labels(after: 0, limit: 2_000).count == Int(events))
     }
 }
