@@ -1,6 +1,10 @@
 import ATCrypto
+import ATProto
 import ArgumentParser
+import Dispatch
+import LabelStore
 import Labeler
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -9,8 +13,8 @@ import Glibc
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
-        abstract: "Create and inspect the label signing key.",
-        subcommands: [Generate.self, Show.self]
+        abstract: "Create, inspect and rotate the label signing key.",
+        subcommands: [Generate.self, Show.self, Resign.self]
     )
 
     /// Where `labeler run` looks for its key unless configured otherwise.
@@ -47,6 +51,60 @@ struct KeysCommand: ParsableCommand {
             let signingKey: SigningKey
             do { signingKey = try KeyFile.load(at: key, defaultType: type) } catch { throw CommandFailure(error.description) }
             print(signingKey.publicKey.didKey)
+        }
+    }
+}
+
+extension KeysCommand {
+    /// After a key rotation: re-sign every stored label that an older key signed.
+    struct Resign: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-sign the stored labels that an older key signed, with the current key.",
+            discussion: """
+                Rotate by pointing signing.key at a new key file, publishing its did:key as \
+                #atproto_label in the labeler's DID document, and restarting: new labels are signed \
+                with it, and the server re-signs older ones as it serves them. This makes that \
+                permanent for all of them at once. Safe while the service runs.
+                """)
+
+        @Option(help: "SQLite database.") var db = defaultDatabasePath
+        @Option(help: "The current signing key file.") var key: String = KeysCommand.defaultPath
+        @Option(help: "Curve of a key file that holds bare hex without a type prefix.")
+        var type: KeyType = .secp256k1
+
+        func run() throws {
+            let signingKey: SigningKey
+            do { signingKey = try KeyFile.load(at: key, defaultType: type) } catch { throw CommandFailure(error.description) }
+            let store = try openExistingStore(db)
+            do {
+                let keyID = try store.keyID(forDIDKey: signingKey.publicKey.didKey, at: Datetime.now().rawValue)
+                var after: Int64 = 0
+                var total = 0
+                while true {
+                    let batch = try store.labelsSigned(byOtherThan: keyID, after: after, limit: 2_000)
+                    guard let last = batch.last else { break }
+                    after = last.seq
+                    let signed = try resign(batch, with: signingKey)
+                    total += try store.replaceSignatures(signed, keyID: keyID)
+                }
+                print("re-signed \(total) labels with \(signingKey.publicKey.didKey)")
+            } catch let error as LabelStore.Error {
+                throw CommandFailure(error.description)
+            }
+        }
+
+        /// `labels` with new signatures, signed on every core.
+        func resign(_ labels: [StoredLabel], with key: SigningKey) throws -> [StoredLabel] {
+            let results = Mutex(Array<Result<StoredLabel, any Error>?>(repeating: nil, count: labels.count))
+            DispatchQueue.concurrentPerform(iterations: labels.count) { i in
+                var label = labels[i]
+                let result = Result { () throws -> StoredLabel in
+                    label.label = try label.label.signed(with: key)
+                    return label
+                }
+                results.withLock { $0[i] = result }
+            }
+            return try results.withLock { $0 }.map { try $0!.get() }
         }
     }
 }
