@@ -24,7 +24,7 @@ struct LabelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "labels",
         abstract: "Inspect stored labels (reads the database; safe while the service runs).",
-        subcommands: [List.self, Explain.self, Stats.self]
+        subcommands: [List.self, Explain.self, Stats.self, Tail.self]
     )
 
     struct List: ParsableCommand {

@@ -234,3 +234,25 @@ import Testing
         }
     }
 }
+
+@Suite struct LabelStreamMessageTests {
+    @Test func decodesWhatTheServerEncodes() throws {
+        let label = Label(src: "did:plc:l", uri: "at://did:plc:a/app.bsky.feed.post/1", val: "spam", neg: true, cts: "2026-01-01T00:00:00.000Z", sig: [UInt8](repeating: 7, count: 64))
+        #expect(try LabelStreamMessage.decode(FrameCodec.encodeLabels(seq: 42, labels: [label])[...]) == .labels(seq: 42, [label]))
+        #expect(try LabelStreamMessage.decode(FrameCodec.encodeError(ErrorMessage(error: "FutureCursor", message: "ahead"))[...]) == .error(ErrorMessage(error: "FutureCursor", message: "ahead")))
+        #expect(try LabelStreamMessage.decode(FrameCodec.encodeInfo(InfoMessage(name: "OutdatedCursor"))[...]) == .info(InfoMessage(name: "OutdatedCursor")))
+        #expect(try LabelStreamMessage.decode(FrameCodec.encodeMessage(type: "#future", body: ["x": 1])[...]) == .unknown(type: "#future"))
+    }
+
+    @Test func rejectsMalformedFrames() {
+        let good = FrameCodec.encodeLabels(seq: 1, labels: [])
+        #expect(throws: FrameError.self) { try LabelStreamMessage.decode(good.dropLast()) }
+        #expect(throws: FrameError.self) { try LabelStreamMessage.decode((good + [0])[...]) }
+        #expect(throws: FrameError.self) { try LabelStreamMessage.decode(good[...], maxSize: 3) }
+        #expect(throws: FrameError.self) { try LabelStreamMessage.decode(FrameCodec.encodeMessage(type: "#labels", body: ["seq": 1])[...]) }
+        #expect(throws: FrameError.self) {
+            try LabelStreamMessage.decode(FrameCodec.encodeMessage(type: "#labels", body: ["seq": 1, "labels": [.map(["uri": "x"])]])[...])
+        }
+        #expect(throws: FrameError.self) { try LabelStreamMessage.decode(FrameCodec.encodeMessage(type: "#labels", body: ["labels": []])[...]) }
+    }
+}
