@@ -1,7 +1,7 @@
 # Setup and everyday commands. `make test` and `make run` install missing Debian packages first.
 APT_PACKAGES := pkg-config libsecp256k1-dev libzstd-dev zlib1g-dev libsqlite3-dev libpcre2-dev zstd gzip python3
 SWIFT ?= swift
-ARGS ?= --help
+ARGS ?= run
 
 .PHONY: deps build release run test bench fuzz clean
 
