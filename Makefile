@@ -1,5 +1,5 @@
 # Setup and everyday commands. `make test` and `make run` install missing Debian packages first.
-APT_PACKAGES := pkg-config libsecp256k1-dev libzstd-dev zlib1g-dev libsqlite3-dev libpcre2-dev zstd gzip python3
+APT_PACKAGES := pkg-config libsecp256k1-dev libzstd-dev zlib1g-dev libsqlite3-dev libpcre2-dev zstd gzip python3 time
 SWIFT ?= swift
 ARGS ?= run
 

@@ -91,5 +91,9 @@ cd "$OLDPWD"
 expect "decode benchmark smoke" 0 "$bin/decode-bench" --synthetic 2000 --rounds 1
 contains "benchmark reports every level with no failures" 'verified +[0-9]+ msg/s +[0-9.]+ MB/s +0 failures'
 
+expect "replay benchmark smoke (reference rules + 1,000 keywords)" 0 bash scripts/bench-replay.sh --smoke
+contains "replay benchmark stores the planted labels" '"labels_stored":[1-9][0-9]*'
+contains "replay benchmark reports peak RSS" '^peak RSS [0-9]+ KB$'
+
 echo "smoke: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

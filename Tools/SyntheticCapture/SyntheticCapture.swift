@@ -6,7 +6,9 @@ import Glibc
 #endif
 
 /// Writes synthetic relay messages: a capture file, or one file per message (fuzzing seeds).
-/// Usage: synthetic-capture --count N [--seed S] (--out FILE | --split DIR)
+/// `--plant-rate` plants moderation content in that many posts and profiles per thousand, as the
+/// corpus generator does (20 ≈ its default).
+/// Usage: synthetic-capture --count N [--seed S] [--plant-rate PER_MILLE] (--out FILE | --split DIR)
 @main
 struct SyntheticCapture {
     static func main() throws {
@@ -15,18 +17,20 @@ struct SyntheticCapture {
         var seed: UInt64 = 1
         var out: String?
         var split: String?
+        var plantRate = 0
         while !args.isEmpty {
             switch args.removeFirst() {
             case "--count": count = Int(args.removeFirst()) ?? count
             case "--seed": seed = UInt64(args.removeFirst()) ?? seed
             case "--out": out = args.removeFirst()
             case "--split": split = args.removeFirst()
+            case "--plant-rate": plantRate = Int(args.removeFirst()) ?? plantRate
             default:
-                print("usage: synthetic-capture --count N [--seed S] (--out FILE | --split DIR)")
+                print("usage: synthetic-capture --count N [--seed S] [--plant-rate PER_MILLE] (--out FILE | --split DIR)")
                 exit(2)
             }
         }
-        var generator = SyntheticFirehose(seed: seed)
+        var generator = SyntheticFirehose(seed: seed, plantRate: plantRate)
         if let out {
             let writer = try CaptureWriter(path: out)
             for _ in 0..<count { try writer.write(generator.next()) }
@@ -40,7 +44,7 @@ struct SyntheticCapture {
                 fclose(file)
             }
         } else {
-            print("usage: synthetic-capture --count N [--seed S] (--out FILE | --split DIR)")
+            print("usage: synthetic-capture --count N [--seed S] [--plant-rate PER_MILLE] (--out FILE | --split DIR)")
             exit(2)
         }
     }
