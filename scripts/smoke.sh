@@ -55,6 +55,11 @@ contains "labels were stored" '"labels_stored":[1-9][0-9]*,'
 expect "the replay's key was created 0600" 0 test "$(stat -c %a "$tmp/replay.key")" = 600
 expect "a second replay into the same database handles nothing again" 0 "$bin/labeler" replay "$tmp/c.bin" --rules "$tmp/coffee-rules" --db "$tmp/r.sqlite" --key "$tmp/replay.key" --json
 contains "nothing handled twice" '^\{"events":0,.*"labels_stored":0,'
+printf 'did: did:plc:smokelabeler\nrules:\n  path: %s\nstore:\n  path: %s\nsigning:\n  key: %s\n' "$tmp/coffee-rules" "$tmp/cfg.sqlite" "$tmp/cfg.key" > "$tmp/labeler.yaml"
+expect "replay --config takes the rules, database, key and DID from the file" 0 "$bin/labeler" replay "$tmp/c.bin" --config "$tmp/labeler.yaml" --json
+contains "labels were stored in the configured database" '"labels_stored":[1-9][0-9]*,'
+expect "the configured DID is the labels' src" 0 "$bin/labeler" labels list --db "$tmp/cfg.sqlite" --src did:plc:smokelabeler --limit 1 --json
+contains "a label from the configured DID" '"src":"did:plc:smokelabeler"'
 expect "stored labels are listed" 0 "$bin/labeler" labels stats --db "$tmp/r.sqlite" --json
 contains "stats count the coffee labels" '"by_val":\{"coffee":[1-9][0-9]*\}'
 

@@ -27,30 +27,54 @@ struct ReplayCommand: AsyncParsableCommand {
     @Argument(help: "Capture files (plain, gzip or zstd).")
     var captures: [String]
 
-    @Option(help: "SQLite database to keep the cursor in.")
+    @Option(help: "Configuration file: its rules, database, key, DID and concurrency, unless given here.")
+    var config: String?
+
+    @Option(help: "SQLite database to store labels and the cursor in (default: none, or the configuration's).")
     var db: String?
 
-    @Option(help: "Rules folder (default: rules, when it exists).")
+    @Option(help: "Rules folder (default: rules, when it exists, or the configuration's).")
     var rules: String?
 
     @Option(help: "Signing key file, with --db (created, mode 0600, when absent).")
-    var key: String = KeysCommand.defaultPath
+    var key: String?
 
     @Option(help: "The labeler's DID, the labels' src (default: the key's did:key).")
     var did: String?
 
-    @Option(help: "Accounts processed at once (1 = sequential).")
-    var concurrency: Int = 8
+    @Option(help: "Accounts processed at once (1 = sequential; default 8).")
+    var concurrency: Int?
 
     @Flag(help: "End with one JSON summary object.")
     var json = false
 
     func validate() throws {
-        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
     }
 
     func run() async throws {
         let logger = CommandLineLogging.logger("labeler.replay")
+        var settings = self
+        if let config {
+            let file: LabelerConfiguration
+            do {
+                file = try LabelerConfiguration.load(
+                    path: config, required: true, environment: ProcessInfoLite.environmentVariables)
+            } catch {
+                throw CommandFailure(error.description)
+            }
+            settings.db = db ?? file.storePath
+            settings.rules = rules ?? file.rulesPath
+            settings.key = key ?? file.signingKey
+            settings.did = did ?? (file.did.isEmpty ? nil : file.did)
+            settings.concurrency = concurrency ?? file.concurrency
+        }
+        try await settings.replay(logger: logger)
+    }
+
+    func replay(logger: Logger) async throws {
+        let key = self.key ?? KeysCommand.defaultPath
+        let concurrency = self.concurrency ?? 8
         if let db { try makeParentDirectory(of: db) }
         let store: LabelStore?
         do { store = try db.map { path throws(LabelStore.Error) in try LabelStore(path: path) } } catch {
