@@ -35,26 +35,28 @@ extension LabelStore {
     /// - Parameters:
     ///   - src: the labeler's DID.
     ///   - now: the time to stamp as `cts` (ISO 8601, milliseconds).
-    ///   - sign: signs an unsigned label (the writer holds the key); called concurrently.
+    ///   - sign: signs an unsigned label (the writer holds the key); called concurrently, and may
+    ///     still be running on other threads for a batch that failed.
     ///   - keyID: the row id of the key `sign` uses.
     ///   - eventSource: the name of the stream the changes' `eventSeq`s belong to (the cursor's
     ///     name); a change is compared with the label's last event only within one stream.
     /// - Returns: the rows written, in seq order.
     public func write(
         _ changes: [LabelChange], src: String, now: String, cursor: (name: String, seq: Int64)?,
-        keyID: Int64, eventSource: String? = nil, sign: @Sendable (Label) throws -> Label
+        keyID: Int64, eventSource: String? = nil, sign: @escaping @Sendable (Label) throws -> Label
     ) throws(Error) -> [StoredLabel] {
         let eventSource = eventSource ?? cursor?.name
         do {
             return try pool.write { db in
                 let plan = try Self.plan(changes, src: src, now: now, eventSource: eventSource, db: db)
-                let signed = try Self.signAll(plan.compactMap(\.label), sign: sign)
+                // Rows are written in order as their signatures arrive from the other cores.
+                let signer = ParallelSigner(plan.compactMap(\.label), sign: sign)
                 var written: [StoredLabel] = []
                 var next = 0
                 for step in plan {
                     if step.label != nil {
                         let row = try Self.insert(
-                            signed[next], locked: step.locked, keyID: keyID,
+                            try signer.signed(next), locked: step.locked, keyID: keyID,
                             event: step.event, db: db)
                         next += 1
                         try recordHistory(step.change, seq: row.seq, src: src, now: now, db: db)
@@ -181,24 +183,6 @@ extension LabelStore {
         return steps
     }
 
-    /// Signs every label, spreading the work over all cores.
-    static func signAll(_ labels: [Label], sign: @Sendable (Label) throws -> Label) throws -> [Label] {
-        guard labels.count > 1 else { return try labels.map(sign) }
-        let results = UnsafeMutableBufferPointer<Result<Label, any Swift.Error>>.allocate(capacity: labels.count)
-        defer { results.deallocate() }
-        let base = SendablePointer(results.baseAddress!)
-        let chunks = min(labels.count, 8)
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            var i = chunk
-            while i < labels.count {
-                (base.pointer + i).initialize(to: Result { try sign(labels[i]) })
-                i += chunks
-            }
-        }
-        defer { _ = results.deinitialize() }
-        return try results.map { try $0.get() }
-    }
-
     /// Replaces the row of `label`'s key with a new one (a fresh seq).
     static func insert(
         _ label: Label, locked: Bool, keyID: Int64, event: (source: String, seq: Int64)?, db: Database
@@ -310,10 +294,4 @@ extension LabelStore {
                 cts: row["cts"], exp: row["exp"], sig: sig),
             keyID: row["key_id"])
     }
-}
-
-/// A raw pointer handed to concurrent workers that each write distinct elements.
-struct SendablePointer<T>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<T>
-    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
 }

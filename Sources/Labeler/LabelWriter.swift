@@ -309,7 +309,7 @@ public final class LabelWriter: Sendable {
         let started = clock.now
         let written = try store.write(
             changes, src: src, now: now, cursor: cursor, keyID: keyID, eventSource: eventSource
-        ) { label in
+        ) { [key] label in
             try label.signed(with: key)
         }
         let elapsed = clock.now - started
