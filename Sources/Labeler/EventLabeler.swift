@@ -26,6 +26,8 @@ public final class EventLabeler: Sendable {
         public var byValue: [String: Int] = [:]
         /// The time of the newest event handled, in microseconds, for the lag behind the relay.
         public var lastEventTime: Int64?
+        /// Events handled per type (`commit`, `identity`, `account`, `sync`, …).
+        public var byType: [String: Int] = [:]
     }
 
     public let evaluator: RuleEvaluator
@@ -52,6 +54,7 @@ public final class EventLabeler: Sendable {
         }
         tally.withLock { t in
             t.events += 1
+            t.byType[Self.typeName(event), default: 0] += 1
             if t.lastEventTime ?? .min < time { t.lastEventTime = time }
             for effects in results {
                 t.labels += effects.labels.count
@@ -67,6 +70,18 @@ public final class EventLabeler: Sendable {
             for failure in effects.failures {
                 logger.warning("rule failed", metadata: ["seq": "\(seq)", "error": "\(failure)"])
             }
+        }
+    }
+
+    static func typeName(_ event: RepoEvent) -> String {
+        switch event {
+        case .commit: "commit"
+        case .identity: "identity"
+        case .account: "account"
+        case .sync: "sync"
+        case .info: "info"
+        case .error: "error"
+        case .unknown(let type): type == "rejected" ? "rejected" : "unknown"
         }
     }
 

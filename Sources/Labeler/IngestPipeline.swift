@@ -55,10 +55,19 @@ public final class IngestPipeline: Sendable {
     /// Set by `stop()`; the source's task, so stopping reaches it and nothing else.
     private let stopping = Locked(false)
     private let sourceTask = Locked<Task<Void, any Error>?>(nil)
+    /// The scheduler of the running epoch, for its metrics.
+    private let scheduler = Locked<KeyedScheduler<String, RepoEvent>?>(nil)
 
     /// The cursor now: every event at or below it has been handled. The label writer stores it
     /// with each transaction.
     public var lowWaterMark: Int64? { mark.value }
+
+    /// The scheduler's counters now (queue depth, in flight, largest backlog, …); zero before
+    /// the first event.
+    public var schedulerMetrics: KeyedSchedulerMetrics { scheduler.value?.metrics ?? KeyedSchedulerMetrics() }
+
+    /// Counts so far.
+    public var counts: Summary { summary.value }
 
     public init(
         source: any EventSource, store: LabelStore?, configuration: Configuration = .init(), logger: Logger,
@@ -112,6 +121,7 @@ public final class IngestPipeline: Sendable {
                 logger.error("event failed", metadata: ["did": "\(key)", "seq": "\(seq)", "error": "\(failure)"])
             },
             handler: { _, seq, event in try await handler(seq, event) })
+        self.scheduler.withLock { $0 = scheduler }
         let resetSeen = Locked(false)
         let durable = mark
         durable.withLock { $0 = startingAfter }
