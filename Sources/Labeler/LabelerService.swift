@@ -17,7 +17,7 @@ import Glibc
 /// Everything that can be wrong with the configuration (an unreadable key, rules that do not load,
 /// a bad URL) is found here, before anything runs, and reported as one line.
 public final class LabelerService: Sendable {
-    public struct StartError: Error, CustomStringConvertible, Sendable {
+    public struct StartError: Error, CustomStringConvertible, Sendable, Equatable {
         public let description: String
     }
 

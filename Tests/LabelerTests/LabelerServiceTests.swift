@@ -1,0 +1,84 @@
+import Firehose
+import Foundation
+import Testing
+
+@testable import Labeler
+
+/// `labeler run`'s assembly from its configuration, without running it.
+@Suite struct LabelerServiceTests {
+    static func configuration(rules: String? = nil) throws -> LabelerConfiguration {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-service-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder + "/rules", withIntermediateDirectories: true)
+        try (rules ?? """
+            rules:
+              - id: coffee
+                on: [post]
+                match: {keywords: [coffee]}
+                label: coffee
+              - id: things
+                on: [com.example.*]
+                match: {keywords: [coffee]}
+                label: coffee
+            """).write(toFile: folder + "/rules/r.yaml", atomically: true, encoding: .utf8)
+        var configuration = LabelerConfiguration()
+        configuration.rulesPath = folder + "/rules"
+        configuration.storePath = folder + "/data/labels.sqlite"
+        configuration.signingKey = folder + "/data/signing.key"
+        return configuration
+    }
+
+    @Test func jetstreamAsksForTheCollectionsTheRulesRead() throws {
+        var configuration = try Self.configuration()
+        configuration.sourceKind = .jetstream
+        configuration.sourceURL = "wss://jetstream.example/subscribe"
+        let service = try LabelerService(configuration: configuration, environment: [:], logger: quietLogger())
+        let jetstream = try #require(service.source as? JetstreamSource)
+        #expect(jetstream.configuration.wantedCollections == ["app.bsky.feed.post", "com.example.*"])
+        #expect(service.relayMetrics == nil)
+        #expect(service.src == service.key.publicKey.didKey)
+    }
+
+    @Test func theRelayIsTheDefaultAndTheConfiguredDIDIsTheSource() throws {
+        var configuration = try Self.configuration()
+        configuration.did = "did:plc:labelerexample"
+        configuration.signingType = .p256
+        let service = try LabelerService(configuration: configuration, environment: [:], logger: quietLogger())
+        #expect(service.source is RelaySource)
+        #expect(service.src == "did:plc:labelerexample")
+        #expect(service.key.publicKey.didKey.hasPrefix("did:key:zDn"))  // a new P-256 key
+    }
+
+    @Test func theKeyCanComeFromTheEnvironment() throws {
+        let configuration = try Self.configuration()
+        let text = "secp256k1:" + String(repeating: "1", count: 64)
+        let service = try LabelerService(
+            configuration: configuration, environment: [SigningKeyLoader.environmentVariable: text], logger: quietLogger())
+        #expect(service.key.publicKey.didKey == (try ATCryptoKey.parse(text)))
+        #expect(!FileManager.default.fileExists(atPath: configuration.signingKey))
+    }
+
+    @Test func startProblemsAreOneClearLine() throws {
+        var badDID = try Self.configuration()
+        badDID.did = "not-a-did"
+        #expect(throws: LabelerService.StartError(description: "did: 'not-a-did' is not a DID")) {
+            try LabelerService(configuration: badDID, environment: [:], logger: quietLogger())
+        }
+        let badRules = try Self.configuration(rules: "rules:\n  - id: x\n    on: [post]\n    match: {regex: '('}\n    label: x\n")
+        let error = #expect(throws: LabelerService.StartError.self) {
+            try LabelerService(configuration: badRules, environment: [:], logger: quietLogger())
+        }
+        #expect(error?.description.hasSuffix("rules: the rules do not load (1 problems)") == true)
+        var badURL = try Self.configuration()
+        badURL.sourceURL = "ftp://relay.example"
+        #expect(throws: LabelerService.StartError.self) {
+            try LabelerService(configuration: badURL, environment: [:], logger: quietLogger())
+        }
+    }
+}
+
+import ATCrypto
+
+/// The did:key of a key file's text.
+enum ATCryptoKey {
+    static func parse(_ text: String) throws -> String { try KeyFile.parse(text, defaultType: .secp256k1).publicKey.didKey }
+}
