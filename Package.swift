@@ -187,6 +187,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "LabelServerTests",
+            dependencies: [
+                "LabelServer", "Labeler", "LabelStore", "ATProto", "ATCrypto", "Firehose",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "KeyedSchedulerTests", dependencies: ["KeyedScheduler", "SeededRandom"], swiftSettings: strict),
         .testTarget(name: "MatchingTests", dependencies: ["Matching", "SeededRandom"], swiftSettings: strict),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "ATProto", "Matching"], swiftSettings: strict),
