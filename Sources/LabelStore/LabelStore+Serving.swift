@@ -84,7 +84,11 @@ extension LabelStore {
             arguments.append(contentsOf: query.sources.map { $0 as any DatabaseValueConvertible })
         }
         arguments.append(query.limit)
-        let sql = "SELECT * FROM label WHERE " + conditions.joined(separator: " AND ") + " ORDER BY seq LIMIT ?"
+        // With URI patterns the rows come from the `uri` index, named outright: without statistics
+        // SQLite prefers walking the whole table in seq order to skip the final sort, which costs
+        // a scan of every label for a handful of matches.
+        let table = query.uriPatterns.isEmpty ? "label" : "label INDEXED BY label_uri"
+        let sql = "SELECT * FROM \(table) WHERE " + conditions.joined(separator: " AND ") + " ORDER BY seq LIMIT ?"
         return (sql, StatementArguments(arguments))
     }
 
