@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "KeyedScheduler", targets: ["KeyedScheduler"]),
         .library(name: "Matching", targets: ["Matching"]),
         .library(name: "Rules", targets: ["Rules"]),
+        .library(name: "LabelServer", targets: ["LabelServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -26,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
@@ -87,11 +90,28 @@ let package = Package(
             dependencies: ["ATProto", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
+        // XRPC over HTTP and WebSocket: subscribeLabels, queryLabels, the admin label endpoint, health,
+        // metrics. It takes the label writer as a closure and its commits as a stream, so the wiring
+        // (Labeler) can depend on it.
+        .target(
+            name: "LabelServer",
+            dependencies: [
+                "ATProto", "ATCrypto", "LabelStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // Wiring: the ingest pipeline, configuration, services.
         .target(
             name: "Labeler",
             dependencies: [
-                "ATProto", "ATCrypto", "Firehose", "KeyedScheduler", "LabelStore", "Rules",
+                "ATProto", "ATCrypto", "Firehose", "KeyedScheduler", "LabelStore", "LabelServer", "Rules",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -166,6 +186,17 @@ let package = Package(
                 "Labeler", "LabelStore", "Firehose", "ATProto", "ATCrypto", "SyntheticFirehose", "TestRelay", "Rules", "SeededRandom",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "LabelServerTests",
+            dependencies: [
+                "LabelServer", "Labeler", "LabelStore", "ATProto", "ATCrypto", "Firehose",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

@@ -1,0 +1,127 @@
+import ATProto
+import Hummingbird
+import LabelStore
+
+/// The plain HTTP endpoints: queryLabels, the admin label endpoint, health, metrics, and the
+/// answers for every other XRPC method.
+struct HTTPRoutes: Sendable {
+    let store: LabelStore
+    let signer: LabelSigner
+    let broadcaster: Broadcaster
+    let submit: LabelServer.Submit
+    let adminToken: AdminToken?
+    let health: HealthProvider
+    let metrics: MetricsRegistry
+
+    static let queryLabels = "com.atproto.label.queryLabels"
+    static let subscribeLabels = "com.atproto.label.subscribeLabels"
+    static let emitEvent = "tools.ozone.moderation.emitEvent"
+    static let health = "_health"
+
+    func register(on router: Router<ServerRequestContext>) {
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: MetricsRegistry.contentType],
+                body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+        }
+        // XRPC methods are dispatched here by NSID, so that a known method asked with the wrong
+        // HTTP method and an unknown method each get their XRPC error.
+        for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] {
+            router.on("/xrpc/**", method: method) { request, context in
+                await JSONResponse.respond(context) {
+                    try await dispatch(request, context: context, nsid: String(request.uri.path.dropFirst("/xrpc/".count)))
+                }
+            }
+        }
+    }
+
+    static let notImplemented = XRPCError(
+        status: .notImplemented, error: "MethodNotImplemented", message: "Method Not Implemented")
+
+    private func dispatch(_ request: Request, context: ServerRequestContext, nsid: String) async throws -> Response {
+        let method = request.method
+        switch nsid {
+        case Self.queryLabels:
+            guard method == .get else { throw Self.wrongMethod(nsid, expected: .get) }
+            return try queryLabels(request)
+        case Self.subscribeLabels:
+            guard method == .get else { throw Self.wrongMethod(nsid, expected: .get) }
+            throw XRPCError(
+                status: .upgradeRequired, error: "InvalidRequest", message: "subscribeLabels is a WebSocket endpoint")
+        case Self.emitEvent:
+            guard method == .post else { throw Self.wrongMethod(nsid, expected: .post) }
+            return try await emitEvent(request, context: context)
+        case Self.health:
+            guard method == .get else { throw Self.wrongMethod(nsid, expected: .get) }
+            return healthReport()
+        default:
+            throw Self.notImplemented
+        }
+    }
+
+    static func wrongMethod(_ nsid: String, expected: HTTPRequest.Method) -> XRPCError {
+        var error = XRPCError(
+            status: .methodNotAllowed, error: "InvalidRequest", message: "\(nsid) is called with \(expected.rawValue)")
+        error.headers[.allow] = expected.rawValue
+        return error
+    }
+
+    func queryLabels(_ request: Request) throws -> Response {
+        let parameters = try QueryLabelsRequest(request.uri.queryParameters)
+        let rows = try store.activeLabels(
+            .init(
+                uriPatterns: parameters.uriPatterns, sources: parameters.sources, after: parameters.after,
+                limit: parameters.limit, now: Datetime.now().rawValue))
+        var json = "{"
+        // The cursor is the last seq returned; a page that comes back empty has none.
+        if let last = rows.last { json += #""cursor":"# + DataModelJSON.quote(String(last.seq)) + "," }
+        json += #""labels":["#
+        for (i, row) in rows.enumerated() {
+            if i > 0 { json += "," }
+            json += DataModelJSON.serialize(signer.current(row).cborValue())
+        }
+        json += "]}"
+        return JSONResponse.ok(json)
+    }
+
+    func emitEvent(_ request: Request, context: ServerRequestContext) async throws -> Response {
+        guard let adminToken else {
+            throw XRPCError(
+                status: .forbidden, error: "Forbidden", message: "The admin endpoint is disabled (no admin token is set).")
+        }
+        guard adminToken.accepts(authorization: request.headers[.authorization]) else {
+            var error = XRPCError(
+                status: .unauthorized, error: "AuthenticationRequired", message: "A valid admin bearer token is required.")
+            error.headers[.wwwAuthenticate] = "Bearer"
+            throw error
+        }
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: context.maxUploadSize)
+        } catch {
+            throw XRPCError(status: .contentTooLarge, error: "InvalidRequest", message: "The body is too large.")
+        }
+        let event = try EmitEventRequest(json: String(buffer: body))
+        let now = Datetime.now()
+        let written = try await submit(event.changes(now: now))
+        context.logger.info(
+            "labels changed by hand",
+            metadata: [
+                "actor": "\(event.createdBy)", "uri": "\(event.uri)", "create": "\(event.create)",
+                "negate": "\(event.negate)", "rows": "\(written.count)",
+            ])
+        // The event's id is the stream position of its last label (or the current head when it
+        // changed nothing).
+        let id = try written.last?.seq ?? store.lastLabelSeq()
+        return JSONResponse.ok(event.view(id: id, createdAt: now.rawValue))
+    }
+
+    func healthReport() -> Response {
+        let reachable = health.databaseReachable?() ?? ((try? store.lastLabelSeq()) != nil)
+        let report = HealthReport(
+            version: health.version, databaseReachable: reachable, cursor: health.cursor(),
+            secondsBehindRelay: health.secondsBehindRelay(), subscribers: broadcaster.subscriberCount)
+        return JSONResponse.ok(report.json, status: report.isHealthy ? .ok : .serviceUnavailable)
+    }
+}

@@ -1,0 +1,192 @@
+import ATCrypto
+import ATProto
+import Firehose
+import LabelServer
+import LabelStore
+import Synchronization
+import Testing
+
+@Suite struct SubscribeLabelsTests {
+    /// Labels are written without pause while subscribers backfill from 0 (in small batches, with a
+    /// small recent-frames cache, so both the store path and the cache path are crossed many
+    /// times): each receives every seq exactly once, in order.
+    @Test func backfillCutOverUnderContinuousWritesLosesAndRepeatsNothing() async throws {
+        try await Harness.with(configure: {
+            $0.backfillBatchSize = 37
+            $0.recentFrames = 50
+        }) { h in
+            let total = 3000
+            try await h.apply(300)
+            let writing = Task {
+                var n = 300
+                while n < total {
+                    let size = min(7, total - n)
+                    try await h.apply(size, from: n)
+                    n += size
+                }
+            }
+            let results = try await withThrowingTaskGroup(of: [Int64].self) { group in
+                for delay in [0, 30, 90] {
+                    group.addTask {
+                        try await Task.sleep(for: .milliseconds(delay))
+                        return try await h.subscribe(cursor: "0") { session in
+                            try await session.seqs(through: 3000).map(\.seq)
+                        }
+                    }
+                }
+                try await writing.value
+                var all: [[Int64]] = []
+                for try await seqs in group { all.append(seqs) }
+                return all
+            }
+            let stored = try h.store.labels(after: 0, limit: 10_000).map(\.seq)
+            #expect(stored.count == total)
+            #expect(stored.last == Int64(total))
+            for seqs in results {
+                #expect(seqs == stored)
+            }
+        }
+    }
+
+    /// A live-only subscriber gets exactly the rows committed after it connected, none before.
+    @Test func withoutCursorOnlyNewLabelsArrive() async throws {
+        try await Harness.with { h in
+            try await h.apply(20)
+            let received = try await h.subscribe(cursor: nil) { session in
+                // Give the server time to register the subscriber before writing.
+                try await Task.sleep(for: .milliseconds(200))
+                try await h.apply(5, from: 100)
+                return try await session.seqs(through: 25)
+            }
+            #expect(received.map(\.seq) == [21, 22, 23, 24, 25])
+            #expect(received.map(\.label.uri).allSatisfy { $0.hasPrefix("at://did:plc:alice/") })
+        }
+    }
+
+    @Test func cursorAboveTheHeadGetsFutureCursorAndIsClosed() async throws {
+        try await Harness.with { h in
+            try await h.apply(3)
+            try await h.subscribe(cursor: "4") { session in
+                let first = try await session.nextFrame()
+                let second = try await session.nextFrame()
+                #expect(first == .error("FutureCursor", "Cursor in the future."))
+                #expect(second == nil)
+            }
+            // At the head exactly is not in the future: nothing to replay.
+            try await h.subscribe(cursor: "3") { session in
+                try await h.apply(1, from: 10)
+                #expect(try await session.seqs(through: 4).map(\.seq) == [4])
+            }
+        }
+    }
+
+    @Test(arguments: ["abc", "-1", "1.5", "", "99999999999999999999"])
+    func malformedCursorGetsAnErrorFrameAndIsClosed(cursor: String) async throws {
+        try await Harness.with { h in
+            try await h.subscribe(cursor: cursor) { session in
+                let frame = try await session.nextFrame()
+                guard case .error(let error, _) = frame else {
+                    Issue.record("expected an error frame, got \(String(describing: frame))")
+                    return
+                }
+                #expect(error == "InvalidRequest")
+                let next = try await session.nextFrame()
+                #expect(next == nil)
+            }
+        }
+    }
+
+    /// A subscriber that stops reading falls behind and is dropped with `ConsumerTooSlow`, while
+    /// one that reads receives everything.
+    @Test func slowConsumerIsDroppedWhileAFastOneKeepsUp() async throws {
+        try await Harness.with(configure: {
+            $0.maxSubscriberLag = 200
+            $0.errorFrameTimeout = .seconds(20)
+        }) { h in
+            // Large frames fill the socket buffers quickly.
+            let prefix = "at://did:plc:bob/app.bsky.feed.post/" + String(repeating: "k", count: 1500) + "-"
+            let total = 6000
+            try await h.subscribe(cursor: nil, silenceTimeout: .seconds(600)) { slow in
+                try await h.subscribe(cursor: nil) { fast in
+                    try await Task.sleep(for: .milliseconds(200))
+                    let writing = Task {
+                        for start in stride(from: 0, to: total, by: 100) {
+                            try await h.apply(100, prefix: prefix, from: start)
+                        }
+                    }
+                    let received = try await fast.seqs(through: Int64(total))
+                    try await writing.value
+                    #expect(received.map(\.seq) == Array(1...Int64(total)))
+                }
+                // The slow subscriber is dropped; once it reads again it finds the frames that
+                // were buffered, then the error frame, then the end of the connection.
+                var waited = 0
+                while h.metricValue("labeler_slow_consumer_drops_total") < 1 && waited < 200 {
+                    try await Task.sleep(for: .milliseconds(50))
+                    waited += 1
+                }
+                #expect(h.metricValue("labeler_slow_consumer_drops_total") == 1)
+                var labels = 0
+                var lastFrame: StreamFrame?
+                while let frame = try await slow.nextFrame() {
+                    if case .labels = frame { labels += 1 } else { lastFrame = frame }
+                }
+                #expect(labels < total)
+                #expect(lastFrame == .error("ConsumerTooSlow", "Subscriber fell too far behind."))
+            }
+        }
+    }
+
+    @Test func subscribersAboveTheCapAreRefusedWith503() async throws {
+        try await Harness.with(configure: { $0.maxSubscribers = 2 }) { h in
+            try await h.subscribe(cursor: nil) { _ in
+                try await h.subscribe(cursor: nil) { _ in
+                    // Both registered once their streams run; wait for that.
+                    var waited = 0
+                    while h.server.subscriberCount < 2 && waited < 100 {
+                        try await Task.sleep(for: .milliseconds(20))
+                        waited += 1
+                    }
+                    await #expect(throws: WebSocketError(.http(status: 503, retryAfter: 30))) {
+                        try await h.subscribe(cursor: nil) { _ in }
+                    }
+                    // The same request as the upgrade, seen over plain HTTP: the JSON error body.
+                    let response = try await h.request(
+                        "/xrpc/com.atproto.label.subscribeLabels",
+                        headers: [.upgrade: "websocket", .connection: "upgrade", .secWebSocketVersion: "13",
+                                  .secWebSocketKey: "dGhlIHNhbXBsZSBub25jZQ=="])
+                    #expect(response.status == .serviceUnavailable)
+                    #expect(response.xrpcError == "ServiceUnavailable")
+                }
+            }
+            // Places free up when subscribers leave.
+            var waited = 0
+            while h.server.subscriberCount > 0 && waited < 100 {
+                try await Task.sleep(for: .milliseconds(20))
+                waited += 1
+            }
+            try await h.subscribe(cursor: "0") { session in
+                try await h.apply(1)
+                #expect(try await session.seqs(through: 1).map(\.seq) == [1])
+            }
+        }
+    }
+
+    @Test func plainGetOfTheStreamAsksForAnUpgrade() async throws {
+        try await Harness.with { h in
+            let response = try await h.request("/xrpc/com.atproto.label.subscribeLabels")
+            #expect(response.status == .upgradeRequired)
+            #expect(response.xrpcError == "InvalidRequest")
+        }
+    }
+}
+
+extension Harness {
+    /// The value of an unlabelled sample in `/metrics`, read from the registry.
+    func metricValue(_ name: String) -> Double {
+        for line in metrics.render().split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Double(line.split(separator: " ")[1]) ?? -1
+        }
+        return -1
+    }
+}

@@ -1,0 +1,160 @@
+import ATCrypto
+import ATProto
+import Firehose
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import LabelServer
+import LabelStore
+import Labeler
+import Logging
+import NIOCore
+import Testing
+
+func quietLogger() -> Logger {
+    var logger = Logger(label: "test")
+    logger.logLevel = .critical
+    return logger
+}
+
+func temporaryPath(_ name: String) -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("label-server-tests-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir.appendingPathComponent(name).path
+}
+
+/// A store, a running label writer and a running label server on a free port.
+struct Harness: Sendable {
+    static let src = "did:plc:labeler"
+
+    let store: LabelStore
+    let key: SigningKey
+    let writer: LabelWriter
+    let server: LabelServer
+    let metrics: MetricsRegistry
+    let port: Int
+
+    /// Runs `body` with a fresh harness, then stops the server and the writer.
+    static func with<T: Sendable>(
+        keyType: KeyType = .secp256k1, storePath: String? = nil, servingKey: SigningKey? = nil,
+        configure: (inout LabelServer.Configuration) -> Void = { _ in },
+        _ body: @Sendable (Harness) async throws -> T
+    ) async throws -> T {
+        let store = try LabelStore(path: storePath ?? temporaryPath("labels.sqlite"))
+        let key = SigningKey.generate(keyType)
+        let writer = try LabelWriter(store: store, src: src, key: key, logger: quietLogger())
+        var configuration = LabelServer.Configuration(host: "127.0.0.1", port: 0)
+        configure(&configuration)
+        let serving = servingKey ?? key
+        let keyID = try store.keyID(forDIDKey: serving.publicKey.didKey, at: Datetime.now().rawValue)
+        let metrics = MetricsRegistry()
+        let server = try LabelServer(
+            configuration: configuration, store: store, signingKey: serving, keyID: keyID,
+            submit: { try await writer.submit($0) }, commits: writer.commits,
+            health: HealthProvider(version: "test-1", cursor: { 42 }, secondsBehindRelay: { 1.25 }), metrics: metrics,
+            logger: quietLogger())
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await writer.run() }
+            group.addTask { try await server.run() }
+            defer { group.cancelAll() }
+            let port = try await server.port()
+            let harness = Harness(store: store, key: serving, writer: writer, server: server, metrics: metrics, port: port)
+            return try await body(harness)
+        }
+    }
+
+    /// Applies `count` labels with distinct URIs `<prefix><n>`.
+    @discardableResult
+    func apply(_ count: Int, prefix: String = "at://did:plc:alice/app.bsky.feed.post/", val: String = "spam", from: Int = 0)
+        async throws -> [StoredLabel]
+    {
+        let changes = (from..<(from + count)).map {
+            LabelChange(action: .apply, uri: "\(prefix)\($0)", val: val, origin: .rule(id: "test"))
+        }
+        return try await writer.submit(changes)
+    }
+
+    var endpoint: WebSocketEndpoint {
+        get throws { try WebSocketEndpoint("ws://127.0.0.1:\(port)/xrpc/com.atproto.label.subscribeLabels") }
+    }
+
+    func endpoint(cursor: String?) throws -> WebSocketEndpoint {
+        let query = cursor.map { "?cursor=\($0)" } ?? ""
+        return try WebSocketEndpoint("ws://127.0.0.1:\(port)/xrpc/com.atproto.label.subscribeLabels\(query)")
+    }
+
+    /// Connects to subscribeLabels and runs `body` with the session.
+    func subscribe<T: Sendable>(
+        cursor: String?, silenceTimeout: Duration = .seconds(120), _ body: (WebSocketSession) async throws -> T
+    ) async throws -> T {
+        try await WebSocketClient.withConnection(
+            to: endpoint(cursor: cursor),
+            configuration: .init(pingInterval: .seconds(60), silenceTimeout: silenceTimeout), body)
+    }
+
+    func request(
+        _ path: String, method: HTTPRequest.Method = .get, headers: HTTPFields = [:], body: String? = nil
+    ) async throws -> TestClient.Response {
+        try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+            try await client.execute(
+                TestClient.Request(path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }))
+        }
+    }
+}
+
+/// A decoded subscribeLabels frame.
+enum StreamFrame: Equatable {
+    case labels(seq: Int64, labels: [Label])
+    case error(String, String?)
+}
+
+func decodeFrame(_ bytes: [UInt8]) throws -> StreamFrame {
+    let (header, body) = try FrameCodec.split(bytes[...])
+    switch header {
+    case .message("#labels"):
+        let seq = try #require(body["seq"]?.intValue)
+        let labels = try #require(body["labels"]?.arrayValue).map { try Label(cbor: $0) }
+        return .labels(seq: seq, labels: labels)
+    case .error:
+        return .error(try #require(body["error"]?.stringValue), body["message"]?.stringValue)
+    default:
+        Issue.record("unexpected frame \(header)")
+        return .error("unexpected", nil)
+    }
+}
+
+extension WebSocketSession {
+    /// The next frame, or nil when the server closed the connection.
+    func nextFrame() async throws -> StreamFrame? {
+        while let message = try await receive() {
+            if case .binary(let bytes) = message { return try decodeFrame(bytes) }
+        }
+        return nil
+    }
+
+    /// Reads `#labels` frames until one has a seq of at least `last`; returns every seq, in order.
+    func seqs(through last: Int64) async throws -> [(seq: Int64, label: Label)] {
+        var out: [(Int64, Label)] = []
+        while out.last.map({ $0.0 < last }) ?? true {
+            guard let frame = try await nextFrame() else { break }
+            guard case .labels(let seq, let labels) = frame else {
+                Issue.record("unexpected frame \(frame)")
+                break
+            }
+            #expect(labels.count == 1)
+            out.append((seq, labels[0]))
+        }
+        return out
+    }
+}
+
+extension TestClient.Response {
+    var text: String { body.map { String(buffer: $0) } ?? "" }
+
+    /// The JSON body as a data-model value.
+    var json: CBORValue {
+        get throws { try DataModelJSON.parseObject(text) }
+    }
+
+    var xrpcError: String? { (try? json)?["error"]?.stringValue }
+}
