@@ -3,6 +3,7 @@ import Foundation
 import ATProto
 import Firehose
 import KeyedScheduler
+import LabelServer
 import LabelStore
 import Logging
 import Rules
@@ -13,7 +14,8 @@ import Glibc
 #endif
 
 /// `labeler run`, assembled from its configuration: the store, the signing key, the rules with
-/// their reloader, the configured source, the scheduler, the rule engine and the label writer.
+/// their reloader, the configured source, the scheduler, the rule engine, the label writer and
+/// the server.
 /// Everything that can be wrong with the configuration (an unreadable key, rules that do not load,
 /// a bad URL) is found here, before anything runs, and reported as one line.
 public final class LabelerService: Sendable {
@@ -33,6 +35,9 @@ public final class LabelerService: Sendable {
     public let source: any EventSource
     /// The relay source's counters (nil for Jetstream).
     public let relayMetrics: RelaySourceMetrics?
+    public let server: LabelServer
+    /// Everything `/metrics` shows.
+    public let metrics = MetricsRegistry()
     let logger: Logger
 
     public init(configuration: LabelerConfiguration, environment: [String: String], logger: Logger) throws(StartError) {
@@ -136,7 +141,7 @@ public final class LabelerService: Sendable {
             })
         let labeler = EventLabeler(evaluator: evaluator, writer: writer, logger: logger)
         self.labeler = labeler
-        pipeline = IngestPipeline(
+        let pipeline = IngestPipeline(
             source: source, store: store,
             configuration: .init(
                 scheduler: .init(
@@ -145,16 +150,41 @@ public final class LabelerService: Sendable {
                 storesCursor: false),
             logger: logger
         ) { seq, event in try await labeler.handle(seq: seq, event: event) }
+        self.pipeline = pipeline
         pipelineBox.withLock { $0 = pipeline }
+
+        let writer = self.writer
+        let store = self.store
+        let cursorName = self.source.cursorName
+        let health = HealthProvider(
+            version: LabelerVersion.current,
+            cursor: { pipelineBox.value?.lowWaterMark ?? (try? store.cursor(for: cursorName)) ?? nil },
+            secondsBehindRelay: {
+                labeler.totals.lastEventTime.map { Double(Datetime.now().unixMicros - $0) / 1e6 }
+            })
+        do {
+            server = try LabelServer(
+                configuration: .init(
+                    host: configuration.serverHost, port: configuration.serverPort,
+                    adminToken: configuration.adminToken.isEmpty ? nil : configuration.adminToken),
+                store: store, signingKey: key, keyID: writer.currentKeyID,
+                submit: { changes in try await writer.submit(changes) }, commits: writer.commits, health: health,
+                metrics: metrics, logger: logger)
+        } catch {
+            throw StartError(description: error.description)
+        }
+        registerMetrics(on: metrics)
     }
 
     /// The stored cursor of the configured source.
     public var storedCursor: Int64? { try? store.cursor(for: source.cursorName) }
 
     /// The services, in start order; a ServiceGroup shuts them down in reverse: rules reloading
-    /// stops first, then ingest drains and commits, then whatever was added before (the server).
+    /// stops first, then ingest drains and commits, then the server (which serves until the last
+    /// labels are committed).
     public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
         [
+            .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(
                 service: IngestService(pipeline: pipeline, writer: writer, logger: logger),
                 successTerminationBehavior: .gracefullyShutdownGroup,
@@ -234,4 +264,9 @@ func readFile(_ path: String) throws(FileSystemError) -> [UInt8] {
             return bytes
         }
     }
+}
+
+/// The version `/xrpc/_health` reports.
+public enum LabelerVersion {
+    public static let current = "0.1.0"
 }

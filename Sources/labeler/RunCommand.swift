@@ -6,10 +6,11 @@ import ServiceLifecycle
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run the labeler service: ingest, label, store.",
+        abstract: "Run the labeler service: ingest, label, store, serve.",
         discussion: """
             Reads the configured relay or Jetstream, runs the rules on every record, signs the \
-            labels and stores them with the cursor. Without a configuration file every default \
+            labels, stores them with the cursor and serves them (subscribeLabels, queryLabels, \
+            health, metrics; docs/operations.md). Without a configuration file every default \
             applies (config/labeler.yaml documents them); LABELER_* variables override both. The \
             signing key is created (mode 0600) on the first start when absent. SIGHUP reloads the \
             rules; SIGTERM or SIGINT stops reading, lets queued events finish, commits and exits 0.
@@ -45,6 +46,17 @@ struct RunCommand: AsyncParsableCommand {
             configuration: .init(
                 services: service.services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
                 logger: logger))
+        let announce = Task {
+            if let port = try? await service.server.port() {
+                logger.info(
+                    "serving labels",
+                    metadata: [
+                        "url": "http://\(configuration.serverHost):\(port)", "port": "\(port)",
+                        "admin": "\(configuration.adminToken.isEmpty ? "disabled" : "enabled")",
+                    ])
+            }
+        }
+        defer { announce.cancel() }
         do { try await group.run() } catch { throw CommandFailure("\(error)") }
         logger.info("labeler stopped")
     }

@@ -1,4 +1,8 @@
+import ATCrypto
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import GRDB
 import SeededRandom
 import SyntheticFirehose
@@ -97,6 +101,24 @@ import Glibc
         return try? snapshot(path, cursorName: cursorName).cursor
     }
 
+    /// The port `labeler run` logs once its server listens.
+    static func servingPort(_ process: ServiceProcess) async -> Int? {
+        var port: Int?
+        _ = await eventually(timeout: .seconds(30)) {
+            guard let line = process.logText.split(separator: "\n").first(where: { $0.contains("serving labels") }),
+                let range = line.range(of: "port=")
+            else { return false }
+            port = Int(line[range.upperBound...].prefix { $0.isNumber })
+            return port != nil
+        }
+        return port
+    }
+
+    static func get(_ url: String) async throws -> (String, Int) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+        return (String(decoding: data, as: UTF8.self), (response as? HTTPURLResponse)?.statusCode ?? 0)
+    }
+
     @Test(.timeLimit(.minutes(5))) func killedAtRandomMomentsItLosesAndDuplicatesNothing() async throws {
         var generator = SyntheticFirehose(seed: 0xC4A5, accounts: 40)
         let messages = generator.messages(8_000)
@@ -114,6 +136,15 @@ import Glibc
         }
         let duration = ContinuousClock.now - started
         #expect(done, "the uninterrupted run did not finish: \(run.logText.suffix(2000))")
+        // Everything it stored is served, and every signature verifies against its key.
+        let stored = try Self.snapshot(reference.folder + "/labels.sqlite", cursorName: cursorName).labels.count
+        let port = try #require(await Self.servingPort(run))
+        let didKey = try KeyFile.load(at: reference.folder + "/signing.key", defaultType: .secp256k1).publicKey.didKey
+        let tail = try ServiceProcess(
+            ["labels", "tail", "http://127.0.0.1:\(port)", "--cursor", "0", "--verify", "--key", didKey, "--limit", "\(stored)"],
+            in: reference.folder, environment: [:], log: reference.folder + "/tail.log")
+        #expect(await tail.wait(timeout: .seconds(60)) == 0, "\(tail.logText.suffix(1000))")
+        #expect(tail.logText.contains("\(stored) labels, every signature verified"))
         run.signal(SIGTERM)
         #expect(await run.wait(timeout: .seconds(60)) == 0, "\(run.logText.suffix(2000))")
         let expected = try Self.snapshot(reference.folder + "/labels.sqlite", cursorName: cursorName)
@@ -165,6 +196,18 @@ import Glibc
         #expect(stat(folder + "/data/signing.key", &info) == 0)
         #expect(info.st_mode & 0o777 == 0o600)
         #expect(FileManager.default.fileExists(atPath: folder + "/data/labels.sqlite"))
+        // It serves: health, metrics, and XRPC errors for what it does not implement.
+        let port = try #require(await Self.servingPort(child), "\(child.logText)")
+        let (health, healthStatus) = try await Self.get("http://127.0.0.1:\(port)/xrpc/_health")
+        #expect(healthStatus == 200)
+        #expect(health.contains("\"status\""), "\(health)")
+        let (metrics, metricsStatus) = try await Self.get("http://127.0.0.1:\(port)/metrics")
+        #expect(metricsStatus == 200)
+        for name in ["labeler_source_connections_total", "labeler_scheduler_queue_depth", "labeler_writer_transactions_total", "labeler_subscribers"] {
+            #expect(metrics.contains("# TYPE \(name) "), "\(name) missing")
+        }
+        let (_, unknownStatus) = try await Self.get("http://127.0.0.1:\(port)/xrpc/com.example.nothing")
+        #expect(unknownStatus == 501)
         child.signal(SIGTERM)
         #expect(await child.wait(timeout: .seconds(30)) == 0, "\(child.logText)")
         #expect(child.logText.contains("labeler stopped"))
