@@ -156,11 +156,12 @@ import Glibc
         let crashed = try Self.makeFolder(relay: relay, name: "crashed")
         let database = crashed.folder + "/labels.sqlite"
         var random = SplitMix64(seed: 0xDEAD)
-        let longest = max(300, Int(duration.components.seconds * 1000) / 3)
+        // Short lives, so that many kills land before the work is done even on a busy machine.
+        let longest = max(200, Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000) / 8)
         var killsBeforeTheEnd = 0
-        for attempt in 0..<8 where killsBeforeTheEnd < 6 {
+        for attempt in 0..<16 where killsBeforeTheEnd < 6 {
             let child = try ServiceProcess(["run"], in: crashed.folder, environment: crashed.environment, log: crashed.folder + "/log")
-            let delay = 150 + Int(random.next() % UInt64(longest))
+            let delay = 100 + Int(random.next() % UInt64(longest))
             try await Task.sleep(for: .milliseconds(delay))
             child.signal(SIGKILL)
             #expect(await child.wait(timeout: .seconds(30)) != nil)
@@ -174,7 +175,8 @@ import Glibc
         let finished = await eventually(timeout: .seconds(180)) { Self.storedCursor(database, cursorName: cursorName) == lastSeq }
         #expect(finished, "\(last.logText.suffix(2000))")
         last.signal(SIGTERM)
-        #expect(await last.wait(timeout: .seconds(60)) == 0, "\(last.logText.suffix(2000))")
+        let status = await last.wait(timeout: .seconds(60))
+        #expect(status == 0, "exit status \(status.map(String.init) ?? "none: still running"); log: \(last.logText.suffix(3000))")
 
         let actual = try Self.snapshot(database, cursorName: cursorName)
         #expect(actual.cursor == lastSeq)
