@@ -191,7 +191,11 @@ public final class IngestPipeline: Sendable {
             try await group.waitForAll()
             summary.withLock { $0.finalCursor = final }
             // Whatever a source throws while being stopped is the stop, not a failure.
-            if let sourceError, !(sourceError is CancellationError), !stopping.value { throw sourceError }
+            // So is whatever it throws once `run()` itself was cancelled (its scheduler refusing
+            // events, say).
+            if let sourceError, !(sourceError is CancellationError), !stopping.value, !Task.isCancelled {
+                throw sourceError
+            }
             return resetSeen.withLock { $0 } ? .reset : .finished
         }
     }

@@ -103,7 +103,7 @@ func jetstreamEvents(count: Int, seed: UInt64 = 8) -> [(seq: Int64, json: String
         let received = Received()
         let task = Task { try await source.run(resumeAfter: { nil }, deliver: { received.deliver($0) }) }
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(20)
+        let deadline = clock.now + .seconds(90)
         while received.snapshot.seqs.count < count && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         task.cancel()
         _ = await task.result

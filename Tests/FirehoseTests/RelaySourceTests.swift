@@ -61,7 +61,7 @@ final class Received: Sendable {
             try await source.run(resumeAfter: { received.durable }, deliver: { received.deliver($0) })
         }
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(20)
+        let deadline = clock.now + .seconds(90)
         while !done(received.snapshot) && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         task.cancel()
         _ = await task.result

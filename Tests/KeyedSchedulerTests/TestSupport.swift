@@ -42,12 +42,12 @@ struct TimedOutWaiting: Error, CustomStringConvertible {
     var description: String { "gave up waiting for \(what)" }
 }
 
-/// Polls `condition` until it holds; fails after a generous 5 s so a bug shows as a failure,
+/// Polls `condition` until it holds; fails after a generous 60 s so a bug shows as a failure,
 /// not a hang.
 func waitUntil(
     _ what: String, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool
 ) async throws {
-    let deadline = ContinuousClock.now + .seconds(5)
+    let deadline = ContinuousClock.now + .seconds(60)
     while !condition() {
         guard ContinuousClock.now < deadline else {
             Issue.record("gave up waiting for \(what)", sourceLocation: sourceLocation)

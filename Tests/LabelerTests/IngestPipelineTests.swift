@@ -125,7 +125,7 @@ func temporaryPath(_ name: String) -> String {
         let seqs = Self.messages.compactMap { try? RepoEventDecoder().decode($0).seq }
         let task = Task { try await pipeline.run() }
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(20)
+        let deadline = clock.now + .seconds(90)
         while handled.all.count < seqs.count && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         task.cancel()
         let summary = try await task.value

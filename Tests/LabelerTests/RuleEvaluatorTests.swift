@@ -79,7 +79,7 @@ import Testing
 
     func waitUntil(_ condition: () -> Bool) async throws {
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(10)
+        let deadline = clock.now + .seconds(60)
         while !condition() && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
     }
 
