@@ -2,6 +2,7 @@ import ATCrypto
 import ATProto
 import ArgumentParser
 import Firehose
+import KeyedScheduler
 import LabelStore
 import Logging
 import Labeler
@@ -78,10 +79,14 @@ struct ReplayCommand: AsyncParsableCommand {
                 throw CommandFailure("\(error)")
             }
         }
+        // A capture waits for the pipeline at no cost, so the queue need not absorb bursts as a
+        // live relay's does: a shallow one keeps the workers busy, and memory low (each queued
+        // event holds its undecoded message).
+        let scheduler = KeyedSchedulerConfiguration(concurrency: concurrency, queueLimit: 2_000, perKeyBacklogLimit: 250)
         let pipeline = IngestPipeline(
             source: source, store: store,
             // With a writer, the cursor is stored in its transactions, next to the labels.
-            configuration: .init(scheduler: .init(concurrency: concurrency), storesCursor: writer == nil), logger: logger
+            configuration: .init(scheduler: scheduler, storesCursor: writer == nil), logger: logger
         ) { _, event in
             let time = eventTime(event)
             let results = evaluator.evaluate(event, time: time)
@@ -132,7 +137,7 @@ struct ReplayCommand: AsyncParsableCommand {
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let counts = source.counts
-        let errors = counts.undecodable + counts.rejected + summary.failed
+        let errors = counts.undecodable + summary.undecodable + summary.rejected + summary.failed
         let rules = tally.withLock { $0 }
         let fields: [(String, String)] = [
             ("events", "\(summary.events)"), ("commits", "\(summary.commits)"), ("records", "\(summary.records)"),
