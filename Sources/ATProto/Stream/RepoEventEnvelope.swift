@@ -12,25 +12,39 @@
 /// // later, on a worker:
 /// let event = try envelope.open()   // exactly `decoder.decode(message)`
 /// ```
+///
+/// An envelope is one reference, so queues move it around for the price of one retain.
 public struct RepoEventEnvelope: Sendable {
-    /// The message's `seq`. For a message that decodes, the event's seq.
-    public let seq: Int64
-    /// The account (`repo` of a `#commit`, `did` of the others), `nil` when the body has none.
-    /// For a message that decodes, the event's `did`.
-    public let did: String?
-    let content: Content
+    let storage: Storage
+
+    final class Storage: Sendable {
+        let seq: Int64
+        let did: String?
+        let content: Content
+
+        init(seq: Int64, did: String?, content: Content) {
+            self.seq = seq
+            self.did = did
+            self.content = content
+        }
+    }
 
     enum Content: Sendable {
         /// The message, still to decode.
         case message(ArraySlice<UInt8>, RepoEventDecoder)
         /// An event decoded already.
-        indirect case decoded(RepoEvent)
+        case decoded(RepoEvent)
     }
 
+    /// The message's `seq`. For a message that decodes, the event's seq.
+    public var seq: Int64 { storage.seq }
+    /// The account (`repo` of a `#commit`, `did` of the others), `nil` when the body has none.
+    /// For a message that decodes, the event's `did`.
+    public var did: String? { storage.did }
+    var content: Content { storage.content }
+
     init(seq: Int64, did: String?, message: ArraySlice<UInt8>, decoder: RepoEventDecoder) {
-        self.seq = seq
-        self.did = did
-        content = .message(message, decoder)
+        storage = Storage(seq: seq, did: did, content: .message(message, decoder))
     }
 
     /// An event decoded already (by a source whose format needs no second step, like
@@ -38,9 +52,7 @@ public struct RepoEventEnvelope: Sendable {
     /// - Precondition: the event has a seq.
     public init(decoded event: RepoEvent) {
         guard let seq = event.seq else { preconditionFailure("an envelope needs an event with a seq") }
-        self.seq = seq
-        did = event.did
-        content = .decoded(event)
+        storage = Storage(seq: seq, did: event.did, content: .decoded(event))
     }
 
     /// The message as received, when the envelope holds one.
