@@ -192,6 +192,7 @@ public final class IngestPipeline: Sendable {
                 sourceError = error
             }
             let final = await scheduler.shutdown(gracePeriod: configuration.drainTimeout)
+            // The scheduler has stopped, so this only wakes the cursor writer from its sleep.
             group.cancelAll()
             try await group.waitForAll()
             if let cursorStore, let final, final != startingAfter {
