@@ -3,7 +3,9 @@ import Firehose
 import SyntheticFirehose
 
 /// Decode throughput over a capture, on whatever cores it is given (run it under `taskset -c 0`
-/// for the one-core figure). Three levels, each a superset of the previous:
+/// for the one-core figure). First what the ingest pipeline's source does alone:
+///   envelope seq and account of every message, read without decoding (RepoEventDecoder.envelope)
+/// then three levels, each a superset of the previous:
 ///   frames   header + body DAG-CBOR of every message
 ///   records  + the commit's CAR, commit-object checks and every created/updated record decoded
 ///   verified + sha-256 of every CAR block compared with its CID
@@ -43,6 +45,9 @@ struct DecodeBenchmark {
         let plain = RepoEventDecoder(verifyBlocks: false)
         let verified = RepoEventDecoder(verifyBlocks: true)
         let cbor = CBORDecoder()
+        report("envelope", messages, bytes, rounds) { m in
+            verified.envelope(of: m) != nil
+        }
         report("frames", messages, bytes, rounds) { m in
             guard (try? FrameCodec.split(m[...], decoder: cbor)) != nil else { return false }
             return true

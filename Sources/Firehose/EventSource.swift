@@ -13,6 +13,26 @@ public protocol EventSource: Sendable {
         resumeAfter: @escaping @Sendable () async -> Int64?,
         deliver: @escaping @Sendable (SourceEvent) async throws -> Void
     ) async throws
+
+    /// Like ``run(resumeAfter:deliver:)``, but hands events over in batches (in stream order,
+    /// never empty) with each event still in its envelope, for a consumer that opens them on its
+    /// own workers: decoding then spreads over the cores, and hand-offs are paid per batch. A live
+    /// source does not hold events back to fill a batch.
+    ///
+    /// The default delivers each event of `run(resumeAfter:deliver:)` alone, already opened.
+    func runSealed(
+        resumeAfter: @escaping @Sendable () async -> Int64?,
+        deliver: @escaping @Sendable ([SealedSourceEvent]) async throws -> Void
+    ) async throws
+}
+
+extension EventSource {
+    public func runSealed(
+        resumeAfter: @escaping @Sendable () async -> Int64?,
+        deliver: @escaping @Sendable ([SealedSourceEvent]) async throws -> Void
+    ) async throws {
+        try await run(resumeAfter: resumeAfter, deliver: { try await deliver([SealedSourceEvent($0)]) })
+    }
 }
 
 extension RelaySource: EventSource {

@@ -5,7 +5,8 @@ import Synchronization
 /// which seq everything is done (the cursor to persist and resume from).
 ///
 /// Host it with ``run()`` (for example as a ServiceLifecycle service) while a producer calls
-/// ``submit(key:seq:payload:)``; end it with ``shutdown(deadline:)``.
+/// ``submit(key:seq:payload:)``, or ``submit(_:)`` with several events at once (one lock
+/// acquisition, at most one suspension per batch); end it with ``shutdown(deadline:)``.
 ///
 /// Guarantees:
 /// - Events of one key run one at a time, in submission order; at most
@@ -77,6 +78,20 @@ public final class KeyedScheduler<Key: Hashable & Sendable, Payload: Sendable>: 
         core.withLock { $0.metrics }
     }
 
+    /// One event for ``submit(_:)``.
+    public struct Submission: Sendable {
+        public var key: Key
+        public var seq: Int64
+        public var payload: Payload
+
+        @inlinable
+        public init(key: Key, seq: Int64, payload: Payload) {
+            self.key = key
+            self.seq = seq
+            self.payload = payload
+        }
+    }
+
     /// Hands an event over. Returns once it is accepted (queued or started), suspending while
     /// the queue or the key's backlog is full.
     ///
@@ -89,13 +104,39 @@ public final class KeyedScheduler<Key: Hashable & Sendable, Payload: Sendable>: 
         switch attempt {
         case .accepted: return
         case .rejected(let error): throw error
-        case .mustPark: try await submitWhenAdmitted(key: key, seq: seq, payload: payload)
+        case .mustPark:
+            try await submitWhenAdmitted([Submission(key: key, seq: seq, payload: payload)], from: 0)
         }
     }
 
-    /// Suspends until the event is admitted, the scheduler shuts down or the task is cancelled.
+    /// Hands several events over, in order, as ``submit(key:seq:payload:)`` would one after
+    /// another, but taking the lock once for all that fit and suspending at most once: when a
+    /// bound is reached, the rest are admitted one by one as room appears and the caller resumes
+    /// when the last is in. A producer that keeps the queue full is then woken once per batch
+    /// rather than once per event.
+    ///
+    /// ```swift
+    /// try await scheduler.submit(events.map { .init(key: $0.did, seq: $0.seq, payload: $0) })
+    /// ```
+    ///
+    /// - Parameter batch: seqs increasing, above every seq submitted before.
+    /// - Throws: ``KeyedSchedulerError``. A seq out of order refuses the whole batch. After
+    ///   `shutDown` or `cancelled` while waiting, the events before the first that had to wait
+    ///   were accepted (and run) and the others were not.
+    @inlinable
+    public func submit(_ batch: [Submission]) async throws(KeyedSchedulerError) {
+        let attempt = core.withLock { $0.trySubmit(batch, from: 0) }
+        switch attempt {
+        case .accepted: return
+        case .rejected(let error): throw error
+        case .mustPark(let from): try await submitWhenAdmitted(batch, from: from)
+        }
+    }
+
+    /// Suspends until `batch[start...]` is admitted, the scheduler shuts down or the task is
+    /// cancelled.
     @usableFromInline
-    func submitWhenAdmitted(key: Key, seq: Int64, payload: Payload) async throws(KeyedSchedulerError) {
+    func submitWhenAdmitted(_ batch: [Submission], from start: Int) async throws(KeyedSchedulerError) {
         let id = core.withLock { core in
             defer { core.nextParkedID += 1 }
             return core.nextParkedID
@@ -104,17 +145,15 @@ public final class KeyedScheduler<Key: Hashable & Sendable, Payload: Sendable>: 
             await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, KeyedSchedulerError>, Never>) in
                 core.withLock { core in
                     // The state may have changed since the first attempt: try again first.
-                    switch core.trySubmit(key: key, seq: seq, payload: payload) {
+                    switch core.trySubmit(batch, from: start) {
                     case .accepted:
                         continuation.resume(returning: .success(()))
                     case .rejected(let error):
                         continuation.resume(returning: .failure(error))
                     case .mustPark where Task.isCancelled:
                         continuation.resume(returning: .failure(.cancelled))
-                    case .mustPark:
-                        core.parked.append(
-                            .init(id: id, key: key, seq: seq, payload: payload, continuation: continuation)
-                        )
+                    case .mustPark(let from):
+                        core.parked.append(.init(id: id, events: batch, next: from, continuation: continuation))
                     }
                 }
             }

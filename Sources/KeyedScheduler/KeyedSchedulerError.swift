@@ -1,4 +1,5 @@
-/// Why `submit` did not accept an event. The event was not taken: the caller still owns it.
+/// Why `submit` did not accept an event. The event was not taken: the caller still owns it (of a
+/// batch, the events before the first that had to wait may have been taken: see `submit(_:)`).
 public enum KeyedSchedulerError: Error, Sendable, Hashable {
     /// The scheduler is shutting down or has stopped.
     case shutDown

@@ -8,6 +8,7 @@
 struct SchedulerCore<Key: Hashable & Sendable, Payload: Sendable> {
     @usableFromInline typealias Machine = KeyedSchedulerStateMachine<Key, Payload>
     @usableFromInline typealias Job = Machine.Job
+    @usableFromInline typealias Submission = KeyedScheduler<Key, Payload>.Submission
 
     @usableFromInline
     enum Phase {
@@ -22,24 +23,23 @@ struct SchedulerCore<Key: Hashable & Sendable, Payload: Sendable> {
         case stopped
     }
 
-    /// A submitter suspended because a bound was reached, holding its event.
+    /// A submitter suspended because a bound was reached, holding its events: those from `next`
+    /// on are not accepted yet. It resumes once the last is.
     @usableFromInline
     struct ParkedSubmission {
         @usableFromInline let id: Int
-        @usableFromInline let key: Key
-        @usableFromInline let seq: Int64
-        @usableFromInline let payload: Payload
+        @usableFromInline let events: [Submission]
+        @usableFromInline var next: Int
         @usableFromInline let continuation: CheckedContinuation<Result<Void, KeyedSchedulerError>, Never>
 
         @inlinable
         init(
-            id: Int, key: Key, seq: Int64, payload: Payload,
+            id: Int, events: [Submission], next: Int,
             continuation: CheckedContinuation<Result<Void, KeyedSchedulerError>, Never>
         ) {
             self.id = id
-            self.key = key
-            self.seq = seq
-            self.payload = payload
+            self.events = events
+            self.next = next
             self.continuation = continuation
         }
     }
@@ -87,7 +87,8 @@ struct SchedulerCore<Key: Hashable & Sendable, Payload: Sendable> {
     enum SubmitAttempt {
         case accepted
         case rejected(KeyedSchedulerError)
-        case mustPark
+        /// The submitter must wait; for a batch, the events before `from` were accepted.
+        case mustPark(from: Int)
     }
 
     /// What a worker does after reporting an event.
@@ -137,15 +138,21 @@ struct SchedulerCore<Key: Hashable & Sendable, Payload: Sendable> {
 
     // MARK: Submitting
 
+    /// The highest seq accepted or held by a suspended submitter: a new seq must be above it.
+    @inlinable
+    var lastSeq: Int64? {
+        parked.last?.events.last?.seq ?? machine.highestSeq
+    }
+
     /// Accepts the event if it is valid and fits, without suspending anyone.
     @inlinable
     mutating func trySubmit(key: Key, seq: Int64, payload: Payload) -> SubmitAttempt {
         guard phase == .accepting else { return .rejected(.shutDown) }
-        if let previous = parked.last?.seq ?? machine.highestSeq, seq <= previous {
+        if let previous = lastSeq, seq <= previous {
             return .rejected(.seqNotIncreasing(seq: seq, previous: previous))
         }
         // Suspended submitters go first: admission stays in arrival order.
-        guard parked.isEmpty else { return .mustPark }
+        guard parked.isEmpty else { return .mustPark(from: 0) }
         switch machine.submit(key: key, seq: seq, payload: payload) {
         case .start(let job):
             dispatch(job)
@@ -153,22 +160,54 @@ struct SchedulerCore<Key: Hashable & Sendable, Payload: Sendable> {
         case .enqueued:
             return .accepted
         case .mustWait:
-            return .mustPark
+            return .mustPark(from: 0)
         }
     }
 
-    /// Admits suspended submissions, oldest first, while they fit. A job that may start goes
-    /// to `next` when that is empty (the calling worker runs it), else to a worker.
+    /// Accepts `batch[start...]` in order while the events fit, without suspending anyone. The
+    /// seqs are checked first, so a batch with a bad seq is refused whole.
+    @inlinable
+    mutating func trySubmit(_ batch: [Submission], from start: Int) -> SubmitAttempt {
+        guard phase == .accepting else { return .rejected(.shutDown) }
+        var previous = lastSeq
+        for index in start..<batch.count {
+            let seq = batch[index].seq
+            if let previous, seq <= previous { return .rejected(.seqNotIncreasing(seq: seq, previous: previous)) }
+            previous = seq
+        }
+        guard parked.isEmpty else { return .mustPark(from: start) }
+        var index = start
+        while index < batch.count {
+            let event = batch[index]
+            switch machine.submit(key: event.key, seq: event.seq, payload: event.payload) {
+            case .start(let job): dispatch(job)
+            case .enqueued: break
+            case .mustWait: return .mustPark(from: index)
+            }
+            index += 1
+        }
+        return .accepted
+    }
+
+    /// Admits suspended submissions, oldest first, while they fit; a submitter resumes once all
+    /// its events are in. A job that may start goes to `next` when that is empty (the calling
+    /// worker runs it), else to a worker.
     @inlinable
     mutating func admitParked(into next: inout Job?) {
         while let head = parked.first {
-            switch machine.submit(key: head.key, seq: head.seq, payload: head.payload) {
-            case .mustWait:
-                return
-            case .enqueued:
-                break
-            case .start(let job):
-                if next == nil { next = job } else { dispatch(job) }
+            var index = head.next
+            while index < head.events.count {
+                let event = head.events[index]
+                switch machine.submit(key: event.key, seq: event.seq, payload: event.payload) {
+                case .mustWait:
+                    parked[0].next = index
+                    return
+                case .enqueued:
+                    break
+                case .start(let job):
+                    if next == nil { next = job } else { dispatch(job) }
+                }
+                index += 1
             }
             parked.popFirst()
             head.continuation.resume(returning: .success(()))

@@ -3,6 +3,7 @@ import Firehose
 import KeyedScheduler
 import LabelStore
 import Logging
+import Synchronization
 
 /// Source → scheduler → handler, with the cursor kept durable.
 ///
@@ -11,6 +12,11 @@ import Logging
 /// is the cursor: it is written to the store at most once per `cursorInterval` and once more at
 /// the end, and the source resumes after it on restart, so nothing is skipped; events above it
 /// may be handled again after a crash.
+///
+/// The source hands over events in their envelopes (seq and account read, the rest not decoded),
+/// in batches (`EventSource.runSealed`); each is decoded by the worker that runs it, just before
+/// the handler, so decoding uses every core. An event that does not decode is counted (rejected
+/// or undecodable) and logged, and its seq consumed; the handler does not see it.
 public final class IngestPipeline: Sendable {
     /// Handles one event. Runs concurrently for different accounts.
     public typealias Handler = @Sendable (_ seq: Int64, _ event: RepoEvent) async throws -> Void
@@ -36,13 +42,29 @@ public final class IngestPipeline: Sendable {
     }
 
     public struct Summary: Sendable, Equatable {
+        /// Events decoded and handed to the handler (including those that failed there).
         public var events = 0
         public var commits = 0
         public var records = 0
+        /// Events rejected for their content (a block that does not match its CID, a commit
+        /// object that disagrees, an undecodable record), by the source or when decoded.
         public var rejected = 0
+        /// Events whose message turned out malformed when decoded (their envelope was readable):
+        /// skipped, as a capture source skips such messages.
+        public var undecodable = 0
         public var failed = 0
         public var resets = 0
         public var finalCursor: Int64?
+    }
+
+    /// The scheduler an event goes through: keyed by DID, carrying the sealed event (`nil` for
+    /// one the source rejected, whose seq must still be consumed).
+    typealias Scheduler = KeyedScheduler<String, RepoEventEnvelope?>
+
+    /// The running epoch's scheduler, and the cursor when none runs.
+    struct Progress: Sendable {
+        var scheduler: Scheduler?
+        var mark: Int64?
     }
 
     let source: any EventSource
@@ -51,23 +73,32 @@ public final class IngestPipeline: Sendable {
     let handler: Handler
     let logger: Logger
     private let summary = Locked(Summary())
-    private let mark = Locked<Int64?>(nil)
+    /// Counted by the workers for every event, without a lock.
+    private let decoded = DecodedCounts()
+    private let progress = Locked(Progress())
     /// Set by `stop()`; the source's task, so stopping reaches it and nothing else.
     private let stopping = Locked(false)
     private let sourceTask = Locked<Task<Void, any Error>?>(nil)
-    /// The scheduler of the running epoch, for its metrics.
-    private let scheduler = Locked<KeyedScheduler<String, RepoEvent>?>(nil)
 
     /// The cursor now: every event at or below it has been handled. The label writer stores it
     /// with each transaction.
-    public var lowWaterMark: Int64? { mark.value }
+    public var lowWaterMark: Int64? {
+        let (scheduler, mark) = progress.withLock { ($0.scheduler, $0.mark) }
+        return scheduler.map { $0.lowWaterMark } ?? mark
+    }
 
     /// The scheduler's counters now (queue depth, in flight, largest backlog, …); zero before
     /// the first event.
-    public var schedulerMetrics: KeyedSchedulerMetrics { scheduler.value?.metrics ?? KeyedSchedulerMetrics() }
+    public var schedulerMetrics: KeyedSchedulerMetrics {
+        progress.withLock { $0.scheduler }?.metrics ?? KeyedSchedulerMetrics()
+    }
 
     /// Counts so far.
-    public var counts: Summary { summary.value }
+    public var counts: Summary {
+        var counts = summary.value
+        decoded.add(to: &counts)
+        return counts
+    }
 
     public init(
         source: any EventSource, store: LabelStore?, configuration: Configuration = .init(), logger: Logger,
@@ -105,7 +136,10 @@ public final class IngestPipeline: Sendable {
             try store?.forgetEvents(of: cursorName)
             resumeAfter = nil
         }
-        return summary.withLock { $0 }
+        return summary.withLock { summary in
+            decoded.add(to: &summary)
+            return summary
+        }
     }
 
     enum EpochEnd { case finished, reset }
@@ -114,65 +148,74 @@ public final class IngestPipeline: Sendable {
         let logger = self.logger
         let handler = self.handler
         let summary = self.summary
-        let scheduler = KeyedScheduler<String, RepoEvent>(
+        let decoded = self.decoded
+        let scheduler = Scheduler(
             configuration: configuration.scheduler, startingAfter: startingAfter,
             onFailure: { key, seq, failure in
                 summary.withLock { $0.failed += 1 }
                 logger.error("event failed", metadata: ["did": "\(key)", "seq": "\(seq)", "error": "\(failure)"])
             },
-            handler: { _, seq, event in try await handler(seq, event) })
-        self.scheduler.withLock { $0 = scheduler }
+            handler: { _, seq, envelope in
+                // Rejected by the source: the seq is consumed so the cursor can pass it; nothing runs.
+                guard let envelope else { return }
+                let event: RepoEvent
+                do throws(FrameError) {
+                    event = try envelope.open()
+                } catch {
+                    summary.withLock { error.rejectsOnlyEvent ? ($0.rejected += 1) : ($0.undecodable += 1) }
+                    logger.warning(
+                        error.rejectsOnlyEvent ? "event rejected" : "undecodable message skipped",
+                        metadata: ["seq": "\(seq)", "reason": "\(error)"])
+                    return
+                }
+                decoded.count(event)
+                try await handler(seq, event)
+            })
         let resetSeen = Locked(false)
-        let durable = mark
-        durable.withLock { $0 = startingAfter }
+        let progress = self.progress
+        progress.withLock { $0 = Progress(scheduler: scheduler, mark: startingAfter) }
 
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await scheduler.run() }
-            group.addTask { [configuration] in
-                let store = configuration.storesCursor ? self.store : nil
-                // Persist the low-water mark as it advances, at most once per interval.
-                let clock = ContinuousClock()
-                var lastWrite = clock.now - configuration.cursorInterval
-                var pending: Int64? = nil
-                for await mark in scheduler.lowWaterMarks {
-                    pending = mark
-                    durable.withLock { $0 = mark }
-                    if clock.now - lastWrite >= configuration.cursorInterval, let store {
-                        try store.setCursor(mark, for: cursorName, at: Datetime.now().rawValue)
-                        lastWrite = clock.now
-                        pending = nil
+            let cursorStore = configuration.storesCursor ? store : nil
+            if let cursorStore {
+                // Persist the low-water mark as it advances, once per interval (looking, not being
+                // told of every move, which would wake this task for every event).
+                group.addTask { [configuration] in
+                    var written = startingAfter
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: configuration.cursorInterval)
+                        if let mark = scheduler.lowWaterMark, mark != written {
+                            try cursorStore.setCursor(mark, for: cursorName, at: Datetime.now().rawValue)
+                            written = mark
+                        }
                     }
                 }
-                if let pending, let store { try store.setCursor(pending, for: cursorName, at: Datetime.now().rawValue) }
             }
 
             var sourceError: (any Error)? = nil
             // The source runs in a task of its own so that `stop()` can end it without cancelling
             // the handlers, which still have to finish and write their labels.
             let sourceTask = Task {
-                try await self.source.run(
-                    resumeAfter: { durable.withLock { $0 } },
-                    deliver: { delivered in
-                        switch delivered {
-                        case .event(let seq, let event, _):
-                            summary.withLock {
-                                $0.events += 1
-                                if case .commit(let c) = event {
-                                    $0.commits += 1
-                                    // Record-bearing ops, whether or not the record was decoded (the
-                                    // decoder skips collections no rule reads).
-                                    $0.records += c.ops.count(where: { $0.action != .delete })
-                                }
+                try await self.source.runSealed(
+                    resumeAfter: { scheduler.lowWaterMark },
+                    deliver: { batch in
+                        var submissions: [Scheduler.Submission] = []
+                        submissions.reserveCapacity(batch.count)
+                        for delivered in batch {
+                            switch delivered {
+                            case .event(let envelope):
+                                submissions.append(.init(key: envelope.did ?? "", seq: envelope.seq, payload: envelope))
+                            case .rejected(let seq, _, _):
+                                summary.withLock { $0.rejected += 1 }
+                                submissions.append(.init(key: "", seq: seq, payload: nil))
+                            case .reset:
+                                try await scheduler.submit(submissions)
+                                resetSeen.withLock { $0 = true }
+                                throw ResetRequested()
                             }
-                            try await scheduler.submit(key: event.did ?? "", seq: seq, payload: event)
-                        case .rejected(let seq, _, _):
-                            summary.withLock { $0.rejected += 1 }
-                            // The seq is consumed so the cursor can pass it; nothing runs for it.
-                            try await scheduler.submit(key: "", seq: seq, payload: .unknown(type: "rejected"))
-                        case .reset:
-                            resetSeen.withLock { $0 = true }
-                            throw ResetRequested()
                         }
+                        try await scheduler.submit(submissions)
                     })
             }
             self.sourceTask.withLock { $0 = sourceTask }
@@ -188,7 +231,13 @@ public final class IngestPipeline: Sendable {
                 sourceError = error
             }
             let final = await scheduler.shutdown(gracePeriod: configuration.drainTimeout)
+            // The scheduler has stopped, so this only wakes the cursor writer from its sleep.
+            group.cancelAll()
             try await group.waitForAll()
+            if let cursorStore, let final, final != startingAfter {
+                try cursorStore.setCursor(final, for: cursorName, at: Datetime.now().rawValue)
+            }
+            progress.withLock { $0 = Progress(scheduler: nil, mark: final) }
             summary.withLock { $0.finalCursor = final }
             // Whatever a source throws while being stopped is the stop, not a failure.
             // So is whatever it throws once `run()` itself was cancelled (its scheduler refusing
@@ -198,6 +247,29 @@ public final class IngestPipeline: Sendable {
             }
             return resetSeen.withLock { $0 } ? .reset : .finished
         }
+    }
+}
+
+/// Events, commits and records decoded, counted by every worker without taking a lock.
+final class DecodedCounts: Sendable {
+    private let events = Atomic<Int>(0)
+    private let commits = Atomic<Int>(0)
+    private let records = Atomic<Int>(0)
+
+    /// Counts one event, and a commit's record-bearing ops, whether or not their records were
+    /// decoded (the decoder skips collections no rule reads).
+    func count(_ event: RepoEvent) {
+        events.wrappingAdd(1, ordering: .relaxed)
+        if case .commit(let c) = event {
+            commits.wrappingAdd(1, ordering: .relaxed)
+            records.wrappingAdd(c.ops.count(where: { $0.action != .delete }), ordering: .relaxed)
+        }
+    }
+
+    func add(to summary: inout IngestPipeline.Summary) {
+        summary.events += events.load(ordering: .relaxed)
+        summary.commits += commits.load(ordering: .relaxed)
+        summary.records += records.load(ordering: .relaxed)
     }
 }
 

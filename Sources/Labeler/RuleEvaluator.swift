@@ -21,6 +21,8 @@ public final class RuleEvaluator: Sendable {
     /// are recorded before returning, so the account's next event sees them.
     public func evaluate(_ event: RepoEvent, time: Int64) -> [Effects] {
         let set = holder.current
+        // Nothing to evaluate: skip building a context (CIDs as strings) for every op.
+        guard !set.rules.isEmpty else { return [] }
         var contexts: [RecordContext] = []
         switch event {
         case .commit(let commit):

@@ -2,6 +2,7 @@ import ATCrypto
 import ATProto
 import ArgumentParser
 import Firehose
+import KeyedScheduler
 import LabelStore
 import Logging
 import Labeler
@@ -103,10 +104,14 @@ struct ReplayCommand: AsyncParsableCommand {
             }
         }
         let labeler = EventLabeler(evaluator: evaluator, writer: writer, logger: logger)
+        // A capture waits for the pipeline at no cost, so the queue need not absorb bursts as a
+        // live relay's does: a shallow one keeps the workers busy, and memory low (each queued
+        // event holds its undecoded message).
+        let scheduler = KeyedSchedulerConfiguration(concurrency: concurrency, queueLimit: 2_000, perKeyBacklogLimit: 250)
         let pipeline = IngestPipeline(
             source: source, store: store,
             // With a writer, the cursor is stored in its transactions, next to the labels.
-            configuration: .init(scheduler: .init(concurrency: concurrency), storesCursor: writer == nil), logger: logger
+            configuration: .init(scheduler: scheduler, storesCursor: writer == nil), logger: logger
         ) { seq, event in try await labeler.handle(seq: seq, event: event) }
         let clock = ContinuousClock()
         let start = clock.now
@@ -136,7 +141,7 @@ struct ReplayCommand: AsyncParsableCommand {
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let counts = source.counts
-        let errors = counts.undecodable + counts.rejected + summary.failed
+        let errors = counts.undecodable + summary.undecodable + summary.rejected + summary.failed
         let rules = labeler.totals
         let fields: [(String, String)] = [
             ("events", "\(summary.events)"), ("commits", "\(summary.commits)"), ("records", "\(summary.records)"),

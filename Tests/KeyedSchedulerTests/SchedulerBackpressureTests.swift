@@ -103,3 +103,104 @@ struct SchedulerBackpressureTests {
         }
     }
 }
+
+@Suite("Scheduler batch submission", .timeLimit(.minutes(1)))
+struct SchedulerBatchTests {
+    /// A batch that does not fit is admitted as room appears; the submitter waits once, until
+    /// its last event is in, and the events before the one that waited run meanwhile.
+    @Test func aBatchWaitsOnceUntilItsLastEventIsAdmitted() async throws {
+        let gate = Gate()
+        let started = Shared<[Int64]>([])
+        let scheduler = KeyedScheduler<String, Int>(
+            configuration: KeyedSchedulerConfiguration(concurrency: 2, queueLimit: 2, perKeyBacklogLimit: 10)
+        ) { _, seq, _ in
+            started.withLock { $0.append(seq) }
+            await gate.wait()
+        }
+        try await withRunning(scheduler) {
+            // a and b start, c and d queue, e must wait: the submitter holds e and f.
+            let batch: [KeyedScheduler<String, Int>.Submission] = ["a", "b", "c", "d", "e", "f"].enumerated().map {
+                .init(key: $0.element, seq: Int64($0.offset + 1), payload: 0)
+            }
+            let admitted = Shared(false)
+            let submitter = Task {
+                try await scheduler.submit(batch)
+                admitted.withLock { $0 = true }
+            }
+            try await waitUntil("the batch to wait") { scheduler.metrics.waitingSubmitters == 1 }
+            #expect(scheduler.metrics.submitted == 4)
+            #expect(scheduler.metrics.queueDepth == 2)
+            #expect(!admitted.current)
+            try await waitUntil("the first two to start") { started.current.count == 2 }
+
+            gate.open()
+            try await submitter.value
+            #expect(admitted.current)
+            #expect(await scheduler.shutdown(gracePeriod: .seconds(10)) == 6)
+            #expect(started.current.sorted() == [1, 2, 3, 4, 5, 6])
+        }
+    }
+
+    /// Events of one key in a batch run in batch order, and the low-water mark never passes
+    /// an event that has not finished.
+    @Test func aBatchKeepsPerKeyOrderAndTheLowWaterMark() async throws {
+        let order = Shared<[Int64]>([])
+        let gate = Gate()
+        let scheduler = KeyedScheduler<String, Int>(
+            configuration: KeyedSchedulerConfiguration(concurrency: 4)
+        ) { _, seq, _ in
+            if seq == 2 { await gate.wait() }
+            order.withLock { $0.append(seq) }
+        }
+        try await withRunning(scheduler) {
+            try await scheduler.submit(
+                (1...40).map { .init(key: $0 % 2 == 0 ? "even" : "odd", seq: Int64($0), payload: 0) })
+            try await waitUntil("the odd key to finish") { order.current.filter { $0 % 2 == 1 }.count == 20 }
+            // Seq 2 holds back the even key, and the mark stays below it.
+            #expect(scheduler.lowWaterMark == 1)
+            gate.open()
+            #expect(await scheduler.shutdown(gracePeriod: .seconds(10)) == 40)
+            let seen = order.current
+            #expect(seen.filter { $0 % 2 == 0 } == Array(stride(from: 2, through: 40, by: 2)))
+            #expect(seen.filter { $0 % 2 == 1 } == Array(stride(from: 1, through: 39, by: 2)))
+        }
+    }
+
+    @Test func aBatchWithASeqOutOfOrderIsRefusedWhole() async throws {
+        let scheduler = KeyedScheduler<String, Int>(startingAfter: 10) { _, _, _ in }
+        try await withRunning(scheduler) {
+            await #expect(throws: KeyedSchedulerError.seqNotIncreasing(seq: 12, previous: 13)) {
+                try await scheduler.submit([.init(key: "a", seq: 11, payload: 0), .init(key: "a", seq: 13, payload: 0), .init(key: "b", seq: 12, payload: 0)])
+            }
+            #expect(scheduler.metrics.submitted == 0)
+            try await scheduler.submit([])
+            try await scheduler.submit([.init(key: "a", seq: 11, payload: 0), .init(key: "b", seq: 12, payload: 0)])
+            #expect(await scheduler.shutdown(gracePeriod: .seconds(10)) == 12)
+        }
+    }
+
+    /// A cancelled batch keeps what was admitted before it waited; the rest is not taken.
+    @Test func aCancelledBatchKeepsItsAdmittedPrefix() async throws {
+        let gate = Gate()
+        let scheduler = KeyedScheduler<String, Int>(
+            configuration: KeyedSchedulerConfiguration(concurrency: 1, queueLimit: 1)
+        ) { _, _, _ in await gate.wait() }
+        try await withRunning(scheduler) {
+            let submitter = Task { () async -> KeyedSchedulerError? in
+                do throws(KeyedSchedulerError) {
+                    try await scheduler.submit((1...5).map { .init(key: "k\($0)", seq: Int64($0), payload: 0) })
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            try await waitUntil("the batch to wait") { scheduler.metrics.waitingSubmitters == 1 }
+            submitter.cancel()
+            #expect(await submitter.value == .cancelled)
+            #expect(scheduler.metrics.submitted == 2)
+            gate.open()
+            #expect(await scheduler.shutdown(gracePeriod: .seconds(10)) == 2)
+            #expect(scheduler.metrics.waitingSubmitters == 0)
+        }
+    }
+}

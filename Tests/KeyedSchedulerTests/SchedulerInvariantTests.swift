@@ -21,9 +21,14 @@ struct RunObservations: Sendable {
 @Suite("Scheduler under real concurrency", .timeLimit(.minutes(1)))
 struct SchedulerInvariantTests {
     /// Thousands of events over a few dozen keys with random (seeded) work: yields, short
-    /// sleeps or nothing. Small bounds make the producer wait often.
-    @Test(arguments: [(seed: 1, concurrency: 1), (seed: 2, concurrency: 4), (seed: 3, concurrency: 8)] as [(seed: UInt64, concurrency: Int)])
-    func invariantsHoldWithRandomWork(seed: UInt64, concurrency: Int) async throws {
+    /// sleeps or nothing. Small bounds make the producer wait often. Submitted one by one
+    /// (`batch` 1) or in batches, which then often wait part-admitted.
+    @Test(
+        arguments: [
+            (seed: 1, concurrency: 1, batch: 1), (seed: 2, concurrency: 4, batch: 1), (seed: 3, concurrency: 8, batch: 1),
+            (seed: 4, concurrency: 1, batch: 7), (seed: 5, concurrency: 4, batch: 16), (seed: 6, concurrency: 8, batch: 64),
+        ] as [(seed: UInt64, concurrency: Int, batch: Int)])
+    func invariantsHoldWithRandomWork(seed: UInt64, concurrency: Int, batch: Int) async throws {
         var random = SplitMix64(seed: seed)
         var events: [(key: Int, seq: Int64, work: Int)] = []
         var seq: Int64 = 1_000
@@ -75,8 +80,15 @@ struct SchedulerInvariantTests {
         }
 
         let finalMark = try await withRunning(scheduler) {
-            for (index, event) in plan.enumerated() {
-                try await scheduler.submit(key: event.key, seq: event.seq, payload: index)
+            if batch == 1 {
+                for (index, event) in plan.enumerated() {
+                    try await scheduler.submit(key: event.key, seq: event.seq, payload: index)
+                }
+            } else {
+                for start in stride(from: 0, to: plan.count, by: batch) {
+                    let indices = start..<min(start + batch, plan.count)
+                    try await scheduler.submit(indices.map { .init(key: plan[$0].key, seq: plan[$0].seq, payload: $0) })
+                }
             }
             return await scheduler.shutdown(gracePeriod: .seconds(30))
         }

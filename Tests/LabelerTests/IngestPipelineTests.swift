@@ -109,6 +109,52 @@ func temporaryPath(_ name: String) -> String {
         #expect(summary.finalCursor == seqs.last)
     }
 
+    /// Events decoded by the workers: one with a tampered block is rejected, one with a bad field
+    /// (but a readable seq) is skipped as undecodable; both are counted, neither reaches the
+    /// handler, and the cursor passes them.
+    @Test func eventsThatDoNotDecodeAreCountedAndTheCursorPassesThem() async throws {
+        var messages = Self.messages
+        var spoiled: [Int64] = []
+        for index in messages.indices where index % 500 == 250 {
+            var i = index
+            while true {
+                guard case .message("#commit") = try FrameCodec.split(messages[i][...]).0 else {
+                    i += 1
+                    continue
+                }
+                let body = try #require(FrameCodec.split(messages[i][...]).1.mapValue)
+                if spoiled.count % 2 == 0 {
+                    let blocks = try #require(body["blocks"]?.bytesValue)
+                    messages[i][blocks.endIndex - 2] ^= 0xff
+                } else {
+                    messages[i] = FrameCodec.encodeMessage(type: "#commit", body: body.setting("rev", to: 5))
+                }
+                spoiled.append(try #require(body["seq"]?.intValue))
+                break
+            }
+        }
+        let path = temporaryPath("capture.bin")
+        let writer = try CaptureWriter(path: path)
+        for m in messages { try writer.write(m) }
+        try writer.flush()
+
+        let store = try LabelStore(path: temporaryPath("labels.sqlite"))
+        let handled = Handled()
+        let pipeline = IngestPipeline(
+            source: CaptureSource(paths: [path], batchSize: 16), store: store,
+            configuration: .init(scheduler: .init(concurrency: 4, queueLimit: 100, perKeyBacklogLimit: 10)),
+            logger: quietLogger()
+        ) { seq, event in handled.add(seq, event) }
+        let summary = try await pipeline.run()
+        let seqs = Self.messages.compactMap { try? RepoEventDecoder().decode($0).seq }
+        #expect(spoiled.count == 4)
+        #expect(summary.rejected == 2 && summary.undecodable == 2)
+        #expect(summary.events == seqs.count - 4)
+        #expect(handled.all.map(\.seq).sorted() == seqs.filter { !spoiled.contains($0) })
+        #expect(summary.finalCursor == seqs.last)
+        #expect(try store.cursor(for: "capture") == seqs.last)
+    }
+
     @Test func liveRelayWithDropsHandlesEachEventExactlyOnce() async throws {
         var faults = TestRelay.Faults()
         faults.dropAfter = 150

@@ -38,6 +38,23 @@ public final class CaptureReader: IteratorProtocol, Sequence {
 
     /// The next message, or nil at the end of the file.
     public func readMessage() throws(CaptureError) -> [UInt8]? {
+        guard let record = try nextRecord() else { return nil }
+        return [UInt8](record)
+    }
+
+    /// Up to `maxCount` next messages; fewer only at the end of the file (none there).
+    ///
+    /// Each message is an array of its own, so that holding one (in a queue) holds no others.
+    public func readMessages(maxCount: Int) throws(CaptureError) -> [[UInt8]] {
+        var messages: [[UInt8]] = []
+        messages.reserveCapacity(maxCount)
+        while messages.count < maxCount, let record = try nextRecord() { messages.append([UInt8](record)) }
+        return messages
+    }
+
+    /// The next record's message in the read buffer (valid until the next call), or nil at the
+    /// end of the file.
+    private func nextRecord() throws(CaptureError) -> UnsafeRawBufferPointer? {
         guard try fill(atLeast: 1) else { return nil }
         let recordOffset = streamOffset
         // A varint is at most 10 bytes; fewer may be left near the end.
@@ -61,7 +78,7 @@ public final class CaptureReader: IteratorProtocol, Sequence {
             throw CaptureError(.truncated(path: path, offset: recordOffset))
         }
         guard end - start >= count else { throw CaptureError(.truncated(path: path, offset: recordOffset)) }
-        let message = [UInt8](UnsafeRawBufferPointer(rebasing: buffer[start..<(start + count)]))
+        let message = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + count)])
         consume(count)
         return message
     }
