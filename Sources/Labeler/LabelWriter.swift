@@ -128,17 +128,22 @@ public final class LabelWriter: Sendable {
     public func submit(_ changes: [LabelChange]) async throws -> [StoredLabel] {
         guard !changes.isEmpty else { return [] }
         return try await withCheckedThrowingContinuation { continuation in
-            let (stopped, waiter) = state.withLock { s -> (Bool, CheckedContinuation<Void, Never>?) in
-                if s.stopped { return (true, nil) }
-                s.lastID += 1
-                s.pending.append(Pending(id: s.lastID, changes: changes, continuation: continuation))
-                s.queued += changes.count
-                defer { s.waiter = nil }
-                return (false, s.waiter)
-            }
-            if stopped { continuation.resume(throwing: Stopped()) }
-            waiter?.resume()
+            if !append(changes, continuation: continuation) { continuation.resume(throwing: Stopped()) }
         }
+    }
+
+    /// Adds a submission to the queue and wakes the run loop; false when the writer has stopped.
+    private func append(_ changes: [LabelChange], continuation: CheckedContinuation<[StoredLabel], any Error>?) -> Bool {
+        let (stopped, waiter) = state.withLock { s -> (Bool, CheckedContinuation<Void, Never>?) in
+            if s.stopped { return (true, nil) }
+            s.lastID += 1
+            s.pending.append(Pending(id: s.lastID, changes: changes, continuation: continuation))
+            s.queued += changes.count
+            defer { s.waiter = nil }
+            return (false, s.waiter)
+        }
+        waiter?.resume()
+        return !stopped
     }
 
     /// Queues `changes` for the next transaction without waiting for it; waits only while the
@@ -158,16 +163,7 @@ public final class LabelWriter: Sendable {
                 if !wait { continuation.resume() }
             }
         }
-        let (stopped, waiter) = state.withLock { s -> (Bool, CheckedContinuation<Void, Never>?) in
-            if s.stopped { return (true, nil) }
-            s.lastID += 1
-            s.pending.append(Pending(id: s.lastID, changes: changes, continuation: nil))
-            s.queued += changes.count
-            defer { s.waiter = nil }
-            return (false, s.waiter)
-        }
-        if stopped { throw Stopped() }
-        waiter?.resume()
+        if !append(changes, continuation: nil) { throw Stopped() }
     }
 
     /// Counters so far.
