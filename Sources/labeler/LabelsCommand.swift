@@ -2,6 +2,7 @@ import ATCrypto
 import ATProto
 import ArgumentParser
 import LabelStore
+import Labeler
 import Rules
 
 #if canImport(Glibc)
@@ -120,7 +121,12 @@ struct LabelsCommand: ParsableCommand {
 struct LabelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "label",
-        abstract: "Apply or negate a label by hand (signed with the labeler's key, stored in the database).",
+        abstract: "Apply or negate a label by hand, through the running service or into the database.",
+        discussion: """
+            When the configuration (config/labeler.yaml, LABELER_*) has an admin token and the \
+            service answers, the change goes through its admin endpoint and writer, and reaches \
+            subscribers at once. Otherwise it is signed with --key and written to --db directly.
+            """,
         subcommands: [Add.self, Negate.self]
     )
 
@@ -130,9 +136,17 @@ struct LabelCommand: ParsableCommand {
         @Option(help: "Pin one version of the record.") var cid: String?
         @Option(help: "Why (kept in the history).") var reason: String?
         @Option(help: "Who is acting (kept in the history).") var actor = ProcessInfoLite.environment("USER") ?? "cli"
-        @Option(help: "SQLite database.") var db = defaultDatabasePath
-        @Option(help: "Signing key file.") var key = KeysCommand.defaultPath
-        @Option(help: "The labeler's DID (default: the key's did:key).") var did: String?
+        @Option(help: "SQLite database (default: the configuration's).") var db: String?
+        @Option(help: "Signing key file (default: the configuration's).") var key: String?
+        @Option(help: "The labeler's DID (default: the configuration's, else the key's did:key).") var did: String?
+        @Option(help: "A running service's address (default: from config/labeler.yaml).") var server: String?
+
+        /// `config/labeler.yaml` with `LABELER_*` on top (the defaults when there is no file).
+        var configured: LabelerConfiguration {
+            (try? LabelerConfiguration.load(
+                path: "config/labeler.yaml", required: false, environment: ProcessInfoLite.environmentVariables))
+                ?? LabelerConfiguration()
+        }
 
         func validate() throws {
             guard ATURI.isValid(uri) || DID.isValid(uri) else {
@@ -143,7 +157,34 @@ struct LabelCommand: ParsableCommand {
             if let did, !DID.isValid(did) { throw ValidationError("--did \(did) is not a DID") }
         }
 
+        /// Through the running service's admin endpoint when the configuration has an admin
+        /// token and the service answers; else straight into the database (a busy timeout
+        /// waits for the service's transactions). Returns whether the service took it.
+        func send(_ action: LabelChange.Action, exp: String?, hours: Int64?) async throws -> Bool {
+            let environment = ProcessInfoLite.environmentVariables
+            guard let endpoint = AdminEndpoint.configured(server: server, environment: environment),
+                cid != nil || DID.isValid(uri), exp == nil || hours != nil
+            else { return false }
+            let configured = self.configured
+            // The event's author: the labeler's DID (the actor's name goes in the comment).
+            guard let createdBy = did ?? (configured.did.isEmpty ? nil : configured.did) else { return false }
+            let comment = "by \(actor)" + (reason.map { ": \($0)" } ?? "")
+            switch try await endpoint.emit(
+                action: action, uri: uri, cid: cid, val: val, durationInHours: hours, comment: comment, createdBy: createdBy)
+            {
+            case .done(let answer):
+                print("through the running service: \(answer)")
+                return true
+            case .notRunning:
+                return false
+            }
+        }
+
         func write(_ action: LabelChange.Action, exp: String?) throws {
+            let configured = self.configured
+            let key = self.key ?? configured.signingKey
+            let db = self.db ?? configured.storePath
+            let did = self.did ?? (configured.did.isEmpty ? nil : configured.did)
             let signingKey: SigningKey
             do { signingKey = try KeyFile.load(at: key, defaultType: .secp256k1) } catch {
                 throw CommandFailure("\(error) (create one with `labeler keys generate`)")
@@ -171,26 +212,32 @@ struct LabelCommand: ParsableCommand {
         }
     }
 
-    struct Add: ParsableCommand {
+    struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Apply a label.")
         @OptionGroup var options: Options
         @Option(help: "Expire after this long (30s, 10m, 24h, 7d).") var exp: String?
 
-        func run() throws {
+        func run() async throws {
             var expiry: String? = nil
+            var hours: Int64? = nil
             if let exp {
                 guard let duration = RuleDuration(exp) else { throw ValidationError("--exp \(exp): use a duration like 24h or 7d") }
                 expiry = Datetime.format(unixMicros: Datetime.now().unixMicros + duration.microseconds)
+                if duration.microseconds % 3_600_000_000 == 0 { hours = duration.microseconds / 3_600_000_000 }
             }
+            if try await options.send(.apply, exp: expiry, hours: hours) { return }
             try options.write(.apply, exp: expiry)
         }
     }
 
-    struct Negate: ParsableCommand {
+    struct Negate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Negate (retract) a label. Rules will not apply it again until a person does.")
         @OptionGroup var options: Options
 
-        func run() throws { try options.write(.negate, exp: nil) }
+        func run() async throws {
+            if try await options.send(.negate, exp: nil, hours: nil) { return }
+            try options.write(.negate, exp: nil)
+        }
     }
 }

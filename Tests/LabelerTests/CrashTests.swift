@@ -223,4 +223,41 @@ import Glibc
         #expect(await child.wait(timeout: .seconds(30)) == 1)
         #expect(child.logText.contains("bad.yaml:2:16: scheduler.concurrency: must be a whole number"), "\(child.logText)")
     }
+
+    @Test(.timeLimit(.minutes(2))) func labelAddGoesThroughTheRunningServiceAndFallsBackToTheDatabase() async throws {
+        let relay = try await TestRelay(messages: [])
+        defer { Task { await relay.stop() } }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-admin-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let environment = [
+            "LABELER_SOURCE_URL": relay.url, "LABELER_SERVER_PORT": "0", "LABELER_DID": "did:plc:adminlabeler",
+            "LABELER_SERVER_ADMIN_TOKEN": "a-long-admin-token",
+        ]
+        let service = try ServiceProcess(["run"], in: folder, environment: environment, log: folder + "/run.log")
+        let port = try #require(await Self.servingPort(service), "\(service.logText)")
+        let add = try ServiceProcess(
+            ["label", "add", "did:plc:someoneelse", "spam", "--server", "http://127.0.0.1:\(port)", "--reason", "seen it"], in: folder,
+            environment: environment, log: folder + "/add.log")
+        #expect(await add.wait(timeout: .seconds(30)) == 0, "\(add.logText)")
+        #expect(add.logText.contains("through the running service"), "\(add.logText)")
+        service.signal(SIGTERM)
+        #expect(await service.wait(timeout: .seconds(30)) == 0)
+
+        // The service is down: the same command writes to the database itself.
+        let negate = try ServiceProcess(
+            ["label", "negate", "did:plc:someoneelse", "spam", "--server", "http://127.0.0.1:\(port)"], in: folder,
+            environment: environment, log: folder + "/negate.log")
+        #expect(await negate.wait(timeout: .seconds(30)) == 0, "\(negate.logText)")
+        #expect(!negate.logText.contains("through the running service"))
+        let history = try await DatabaseQueue(path: folder + "/data/labels.sqlite").read { db in
+            try Row.fetchAll(db, sql: "SELECT action, origin, actor, reason FROM label_history ORDER BY id").map { row -> String in
+                let fields: [String?] = [row["action"], row["origin"], row["actor"], row["reason"]]
+                return fields.map { $0 ?? "-" }.joined(separator: " ")
+            }
+        }
+        #expect(history.count == 2)
+        #expect(history.first?.hasPrefix("apply manual did:plc:adminlabeler") == true, "\(history)")
+        #expect(history.first?.contains("seen it") == true, "\(history)")
+        #expect(history.last?.hasPrefix("negate manual") == true, "\(history)")
+    }
 }
