@@ -16,9 +16,10 @@ import Synchronization
 /// side. It is a ServiceLifecycle `Service`: run it in the daemon's `ServiceGroup`.
 ///
 /// ```
+/// let keyID = try store.keyID(forDIDKey: key.publicKey.didKey, at: Datetime.now().rawValue)
 /// let server = try LabelServer(
 ///     configuration: .init(host: "127.0.0.1", port: 14831, adminToken: token),
-///     store: store, signingKey: key, keyID: writer.keyID,
+///     store: store, signingKey: key, keyID: keyID,
 ///     submit: { try await writer.submit($0) }, commits: writer.commits,
 ///     health: HealthProvider(version: "1.0.0"), metrics: registry, logger: logger)
 /// let group = ServiceGroup(services: [writerService, server], gracefulShutdownSignals: [.sigterm], logger: logger)
