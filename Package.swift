@@ -170,6 +170,16 @@ let package = Package(
             path: "Benchmarks/WriterBenchmark",
             swiftSettings: strict
         ),
+        // Label stream throughput (backfill) and live delivery latency to many subscribers.
+        .executableTarget(
+            name: "serve-bench",
+            dependencies: [
+                "LabelServer", "Labeler", "LabelStore", "ATCrypto", "ATProto", "Firehose",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/ServeBenchmark",
+            swiftSettings: strict
+        ),
         // Writes synthetic captures and fuzzing seeds.
         .executableTarget(
             name: "synthetic-capture",
