@@ -28,7 +28,7 @@ struct LabelStream: Sendable {
     ///     client that reads slowly holds back the reads from the store).
     /// - Throws: when `send` throws (the connection broke) or the store cannot be read.
     func run(
-        _ subscription: Subscription, cursor: Int64?, send: ([ByteBuffer]) async throws -> Void
+        _ subscription: Subscription, cursor: Int64?, send: ([WireFrame]) async throws -> Void
     ) async throws -> Outcome {
         let batchSize = broadcaster.limits.batchSize
         let head = try broadcaster.store.lastLabelSeq()
@@ -48,7 +48,7 @@ struct LabelStream: Sendable {
                 try Task.checkCancellation()
                 let frames = try broadcaster.frames(after: last, limit: batchSize)
                 if let newest = frames.last {
-                    try await send(frames.map(\.bytes))
+                    try await send(frames.map(\.frame))
                     last = newest.seq
                     subscription.sent(upTo: last)
                     broadcaster.counters.framesSent.add(frames.count, ordering: .relaxed)

@@ -116,7 +116,7 @@ struct SubscribeLabelsRoute: Sendable {
     /// Sends an error frame; closes the connection when the client has not taken it within
     /// `finalFrameTimeout` (otherwise the WebSocket close handshake follows).
     private func sendFinal(_ error: ErrorMessage, writer: ChannelFrameWriter) async {
-        let frame = ByteBuffer(bytes: FrameCodec.encodeError(error))
+        let frame = WireFrame(payload: FrameCodec.encodeError(error))
         let timeout = finalFrameTimeout
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {
