@@ -176,6 +176,10 @@ let package = Package(
             dependencies: [
                 "LabelServer", "Labeler", "LabelStore", "ATCrypto", "ATProto", "Firehose",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             path: "Benchmarks/ServeBenchmark",
             swiftSettings: strict

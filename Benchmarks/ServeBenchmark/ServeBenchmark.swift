@@ -15,12 +15,13 @@ import Synchronization
 ///    label writer at `--rate` per second for `--seconds`: delivery latency from `submit` to
 ///    receipt (p50/p99/max over every delivery), and the process's resident memory.
 ///
-/// Server and clients share this process (and its cores). The clients read each frame's seq
-/// straight from the frame bytes and decode a sample of frames in full, so that the clients cost
-/// as little as a client can.
+/// Server and clients share this process (and its cores), so the clients are made cheap: by
+/// default a light NIO client that reads each frame's seq on the event loop; with
+/// `--firehose-client`, the project's own WebSocket client, which also decodes a sample of
+/// frames in full.
 ///
 /// Usage: serve-bench [--smoke] [--backfill N] [--subscribers N] [--rate N] [--seconds N]
-///                    [--key secp256k1|p256]
+///                    [--key secp256k1|p256] [--firehose-client]
 @main
 struct ServeBenchmark {
     static func main() async throws {
@@ -70,22 +71,30 @@ struct ServeBenchmark {
             group.addTask { try await server.run() }
             defer { group.cancelAll() }
             let port = try await server.port()
-            let endpoint = try WebSocketEndpoint("ws://127.0.0.1:\(port)/xrpc/com.atproto.label.subscribeLabels?cursor=0")
             let last = Int64(options.backfill)
             let start = clock.now
-            let received = try await WebSocketClient.withConnection(to: endpoint) { session in
-                var count = 0
-                var expected: Int64 = 0
-                while expected < last, let message = try await session.receive() {
-                    guard case .binary(let bytes) = message else { continue }
-                    let seq = try FrameSeq.read(bytes, verifyFully: count % 10_000 == 0)
-                    // Every row is current (no label is written twice), so seqs are 1...N.
-                    precondition(seq == expected + 1, "gap or repeat: \(seq) after \(expected)")
-                    expected = seq
-                    count += 1
+            let received: Int
+            if options.firehoseClient {
+                let endpoint = try WebSocketEndpoint("ws://127.0.0.1:\(port)/xrpc/com.atproto.label.subscribeLabels?cursor=0")
+                received = try await WebSocketClient.withConnection(to: endpoint) { session in
+                    var count = 0
+                    var expected: Int64 = 0
+                    while expected < last, let message = try await session.receive() {
+                        guard case .binary(let bytes) = message else { continue }
+                        let seq = try FrameSeq.read(bytes, verifyFully: count % 10_000 == 0)
+                        // Every row is current (no label is written twice), so seqs are 1...N.
+                        precondition(seq == expected + 1, "gap or repeat: \(seq) after \(expected)")
+                        expected = seq
+                        count += 1
+                    }
+                    await session.close()
+                    return count
                 }
-                await session.close()
-                return count
+            } else {
+                received = try await LightClient.run(
+                    host: "127.0.0.1", port: port, target: "/xrpc/com.atproto.label.subscribeLabels?cursor=0", firstSeq: 1,
+                    lastSeq: last, submitted: nil, connected: Counter()
+                ).frames
             }
             let elapsed = seconds(clock.now - start)
             print(
@@ -120,6 +129,13 @@ struct ServeBenchmark {
             try await withThrowingTaskGroup(of: Void.self) { clients in
                 for _ in 0..<options.subscribers {
                     clients.addTask {
+                        if !options.firehoseClient {
+                            let result = try await LightClient.run(
+                                host: "127.0.0.1", port: port, target: "/xrpc/com.atproto.label.subscribeLabels", firstSeq: 1,
+                                lastSeq: Int64(total), submitted: submitted, connected: connected)
+                            histogram.merge(result.latencies)
+                            return
+                        }
                         try await WebSocketClient.withConnection(
                             to: endpoint, configuration: .init(pingInterval: .seconds(60), silenceTimeout: .seconds(300))
                         ) { session in
@@ -191,6 +207,8 @@ struct Options: CustomStringConvertible {
     var rate = 1000
     var seconds = 10
     var keyType = KeyType.secp256k1
+    /// Use the project's own WebSocket client (a realistic consumer) instead of the light one.
+    var firehoseClient = false
 
     mutating func parse(_ arguments: [String]) {
         var args = arguments
@@ -207,12 +225,14 @@ struct Options: CustomStringConvertible {
             case "--rate": rate = Int(args.removeFirst()) ?? rate
             case "--seconds": seconds = Int(args.removeFirst()) ?? seconds
             case "--key": keyType = KeyType(rawValue: args.removeFirst()) ?? keyType
+            case "--firehose-client": firehoseClient = true
             default: break
             }
         }
     }
 
     var description: String {
-        "backfill \(backfill), subscribers \(subscribers), rate \(rate)/s for \(seconds) s, key \(keyType.rawValue)"
+        "backfill \(backfill), subscribers \(subscribers), rate \(rate)/s for \(seconds) s, key \(keyType.rawValue), "
+            + (firehoseClient ? "Firehose WebSocket client" : "light client")
     }
 }

@@ -1,5 +1,6 @@
 import ATProto
 import Foundation
+import NIOCore
 import Synchronization
 
 /// The seq of a `#labels` frame, read without decoding the label.
@@ -36,6 +37,26 @@ enum FrameSeq {
             _ = try Label(cbor: label)
         }
         return Int64(seq)
+    }
+
+    /// The seq of a frame payload held in a buffer (nil when it is not a `#labels` frame).
+    static func read(_ buffer: ByteBuffer) -> Int64? {
+        let view = buffer.readableBytesView
+        guard view.count > prefix.count + 1, view.prefix(prefix.count).elementsEqual(prefix) else { return nil }
+        let start = view.startIndex + prefix.count
+        let head = view[start]
+        guard head >> 5 == 0 else { return nil }
+        let info = Int(head & 0x1f)
+        switch info {
+        case 0..<24: return Int64(info)
+        case 24...27:
+            let length = 1 << (info - 24)
+            guard view.count > prefix.count + length else { return nil }
+            var seq: UInt64 = 0
+            for b in view[(start + 1)...(start + length)] { seq = seq << 8 | UInt64(b) }
+            return Int64(seq)
+        default: return nil
+        }
     }
 }
 
