@@ -40,4 +40,28 @@ import Testing
         #expect(recent.frames(after: 13, limit: 10)?.map(\.seq) == [14, 20, 26])
         #expect(recent.frames(after: 12, limit: 10) == nil)
     }
+
+    @Test func aRoundsFramesFormOneSegmentForSubscribersAtThePreviousHead() {
+        var recent = RecentFrames(capacity: 10, head: 0)
+        recent.append([
+            LabelFrame(seq: 1, frame: WireFrame(payload: [1]), key: "a"),
+            LabelFrame(seq: 2, frame: WireFrame(payload: [2]), key: "b"),
+        ])
+        recent.makeSegment(after: 0)
+        let first = recent.segment(after: 0)
+        #expect(first?.through == 2)
+        #expect(first?.count == 2)
+        #expect(first.map { Array($0.bytes.readableBytesView) } == [0x82, 1, 1, 0x82, 1, 2])
+        #expect(recent.segment(after: 1) == nil)
+        recent.append([
+            LabelFrame(seq: 3, frame: WireFrame(payload: [3]), key: "a"),
+            LabelFrame(seq: 5, frame: WireFrame(payload: [5]), key: "c"),
+        ])
+        recent.advance(to: 6)
+        recent.makeSegment(after: 2)
+        #expect(recent.segment(after: 0) == nil)
+        let second = recent.segment(after: 2)
+        #expect(second?.through == 6)
+        #expect(second.map { Array($0.bytes.readableBytesView) } == [0x82, 1, 3, 0x82, 1, 5])
+    }
 }

@@ -11,26 +11,26 @@ import NIOWebSocket
 struct ChannelFrameWriter: Sendable {
     let channel: any Channel
 
-    /// Queues `frames` and returns once the socket has taken them: a client that reads slowly
-    /// slows its own stream down, and at most one batch per subscriber waits in memory.
-    func write(_ frames: [WireFrame]) async throws {
+    /// The pipeline has no WebSocket encoder to write below.
+    struct NoWebSocketEncoder: Error {}
+
+    /// Queues `frames` (encoded WebSocket frames, each buffer holding one or more) and returns
+    /// once the socket has taken them: a client that reads slowly slows its own stream down, and
+    /// at most one batch per subscriber waits in memory.
+    func write(_ frames: [ByteBuffer]) async throws {
         guard !frames.isEmpty else { return }
         let channel = channel
         try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
             guard let context = try? channel.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
             else {
-                // No encoder where one is expected: let the pipeline encode each frame.
-                for frame in frames.dropLast() {
-                    channel.write(WebSocketFrame(fin: true, opcode: .binary, data: frame.payload), promise: nil)
-                }
-                return channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .binary, data: frames[frames.count - 1].payload))
+                return channel.eventLoop.makeFailedFuture(NoWebSocketEncoder())
             }
             let buffer: ByteBuffer
             if frames.count == 1 {
-                buffer = frames[0].wire
+                buffer = frames[0]
             } else {
-                var joined = channel.allocator.buffer(capacity: frames.reduce(0) { $0 + $1.wire.readableBytes })
-                for frame in frames { joined.writeImmutableBuffer(frame.wire) }
+                var joined = channel.allocator.buffer(capacity: frames.reduce(0) { $0 + $1.readableBytes })
+                for frame in frames { joined.writeImmutableBuffer(frame) }
                 buffer = joined
             }
             return context.writeAndFlush(NIOAny(buffer))

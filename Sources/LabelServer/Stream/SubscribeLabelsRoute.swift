@@ -121,7 +121,7 @@ struct SubscribeLabelsRoute: Sendable {
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 do {
-                    try await writer.write([frame])
+                    try await writer.write([frame.wire])
                     return true
                 } catch {
                     return false
