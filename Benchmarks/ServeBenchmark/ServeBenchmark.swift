@@ -21,7 +21,7 @@ import Synchronization
 /// frames in full.
 ///
 /// Usage: serve-bench [--smoke] [--backfill N] [--subscribers N] [--rate N] [--seconds N]
-///                    [--key secp256k1|p256] [--firehose-client]
+///                    [--key secp256k1|p256] [--firehose-client] [--live-writes-per-second N]
 @main
 struct ServeBenchmark {
     static func main() async throws {
@@ -111,10 +111,13 @@ struct ServeBenchmark {
         let writer = try LabelWriter(store: store, src: "did:plc:benchlabeler", key: key, logger: logger)
         let keyID = try store.keyID(forDIDKey: key.publicKey.didKey, at: Datetime.now().rawValue)
         let server = try LabelServer(
-            configuration: .init(host: "127.0.0.1", port: 0, maxSubscribers: options.subscribers + 10), store: store,
+            configuration: .init(
+                host: "127.0.0.1", port: 0, maxSubscribers: options.subscribers + 10,
+                liveWritesPerSecond: options.liveWritesPerSecond), store: store,
             signingKey: key, keyID: keyID, submit: { try await writer.submit($0) }, commits: writer.commits,
             health: HealthProvider(version: "bench"), metrics: MetricsRegistry(), logger: logger)
         let total = options.rate * options.seconds
+        let before = Memory.residentMB()
         let submitted = Timestamps(count: total + 1)
         let histogram = LatencyHistogram()
         let clock = ContinuousClock()
@@ -163,7 +166,7 @@ struct ServeBenchmark {
                 }
                 print(
                     "live: \(options.subscribers) subscribers connected in \(format(seconds(clock.now - connectStart))) s, "
-                        + "RSS \(Memory.residentMB()) MB")
+                        + "RSS \(before) → \(Memory.residentMB()) MB (clients included)")
                 // Submit every 10 ms, one submission at a time, so seqs follow the submission order.
                 let perTick = max(1, options.rate / 100)
                 let ticks = total / perTick
@@ -207,6 +210,8 @@ struct Options: CustomStringConvertible {
     var rate = 1000
     var seconds = 10
     var keyType = KeyType.secp256k1
+    /// The server's `liveWritesPerSecond`.
+    var liveWritesPerSecond = LabelServer.Configuration().liveWritesPerSecond
     /// Use the project's own WebSocket client (a realistic consumer) instead of the light one.
     var firehoseClient = false
 
@@ -226,6 +231,7 @@ struct Options: CustomStringConvertible {
             case "--seconds": seconds = Int(args.removeFirst()) ?? seconds
             case "--key": keyType = KeyType(rawValue: args.removeFirst()) ?? keyType
             case "--firehose-client": firehoseClient = true
+            case "--live-writes-per-second": liveWritesPerSecond = Int(args.removeFirst()) ?? liveWritesPerSecond
             default: break
             }
         }
@@ -233,6 +239,7 @@ struct Options: CustomStringConvertible {
 
     var description: String {
         "backfill \(backfill), subscribers \(subscribers), rate \(rate)/s for \(seconds) s, key \(keyType.rawValue), "
+            + "live writes ≤ \(liveWritesPerSecond)/s, "
             + (firehoseClient ? "Firehose WebSocket client" : "light client")
     }
 }

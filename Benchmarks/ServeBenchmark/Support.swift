@@ -41,21 +41,24 @@ enum FrameSeq {
 
     /// The seq of a frame payload held in a buffer (nil when it is not a `#labels` frame).
     static func read(_ buffer: ByteBuffer) -> Int64? {
-        let view = buffer.readableBytesView
-        guard view.count > prefix.count + 1, view.prefix(prefix.count).elementsEqual(prefix) else { return nil }
-        let start = view.startIndex + prefix.count
-        let head = view[start]
-        guard head >> 5 == 0 else { return nil }
-        let info = Int(head & 0x1f)
-        switch info {
-        case 0..<24: return Int64(info)
-        case 24...27:
-            let length = 1 << (info - 24)
-            guard view.count > prefix.count + length else { return nil }
-            var seq: UInt64 = 0
-            for b in view[(start + 1)...(start + length)] { seq = seq << 8 | UInt64(b) }
-            return Int64(seq)
-        default: return nil
+        buffer.withUnsafeReadableBytes { bytes -> Int64? in
+            let n = prefix.count
+            guard bytes.count > n + 1 else { return nil }
+            let same = prefix.withUnsafeBytes { memcmp($0.baseAddress!, bytes.baseAddress!, n) == 0 }
+            guard same else { return nil }
+            let head = bytes[n]
+            guard head >> 5 == 0 else { return nil }
+            let info = Int(head & 0x1f)
+            switch info {
+            case 0..<24: return Int64(info)
+            case 24...27:
+                let length = 1 << (info - 24)
+                guard bytes.count > n + length else { return nil }
+                var seq: UInt64 = 0
+                for i in (n + 1)...(n + length) { seq = seq << 8 | UInt64(bytes[i]) }
+                return Int64(seq)
+            default: return nil
+            }
         }
     }
 }
@@ -80,17 +83,31 @@ final class Timestamps: @unchecked Sendable {
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 }
 
-/// Delivery latencies in 0.1 ms buckets up to 10 s (and one bucket above).
+/// Delivery latencies: 0.1 ms buckets below 100 ms, 1 ms buckets below 10 s, and one above.
+/// Each client keeps its own (about 44 KB) and merges it at the end.
 final class LatencyHistogram: Sendable {
-    static let bucketNanoseconds: UInt64 = 100_000
-    static let buckets = 100_001
+    static let fine = 1000
+    static let coarse = 9900
+    static let buckets = fine + coarse + 1
+
+    static func bucket(_ nanoseconds: UInt64) -> Int {
+        let tenths = nanoseconds / 100_000
+        if tenths < UInt64(fine) { return Int(tenths) }
+        let ms = nanoseconds / 1_000_000
+        return fine + Int(min(ms - 100, UInt64(coarse)))
+    }
+
+    /// The upper edge of a bucket, in milliseconds.
+    static func upperEdge(_ bucket: Int) -> Double {
+        bucket < fine ? Double(bucket + 1) / 10 : Double(bucket - fine + 101)
+    }
 
     struct Buckets {
         var counts = [UInt32](repeating: 0, count: LatencyHistogram.buckets)
         var max: UInt64 = 0
 
         mutating func record(nanoseconds: UInt64) {
-            counts[Int(min(nanoseconds / LatencyHistogram.bucketNanoseconds, UInt64(LatencyHistogram.buckets - 1)))] += 1
+            counts[LatencyHistogram.bucket(nanoseconds)] += 1
             max = Swift.max(max, nanoseconds)
         }
     }
@@ -113,7 +130,7 @@ final class LatencyHistogram: Sendable {
                 var seen: UInt64 = 0
                 for (i, c) in t.counts.enumerated() {
                     seen += c
-                    if seen >= target { return Double(UInt64(i + 1) * LatencyHistogram.bucketNanoseconds) / 1e6 }
+                    if seen >= target { return min(LatencyHistogram.upperEdge(i), Double(t.max) / 1e6) }
                 }
                 return Double(t.max) / 1e6
             }
