@@ -103,6 +103,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -171,6 +172,20 @@ let package = Package(
             path: "Benchmarks/WriterBenchmark",
             swiftSettings: strict
         ),
+        // Label stream throughput (backfill) and live delivery latency to many subscribers.
+        .executableTarget(
+            name: "serve-bench",
+            dependencies: [
+                "LabelServer", "Labeler", "LabelStore", "ATCrypto", "ATProto", "Firehose",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            path: "Benchmarks/ServeBenchmark",
+            swiftSettings: strict
+        ),
         // Writes synthetic captures and fuzzing seeds.
         .executableTarget(
             name: "synthetic-capture",
@@ -195,7 +210,7 @@ let package = Package(
                 "LabelServer", "Labeler", "LabelStore", "ATProto", "ATCrypto", "Firehose",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

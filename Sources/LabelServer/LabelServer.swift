@@ -16,9 +16,10 @@ import Synchronization
 /// side. It is a ServiceLifecycle `Service`: run it in the daemon's `ServiceGroup`.
 ///
 /// ```
+/// let keyID = try store.keyID(forDIDKey: key.publicKey.didKey, at: Datetime.now().rawValue)
 /// let server = try LabelServer(
 ///     configuration: .init(host: "127.0.0.1", port: 14831, adminToken: token),
-///     store: store, signingKey: key, keyID: writer.keyID,
+///     store: store, signingKey: key, keyID: keyID,
 ///     submit: { try await writer.submit($0) }, commits: writer.commits,
 ///     health: HealthProvider(version: "1.0.0"), metrics: registry, logger: logger)
 /// let group = ServiceGroup(services: [writerService, server], gracefulShutdownSignals: [.sigterm], logger: logger)
@@ -44,6 +45,13 @@ public final class LabelServer: Service, Sendable {
         public var backfillBatchSize: Int
         /// Recent label frames kept encoded for live subscribers.
         public var recentFrames: Int
+        /// Most socket writes per second to live subscribers, in all; 0 for no limit. Each
+        /// delivery of new labels costs about one write per subscriber, so deliveries are spaced
+        /// by `subscribers / liveWritesPerSecond` seconds (at most one second), and commits that
+        /// land in between go out together: with 1,000 subscribers and the default, a delivery
+        /// every 100 ms whatever the commit rate. The first commit after a quiet spell goes out at
+        /// once.
+        public var liveWritesPerSecond: Int
         /// WebSocket ping period; a client that has not answered the previous ping is closed.
         public var pingInterval: Duration
         /// How long an error frame (`ConsumerTooSlow`, `FutureCursor`) may take to reach a client
@@ -55,7 +63,7 @@ public final class LabelServer: Service, Sendable {
         public init(
             host: String = "127.0.0.1", port: Int = 14831, maxSubscribers: Int = 2000, maxSubscriberLag: Int = 10_000,
             subscriberStallTimeout: Duration = .seconds(60), backfillBatchSize: Int = 500, recentFrames: Int = 4096,
-            pingInterval: Duration = .seconds(30), errorFrameTimeout: Duration = .seconds(2), adminToken: String? = nil
+            liveWritesPerSecond: Int = 10_000, pingInterval: Duration = .seconds(30), errorFrameTimeout: Duration = .seconds(2), adminToken: String? = nil
         ) {
             self.host = host
             self.port = port
@@ -64,6 +72,7 @@ public final class LabelServer: Service, Sendable {
             self.subscriberStallTimeout = subscriberStallTimeout
             self.backfillBatchSize = backfillBatchSize
             self.recentFrames = recentFrames
+            self.liveWritesPerSecond = liveWritesPerSecond
             self.pingInterval = pingInterval
             self.errorFrameTimeout = errorFrameTimeout
             self.adminToken = adminToken
@@ -101,7 +110,7 @@ public final class LabelServer: Service, Sendable {
             limits: .init(
                 maxSubscribers: configuration.maxSubscribers, maxLag: Int64(configuration.maxSubscriberLag),
                 stallTimeout: configuration.subscriberStallTimeout, recentFrames: max(1, configuration.recentFrames),
-                batchSize: max(1, configuration.backfillBatchSize)),
+                batchSize: max(1, configuration.backfillBatchSize), liveWritesPerSecond: max(0, configuration.liveWritesPerSecond)),
             logger: logger)
         self.broadcaster = broadcaster
         Self.registerMetrics(broadcaster, on: metrics)

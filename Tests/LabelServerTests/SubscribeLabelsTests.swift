@@ -172,6 +172,24 @@ import Testing
         }
     }
 
+    /// The server pings; a client that answers nothing (it never reads) is closed.
+    @Test func aClientThatStopsAnsweringPingsIsClosed() async throws {
+        try await Harness.with(configure: { $0.pingInterval = .milliseconds(300) }) { h in
+            try await h.subscribe(cursor: nil) { session in
+                var waited = 0
+                while h.server.subscriberCount == 0 && waited < 100 {
+                    try await Task.sleep(for: .milliseconds(10))
+                    waited += 1
+                }
+                #expect(h.server.subscriberCount == 1)
+                // Not reading means not answering the pings.
+                try await Task.sleep(for: .milliseconds(1500))
+                #expect(h.server.subscriberCount == 0)
+                _ = session
+            }
+        }
+    }
+
     @Test func plainGetOfTheStreamAsksForAnUpgrade() async throws {
         try await Harness.with { h in
             let response = try await h.request("/xrpc/com.atproto.label.subscribeLabels")

@@ -19,6 +19,10 @@ final class Broadcaster: Sendable {
         var recentFrames: Int
         /// Rows read from the store at once.
         var batchSize: Int
+        /// Most socket writes per second to live subscribers, in all (0: no limit). A round of
+        /// wake-ups costs about one write per subscriber, so rounds are spaced by
+        /// `subscribers / liveWritesPerSecond` seconds.
+        var liveWritesPerSecond: Int
     }
 
     private struct State {
@@ -78,6 +82,11 @@ final class Broadcaster: Sendable {
         return try store.labels(after: after, limit: limit).map { LabelFrame($0, signer: signer) }
     }
 
+    /// This round's frames as one buffer, when a subscriber at `after` can take it whole.
+    func segment(after: Int64) -> RecentFrames.Segment? {
+        recent.withLock { $0.segment(after: after) }
+    }
+
     /// Consumes commit notifications until the sequence ends or the task is cancelled, checking
     /// for stalled subscribers every second meanwhile.
     func run(commits: any AsyncSequence<Int64, Never> & Sendable) async {
@@ -90,9 +99,21 @@ final class Broadcaster: Sendable {
             }
             for await seq in commits {
                 committed(seq)
+                // Commits that land meanwhile collapse into the stream's one buffered element, so
+                // the next round serves them all: one write per subscriber per round instead of
+                // one per commit. The first commit after a quiet spell goes out at once.
+                if let pause = roundInterval() { try? await Task.sleep(for: pause) }
             }
             group.cancelAll()
         }
+    }
+
+    /// How long to wait after a round of wake-ups, to keep to `liveWritesPerSecond` (at most a
+    /// second).
+    func roundInterval() -> Duration? {
+        let subscribers = subscriberCount
+        guard limits.liveWritesPerSecond > 0, subscribers > 1 else { return nil }
+        return .microseconds(min(1_000_000, subscribers * 1_000_000 / limits.liveWritesPerSecond))
     }
 
     /// Ends every subscription and refuses new ones (graceful shutdown).
@@ -121,7 +142,8 @@ final class Broadcaster: Sendable {
 
     private func refreshRecentFrames(through seq: Int64) throws(LabelStore.Error) {
         // Only this task appends, so reading outside the lock cannot interleave with another append.
-        var head = recent.withLock { $0.head }
+        let previous = recent.withLock { $0.head }
+        var head = previous
         while true {
             let rows = try store.labels(after: head, limit: limits.batchSize)
             let frames = rows.map { LabelFrame($0, signer: signer) }
@@ -130,7 +152,10 @@ final class Broadcaster: Sendable {
             if rows.count < limits.batchSize { break }
         }
         // Rows up to `seq` that are not in the store were superseded by later ones (read above).
-        recent.withLock { $0.advance(to: seq) }
+        recent.withLock {
+            $0.advance(to: seq)
+            $0.makeSegment(after: previous)
+        }
     }
 
     private func dropSlowSubscribers() {

@@ -6,14 +6,14 @@ import NIOCore
 /// is shared, not copied).
 struct LabelFrame: Sendable {
     let seq: Int64
-    let bytes: ByteBuffer
+    let frame: WireFrame
     /// The label's identity in the store (`src`, `uri`, `cid`, `val`): a later frame with the same
     /// key supersedes this one, as the later row replaces the earlier in the store.
     let key: String
 
-    init(seq: Int64, bytes: ByteBuffer, key: String) {
+    init(seq: Int64, frame: WireFrame, key: String) {
         self.seq = seq
-        self.bytes = bytes
+        self.frame = frame
         self.key = key
     }
 
@@ -22,6 +22,6 @@ struct LabelFrame: Sendable {
     init(_ row: StoredLabel, signer: LabelSigner) {
         seq = row.seq
         key = row.label.src + "\u{0}" + row.label.uri + "\u{0}" + (row.label.cid ?? "") + "\u{0}" + row.label.val
-        bytes = ByteBuffer(bytes: FrameCodec.encodeLabels(seq: row.seq, labels: [signer.current(row)]))
+        frame = WireFrame(payload: FrameCodec.encodeLabels(seq: row.seq, labels: [signer.current(row)]))
     }
 }

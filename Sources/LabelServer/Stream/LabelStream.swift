@@ -22,10 +22,14 @@ struct LabelStream: Sendable {
 
     /// Streams to `send` until the subscription ends. `subscription` must already be registered.
     ///
-    /// - Parameter cursor: replay rows after this seq first; nil starts at the head (live only).
+    /// - Parameters:
+    ///   - cursor: replay rows after this seq first; nil starts at the head (live only).
+    ///   - send: writes encoded WebSocket frames (each buffer holds one or more), in order, and
+    ///     returns once the connection has taken them (so a client that reads slowly holds back
+    ///     the reads from the store).
     /// - Throws: when `send` throws (the connection broke) or the store cannot be read.
     func run(
-        _ subscription: Subscription, cursor: Int64?, send: (ByteBuffer) async throws -> Void
+        _ subscription: Subscription, cursor: Int64?, send: ([ByteBuffer]) async throws -> Void
     ) async throws -> Outcome {
         let batchSize = broadcaster.limits.batchSize
         let head = try broadcaster.store.lastLabelSeq()
@@ -43,13 +47,22 @@ struct LabelStream: Sendable {
             // memory at once.
             while true {
                 try Task.checkCancellation()
-                let frames = try broadcaster.frames(after: last, limit: batchSize)
-                for frame in frames {
-                    try await send(frame.bytes)
-                    last = frame.seq
+                // A subscriber that was at the previous round's head takes the round's frames as
+                // one shared buffer.
+                if let segment = broadcaster.segment(after: last) {
+                    try await send([segment.bytes])
+                    last = segment.through
                     subscription.sent(upTo: last)
+                    broadcaster.counters.framesSent.add(segment.count, ordering: .relaxed)
+                    continue
                 }
-                broadcaster.counters.framesSent.add(frames.count, ordering: .relaxed)
+                let frames = try broadcaster.frames(after: last, limit: batchSize)
+                if let newest = frames.last {
+                    try await send(frames.map(\.frame.wire))
+                    last = newest.seq
+                    subscription.sent(upTo: last)
+                    broadcaster.counters.framesSent.add(frames.count, ordering: .relaxed)
+                }
                 if frames.count < batchSize { break }
             }
             if !live {

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// The most recently committed label frames, encoded once and shared by every live subscriber.
 ///
 /// Without it each commit would cost one store read and one encoding per subscriber; with it a
@@ -12,7 +14,20 @@ struct RecentFrames: Sendable {
         var superseded = false
     }
 
+    /// The frames of one round of wake-ups joined into one buffer, for every subscriber that was
+    /// exactly at the previous round's head: the same bytes go to all of them.
+    struct Segment: Sendable {
+        /// The seq the subscriber must be at.
+        let after: Int64
+        /// The seq the subscriber is at once the segment is written.
+        let through: Int64
+        let bytes: ByteBuffer
+        let count: Int
+    }
+
     let capacity: Int
+    /// The segment of the latest round.
+    private(set) var segment: Segment?
     /// Circular storage; `start` is the oldest entry's index once the storage is full.
     private var storage: [Entry] = []
     private var start = 0
@@ -74,6 +89,23 @@ struct RecentFrames: Sendable {
     /// all have been superseded before they were read).
     mutating func advance(to seq: Int64) {
         head = max(head, seq)
+    }
+
+    /// Joins the visible frames after `after` (the previous round's head) into this round's
+    /// segment; there is none when nothing is visible or the frames are no longer all here.
+    mutating func makeSegment(after: Int64) {
+        segment = nil
+        guard head > after, let frames = frames(after: after, limit: Int.max), !frames.isEmpty else { return }
+        var bytes = ByteBuffer()
+        bytes.reserveCapacity(frames.reduce(0) { $0 + $1.frame.wire.readableBytes })
+        for frame in frames { bytes.writeImmutableBuffer(frame.frame.wire) }
+        segment = Segment(after: after, through: head, bytes: bytes, count: frames.count)
+    }
+
+    /// This round's segment when a subscriber at `after` can take it whole.
+    func segment(after: Int64) -> Segment? {
+        guard let segment, segment.after == after else { return nil }
+        return segment
     }
 
     /// Up to `limit` visible frames with a seq above `after`, or nil when `after` lies below the

@@ -23,9 +23,10 @@ struct SubscribeLabelsRoute: Sendable {
             // The subscriber cap is checked before this (`SubscriberCapChannel`), and enforced
             // once more when the stream registers.
             shouldUpgrade: { _, _ in .upgrade([:]) },
-            onUpgrade: { inbound, outbound, context in
+            // Frames go out through `ChannelFrameWriter`, not the framework's per-frame writer.
+            onUpgrade: { inbound, _, context in
                 await serve(
-                    inbound: inbound, outbound: outbound, request: context.request,
+                    inbound: inbound, request: context.request,
                     channel: context.requestContext.channel, logger: context.logger)
             })
     }
@@ -47,9 +48,10 @@ struct SubscribeLabelsRoute: Sendable {
     }
 
     private func serve(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request, channel: any Channel,
+        inbound: WebSocketInboundStream, request: Request, channel: any Channel,
         logger: Logger
     ) async {
+        let writer = ChannelFrameWriter(channel: channel)
         let cursor: Int64?
         switch Self.cursor(request.uri.queryParameters["cursor"]) {
         case .none: cursor = nil
@@ -57,14 +59,14 @@ struct SubscribeLabelsRoute: Sendable {
         case .malformed:
             await sendFinal(
                 ErrorMessage(error: "InvalidRequest", message: "cursor must be a non-negative integer"),
-                outbound: outbound, channel: channel)
+                writer: writer)
             return
         }
         guard let subscription = broadcaster.subscribe() else {
             // Another connection took the last place between the check and the upgrade.
             await sendFinal(
                 ErrorMessage(error: "ServiceUnavailable", message: "Too many subscribers; try again later."),
-                outbound: outbound, channel: channel)
+                writer: writer)
             return
         }
         defer { broadcaster.unsubscribe(subscription) }
@@ -80,48 +82,57 @@ struct SubscribeLabelsRoute: Sendable {
             }
             group.addTask {
                 do {
-                    return .stream(
-                        try await stream.run(subscription, cursor: cursor) { frame in
-                            try await outbound.write(.binary(frame))
-                        })
+                    return .stream(try await stream.run(subscription, cursor: cursor, send: writer.write))
                 } catch {
                     return .failed("\(error)")
                 }
             }
-            // A subscriber dropped while a write to it is blocked is interrupted from here.
+            // Learns at once that the broadcaster dropped the subscriber, even while a write to
+            // it is blocked.
             group.addTask { .stream(.ended(await subscription.ended())) }
             let first = await group.next() ?? .clientClosed
             subscription.end(.closed)
+            // Said while the other tasks may still be blocked on the client: the error frame is
+            // queued behind the frames already written, and the connection is closed if the client
+            // does not take it in time, which also releases a blocked write.
+            switch first {
+            case .stream(.error(let error)):
+                await sendFinal(error, writer: writer)
+            case .stream(.ended(.tooSlow)):
+                logger.info("dropping a slow subscriber")
+                await sendFinal(
+                    ErrorMessage(error: "ConsumerTooSlow", message: "Subscriber fell too far behind."), writer: writer)
+            case .stream(.ended), .clientClosed, .failed:
+                break
+            }
             group.cancelAll()
             return first
         }
-        switch completion {
-        case .stream(.error(let error)):
-            await sendFinal(error, outbound: outbound, channel: channel)
-        case .stream(.ended(.tooSlow)):
-            logger.info("dropping a slow subscriber")
-            await sendFinal(
-                ErrorMessage(error: "ConsumerTooSlow", message: "Subscriber fell too far behind."), outbound: outbound,
-                channel: channel)
-        case .stream(.ended(.shutdown)), .stream(.ended(.closed)), .clientClosed:
-            break
-        case .failed(let why):
+        if case .failed(let why) = completion {
             logger.debug("subscriber connection failed", metadata: ["error": "\(why)"])
         }
     }
 
-    /// Sends an error frame and makes sure the connection closes soon after, even when the client
-    /// reads nothing (the WebSocket close handshake alone would wait on it).
-    private func sendFinal(_ error: ErrorMessage, outbound: WebSocketOutboundWriter, channel: any Channel) async {
-        let frame = ByteBuffer(bytes: FrameCodec.encodeError(error))
+    /// Sends an error frame; closes the connection when the client has not taken it within
+    /// `finalFrameTimeout` (otherwise the WebSocket close handshake follows).
+    private func sendFinal(_ error: ErrorMessage, writer: ChannelFrameWriter) async {
+        let frame = WireFrame(payload: FrameCodec.encodeError(error))
         let timeout = finalFrameTimeout
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await outbound.write(.binary(frame)) }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                do {
+                    try await writer.write([frame.wire])
+                    return true
+                } catch {
+                    return false
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            if await group.next() != true { writer.close() }
             group.cancelAll()
         }
-        let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-        channel.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { channel.close(promise: nil) }
     }
 }
