@@ -36,6 +36,8 @@ public final class LabelerService: Sendable {
     /// The relay source's counters (nil for Jetstream).
     public let relayMetrics: RelaySourceMetrics?
     public let server: LabelServer
+    /// Wakes the server's subscribers.
+    let commitFeed: CommitFeed
     /// Everything `/metrics` shows.
     public let metrics = MetricsRegistry()
     let logger: Logger
@@ -162,13 +164,15 @@ public final class LabelerService: Sendable {
             secondsBehindRelay: {
                 labeler.totals.lastEventTime.map { Double(Datetime.now().unixMicros - $0) / 1e6 }
             })
+        let commitFeed = CommitFeed(writerCommits: writer.commits, store: store)
+        self.commitFeed = commitFeed
         do {
             server = try LabelServer(
                 configuration: .init(
                     host: configuration.serverHost, port: configuration.serverPort,
                     adminToken: configuration.adminToken.isEmpty ? nil : configuration.adminToken),
                 store: store, signingKey: key, keyID: writer.currentKeyID,
-                submit: { changes in try await writer.submit(changes) }, commits: writer.commits, health: health,
+                submit: { changes in try await writer.submit(changes) }, commits: commitFeed.stream, health: health,
                 metrics: metrics, logger: logger)
         } catch {
             throw StartError(description: error.description)
@@ -180,11 +184,12 @@ public final class LabelerService: Sendable {
     public var storedCursor: Int64? { try? store.cursor(for: source.cursorName) }
 
     /// The services, in start order; a ServiceGroup shuts them down in reverse: rules reloading
-    /// stops first, then ingest drains and commits, then the server (which serves until the last
-    /// labels are committed).
+    /// stops first, then ingest drains and commits, then the commit feed, then the server (which
+    /// serves until the last labels are committed).
     public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
         [
             .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: commitFeed),
             .init(
                 service: IngestService(pipeline: pipeline, writer: writer, logger: logger),
                 successTerminationBehavior: .gracefullyShutdownGroup,

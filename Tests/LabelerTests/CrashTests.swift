@@ -260,4 +260,25 @@ import Glibc
         #expect(history.first?.contains("seen it") == true, "\(history)")
         #expect(history.last?.hasPrefix("negate manual") == true, "\(history)")
     }
+
+    @Test(.timeLimit(.minutes(2))) func aLabelWrittenByAnotherProcessReachesLiveSubscribers() async throws {
+        let relay = try await TestRelay(messages: [])
+        defer { Task { await relay.stop() } }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-feed-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let environment = ["LABELER_SOURCE_URL": relay.url, "LABELER_SERVER_PORT": "0", "LABELER_DID": "did:plc:feedlabeler"]
+        let service = try ServiceProcess(["run"], in: folder, environment: environment, log: folder + "/run.log")
+        let port = try #require(await Self.servingPort(service), "\(service.logText)")
+        // A live subscriber (no cursor), waiting for one label.
+        let tail = try ServiceProcess(
+            ["labels", "tail", "ws://127.0.0.1:\(port)", "--limit", "1", "--json"], in: folder, environment: [:], log: folder + "/tail.log")
+        _ = await eventually(timeout: .seconds(10)) { tail.logText.contains("connected") }
+        // No admin token: the command writes to the database itself.
+        let add = try ServiceProcess(["label", "add", "did:plc:someoneelse", "spam"], in: folder, environment: environment, log: folder + "/add.log")
+        #expect(await add.wait(timeout: .seconds(30)) == 0, "\(add.logText)")
+        #expect(await tail.wait(timeout: .seconds(20)) == 0, "\(tail.logText)")
+        #expect(tail.logText.contains("\"uri\":\"did:plc:someoneelse\""), "\(tail.logText)")
+        service.signal(SIGTERM)
+        #expect(await service.wait(timeout: .seconds(30)) == 0)
+    }
 }
