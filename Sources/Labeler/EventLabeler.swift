@@ -33,7 +33,11 @@ public final class EventLabeler: Sendable {
     public let evaluator: RuleEvaluator
     let writer: LabelWriter?
     let logger: Logger
+    /// What the rules asked for; locked only for events that produced effects.
     private let tally = Mutex(Tally())
+    /// Counted on every event without a lock (workers run in parallel).
+    private let typeCounts = EventTypeCounts()
+    private let newestTime = Atomic<Int64>(.min)
 
     public init(evaluator: RuleEvaluator, writer: LabelWriter?, logger: Logger) {
         self.evaluator = evaluator
@@ -41,21 +45,34 @@ public final class EventLabeler: Sendable {
         self.logger = logger
     }
 
-    public var totals: Tally { tally.withLock { $0 } }
+    public var totals: Tally {
+        var totals = tally.withLock { $0 }
+        totals.byType = typeCounts.snapshot
+        totals.events = totals.byType.values.reduce(0, +)
+        let newest = newestTime.load(ordering: .relaxed)
+        totals.lastEventTime = newest == .min ? nil : newest
+        return totals
+    }
 
     /// Handles one event (the pipeline's handler).
     public func handle(seq: Int64, event: RepoEvent) async throws {
-        let time = Self.eventTime(event)
-        let results = evaluator.evaluate(event, time: time)
-        if !results.isEmpty, let writer {
+        let handled = typeCounts.count(event)
+        // The newest event's time (for the lag behind the relay), read from every 64th event:
+        // parsing a datetime for each would cost more than the rest of an unlabeled event.
+        var time: Int64? = nil
+        if handled % 64 == 0 {
+            let t = Self.eventTime(event)
+            time = t
+            newestTime.max(t, ordering: .relaxed)
+        }
+        let results = evaluator.evaluate(event, time: time ?? Self.eventTime(event))
+        guard !results.isEmpty else { return }
+        if let writer {
             var changes = results.flatMap(\.labelChanges)
             for i in changes.indices { changes[i].eventSeq = seq }
             if !changes.isEmpty { try await writer.enqueue(changes) }
         }
         tally.withLock { t in
-            t.events += 1
-            t.byType[Self.typeName(event), default: 0] += 1
-            if t.lastEventTime ?? .min < time { t.lastEventTime = time }
             for effects in results {
                 t.labels += effects.labels.count
                 t.negations += effects.negations.count
@@ -73,17 +90,6 @@ public final class EventLabeler: Sendable {
         }
     }
 
-    static func typeName(_ event: RepoEvent) -> String {
-        switch event {
-        case .commit: "commit"
-        case .identity: "identity"
-        case .account: "account"
-        case .sync: "sync"
-        case .info: "info"
-        case .error: "error"
-        case .unknown(let type): type == "rejected" ? "rejected" : "unknown"
-        }
-    }
 
     /// The event's own time in microseconds (so replays are deterministic), or now.
     public static func eventTime(_ event: RepoEvent) -> Int64 {
@@ -97,4 +103,45 @@ public final class EventLabeler: Sendable {
         if let text, let parsed = try? Datetime(text) { return parsed.unixMicros }
         return Datetime.now().unixMicros
     }
+}
+
+/// Events per type, counted with atomics.
+final class EventTypeCounts: Sendable {
+    static let names = ["commit", "identity", "account", "sync", "info", "error", "unknown"]
+    private let counts = (0..<7).map { _ in AtomicCounter() }
+
+    /// Counts `event`; returns how many events were counted before it, all types together.
+    func count(_ event: RepoEvent) -> Int {
+        let index =
+            switch event {
+            case .commit: 0
+            case .identity: 1
+            case .account: 2
+            case .sync: 3
+            case .info: 4
+            case .error: 5
+            case .unknown: 6
+            }
+        counts[index].add()
+        return total.add()
+    }
+
+    private let total = AtomicCounter()
+
+    var snapshot: [String: Int] {
+        var out: [String: Int] = [:]
+        for (name, counter) in zip(Self.names, counts) where counter.value > 0 { out[name] = counter.value }
+        return out
+    }
+}
+
+/// An `Atomic<Int>` in a class, so arrays of them can be shared.
+final class AtomicCounter: Sendable {
+    private let atomic = Atomic<Int>(0)
+
+    /// Adds one; returns the value before.
+    @discardableResult
+    func add() -> Int { atomic.wrappingAdd(1, ordering: .relaxed).oldValue }
+
+    var value: Int { atomic.load(ordering: .relaxed) }
 }

@@ -19,17 +19,21 @@ public final class RuleEvaluator: Sendable {
 
     /// The effects of every record operation (or the handle) in `event`, in op order. Counter bumps
     /// are recorded before returning, so the account's next event sees them.
-    public func evaluate(_ event: RepoEvent, time: Int64) -> [Effects] {
+    ///
+    /// `time` (the event's time, for thresholds and expiries) is computed only when some rule
+    /// may look at the event.
+    public func evaluate(_ event: RepoEvent, time: @autoclosure () -> Int64) -> [Effects] {
         let set = holder.current
         // Nothing to evaluate: skip building a context (CIDs as strings) for every op.
         guard !set.rules.isEmpty else { return [] }
         var contexts: [RecordContext] = []
         switch event {
         case .commit(let commit):
+            let time = time()
             contexts = commit.ops.map { RecordContext(did: commit.repo, op: $0, time: time) }
         case .identity(let identity):
             if let handle = identity.handle, set.readsHandles {
-                contexts = [.identity(did: identity.did, handle: handle, time: time)]
+                contexts = [.identity(did: identity.did, handle: handle, time: time())]
             }
         default:
             break

@@ -100,7 +100,7 @@ import Testing
     /// one that reads receives everything.
     @Test func slowConsumerIsDroppedWhileAFastOneKeepsUp() async throws {
         try await Harness.with(configure: {
-            $0.maxSubscriberLag = 200
+            $0.maxSubscriberLag = 1_000  // room for the fast one on a busy machine; the slow one never reads
             $0.errorFrameTimeout = .seconds(20)
         }) { h in
             // Large frames fill the socket buffers quickly.
