@@ -60,6 +60,7 @@ struct SubscribeLabelsRoute: Sendable {
             await sendFinal(
                 ErrorMessage(error: "InvalidRequest", message: "cursor must be a non-negative integer"),
                 writer: writer)
+            await awaitClientClose(inbound)
             return
         }
         guard let subscription = broadcaster.subscribe() else {
@@ -67,6 +68,7 @@ struct SubscribeLabelsRoute: Sendable {
             await sendFinal(
                 ErrorMessage(error: "ServiceUnavailable", message: "Too many subscribers; try again later."),
                 writer: writer)
+            await awaitClientClose(inbound)
             return
         }
         defer { broadcaster.unsubscribe(subscription) }
@@ -110,6 +112,23 @@ struct SubscribeLabelsRoute: Sendable {
         }
         if case .failed(let why) = completion {
             logger.debug("subscriber connection failed", metadata: ["error": "\(why)"])
+        }
+    }
+
+    /// After an error frame sent right after the upgrade: lets the client close first (for at
+    /// most `finalFrameTimeout`). Closing at once can reach a client while it is still finishing
+    /// its side of the upgrade, and some clients then lose the frame that came with the close.
+    private func awaitClientClose(_ inbound: WebSocketInboundStream) async {
+        let timeout = finalFrameTimeout
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    for try await _ in inbound.messages(maxSize: 1 << 16) {}
+                } catch {}
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
         }
     }
 
