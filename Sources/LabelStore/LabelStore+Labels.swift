@@ -230,6 +230,9 @@ extension LabelStore {
             try pool.write { db in
                 try db.execute(
                     sql: "UPDATE label SET event_source = NULL, event_seq = NULL WHERE event_source = ?", arguments: [source])
+                try db.execute(
+                    sql: "UPDATE threshold_hit SET event_source = NULL, event_seq = NULL, ordinal = NULL WHERE event_source = ?",
+                    arguments: [source])
             }
         } catch {
             throw Error(description: "forgetting event seqs: \(error)")

@@ -101,6 +101,18 @@ public final class LabelStore: Sendable {
                     ALTER TABLE label ADD COLUMN event_seq INTEGER;
                     """)
         }
+        migrator.registerMigration("v5 threshold events") { db in
+            // The stream event (source, seq, and the hit's position in it) behind each hit, so an
+            // event handled again after a restart neither counts twice nor counts itself.
+            try db.execute(
+                sql: """
+                    ALTER TABLE threshold_hit ADD COLUMN event_source TEXT;
+                    ALTER TABLE threshold_hit ADD COLUMN event_seq INTEGER;
+                    ALTER TABLE threshold_hit ADD COLUMN ordinal INTEGER;
+                    CREATE UNIQUE INDEX threshold_hit_event ON threshold_hit(rule_id, did, event_source, event_seq, ordinal)
+                        WHERE event_seq IS NOT NULL;
+                    """)
+        }
         return migrator
     }
 

@@ -140,7 +140,8 @@ public final class LabelerService: Sendable {
             holder: holder,
             counts: StoredThresholdCounts(store: store) { error in
                 thresholdLogger.error("threshold counts not stored", metadata: ["error": "\(error)"])
-            })
+            },
+            eventSource: source.cursorName)
         let labeler = EventLabeler(evaluator: evaluator, writer: writer, logger: logger)
         self.labeler = labeler
         let pipeline = IngestPipeline(

@@ -10,11 +10,14 @@ import Rules
 public final class RuleEvaluator: Sendable {
     public let holder: RuleSetHolder
     public let counts: any ThresholdStore
+    /// The stream the events' seqs belong to, so threshold hits are tied to their event.
+    let eventSource: String?
     private let pool = Locked<[ScratchBox]>([])
 
-    public init(holder: RuleSetHolder, counts: any ThresholdStore = SharedThresholdCounts()) {
+    public init(holder: RuleSetHolder, counts: any ThresholdStore = SharedThresholdCounts(), eventSource: String? = nil) {
         self.holder = holder
         self.counts = counts
+        self.eventSource = eventSource
     }
 
     /// The effects of every record operation (or the handle) in `event`, in op order. Counter bumps
@@ -41,9 +44,16 @@ public final class RuleEvaluator: Sendable {
         guard !contexts.isEmpty else { return [] }
         let box = pool.withLock { $0.popLast() } ?? ScratchBox()
         defer { pool.withLock { $0.append(box) } }
+        // Each hit's position in the event: a context counts the hits of earlier contexts of the
+        // same event, never its own or later ones, also when the event is handled again.
+        var ordinal = 0
         return contexts.map { context in
-            let effects = set.evaluate(context, counts: CountsView(store: counts), using: box.scratch)
-            if !effects.counterBumps.isEmpty { counts.record(effects.counterBumps) }
+            let position = eventSource.flatMap { source in event.seq.map { ThresholdEvent(source: source, seq: $0, ordinal: ordinal) } }
+            let effects = set.evaluate(context, counts: CountsView(store: counts, before: position), using: box.scratch)
+            if !effects.counterBumps.isEmpty {
+                counts.record(effects.counterBumps, from: position)
+                ordinal += effects.counterBumps.count
+            }
             return effects
         }
     }
@@ -58,14 +68,20 @@ final class ScratchBox: @unchecked Sendable {
 /// survive restarts). Shared by all workers; events of one account run one at a time, so an
 /// account's counts are consistent within its events.
 public protocol ThresholdStore: Sendable {
-    func count(ruleID: String, did: String, since: Int64) -> Int
-    func record(_ bumps: [CounterBump])
+    /// Hits at or after `since`; with `before`, not those of that event from its position on,
+    /// nor of later events (see `LabelStore.thresholdCount`).
+    func count(ruleID: String, did: String, since: Int64, before: ThresholdEvent?) -> Int
+    /// Records `bumps`, the first at position `from` of its event and the rest after it.
+    func record(_ bumps: [CounterBump], from: ThresholdEvent?)
 }
 
 /// Adapts a `ThresholdStore` to the engine's read-only view.
 struct CountsView: ThresholdCounts {
     let store: any ThresholdStore
-    func count(ruleID: String, did: String, since: Int64) -> Int { store.count(ruleID: ruleID, did: did, since: since) }
+    let before: ThresholdEvent?
+    func count(ruleID: String, did: String, since: Int64) -> Int {
+        store.count(ruleID: ruleID, did: did, since: since, before: before)
+    }
 }
 
 /// Counts in the label store's `threshold_hit` table. A failed read counts as zero (the
@@ -79,15 +95,18 @@ public final class StoredThresholdCounts: ThresholdStore {
         self.onError = onError
     }
 
-    public func count(ruleID: String, did: String, since: Int64) -> Int {
-        do { return try store.thresholdCount(ruleID: ruleID, did: did, since: since) } catch {
+    public func count(ruleID: String, did: String, since: Int64, before: ThresholdEvent?) -> Int {
+        do { return try store.thresholdCount(ruleID: ruleID, did: did, since: since, before: before) } catch {
             onError(error)
             return 0
         }
     }
 
-    public func record(_ bumps: [CounterBump]) {
-        do { try store.recordThresholdHits(bumps.map { ($0.ruleID, $0.did, $0.time, $0.window) }) } catch { onError(error) }
+    public func record(_ bumps: [CounterBump], from: ThresholdEvent?) {
+        let hits = bumps.enumerated().map { i, bump in
+            (bump.ruleID, bump.did, bump.time, bump.window, from.map { ThresholdEvent(source: $0.source, seq: $0.seq, ordinal: $0.ordinal + i) })
+        }
+        do { try store.recordThresholdHits(hits) } catch { onError(error) }
     }
 }
 
@@ -97,12 +116,13 @@ public final class SharedThresholdCounts: ThresholdStore {
 
     public init() {}
 
-    public func count(ruleID: String, did: String, since: Int64) -> Int {
+    /// In memory there is no restart to survive, so the event's position plays no part.
+    public func count(ruleID: String, did: String, since: Int64, before: ThresholdEvent?) -> Int {
         times.withLock { $0[ruleID + " " + did]?.count(where: { $0 >= since }) ?? 0 }
     }
 
     /// Records bumps, dropping times that have left their window.
-    public func record(_ bumps: [CounterBump]) {
+    public func record(_ bumps: [CounterBump], from: ThresholdEvent?) {
         times.withLock { times in
             for bump in bumps {
                 let key = bump.ruleID + " " + bump.did

@@ -19,7 +19,8 @@ import Glibc
 @Suite(.serialized) struct CrashTests {
     /// Rules that label often, label accounts repeatedly, and flip labels on and off (an account
     /// label applied by every post with "coffee" and negated by every post deleted; profiles whose
-    /// display name gains and loses "rain"), so a replayed event could undo a later one.
+    /// display name gains and loses "rain"), so a replayed event could undo a later one; and a
+    /// threshold, whose counts a replayed event must not bump twice.
     static let rules = """
         rules:
           - id: coffee
@@ -48,6 +49,12 @@ import Glibc
             label: coffee-drinker
             subject: account
             on_no_match: negate
+          - id: coffee-regular
+            on: [post]
+            match: {rule: coffee}
+            threshold: {count: 5, within: 1h}
+            label: coffee-regular
+            subject: account
         """
 
     struct Snapshot: Equatable {

@@ -57,6 +57,30 @@ import Testing
         #expect(later.flatMap(\.labels).map(\.value) == ["spam"])
     }
 
+    /// An event handled again after a crash (its hits already stored, its labels perhaps not)
+    /// must decide exactly as it did the first time: its own hits neither count twice nor count
+    /// toward itself.
+    @Test func anEventHandledAgainCountsAsTheFirstTime() throws {
+        let path = temporaryPath("labels.sqlite")
+        let set = try loadRules()
+        let store = try LabelStore(path: path)
+        let evaluator = RuleEvaluator(holder: RuleSetHolder(set), counts: StoredThresholdCounts(store: store), eventSource: "relay x")
+        let t0: Int64 = 1_767_225_600_000_000
+        func accountLabels(_ n: Int) throws -> [String] {
+            try evaluator.evaluate(post(n, "a badword here"), time: t0 + Int64(n) * 1_000_000).flatMap(\.labels).map(\.value)
+                .filter { $0 == "spam-account" }
+        }
+        #expect(try accountLabels(1).isEmpty)
+        #expect(try accountLabels(2).isEmpty)
+        // The restart: event 2 again. Counting its own stored hit would make it the third.
+        #expect(try accountLabels(2).isEmpty)
+        #expect(try store.thresholdCount(ruleID: "repeat", did: "did:plc:spammer", since: 0) == 2)
+        // Event 3 is the third.
+        #expect(try accountLabels(3) == ["spam-account"])
+        #expect(try accountLabels(3) == ["spam-account"])
+        #expect(try store.thresholdCount(ruleID: "repeat", did: "did:plc:spammer", since: 0) == 3)
+    }
+
     @Test func inMemoryCountsForReplay() throws {
         let evaluator = RuleEvaluator(holder: RuleSetHolder(try loadRules()))
         var fired: [String] = []
