@@ -56,11 +56,6 @@ final class ParallelSigner: Sendable {
             if !signNext() { progress.wait() }
         }
     }
-
-    /// Every label, in order (for callers that need them all at once).
-    func all() throws -> [Label] {
-        try labels.indices.map { try signed($0) }
-    }
 }
 
 enum System {

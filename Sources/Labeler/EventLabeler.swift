@@ -54,6 +54,13 @@ public final class EventLabeler: Sendable {
         return totals
     }
 
+    /// Seconds between now and the newest event handled (nil before the first): how far the
+    /// labeler trails the stream.
+    public var secondsBehind: Double? {
+        let newest = newestTime.load(ordering: .relaxed)
+        return newest == .min ? nil : Double(Datetime.now().unixMicros - newest) / 1e6
+    }
+
     /// Handles one event (the pipeline's handler).
     public func handle(seq: Int64, event: RepoEvent) async throws {
         let handled = typeCounts.count(event)

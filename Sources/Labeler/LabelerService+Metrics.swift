@@ -25,7 +25,7 @@ extension LabelerService {
             Double(pipeline.lowWaterMark ?? 0)
         }
         registry.gauge("labeler_relay_lag_seconds", help: "Seconds between now and the newest event handled.") {
-            labeler.totals.lastEventTime.map { Double(Datetime.now().unixMicros - $0) / 1e6 } ?? 0
+            labeler.secondsBehind ?? 0
         }
         if let relay = relayMetrics {
             let source: [(String, String, @Sendable (RelaySourceMetrics.Snapshot) -> Int)] = [

@@ -107,7 +107,7 @@ public final class LabelerService: Sendable {
         case .jetstream:
             var dictionary: [UInt8]? = nil
             if !configuration.sourceZstdDictionary.isEmpty {
-                do { dictionary = try readFile(configuration.sourceZstdDictionary) } catch {
+                do { dictionary = try ZstdDictionaryDecompressor.readDictionary(at: configuration.sourceZstdDictionary) } catch {
                     throw StartError(description: "source.zstd_dictionary: \(error.description)")
                 }
             }
@@ -162,9 +162,7 @@ public final class LabelerService: Sendable {
         let health = HealthProvider(
             version: LabelerVersion.current,
             cursor: { pipelineBox.value?.lowWaterMark ?? (try? store.cursor(for: cursorName)) ?? nil },
-            secondsBehindRelay: {
-                labeler.totals.lastEventTime.map { Double(Datetime.now().unixMicros - $0) / 1e6 }
-            })
+            secondsBehindRelay: { labeler.secondsBehind })
         let commitFeed = CommitFeed(writerCommits: writer.commits, store: store)
         self.commitFeed = commitFeed
         do {
@@ -251,24 +249,6 @@ public struct RuleReloadService: Service {
     public func run() async throws {
         reloader.listenForSIGHUP()
         await cancelWhenGracefulShutdown { await reloader.run() }
-    }
-}
-
-/// A whole (small) file's bytes.
-func readFile(_ path: String) throws(FileSystemError) -> [UInt8] {
-    guard let file = fopen(path, "rb") else {
-        throw FileSystemError(description: "\(path): \(String(cString: strerror(errno)))")
-    }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let n = fread(&buffer, 1, buffer.count, file)
-        if n > 0 { bytes += buffer[0..<n] }
-        if n < buffer.count {
-            if ferror(file) != 0 { throw FileSystemError(description: "\(path): read error") }
-            return bytes
-        }
     }
 }
 

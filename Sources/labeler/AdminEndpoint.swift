@@ -20,12 +20,9 @@ struct AdminEndpoint {
         case notRunning
     }
 
-    /// The endpoint of the service described by the configuration (`config/labeler.yaml` and
-    /// `LABELER_*`), when it has an admin token.
-    static func configured(server: String?, environment: [String: String]) -> AdminEndpoint? {
-        guard let configuration = try? LabelerConfiguration.load(path: "config/labeler.yaml", required: false, environment: environment),
-            !configuration.adminToken.isEmpty
-        else { return nil }
+    /// The endpoint of the service `configuration` describes, when it has an admin token.
+    static func configured(server: String?, configuration: LabelerConfiguration) -> AdminEndpoint? {
+        guard !configuration.adminToken.isEmpty else { return nil }
         let host = configuration.serverHost == "0.0.0.0" ? "127.0.0.1" : configuration.serverHost
         return AdminEndpoint(url: server ?? "http://\(host):\(configuration.serverPort)", token: configuration.adminToken)
     }

@@ -161,11 +161,10 @@ struct LabelCommand: ParsableCommand {
         /// token and the service answers; else straight into the database (a busy timeout
         /// waits for the service's transactions). Returns whether the service took it.
         func send(_ action: LabelChange.Action, exp: String?, hours: Int64?) async throws -> Bool {
-            let environment = ProcessInfoLite.environmentVariables
-            guard let endpoint = AdminEndpoint.configured(server: server, environment: environment),
+            let configured = self.configured
+            guard let endpoint = AdminEndpoint.configured(server: server, configuration: configured),
                 cid != nil || DID.isValid(uri), exp == nil || hours != nil
             else { return false }
-            let configured = self.configured
             // The event's author: the labeler's DID (the actor's name goes in the comment).
             guard let createdBy = did ?? (configured.did.isEmpty ? nil : configured.did) else { return false }
             let comment = "by \(actor)" + (reason.map { ": \($0)" } ?? "")

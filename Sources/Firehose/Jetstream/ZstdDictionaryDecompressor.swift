@@ -66,3 +66,21 @@ public final class ZstdDictionaryDecompressor: @unchecked Sendable {
         return output
     }
 }
+
+extension ZstdDictionaryDecompressor {
+    /// The bytes of a dictionary file (Jetstream publishes its dictionary as a file).
+    public static func readDictionary(at path: String, maxSize: Int = 8 << 20) throws(CaptureError) -> [UInt8] {
+        let file = try FileByteSource(path: path)
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let read = chunk.withUnsafeMutableBytes { buffer in Result { () throws(CaptureError) in try file.read(into: buffer) } }
+            let n = try read.get()
+            if n == 0 { return bytes }
+            bytes += chunk[0..<n]
+            guard bytes.count <= maxSize else {
+                throw CaptureError(.readFailed(path: path, reason: "larger than \(maxSize) bytes: not a zstd dictionary"))
+            }
+        }
+    }
+}
