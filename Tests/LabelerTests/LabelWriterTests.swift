@@ -91,4 +91,40 @@ import Testing
         #expect(checks > 10)
         #expect(try store.labels(after: 0, limit: 2_000).count == Int(events))
     }
+
+    /// A transaction that fails is retried until the database takes it: its labels and the
+    /// cursor wait together, nothing is dropped.
+    @Test func aFailedTransactionIsRetriedNotDropped() async throws {
+        let path = temporaryPath("labels.sqlite")
+        let store = try LabelStore(path: path)
+        // The database refuses label rows while `refuse` holds a row.
+        let admin = try DatabaseQueue(path: path)
+        try await admin.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE refuse (x INTEGER);
+                    INSERT INTO refuse VALUES (1);
+                    CREATE TRIGGER refuse_labels BEFORE INSERT ON label WHEN EXISTS (SELECT 1 FROM refuse)
+                    BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;
+                    """)
+        }
+        let writer = try LabelWriter(
+            store: store, src: "did:plc:labeler", key: .generate(.secp256k1),
+            configuration: .init(retryDelay: .milliseconds(10)), logger: quietLogger(),
+            cursor: { (name: "relay test", seq: 42) })
+        let run = Task { await writer.run() }
+        try await writer.enqueue([LabelChange(action: .apply, uri: "did:plc:a", val: "spam", origin: .rule(id: "r"))])
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(30)
+        while writer.totals.failedTransactions < 3 && clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(writer.totals.failedTransactions >= 3)
+        #expect(try store.labels(after: 0, limit: 10).isEmpty)
+        #expect(try store.cursor(for: "relay test") == nil)  // the cursor waits with the labels
+        try await admin.write { db in try db.execute(sql: "DELETE FROM refuse") }
+        while writer.totals.labels < 1 && clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        run.cancel()
+        await run.value
+        #expect(try store.labels(after: 0, limit: 10).map(\.label.uri) == ["did:plc:a"])
+        #expect(try store.cursor(for: "relay test") == 42)
+    }
 }

@@ -57,6 +57,18 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: configuration.signingKey))
     }
 
+    @Test func jetstreamReadsItsDictionaryFile() throws {
+        var configuration = try Self.configuration()
+        configuration.sourceKind = .jetstream
+        configuration.sourceURL = "wss://jetstream.example/subscribe"
+        configuration.sourceZstdDictionary = configuration.rulesPath + "/../zstd_dictionary"
+        let bytes = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try Data(bytes).write(to: URL(fileURLWithPath: configuration.sourceZstdDictionary))
+        let service = try LabelerService(configuration: configuration, environment: [:], logger: quietLogger())
+        let jetstream = try #require(service.source as? JetstreamSource)
+        #expect(jetstream.configuration.compressionDictionary == bytes)
+    }
+
     @Test func startProblemsAreOneClearLine() throws {
         var badDID = try Self.configuration()
         badDID.did = "not-a-did"
@@ -68,6 +80,21 @@ import Testing
             try LabelerService(configuration: badRules, environment: [:], logger: quietLogger())
         }
         #expect(error?.description.hasSuffix("rules: the rules do not load (1 problems)") == true)
+        var missingDictionary = try Self.configuration()
+        missingDictionary.sourceKind = .jetstream
+        missingDictionary.sourceURL = "wss://jetstream.example/subscribe"
+        missingDictionary.sourceZstdDictionary = "/nonexistent/zstd_dictionary"
+        let dictionaryError = #expect(throws: LabelerService.StartError.self) {
+            try LabelerService(configuration: missingDictionary, environment: [:], logger: quietLogger())
+        }
+        #expect(dictionaryError?.description.hasPrefix("source.zstd_dictionary: ") == true)
+        let badKey = #expect(throws: LabelerService.StartError.self) {
+            try LabelerService(
+                configuration: try Self.configuration(), environment: [SigningKeyLoader.environmentVariable: "secp256k1:nothex"],
+                logger: quietLogger())
+        }
+        #expect(badKey?.description.hasPrefix("\(SigningKeyLoader.environmentVariable): ") == true)
+        #expect(badKey?.description.contains("nothex") == false)  // never the key material
         var badURL = try Self.configuration()
         badURL.sourceURL = "ftp://relay.example"
         #expect(throws: LabelerService.StartError.self) {

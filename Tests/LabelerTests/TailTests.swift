@@ -44,4 +44,22 @@ import TestRelay
         #expect(tail.logText.contains("seq 4: signature does not verify"), "\(tail.logText)")
         #expect(tail.logText.contains("1 of 6 labels did not verify"))
     }
+
+    @Test(.timeLimit(.minutes(1))) func tailReconnectsAfterTheLastSeqWithoutRepeats() async throws {
+        let key = SigningKey.generate(.secp256k1)
+        var faults = TestRelay.Faults()
+        faults.dropAfter = 7
+        let relay = try await TestRelay(messages: try Self.frames(count: 20, key: key), faults: faults)
+        defer { Task { await relay.stop() } }
+        let folder = FileManager.default.temporaryDirectory.path
+        let tail = try ServiceProcess(
+            ["labels", "tail", relay.url, "--cursor", "0", "--json", "--limit", "20"], in: folder, environment: [:],
+            log: folder + "/tail-\(UUID().uuidString).log")
+        #expect(await tail.wait(timeout: .seconds(45)) == 0, "\(tail.logText)")
+        let uris = tail.logText.split(separator: "\n").filter { $0.hasPrefix("{") }.compactMap { line in
+            line.range(of: "post/").map { line[$0.upperBound...].prefix { $0.isNumber } }
+        }
+        #expect(uris.map { Int($0)! } == Array(1...20))
+        #expect(relay.requestedCursors == [0, 7, 14])
+    }
 }
