@@ -163,6 +163,10 @@ public final class LabelServer: Service, Sendable {
     /// Subscribers connected now.
     public var subscriberCount: Int { broadcaster.subscriberCount }
 
+    /// Subscribers past their backfill (or live-only from the start), to which every label
+    /// committed from now on is sent.
+    public var liveSubscriberCount: Int { broadcaster.liveSubscriberCount }
+
     static func registerMetrics(_ broadcaster: Broadcaster, on registry: MetricsRegistry) {
         let counters = broadcaster.counters
         registry.gauge("labeler_subscribers", help: "subscribeLabels connections open now.") {

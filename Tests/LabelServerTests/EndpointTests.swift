@@ -134,11 +134,7 @@ import Testing
             _ = try await h.subscribe(cursor: "0") { try await $0.seqs(through: 2) }
             h.metrics.counter("labeler_test_total", help: "A test counter.", labels: ["kind": "a\"b"]) { 7 }
             // The server counts a frame just after writing it; let it catch up with the client.
-            var waited = 0
-            while h.metricValue("labeler_label_frames_sent_total") < 2 && waited < 100 {
-                try await Task.sleep(for: .milliseconds(10))
-                waited += 1
-            }
+            try await waitUntil("two frames counted") { h.metricValue("labeler_label_frames_sent_total") >= 2 }
             let response = try await h.request("/metrics")
             #expect(response.status == .ok)
             #expect(response.headers[.contentType] == "text/plain; version=0.0.4; charset=utf-8")

@@ -26,9 +26,11 @@ import Testing
                 }
             }
             let results = try await withThrowingTaskGroup(of: [Int64].self) { group in
-                for delay in [0, 30, 90] {
+                // Staggered by the writer's progress, not by time, so the three join at different
+                // points of the stream however busy the machine is.
+                for joinAt in [Int64(0), 900, 1800] {
                     group.addTask {
-                        try await Task.sleep(for: .milliseconds(delay))
+                        try await waitUntil("seq \(joinAt) stored") { try h.store.lastLabelSeq() >= joinAt }
                         return try await h.subscribe(cursor: "0") { session in
                             try await session.seqs(through: 3000).map(\.seq)
                         }
@@ -53,8 +55,8 @@ import Testing
         try await Harness.with { h in
             try await h.apply(20)
             let received = try await h.subscribe(cursor: nil) { session in
-                // Give the server time to register the subscriber before writing.
-                try await Task.sleep(for: .milliseconds(200))
+                // Written once the server has read the head for this subscriber.
+                try await waitUntil("a live subscriber") { h.server.liveSubscriberCount == 1 }
                 try await h.apply(5, from: 100)
                 return try await session.seqs(through: 25)
             }
@@ -108,12 +110,8 @@ import Testing
             let total = 6000
             try await h.subscribe(cursor: nil, silenceTimeout: .seconds(600)) { slow in
                 try await h.subscribe(cursor: nil) { fast in
-                    // Both are live-only: they get what is committed once they are registered.
-                    var waited = 0
-                    while h.server.subscriberCount < 2 && waited < 1_000 {
-                        try await Task.sleep(for: .milliseconds(10))
-                        waited += 1
-                    }
+                    // Both are live-only: they get what is committed once they are live.
+                    try await waitUntil("two live subscribers") { h.server.liveSubscriberCount == 2 }
                     let fastProgress = ProgressMark()
                     let writing = Task {
                         for start in stride(from: 0, to: total, by: 100) {
@@ -134,10 +132,8 @@ import Testing
                 }
                 // The slow subscriber is dropped; once it reads again it finds the frames that
                 // were buffered, then the error frame, then the end of the connection.
-                var waited = 0
-                while h.metricValue("labeler_slow_consumer_drops_total") < 1 && waited < 200 {
-                    try await Task.sleep(for: .milliseconds(50))
-                    waited += 1
+                try await waitUntil("the slow subscriber dropped") {
+                    h.metricValue("labeler_slow_consumer_drops_total") >= 1
                 }
                 #expect(h.metricValue("labeler_slow_consumer_drops_total") == 1)
                 var labels = 0
@@ -156,11 +152,7 @@ import Testing
             try await h.subscribe(cursor: nil) { _ in
                 try await h.subscribe(cursor: nil) { _ in
                     // Both registered once their streams run; wait for that.
-                    var waited = 0
-                    while h.server.subscriberCount < 2 && waited < 100 {
-                        try await Task.sleep(for: .milliseconds(20))
-                        waited += 1
-                    }
+                    try await waitUntil("two subscribers") { h.server.subscriberCount == 2 }
                     await #expect(throws: WebSocketError(.http(status: 503, retryAfter: 30))) {
                         try await h.subscribe(cursor: nil) { _ in }
                     }
@@ -174,11 +166,7 @@ import Testing
                 }
             }
             // Places free up when subscribers leave.
-            var waited = 0
-            while h.server.subscriberCount > 0 && waited < 100 {
-                try await Task.sleep(for: .milliseconds(20))
-                waited += 1
-            }
+            try await waitUntil("the subscribers gone") { h.server.subscriberCount == 0 }
             try await h.subscribe(cursor: "0") { session in
                 try await h.apply(1)
                 #expect(try await session.seqs(through: 1).map(\.seq) == [1])
@@ -190,15 +178,10 @@ import Testing
     @Test func aClientThatStopsAnsweringPingsIsClosed() async throws {
         try await Harness.with(configure: { $0.pingInterval = .milliseconds(300) }) { h in
             try await h.subscribe(cursor: nil) { session in
-                var waited = 0
-                while h.server.subscriberCount == 0 && waited < 100 {
-                    try await Task.sleep(for: .milliseconds(10))
-                    waited += 1
-                }
-                #expect(h.server.subscriberCount == 1)
-                // Not reading means not answering the pings.
-                try await Task.sleep(for: .milliseconds(1500))
-                #expect(h.server.subscriberCount == 0)
+                try await waitUntil("the subscriber registered") { h.server.subscriberCount == 1 }
+                // Not reading means not answering the pings: the server closes the connection
+                // after an unanswered ping, and the subscriber leaves.
+                try await waitUntil("the silent subscriber closed") { h.server.subscriberCount == 0 }
                 _ = session
             }
         }

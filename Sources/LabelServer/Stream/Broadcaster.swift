@@ -71,6 +71,9 @@ final class Broadcaster: Sendable {
 
     var subscriberCount: Int { state.withLock { $0.subscribers.count } }
 
+    /// Subscribers past their backfill, waiting for new labels.
+    var liveSubscriberCount: Int { state.withLock { Array($0.subscribers.values) }.count(where: \.isLive) }
+
     /// Whether another subscriber would be accepted now (checked before the WebSocket upgrade;
     /// `subscribe` decides for good after it).
     var hasRoom: Bool { state.withLock { !$0.stopped && $0.subscribers.count < limits.maxSubscribers } }

@@ -82,6 +82,9 @@ final class Subscription: Sendable {
 
     var endReason: End? { state.withLock { $0.end } }
 
+    /// Past its backfill: every label committed from now on reaches it.
+    var isLive: Bool { state.withLock { $0.live } }
+
     /// Returns once the subscription is ended (so a connection blocked writing to a client that
     /// reads nothing can be interrupted).
     func ended() async -> End {

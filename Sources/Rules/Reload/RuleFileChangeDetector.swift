@@ -31,11 +31,14 @@ public struct RuleFileChangeDetector: Sendable {
         last = snapshot()
     }
 
-    /// Replaces the extra files watched (after a reload that may reference other lists), taking
-    /// the current state as the new reference.
+    /// Replaces the extra files watched (after a reload that may reference other lists).
+    ///
+    /// The reference stays the state seen by the last ``poll()``, taken before the reload read the
+    /// files: a file changed while the reload was reading it is then seen by the next poll, not
+    /// taken for the state the reload loaded. A list file new to the watch has no reference yet,
+    /// so the next poll reports a change once (one more, harmless, reload).
     public mutating func watch(listFiles: [String]) {
         self.listFiles = listFiles
-        last = snapshot()
     }
 
     /// Whether anything changed since the last poll (or since creation).
