@@ -7,4 +7,19 @@ struct Labeler: AsyncParsableCommand {
         abstract: "An AT Protocol labeler: reads the firehose, applies rules, signs and serves labels.",
         subcommands: [RunCommand.self, ReplayCommand.self, RecordCommand.self, CaptureCommand.self, LabelsCommand.self, LabelCommand.self, KeysCommand.self, RulesCommand.self]
     )
+
+    static func main() async {
+        // The service catches its stop signals before anything else runs (see StopSignals).
+        if CommandLine.arguments.dropFirst().first == "run" { StopSignals.install() }
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

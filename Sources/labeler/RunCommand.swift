@@ -21,6 +21,7 @@ struct RunCommand: AsyncParsableCommand {
     var config: String?
 
     func run() async throws {
+        let stop = StopSignals.install()
         let logger = CommandLineLogging.logger("labeler")
         let environment = ProcessInfoLite.environmentVariables
         let configuration: LabelerConfiguration
@@ -42,10 +43,15 @@ struct RunCommand: AsyncParsableCommand {
                 "cursor": "\(service.storedCursor.map(String.init) ?? "none")", "store": "\(configuration.storePath)",
                 "rules": "\(service.reloader.holder.current.summary)",
             ])
+        // Signals reach the group through StopSignals, which caught them from the start: a stop
+        // asked for while the service was being set up shuts it down as soon as it runs.
         let group = ServiceGroup(
             configuration: .init(
-                services: service.services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
-                logger: logger))
+                services: service.services, gracefulShutdownSignals: [], cancellationSignals: [], logger: logger))
+        stop.onStop { signal in
+            logger.info("stopping", metadata: ["signal": "\(signal)"])
+            Task { await group.triggerGracefulShutdown() }
+        }
         let announce = Task {
             if let port = try? await service.server.port() {
                 logger.info(

@@ -222,6 +222,59 @@ import Glibc
         #expect(child.logText.contains("labeler stopped"))
     }
 
+    /// Whether `pid` has taken `signal` away from its default action (ignored or caught: the
+    /// `SigIgn` and `SigCgt` masks of /proc/PID/status). The first thing `labeler run` does is
+    /// to catch its stop signals.
+    static func handles(_ signal: Int32, pid: pid_t) -> Bool {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return false }
+        let bit = UInt64(1) << UInt64(signal - 1)
+        return ["SigIgn:", "SigCgt:"].contains { name in
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name) }),
+                  let mask = UInt64(line.dropFirst(name.count).trimmingCharacters(in: .whitespaces), radix: 16)
+            else { return false }
+            return mask & bit != 0
+        }
+    }
+
+    /// A stop asked for at any moment of the start (opening the store, compiling the rules,
+    /// connecting) ends the process with status 0, never with the signal's default action. A
+    /// large keyword list makes the start take a while, so the first stops land in the middle of it.
+    @Test(.timeLimit(.minutes(5))) func aStopDuringTheStartExitsCleanly() async throws {
+        let relay = try await TestRelay(messages: [])
+        defer { Task { await relay.stop() } }
+        let rules = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-stop-rules-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: rules + "/lists", withIntermediateDirectories: true)
+        var random = SplitMix64(seed: 15)
+        let letters = Array("abcdefghijklmnopqrstuvwxyz")
+        let words = (0..<100_000).map { _ in String((0..<9).map { _ in letters[Int(random.next() % 26)] }) }
+        try words.joined(separator: "\n").write(toFile: rules + "/lists/words.txt", atomically: true, encoding: .utf8)
+        try "rules:\n  - id: words\n    on: [post]\n    match: {keywords: {file: lists/words.txt}}\n    label: word\n"
+            .write(toFile: rules + "/words.yaml", atomically: true, encoding: .utf8)
+        var duringTheStart = 0
+        for (attempt, delay) in [0, 0, 5, 50, 500].enumerated() {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-stop-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let signal = attempt % 2 == 0 ? SIGTERM : SIGINT
+            let child = try ServiceProcess(
+                ["run"], in: folder,
+                environment: ["LABELER_SOURCE_URL": relay.url, "LABELER_SERVER_PORT": "0", "LABELER_RULES_PATH": rules],
+                log: folder + "/log")
+            // Before `main` runs no program can catch a signal; from the moment it has, any time is fine.
+            let caught = await eventually(timeout: .seconds(60)) {
+                !child.process.isRunning || (Self.handles(SIGTERM, pid: child.pid) && Self.handles(SIGINT, pid: child.pid))
+            }
+            #expect(caught && child.process.isRunning, "\(child.logText)")
+            if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }  // when the stop comes, not a wait for anything
+            if !child.logText.contains("labeler starting") { duringTheStart += 1 }
+            child.signal(signal)
+            let status = await child.wait(timeout: .seconds(120))
+            #expect(status == 0, "stop \(signal) after \(delay) ms: status \(status.map(String.init) ?? "none"); \(child.logText.suffix(2000))")
+            #expect(child.process.terminationReason == .exit, "killed by the signal after \(delay) ms")
+            #expect(child.logText.contains("labeler stopped"))
+        }
+        #expect(duringTheStart >= 2, "the stops should come while the service is still starting")
+    }
+
     @Test func aBadConfigurationStopsTheStartWithOneLine() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-bad-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
