@@ -16,6 +16,9 @@ public struct LabelerConfiguration: Sendable, Equatable {
     public var sourceCollections: [String] = []
     /// Jetstream's zstd dictionary file (enables `compress=true`).
     public var sourceZstdDictionary = ""
+    /// Least milliseconds between two reads of the source's socket while the stream is light:
+    /// one wake-up per window for all the events that came in it (0: one per event).
+    public var sourceReadWindowMilliseconds = 4
     public var concurrency = 8
     public var queue = 10_000
     public var perKeyQueue = 1_000
@@ -41,6 +44,7 @@ public struct LabelerConfiguration: Sendable, Equatable {
         ("source.url", { c, v throws(Problem) in c.sourceURL = try v.nonEmptyString() }),
         ("source.collections", { c, v throws(Problem) in c.sourceCollections = try v.list() }),
         ("source.zstd_dictionary", { c, v throws(Problem) in c.sourceZstdDictionary = try v.string() }),
+        ("source.read_window_ms", { c, v throws(Problem) in c.sourceReadWindowMilliseconds = try v.int(in: 0...1_000) }),
         ("scheduler.concurrency", { c, v throws(Problem) in c.concurrency = try v.int(in: 1...4096) }),
         ("scheduler.queue", { c, v throws(Problem) in c.queue = try v.int(in: 1...10_000_000) }),
         ("scheduler.per_key_queue", { c, v throws(Problem) in c.perKeyQueue = try v.int(in: 1...10_000_000) }),

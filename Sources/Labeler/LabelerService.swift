@@ -97,7 +97,9 @@ public final class LabelerService: Sendable {
         case .relay:
             do {
                 let relay = try RelaySource(
-                    configuration: .init(url: configuration.sourceURL),
+                    configuration: .init(
+                        url: configuration.sourceURL,
+                        webSocket: .init(readWindow: .milliseconds(configuration.sourceReadWindowMilliseconds))),
                     decoder: RepoEventDecoder(decodesRecords: decodesRecords), logger: logger)
                 source = relay
                 relayMetrics = relay.metrics
@@ -117,7 +119,8 @@ public final class LabelerService: Sendable {
                 source = try JetstreamSource(
                     configuration: .init(
                         url: configuration.sourceURL, wantedCollections: wanted.contains("*") ? [] : wanted,
-                        compressionDictionary: dictionary),
+                        compressionDictionary: dictionary,
+                        webSocket: .init(readWindow: .milliseconds(configuration.sourceReadWindowMilliseconds))),
                     logger: logger)
             } catch {
                 throw StartError(description: "source.url: \(error)")

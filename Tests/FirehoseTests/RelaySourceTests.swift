@@ -37,6 +37,33 @@ final class Received: Sendable {
     }
 
     var durable: Int64? { state.withLock { $0.durable } }
+
+    /// What a pipeline's workers do with a batch from `runSealed`: open each envelope; one that
+    /// opens with a content error is a rejected event.
+    func deliver(_ batch: [SealedSourceEvent]) {
+        #expect(!batch.isEmpty, "a batch is never empty")
+        for sealed in batch {
+            switch sealed {
+            case .event(let envelope):
+                do {
+                    let event = try envelope.open()
+                    deliver(.event(seq: envelope.seq, event, raw: []))
+                } catch {
+                    #expect(error.rejectsOnlyEvent, "a malformed message reached the consumer: \(error)")
+                    state.withLock { $0.rejected.append(envelope.seq) }
+                }
+            case .rejected(let seq, _, _): state.withLock { $0.rejected.append(seq) }
+            case .reset(let previous): deliver(.reset(previousCursor: previous))
+            }
+        }
+    }
+}
+
+/// The two ways a source is read: event by event, decoded (`run`), or in batches of envelopes
+/// (`runSealed`, what the ingest pipeline uses), there with reads spaced by a window.
+enum ReadMode: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case events, batches
+    var testDescription: String { rawValue }
 }
 
 @Suite(.serialized) struct RelaySourceTests {
@@ -46,19 +73,27 @@ final class Received: Sendable {
     }()
     static var seqs: [Int64] { messages.compactMap { RelaySource.seq(of: $0) } }
 
-    func configuration(_ url: String, silence: Duration = .seconds(30)) -> RelaySource.Configuration {
+    func configuration(_ url: String, silence: Duration = .seconds(30), mode: ReadMode = .events) -> RelaySource.Configuration {
         RelaySource.Configuration(
             url: url,
-            webSocket: .init(pingInterval: .milliseconds(200), silenceTimeout: silence, connectTimeout: .seconds(5)),
+            webSocket: .init(
+                pingInterval: .milliseconds(200), silenceTimeout: silence, connectTimeout: .seconds(5),
+                readWindow: mode == .batches ? .milliseconds(3) : .zero),
             backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(100)))
     }
 
-    /// Runs the source until `done` holds (or 20 s pass), then stops it.
+    /// Runs the source until `done` holds (or 90 s pass), then stops it.
     func run(
-        _ source: RelaySource, _ received: Received, until done: @escaping @Sendable (Received.State) -> Bool
+        _ source: RelaySource, _ received: Received, mode: ReadMode = .events,
+        until done: @escaping @Sendable (Received.State) -> Bool
     ) async throws {
         let task = Task {
-            try await source.run(resumeAfter: { received.durable }, deliver: { received.deliver($0) })
+            switch mode {
+            case .events:
+                try await source.run(resumeAfter: { received.durable }, deliver: { received.deliver($0) })
+            case .batches:
+                try await source.runSealed(resumeAfter: { received.durable }, deliver: { received.deliver($0) })
+            }
         }
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(90)
@@ -71,12 +106,13 @@ final class Received: Sendable {
     /// `until` holds (by default: every seq delivered). The caller stops the relay.
     func deliver(
         faults: TestRelay.Faults = .init(), messages: [[UInt8]] = Self.messages, durable: Int64? = nil,
-        silence: Duration = .seconds(30), until: @escaping @Sendable (Received.State) -> Bool = { $0.seqs.count >= RelaySourceTests.seqs.count }
+        silence: Duration = .seconds(30), mode: ReadMode = .events,
+        until: @escaping @Sendable (Received.State) -> Bool = { $0.seqs.count >= RelaySourceTests.seqs.count }
     ) async throws -> (TestRelay, RelaySource, Received) {
         let relay = try await TestRelay(messages: messages, faults: faults)
-        let source = try RelaySource(configuration: configuration(relay.url, silence: silence), logger: logger())
+        let source = try RelaySource(configuration: configuration(relay.url, silence: silence, mode: mode), logger: logger())
         let received = Received(durable: durable)
-        try await run(source, received, until: until)
+        try await run(source, received, mode: mode, until: until)
         return (relay, source, received)
     }
 
@@ -86,8 +122,8 @@ final class Received: Sendable {
         return logger
     }
 
-    @Test func deliversEverythingOnceOnACleanStream() async throws {
-        let (relay, source, received) = try await deliver()
+    @Test(arguments: ReadMode.allCases) func deliversEverythingOnceOnACleanStream(mode: ReadMode) async throws {
+        let (relay, source, received) = try await deliver(mode: mode)
         let all = Self.seqs
         #expect(received.snapshot.seqs == all)
         #expect(relay.requestedCursors.first == .some(nil))
@@ -95,10 +131,10 @@ final class Received: Sendable {
         await relay.stop()
     }
 
-    @Test func connectionDropsLoseAndRepeatNothing() async throws {
+    @Test(arguments: ReadMode.allCases) func connectionDropsLoseAndRepeatNothing(mode: ReadMode) async throws {
         var faults = TestRelay.Faults()
         faults.dropAfter = 70
-        let (relay, _, received) = try await deliver(faults: faults)
+        let (relay, _, received) = try await deliver(faults: faults, mode: mode)
         let all = Self.seqs
         #expect(received.snapshot.seqs == all)
         #expect(relay.connections >= all.count / 70)
@@ -108,10 +144,10 @@ final class Received: Sendable {
         await relay.stop()
     }
 
-    @Test func corruptFramesDropTheConnectionAndAreFetchedAgain() async throws {
+    @Test(arguments: ReadMode.allCases) func corruptFramesDropTheConnectionAndAreFetchedAgain(mode: ReadMode) async throws {
         var faults = TestRelay.Faults()
         faults.corruptEvery = 97
-        let (relay, source, received) = try await deliver(faults: faults)
+        let (relay, source, received) = try await deliver(faults: faults, mode: mode)
         let all = Self.seqs
         #expect(received.snapshot.seqs == all)
         let metrics = source.metrics.snapshot
@@ -120,8 +156,8 @@ final class Received: Sendable {
         await relay.stop()
     }
 
-    @Test func futureCursorRestartsFromTheLiveHeadAndRecordsTheGap() async throws {
-        let (relay, source, received) = try await deliver(durable: Self.seqs.last! + 1000)
+    @Test(arguments: ReadMode.allCases) func futureCursorRestartsFromTheLiveHeadAndRecordsTheGap(mode: ReadMode) async throws {
+        let (relay, source, received) = try await deliver(durable: Self.seqs.last! + 1000, mode: mode)
         let all = Self.seqs
         #expect(received.snapshot.seqs == all)
         #expect(received.snapshot.resets == 0)  // nothing had been delivered yet: no reset needed
@@ -130,18 +166,18 @@ final class Received: Sendable {
         await relay.stop()
     }
 
-    @Test func outdatedCursorIsCountedAndTheStreamContinues() async throws {
-        let (relay, source, received) = try await deliver(durable: 5)
+    @Test(arguments: ReadMode.allCases) func outdatedCursorIsCountedAndTheStreamContinues(mode: ReadMode) async throws {
+        let (relay, source, received) = try await deliver(durable: 5, mode: mode)
         let all = Self.seqs
         #expect(received.snapshot.seqs == all)
         #expect(source.metrics.snapshot.outdatedCursors == 1)
         await relay.stop()
     }
 
-    @Test func silenceIsADeadConnection() async throws {
+    @Test(arguments: ReadMode.allCases) func silenceIsADeadConnection(mode: ReadMode) async throws {
         var faults = TestRelay.Faults()
         faults.silenceAfter = 150
-        let (relay, source, received) = try await deliver(faults: faults, silence: .milliseconds(800))
+        let (relay, source, received) = try await deliver(faults: faults, silence: .milliseconds(800), mode: mode)
         let all = Self.seqs
         #expect(received.snapshot.seqs == all)
         #expect(source.metrics.snapshot.connections == 2)
@@ -194,7 +230,7 @@ final class Received: Sendable {
         await relay.stop()
     }
 
-    @Test func aTamperedEventIsRejectedWithoutDroppingTheConnection() async throws {
+    @Test(arguments: ReadMode.allCases) func aTamperedEventIsRejectedWithoutDroppingTheConnection(mode: ReadMode) async throws {
         var messages = Self.messages
         let index = try #require(messages.firstIndex { m in
             guard let (header, body) = try? FrameCodec.split(m[...]) else { return false }
@@ -203,7 +239,8 @@ final class Received: Sendable {
         let (_, body) = try FrameCodec.split(messages[index][...])
         let blocks = try #require(body["blocks"]?.bytesValue)
         messages[index][blocks.endIndex - 2] ^= 0x40
-        let (relay, source, received) = try await deliver(messages: messages, until: { $0.seqs.count + $0.rejected.count >= Self.seqs.count })
+        let (relay, source, received) = try await deliver(
+            messages: messages, mode: mode, until: { $0.seqs.count + $0.rejected.count >= Self.seqs.count })
         let all = Self.seqs
         #expect(received.snapshot.rejected == [all[index]])
         #expect(received.snapshot.seqs == all.filter { $0 != all[index] })

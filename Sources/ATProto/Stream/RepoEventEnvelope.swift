@@ -90,16 +90,21 @@ extension RepoEventDecoder {
     /// body has no integer `seq` (`#info`, error frames and malformed messages; decode those).
     ///
     /// Only what routing needs is checked; ``RepoEventEnvelope/open()`` checks the rest.
-    public func envelope(of message: [UInt8]) -> RepoEventEnvelope? {
-        envelope(of: message[...])
+    ///
+    /// - Parameter wholeFrame: also step over the rest of the body and require that nothing
+    ///   follows it, so that a truncated or garbled message has no envelope. A live source uses
+    ///   this: a message broken in transit must drop the connection (and be fetched again), not
+    ///   reach a worker. It costs a walk over the item heads, not a decode.
+    public func envelope(of message: [UInt8], wholeFrame: Bool = false) -> RepoEventEnvelope? {
+        envelope(of: message[...], wholeFrame: wholeFrame)
     }
 
-    public func envelope(of message: ArraySlice<UInt8>) -> RepoEventEnvelope? {
+    public func envelope(of message: ArraySlice<UInt8>, wholeFrame: Bool = false) -> RepoEventEnvelope? {
         guard message.count <= maxMessageSize else { return nil }
         let limits = cbor.limits
         let found = message.withUnsafeBytes { raw -> (seq: Int64, did: String?)? in
             var reader = Reader(base: message, bytes: raw, limits: limits)
-            return try? reader.routing()
+            return try? reader.routing(wholeFrame: wholeFrame)
         }
         guard let found else { return nil }
         return RepoEventEnvelope(seq: found.seq, did: found.did, message: message, decoder: self)
@@ -107,8 +112,9 @@ extension RepoEventDecoder {
 }
 
 extension Reader {
-    /// Reads a frame's header and as much of its body as needed for `seq` and the DID.
-    mutating func routing() throws(CBORError) -> (seq: Int64, did: String?)? {
+    /// Reads a frame's header and as much of its body as needed for `seq` and the DID (with
+    /// `wholeFrame`, all of it, and nothing may follow).
+    mutating func routing(wholeFrame: Bool = false) throws(CBORError) -> (seq: Int64, did: String?)? {
         let (headerMajor, headerCount, _) = try head()
         guard headerMajor == 5 else { return nil }
         var op: Int64? = nil
@@ -143,9 +149,10 @@ extension Reader {
             } else {
                 try skip(depth: 1)
             }
-            if seq != nil && did != nil { break }
+            if seq != nil && did != nil && !wholeFrame { break }
         }
         guard let seq else { return nil }
+        if wholeFrame && offset != bytes.count { throw fail(.trailingBytes) }
         return (seq, did)
     }
 

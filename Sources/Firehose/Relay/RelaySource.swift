@@ -56,6 +56,30 @@ public final class RelaySource: Sendable {
         resumeAfter: @escaping @Sendable () async -> Int64?,
         deliver: @escaping @Sendable (SourceEvent) async throws -> Void
     ) async throws {
+        try await connectAndRead(resumeAfter: resumeAfter) { session, cursor, lastDelivered in
+            try await self.read(session, cursor: cursor, lastDelivered: &lastDelivered, deliver: deliver)
+        }
+    }
+
+    /// Reads the relay as ``run(resumeAfter:deliver:)`` does, handing over every message one
+    /// socket read brought as one batch, each in its envelope: its seq and account read, its
+    /// structure walked (a truncated or garbled message drops the connection here, as in `run`,
+    /// and is fetched again), the rest left for the consumer's workers to decode.
+    public func runSealed(
+        resumeAfter: @escaping @Sendable () async -> Int64?,
+        deliver: @escaping @Sendable ([SealedSourceEvent]) async throws -> Void
+    ) async throws {
+        try await connectAndRead(resumeAfter: resumeAfter) { session, cursor, lastDelivered in
+            try await self.readSealed(session, cursor: cursor, lastDelivered: &lastDelivered, deliver: deliver)
+        }
+    }
+
+    /// The connection loop of both ways of reading: connects after the cursor, lets `read` read
+    /// the connection, and reconnects (with backoff) until the task is cancelled.
+    private func connectAndRead(
+        resumeAfter: @escaping @Sendable () async -> Int64?,
+        read: (WebSocketSession, _ cursor: Int64?, _ lastDelivered: inout Int64?) async throws -> ConnectionEnd
+    ) async throws {
         var rng = SystemRandomNumberGenerator()
         var attempt = 0
         var lastDelivered: Int64? = nil
@@ -73,7 +97,7 @@ public final class RelaySource: Sendable {
                     session in
                     metrics.update { $0.connections += 1 }
                     logger.info("connected to relay", metadata: ["url": "\(target)", "cursor": "\(cursor.map(String.init) ?? "live")"])
-                    return try await read(session, cursor: cursor, lastDelivered: &lastDelivered, deliver: deliver)
+                    return try await read(session, cursor, &lastDelivered)
                 }
                 switch result {
                 case .futureCursor:
@@ -128,6 +152,119 @@ public final class RelaySource: Sendable {
     /// Calls `deliver`, marking its errors as the consumer's.
     private func hand(_ event: SourceEvent, to deliver: @Sendable (SourceEvent) async throws -> Void) async throws {
         do { try await deliver(event) } catch { throw DeliveryFailure(underlying: error) }
+    }
+
+    private func hand(_ batch: [SealedSourceEvent], to deliver: @Sendable ([SealedSourceEvent]) async throws -> Void)
+        async throws
+    {
+        guard !batch.isEmpty else { return }
+        do { try await deliver(batch) } catch { throw DeliveryFailure(underlying: error) }
+    }
+
+    /// Most messages handed over at once by `runSealed` (a socket read rarely brings more).
+    static let batchLimit = 256
+
+    /// `read` for `runSealed`: the same decisions, per batch.
+    private func readSealed(
+        _ session: WebSocketSession, cursor: Int64?, lastDelivered: inout Int64?,
+        deliver: @Sendable ([SealedSourceEvent]) async throws -> Void
+    ) async throws -> ConnectionEnd {
+        var progressed = false
+        var awaitingFirstAfterReset = cursor == nil && lastDelivered != nil
+        while true {
+            let messages = try await session.receiveAvailable(limit: Self.batchLimit)
+            if messages.isEmpty { return .closed(progressed: progressed) }
+            var batch: [SealedSourceEvent] = []
+            batch.reserveCapacity(messages.count)
+            var counts = RelaySourceMetrics.Snapshot()
+            // Counted once per batch, whatever way the batch ends.
+            defer {
+                let newest = lastDelivered
+                metrics.update { $0.add(counts, lastSeq: newest) }
+            }
+            for message in messages {
+                guard case .binary(let bytes) = message else {
+                    counts.unknownFrames += 1
+                    continue
+                }
+                counts.messages += 1
+                counts.bytes += bytes.count
+                let sealed: SealedSourceEvent
+                if let envelope = decoder.envelope(of: bytes, wholeFrame: true) {
+                    sealed = .event(envelope)
+                } else {
+                    // No envelope: an #info or error frame, a type we do not know, or a
+                    // malformed message. Decoding it tells which.
+                    let event: RepoEvent
+                    do {
+                        event = try decoder.decode(bytes)
+                    } catch where error.rejectsOnlyEvent {
+                        guard let seq = Self.seq(of: bytes) else { throw error }
+                        counts.rejectedEvents += 1
+                        logger.warning("event rejected", metadata: ["seq": "\(seq)", "reason": "\(error)"])
+                        sealed = .rejected(seq: seq, error, raw: bytes)
+                        if let last = lastDelivered, seq <= last { continue }
+                        batch.append(sealed)
+                        lastDelivered = seq
+                        continue
+                    } catch {
+                        counts.decodeErrors += 1
+                        logger.error(
+                            "undecodable frame; dropping the connection",
+                            metadata: ["last_seq": "\(lastDelivered.map(String.init) ?? "none")", "error": "\(error)"])
+                        // The events before it are good: they go on, then the connection drops.
+                        try await hand(batch, to: deliver)
+                        throw error
+                    }
+                    switch event {
+                    case .info(let info):
+                        if info.name == "OutdatedCursor" { counts.outdatedCursors += 1 }
+                        logger.warning("relay info", metadata: ["name": "\(info.name)", "message": "\(info.message ?? "")"])
+                        continue
+                    case .error(let e):
+                        counts.errorFrames += 1
+                        try await hand(batch, to: deliver)
+                        if e.error == "FutureCursor" {
+                            counts.futureCursors += 1
+                            logger.critical(
+                                "relay says our cursor is in its future; restarting from the live head (events between are lost)",
+                                metadata: ["cursor": "\(cursor.map(String.init) ?? "none")", "message": "\(e.message ?? "")"])
+                            return .futureCursor
+                        }
+                        logger.error("relay error frame", metadata: ["error": "\(e.error)", "message": "\(e.message ?? "")"])
+                        return .closed(progressed: progressed)
+                    case .unknown:
+                        counts.unknownFrames += 1
+                        continue
+                    case .commit, .sync, .identity, .account:
+                        // Decodes, yet no envelope: cannot happen for a well-formed message, but
+                        // the decoded event serves as well.
+                        guard event.seq != nil else { continue }
+                        sealed = .event(RepoEventEnvelope(decoded: event))
+                    }
+                }
+                guard let seq = sealed.seq else { continue }
+                if awaitingFirstAfterReset {
+                    awaitingFirstAfterReset = false
+                    let previous = lastDelivered
+                    metrics.update { $0.gaps.append(.init(after: previous, resumedAt: seq)) }
+                    // The consumer starts over on a reset: it ends the batch.
+                    try await hand(batch, to: deliver)
+                    batch.removeAll()
+                    try await hand([.reset(previousCursor: previous)], to: deliver)
+                    lastDelivered = nil
+                }
+                if let last = lastDelivered, seq <= last {
+                    counts.skippedSeqs += 1
+                    continue
+                }
+                batch.append(sealed)
+                lastDelivered = seq
+                progressed = true
+                counts.events += 1
+            }
+            try await hand(batch, to: deliver)
+        }
     }
 
     enum ConnectionEnd {

@@ -40,3 +40,21 @@ public final class RelaySourceMetrics: Sendable {
 
     func update(_ body: (inout Snapshot) -> Void) { state.withLock { body(&$0) } }
 }
+
+extension RelaySourceMetrics.Snapshot {
+    /// Adds the message counts of `other` (counted apart, for one batch); `lastSeq` is the last
+    /// seq delivered since, if any.
+    mutating func add(_ other: Self, lastSeq newest: Int64?) {
+        messages += other.messages
+        bytes += other.bytes
+        events += other.events
+        decodeErrors += other.decodeErrors
+        rejectedEvents += other.rejectedEvents
+        skippedSeqs += other.skippedSeqs
+        outdatedCursors += other.outdatedCursors
+        futureCursors += other.futureCursors
+        errorFrames += other.errorFrames
+        unknownFrames += other.unknownFrames
+        if other.events > 0, let newest { lastSeq = newest }
+    }
+}

@@ -63,11 +63,15 @@ public enum WebSocketClient {
         public var headers: [(String, String)]
         /// TLS settings for `wss://`; nil uses the system trust roots.
         public var tls: TLSConfiguration?
+        /// Least time between two socket reads while the stream is light (zero: read as data
+        /// arrives). See ``ReadPacer``: a few milliseconds turn a wake-up per message into one
+        /// per window, at the price of that much latency.
+        public var readWindow: Duration
 
         public init(
             maxMessageSize: Int = 8 << 20, pingInterval: Duration = .seconds(30), silenceTimeout: Duration = .seconds(90),
             connectTimeout: Duration = .seconds(15), headers: [(String, String)] = [("User-Agent", "labeler")],
-            tls: TLSConfiguration? = nil
+            tls: TLSConfiguration? = nil, readWindow: Duration = .zero
         ) {
             self.maxMessageSize = maxMessageSize
             self.pingInterval = pingInterval
@@ -75,6 +79,7 @@ public enum WebSocketClient {
             self.connectTimeout = connectTimeout
             self.headers = headers
             self.tls = tls
+            self.readWindow = readWindow
         }
     }
 
@@ -90,11 +95,12 @@ public enum WebSocketClient {
         configuration: Configuration = Configuration(),
         _ body: (WebSocketSession) async throws -> Result
     ) async throws -> Result {
-        let channel = try await connect(endpoint, configuration)
+        let received = ReceivedFrames()
+        let channel = try await connect(endpoint, configuration, received: received)
         return try await channel.executeThenClose { inbound, outbound in
             let session = WebSocketSession(
                 inbound: inbound.makeAsyncIterator(), outbound: outbound, channel: channel.channel,
-                maxMessageSize: configuration.maxMessageSize)
+                maxMessageSize: configuration.maxMessageSize, received: received)
             return try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     try await session.keepAlive(
@@ -106,9 +112,11 @@ public enum WebSocketClient {
         }
     }
 
-    static func connect(_ endpoint: WebSocketEndpoint, _ configuration: Configuration) async throws
+    static func connect(_ endpoint: WebSocketEndpoint, _ configuration: Configuration, received: ReceivedFrames) async throws
         -> NIOAsyncChannel<WebSocketFrame, WebSocketFrame>
     {
+        let window = configuration.readWindow.components
+        let readWindow = TimeAmount.seconds(window.seconds) + .nanoseconds(window.attoseconds / 1_000_000_000)
         let sslContext: NIOSSLContext?
         do {
             sslContext = endpoint.secure ? try NIOSSLContext(configuration: configuration.tls ?? .makeClientConfiguration()) : nil
@@ -136,6 +144,10 @@ public enum WebSocketClient {
                             channel.eventLoop.makeCompletedFuture {
                                 // Past the upgrade the recorder would see raw WebSocket bytes.
                                 channel.pipeline.syncOperations.removeHandler(recorder, promise: nil)
+                                try channel.pipeline.syncOperations.addHandler(FrameArrivalCounter(received))
+                                if readWindow > .zero {
+                                    try channel.pipeline.syncOperations.addHandler(ReadPacer(window: readWindow), position: .first)
+                                }
                                 return .websocket(try NIOAsyncChannel(wrappingChannelSynchronously: channel))
                             }
                         })
@@ -203,16 +215,34 @@ public final class WebSocketSession: @unchecked Sendable {
     private let clock = ContinuousClock()
     private let lastActivity: Mutex<ContinuousClock.Instant>
     private let failure = Mutex<WebSocketError?>(nil)
+    private let received: ReceivedFrames
 
     init(
         inbound: NIOAsyncChannelInboundStream<WebSocketFrame>.AsyncIterator,
-        outbound: NIOAsyncChannelOutboundWriter<WebSocketFrame>, channel: any Channel, maxMessageSize: Int
+        outbound: NIOAsyncChannelOutboundWriter<WebSocketFrame>, channel: any Channel, maxMessageSize: Int,
+        received: ReceivedFrames
     ) {
         self.inbound = inbound
         self.outbound = outbound
         self.channel = channel
         self.maxMessageSize = maxMessageSize
+        self.received = received
         self.lastActivity = Mutex(ContinuousClock().now)
+    }
+
+    /// The next message and every other whole message received already, up to `limit` in all:
+    /// waits only for the first. Empty when the peer closed the connection cleanly.
+    ///
+    /// A source hands a batch on at once, so it costs one wake-up of the next stage for all the
+    /// messages one socket read brought.
+    public func receiveAvailable(limit: Int) async throws -> [WebSocketMessage] {
+        guard let first = try await receive() else { return [] }
+        var messages = [first]
+        while messages.count < limit && received.waiting {
+            guard let next = try await receive() else { break }
+            messages.append(next)
+        }
+        return messages
     }
 
     /// The next message, or nil when the peer closed the connection cleanly.
@@ -227,6 +257,7 @@ public final class WebSocketSession: @unchecked Sendable {
                 if let failure = failure.withLock({ $0 }) { throw failure }
                 throw error
             }
+            if frame != nil { received.taken() }
             guard let frame else {
                 if let failure = failure.withLock({ $0 }) { throw failure }
                 return nil
