@@ -174,14 +174,27 @@ public final class LabelWriter: Sendable {
     public func run() async {
         let clock = ContinuousClock()
         var lastCommit = clock.now
-        while !Task.isCancelled {
-            await waitForWork(timeout: configuration.idleCursorInterval)
-            if Task.isCancelled { break }
-            let mark = checkpoint()
-            let batch = takeBatch(limit: configuration.maxBatch)
-            if batch.isEmpty && clock.now - lastCommit < configuration.idleCursorInterval { continue }
-            await commitRetrying(batch, cursor: cursorCovered(by: batch, mark), retryWhileRunning: true)
-            lastCommit = clock.now
+        // One long-lived ticker wakes the loop for the idle cursor, so that waiting for work
+        // costs one suspension, not a timer and two child tasks per transaction.
+        let ticker = Task { [configuration] in
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: configuration.idleCursorInterval) } catch { break }
+                self.wakeRunLoop()
+            }
+        }
+        defer { ticker.cancel() }
+        await withTaskCancellationHandler {
+            while !Task.isCancelled {
+                await waitForWork()
+                if Task.isCancelled { break }
+                let mark = checkpoint()
+                let batch = takeBatch(limit: configuration.maxBatch)
+                if batch.isEmpty && clock.now - lastCommit < configuration.idleCursorInterval { continue }
+                await commitRetrying(batch, cursor: cursorCovered(by: batch, mark), retryWhileRunning: true)
+                lastCommit = clock.now
+            }
+        } onCancel: {
+            self.wakeRunLoop()
         }
         let mark = checkpoint()
         let rest = state.withLock { s -> [Pending] in
@@ -249,28 +262,25 @@ public final class LabelWriter: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    private func waitForWork(timeout: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withCheckedContinuation { continuation in
-                    let ready = self.state.withLock { s -> Bool in
-                        if !s.pending.isEmpty || s.stopped { return true }
-                        s.waiter = continuation
-                        return false
-                    }
-                    if ready { continuation.resume() }
-                }
+    /// Returns when something is queued, or when woken (by the idle ticker or cancellation).
+    private func waitForWork() async {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { s -> Bool in
+                if !s.pending.isEmpty || s.stopped || Task.isCancelled { return true }
+                s.waiter = continuation
+                return false
             }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            // Whichever came first, release the other.
-            let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-                defer { s.waiter = nil }
-                return s.waiter
-            }
-            waiter?.resume()
-            group.cancelAll()
+            if ready { continuation.resume() }
         }
+    }
+
+    /// Resumes the run loop if it waits.
+    private func wakeRunLoop() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume()
     }
 
     /// Commits `batch` with `cursor`, retrying with a growing delay until it succeeds. At

@@ -15,6 +15,8 @@ final class Received: Sendable {
         var rejected: [Int64] = []
         var resets = 0
         var durable: Int64?
+        /// The size of each batch `runSealed` handed over.
+        var batchSizes: [Int] = []
     }
 
     private let state: Mutex<State>
@@ -42,6 +44,7 @@ final class Received: Sendable {
     /// opens with a content error is a rejected event.
     func deliver(_ batch: [SealedSourceEvent]) {
         #expect(!batch.isEmpty, "a batch is never empty")
+        state.withLock { $0.batchSizes.append(batch.count) }
         for sealed in batch {
             switch sealed {
             case .event(let envelope):
@@ -126,6 +129,12 @@ enum ReadMode: String, CaseIterable, Sendable, CustomTestStringConvertible {
         let (relay, source, received) = try await deliver(mode: mode)
         let all = Self.seqs
         #expect(received.snapshot.seqs == all)
+        if mode == .batches {
+            // A relay sending as fast as it can fills each read with many messages.
+            let sizes = received.snapshot.batchSizes
+            #expect(sizes.reduce(0, +) == all.count)
+            #expect(sizes.count < all.count / 4, "\(sizes.count) batches for \(all.count) events")
+        }
         #expect(relay.requestedCursors.first == .some(nil))
         #expect(source.metrics.snapshot.connections == 1)
         await relay.stop()
