@@ -26,6 +26,9 @@ enum RuleSetCompiler {
         for definitionIndex in order {
             builder.add(definitions[definitionIndex], positions: position, index: index)
         }
+        // The definitions hold every list entry; let them go before the automaton is built, so
+        // a big list is not in memory twice over at the peak.
+        definitions = []
         diagnostics += builder.diagnostics
         guard diagnostics.isEmpty else { throw RuleLoadError(diagnostics: diagnostics) }
         return RuleSet(
