@@ -2,6 +2,7 @@ import ATProto
 import Foundation
 import Rules
 import SeededRandom
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -41,6 +42,14 @@ enum ListBenchmark {
                         + String(format: "   %6.0f MB   %7.2f", child.peakMB, child.microsPerPost))
             }
         }
+        guard let largest = sizes.max() else { return }
+        print("\n  reload of the largest lists while this thread evaluates posts through the holder:")
+        for kind in Kind.allCases {
+            let output = try runProcess(executable, ["--reload-child", root + "/\(kind.rawValue)-\(largest)", kind.rawValue])
+            let parts = output.split(whereSeparator: \.isWhitespace)
+            guard parts.count == 3 else { throw ChildFailure(output: output) }
+            print("  \(kind.rawValue) \(largest): reload \(parts[0]) ms, longest evaluation meanwhile \(parts[1]) ms (\(parts[2]) posts)")
+        }
     }
 
     /// The child: loads the rule set in `directory`, reports compile time and peak RSS, then the
@@ -58,6 +67,39 @@ enum ListBenchmark {
         let hits = RulesBenchmark.countEffects(set, contexts).labels
         FileHandle.standardError.write(Data("  \(kind.rawValue) \(entries.count): \(set.summary); \(hits) labels\n".utf8))
         print(String(format: "%.6f %.1f %.3f", compile, peak, figures.median))
+    }
+
+    /// The child for a reload: with the set in `directory` in force, loads it again on another
+    /// thread (as `RuleReloader` does) and swaps it in, while this thread evaluates posts through
+    /// the holder. Prints the reload's duration and the longest single evaluation meanwhile, in
+    /// milliseconds: what a reload costs the ingest path.
+    static func reloadChild(directory: String, kind: Kind) throws {
+        let holder = RuleSetHolder(try RuleSet.load(directory: directory))
+        let entries = try String(contentsOfFile: directory + "/lists/entries.txt", encoding: .utf8)
+            .split(separator: "\n").prefix(10_000).map(String.init)
+        var random = SplitMix64(seed: 5)
+        let contexts = (0..<2_000).map { index in post(kind, index: index, entries: entries, using: &random) }
+        let scratch = RuleScratch()
+        let done = Atomic<Bool>(false)
+        let start = ContinuousClock.now
+        let thread = Thread {
+            _ = holder.reload(from: directory)
+            done.store(true, ordering: .releasing)
+        }
+        thread.start()
+        var longest = Duration.zero
+        var evaluated = 0
+        while !done.load(ordering: .acquiring) {
+            let before = ContinuousClock.now
+            _ = holder.current.evaluate(contexts[evaluated % contexts.count], using: scratch)
+            longest = max(longest, ContinuousClock.now - before)
+            evaluated += 1
+        }
+        let reload = ContinuousClock.now - start
+        print(
+            String(
+                format: "%.0f %.2f %d", RulesBenchmark.seconds(reload) * 1000, RulesBenchmark.seconds(longest) * 1000,
+                evaluated))
     }
 
     /// Writes the rule file and its list; returns the list's path.

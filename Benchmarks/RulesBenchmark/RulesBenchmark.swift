@@ -28,6 +28,10 @@ struct RulesBenchmark {
         var listSizes = [10_000, 100_000, 1_000_000]
         var listPosts = 20_000
         var keepLists: String?
+        if args.first == "--reload-child", args.count == 3, let kind = ListBenchmark.Kind(rawValue: args[2]) {
+            try ListBenchmark.reloadChild(directory: args[1], kind: kind)
+            return
+        }
         if args.first == "--list-child", args.count == 4, let kind = ListBenchmark.Kind(rawValue: args[2]) {
             try ListBenchmark.child(directory: args[1], kind: kind, posts: Int(args[3]) ?? listPosts)
             return
