@@ -96,6 +96,10 @@ cd "$OLDPWD"
 expect "decode benchmark smoke" 0 "$bin/decode-bench" --synthetic 2000 --rounds 1
 contains "benchmark reports every level with no failures" 'verified +[0-9]+ msg/s +[0-9.]+ MB/s +0 failures'
 
+expect "rules benchmark smoke (lists of 1,000 and 10,000 entries)" 0 "$bin/rules-bench" --smoke
+contains "list benchmark reports domains against Python" '^  domains +10000 +([0-9]+ ms|n/a) +[0-9]+ ms'
+contains "list benchmark reports phrases" '^  phrases +10000 '
+
 expect "replay benchmark smoke (reference rules + 1,000 keywords)" 0 bash scripts/bench-replay.sh --smoke
 contains "replay benchmark stores the planted labels" '"labels_stored":[1-9][0-9]*'
 contains "replay benchmark reports peak RSS" '^peak RSS [0-9]+ KB$'

@@ -11,8 +11,12 @@ import Rules
 ///              a byte search per keyword, every regex run
 ///   prefilter  the engine with each regex checking its own literal instead of the automaton
 ///   scaling    keyword-only sets of 100 and 10 000 keywords, both in 100 rules
+///   lists      one rule over a list of 10 000, 100 000 and 1 000 000 domains or phrases: compile
+///              time against Python reading the file into a set, peak RSS, µs per post
+///              (see ``ListBenchmark``); `--smoke` runs only this, with 1 000 and 10 000 entries
 ///
-/// Usage: rules-bench [--posts N] [--naive-posts N] [--rounds R] [--only engine|prefilter|naive|regex|scaling]
+/// Usage: rules-bench [--posts N] [--naive-posts N] [--rounds R] [--list-sizes N,N,…] [--keep-lists DIR] [--smoke]
+///                    [--only engine|prefilter|naive|regex|scaling|lists]
 @main
 struct RulesBenchmark {
     static func main() throws {
@@ -21,14 +25,36 @@ struct RulesBenchmark {
         var naiveCount = 1_000
         var rounds = 3
         var only: String?
+        var listSizes = [10_000, 100_000, 1_000_000]
+        var listPosts = 20_000
+        var keepLists: String?
+        if args.first == "--reload-child", args.count == 3, let kind = ListBenchmark.Kind(rawValue: args[2]) {
+            try ListBenchmark.reloadChild(directory: args[1], kind: kind)
+            return
+        }
+        if args.first == "--list-child", args.count == 4, let kind = ListBenchmark.Kind(rawValue: args[2]) {
+            try ListBenchmark.child(directory: args[1], kind: kind, posts: Int(args[3]) ?? listPosts)
+            return
+        }
         while !args.isEmpty {
             switch args.removeFirst() {
+            case "--keep-lists": keepLists = args.removeFirst()
+            case "--list-sizes": listSizes = args.removeFirst().split(separator: ",").compactMap { Int($0) }
+            case "--smoke":
+                only = "lists"
+                listSizes = [1_000, 10_000]
+                listPosts = 2_000
             case "--posts": postCount = Int(args.removeFirst()) ?? postCount
             case "--naive-posts": naiveCount = Int(args.removeFirst()) ?? naiveCount
             case "--rounds": rounds = Int(args.removeFirst()) ?? rounds
             case "--only": only = args.removeFirst()
             default: break
             }
+        }
+
+        if only == "lists" {
+            try ListBenchmark.run(sizes: listSizes, posts: listPosts, executable: "/proc/self/exe", keep: keepLists)
+            return
         }
 
         var random = SplitMix64(seed: 7)
@@ -88,6 +114,9 @@ struct RulesBenchmark {
                 let set = try timedLoad("\(count) keywords", generator.sources(keywordCount: count, regexCount: 0))
                 print(measureEngine(set, contexts, rounds: rounds).line("\(count) keywords"))
             }
+        }
+        if runs("lists") {
+            try ListBenchmark.run(sizes: listSizes, posts: listPosts, executable: "/proc/self/exe", keep: keepLists)
         }
     }
 

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Logging
 import Rules
 
@@ -60,20 +61,32 @@ public final class RuleReloader: Sendable {
         }
     }
 
+    /// Reloads on a thread of its own and waits for it. Compiling a rule set with big lists takes
+    /// seconds; done on one of the few cooperative threads (two on a two-core machine), it would
+    /// hold up the ingest workers scheduled there for as long.
+    @discardableResult
+    public func reloadOffThePool(reason: String) async -> Bool {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { continuation.resume(returning: self.reload(reason: reason)) }
+            thread.name = "rule-reload"
+            thread.start()
+        }
+    }
+
     /// Watches for SIGHUP requests and file changes until the task is cancelled.
     public func run() async {
         // Child tasks end with the parent's cancellation: the stream's iteration and the sleep
         // both stop on it.
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [requests] in
-                for await _ in requests { self.reload(reason: "SIGHUP") }
+                for await _ in requests { await self.reloadOffThePool(reason: "SIGHUP") }
             }
             group.addTask {
                 var detector = self.initialFiles
                 while !Task.isCancelled {
                     do { try await Task.sleep(for: self.pollInterval) } catch { return }
                     if detector.poll() {
-                        self.reload(reason: "files changed")
+                        await self.reloadOffThePool(reason: "files changed")
                         detector.watch(listFiles: self.holder.current.files)
                     }
                 }

@@ -45,10 +45,23 @@ final class AhoCorasick: Sendable {
     }
 
     /// Builds the automaton; pattern `i` is reported as `i`. Patterns must be non-empty.
-    init(patterns: [[UInt8]], denseEntryBudget: Int = AhoCorasick.denseEntryBudget) {
+    convenience init(patterns: [[UInt8]], denseEntryBudget: Int = AhoCorasick.denseEntryBudget) {
+        var strings = ByteStrings()
+        for pattern in patterns { pattern.withUnsafeBufferPointer { strings.append($0) } }
+        self.init(patterns: strings, denseEntryBudget: denseEntryBudget)
+    }
+
+    /// Builds the automaton; pattern `i` is reported as `i`. Patterns must be non-empty.
+    ///
+    /// Time and memory are linear in the total length of the patterns (times the alphabet at the
+    /// few states that get dense rows): the trie is built in flat arrays, renumbered breadth-first
+    /// so that each state's children are consecutive states (the edge list is then all that
+    /// describes the trie), and failure links are computed once, in that order. No structure is
+    /// allocated per state.
+    init(patterns: ByteStrings, denseEntryBudget: Int = AhoCorasick.denseEntryBudget) {
         // Byte classes.
         var used = [Bool](repeating: false, count: 256)
-        for pattern in patterns { for byte in pattern { used[Int(byte)] = true } }
+        patterns.bytes.withUnsafeBufferPointer { for byte in $0 { used[Int(byte)] = true } }
         var classOf = [UInt8](repeating: 0, count: 256)
         var nextClass = used.contains(false) ? 1 : 0
         for byte in 0..<256 where used[byte] {
@@ -57,42 +70,61 @@ final class AhoCorasick: Sendable {
         }
         let classCount = max(nextClass, 1)
 
-        // Trie, in breadth-first order: shallow states first, so a failure target always precedes
-        // its source and the dense states are the shallowest.
         let trie = Trie(patterns: patterns, classOf: classOf)
-        let nodeCount = trie.children.count
-        let children = trie.children
+        let nodeCount = trie.nodeCount
         let denseCount = min(nodeCount, max(1, denseEntryBudget / classCount))
         let denseLimit = denseCount * classCount
         func handle(_ state: Int) -> UInt32 {
-            UInt32(state < denseCount ? state * classCount : denseLimit + state - denseCount)
+            UInt32(truncatingIfNeeded: state < denseCount ? state * classCount : denseLimit + state - denseCount)
         }
         func state(_ handle: UInt32) -> Int {
             Int(handle) < denseLimit ? Int(handle) / classCount : denseCount + Int(handle) - denseLimit
         }
 
+        // Failure links in breadth-first order (a state's failure target is shallower, so it is
+        // done before it), and the dense rows with the failure transitions folded in.
         var dense = [UInt32](repeating: 0, count: denseLimit)  // handles, root = 0
-        var fail = [Int](repeating: 0, count: nodeCount)
-        // The full transition on `cls` from `start`, whose failure chain is already known.
-        func delta(_ start: Int, _ cls: UInt8) -> Int {
-            var s = start
-            while true {
-                if s < denseCount { return state(dense[s * classCount + Int(cls)]) }
-                if let edge = children[s].first(where: { $0.cls == cls }) { return edge.child }
-                s = fail[s]
+        var fail = [UInt32](repeating: 0, count: nodeCount)
+        trie.edgeStart.withUnsafeBufferPointer { edgeStart in
+            trie.edgeClass.withUnsafeBufferPointer { edgeClass in
+                // The full transition on `cls` from `start`, whose failure chain is already known.
+                func delta(_ start: Int, _ cls: UInt8) -> Int {
+                    var s = start
+                    while true {
+                        if s < denseCount { return state(dense[s &* classCount &+ Int(cls)]) }
+                        for edge in Int(edgeStart[s])..<Int(edgeStart[s &+ 1]) where edgeClass[edge] == cls {
+                            return edge &+ 1
+                        }
+                        s = Int(fail[s])
+                    }
+                }
+                for s in 0..<nodeCount {
+                    let edges = Int(edgeStart[s])..<Int(edgeStart[s &+ 1])
+                    if s < denseCount {
+                        let row = s * classCount
+                        if s > 0 {
+                            let fallback = Int(fail[s]) * classCount
+                            for cls in 0..<classCount { dense[row + cls] = dense[fallback + cls] }
+                        }
+                        for edge in edges { dense[row + Int(edgeClass[edge])] = handle(edge + 1) }
+                    }
+                    for edge in edges {
+                        fail[edge + 1] = s == 0 ? 0 : UInt32(truncatingIfNeeded: delta(Int(fail[s]), edgeClass[edge]))
+                    }
+                }
             }
         }
-        for s in 0..<nodeCount {
-            if s < denseCount {
-                let row = s * classCount
-                if s > 0 {
-                    let fallback = fail[s] * classCount
-                    for cls in 0..<classCount { dense[row + cls] = dense[fallback + cls] }
-                }
-                for edge in children[s] { dense[row + Int(edge.cls)] = handle(edge.child) }
-            }
-            for edge in children[s] {
-                fail[edge.child] = s == 0 ? 0 : delta(fail[s], edge.cls)
+
+        // Patterns ending at each state, grouped by state.
+        var outputStart = [UInt32](repeating: 0, count: nodeCount + 1)
+        for end in trie.patternEnd { outputStart[Int(end) + 1] += 1 }
+        for s in 0..<nodeCount { outputStart[s + 1] += outputStart[s] }
+        var outputs = [UInt32](repeating: 0, count: trie.patternEnd.count)
+        do {
+            var next = outputStart
+            for (pattern, end) in trie.patternEnd.enumerated() {
+                outputs[Int(next[Int(end)])] = UInt32(pattern)
+                next[Int(end)] += 1
             }
         }
 
@@ -100,40 +132,34 @@ final class AhoCorasick: Sendable {
         var outputLink = [Int32](repeating: -1, count: nodeCount)
         var matches = [Bool](repeating: false, count: nodeCount)
         for s in 1..<max(nodeCount, 1) {
-            let f = fail[s]
-            outputLink[s] = trie.outputs[f].isEmpty ? outputLink[f] : Int32(f)
-            matches[s] = !trie.outputs[s].isEmpty || outputLink[s] >= 0
+            let f = Int(fail[s])
+            outputLink[s] = outputStart[f + 1] == outputStart[f] ? outputLink[f] : Int32(f)
+            matches[s] = outputStart[s + 1] > outputStart[s] || outputLink[s] >= 0
         }
         func flagged(_ handle: UInt32) -> UInt32 {
             matches[state(handle)] ? handle | Self.matchFlag : handle
         }
 
-        var byteTable = classOf
-        var wordTable = dense.map(flagged)
+        // The scan tables: dense rows, then the sparse states' edges and failure handles.
+        let firstSparseEdge = Int(trie.edgeStart[denseCount])
+        let sparseEdges = Int(trie.edgeStart[nodeCount]) - firstSparseEdge
         let sparseCount = nodeCount - denseCount
-        var edgeStarts: [UInt32] = [0]
-        var edgeTargets: [UInt32] = []
-        for s in denseCount..<nodeCount {
-            for edge in children[s] {
-                byteTable.append(edge.cls)
-                edgeTargets.append(flagged(handle(edge.child)))
-            }
-            edgeStarts.append(UInt32(edgeTargets.count))
-        }
+        var byteTable = classOf
+        byteTable.reserveCapacity(256 + sparseEdges)
+        var wordTable: [UInt32] = []
+        wordTable.reserveCapacity(denseLimit + (sparseCount + 1) + sparseEdges + sparseCount)
+        for entry in dense { wordTable.append(flagged(entry)) }
+        dense = []
         sparseStartBase = wordTable.count
-        wordTable += edgeStarts
+        for s in denseCount...nodeCount { wordTable.append(trie.edgeStart[s] - UInt32(firstSparseEdge)) }
         sparseTargetBase = wordTable.count
-        wordTable += edgeTargets
-        sparseFailBase = wordTable.count
-        wordTable += (denseCount..<nodeCount).map { handle(fail[$0]) }
-        assert(wordTable.count == sparseFailBase + sparseCount)
-
-        var outputStart: [UInt32] = [0]
-        var outputs: [UInt32] = []
-        for s in 0..<nodeCount {
-            outputs += trie.outputs[s]
-            outputStart.append(UInt32(outputs.count))
+        for edge in firstSparseEdge..<firstSparseEdge + sparseEdges {
+            byteTable.append(trie.edgeClass[edge])
+            wordTable.append(flagged(handle(edge + 1)))
         }
+        sparseFailBase = wordTable.count
+        for s in denseCount..<nodeCount { wordTable.append(handle(Int(fail[s]))) }
+        assert(wordTable.count == sparseFailBase + sparseCount)
 
         self.byteTable = byteTable
         self.wordTable = wordTable
@@ -188,43 +214,125 @@ final class AhoCorasick: Sendable {
     }
 }
 
-/// The keyword trie an ``AhoCorasick`` is built from, with states renumbered breadth-first.
+/// The keyword trie an ``AhoCorasick`` is built from, in flat arrays, with states numbered
+/// breadth-first. In that numbering the children of a state are consecutive, and edge `e` (edges
+/// listed state by state) leads to state `e + 1`, so the trie is fully described by where each
+/// state's edges start and the byte class of each edge.
+///
+/// It is built level by level, like a most-significant-digit radix sort: each state owns the
+/// range of patterns that pass through it (in one permutation of the patterns), and splits it by
+/// the patterns' next byte into its children's ranges. States come out in breadth-first order
+/// directly, nothing is looked up in a growing trie, and the only memory touched at random is
+/// the patterns' bytes, which are far smaller than the trie (a pointer-linked trie of ten million
+/// states spends its build time waiting on cache misses).
 private struct Trie {
-    /// Edges of each state as (byte class, child), sorted by class.
-    var children: [[(cls: UInt8, child: Int)]]
-    /// Patterns ending at each state.
-    var outputs: [[UInt32]]
+    /// Edges of state `s`: `edgeStart[s] ..< edgeStart[s + 1]`, sorted by class (`nodeCount + 1`
+    /// entries).
+    let edgeStart: [UInt32]
+    /// The byte class of each edge; edge `e` leads to state `e + 1`.
+    let edgeClass: [UInt8]
+    /// The state where each pattern ends.
+    let patternEnd: [UInt32]
 
-    init(patterns: [[UInt8]], classOf: [UInt8]) {
-        var edges: [[(cls: UInt8, child: Int)]] = [[]]
-        var terminal: [[UInt32]] = [[]]
-        for (index, pattern) in patterns.enumerated() {
-            precondition(!pattern.isEmpty, "empty pattern")
-            var node = 0
-            for byte in pattern {
-                let cls = classOf[Int(byte)]
-                if let edge = edges[node].first(where: { $0.cls == cls }) {
-                    node = edge.child
-                } else {
-                    edges.append([])
-                    terminal.append([])
-                    edges[node].append((cls, edges.count - 1))
-                    node = edges.count - 1
+    var nodeCount: Int { edgeStart.count - 1 }
+
+    /// Below this many patterns a state sorts its range by insertion rather than by counting.
+    private static let countingSortMinimum = 24
+
+    init(patterns: ByteStrings, classOf: [UInt8]) {
+        let count = patterns.count
+        var edgeStart: [UInt32] = []
+        var edgeClass: [UInt8] = []
+        edgeStart.reserveCapacity(patterns.byteCount + 2)
+        edgeClass.reserveCapacity(patterns.byteCount)
+        var ends = [UInt32](repeating: 0, count: count)
+        // Patterns grouped by the state they pass through; a state's group is a range of it.
+        var order = (0..<count).map { UInt32(truncatingIfNeeded: $0) }
+        var sorted = [UInt32](repeating: 0, count: count)
+        var level: [(lo: UInt32, hi: UInt32)] = [(0, UInt32(truncatingIfNeeded: count))]
+        var next: [(lo: UInt32, hi: UInt32)] = []
+        var counts = [Int](repeating: 0, count: 257)
+        patterns.bytes.withUnsafeBufferPointer { bytes in
+            patterns.ends.withUnsafeBufferPointer { patternEnds in
+                order.withUnsafeMutableBufferPointer { order in
+                    sorted.withUnsafeMutableBufferPointer { sorted in
+                        @inline(__always) func start(_ p: UInt32) -> Int { p == 0 ? 0 : Int(patternEnds[Int(p) &- 1]) }
+                        var depth = 0
+                        var state = 0
+                        while !level.isEmpty {
+                            next.removeAll(keepingCapacity: true)
+                            // The class of pattern `p`'s byte at `depth` (it is longer than `depth`).
+                            @inline(__always) func cls(_ p: UInt32) -> UInt8 {
+                                classOf[Int(bytes[start(p) &+ depth])]
+                            }
+                            for range in level {
+                                edgeStart.append(UInt32(truncatingIfNeeded: edgeClass.count))
+                                var lo = Int(range.lo)
+                                let hi = Int(range.hi)
+                                // Patterns that end here leave the range.
+                                for i in lo..<hi {
+                                    let p = order[i]
+                                    if Int(patternEnds[Int(p)]) - start(p) == depth {
+                                        precondition(depth > 0, "empty pattern")
+                                        ends[Int(p)] = UInt32(truncatingIfNeeded: state)
+                                        order.swapAt(i, lo)
+                                        lo &+= 1
+                                    }
+                                }
+                                if hi - lo == 1 {
+                                    edgeClass.append(cls(order[lo]))
+                                    next.append((UInt32(lo), UInt32(hi)))
+                                } else if hi - lo < Self.countingSortMinimum {
+                                    if hi - lo > 1 {
+                                        for i in (lo &+ 1)..<hi {
+                                            let p = order[i]
+                                            let key = cls(p)
+                                            var j = i
+                                            while j > lo, cls(order[j &- 1]) > key {
+                                                order[j] = order[j &- 1]
+                                                j &-= 1
+                                            }
+                                            order[j] = p
+                                        }
+                                    }
+                                    var runStart = lo
+                                    while runStart < hi {
+                                        let key = cls(order[runStart])
+                                        var runEnd = runStart &+ 1
+                                        while runEnd < hi, cls(order[runEnd]) == key { runEnd &+= 1 }
+                                        edgeClass.append(key)
+                                        next.append((UInt32(runStart), UInt32(runEnd)))
+                                        runStart = runEnd
+                                    }
+                                } else {
+                                    for c in counts.indices { counts[c] = 0 }
+                                    for i in lo..<hi { counts[Int(cls(order[i])) &+ 1] &+= 1 }
+                                    for c in 1..<counts.count { counts[c] &+= counts[c &- 1] }
+                                    for c in 0..<256 where counts[c &+ 1] > counts[c] {
+                                        edgeClass.append(UInt8(c))
+                                        next.append((UInt32(lo &+ counts[c]), UInt32(lo &+ counts[c &+ 1])))
+                                    }
+                                    for i in lo..<hi {
+                                        let p = order[i]
+                                        let c = Int(cls(p))
+                                        sorted[lo &+ counts[c]] = p
+                                        counts[c] &+= 1
+                                    }
+                                    for i in lo..<hi { order[i] = sorted[i] }
+                                }
+                                state &+= 1
+                                precondition(state < Int(UInt32.max >> 1), "automaton too large")
+                            }
+                            swap(&level, &next)
+                            depth &+= 1
+                        }
+                    }
                 }
             }
-            terminal[node].append(UInt32(index))
         }
-
-        var order = [0]
-        var newID = [Int](repeating: 0, count: edges.count)
-        var head = 0
-        while head < order.count {
-            let node = order[head]
-            newID[node] = head
-            head += 1
-            for edge in edges[node].sorted(by: { $0.cls < $1.cls }) { order.append(edge.child) }
-        }
-        children = order.map { node in edges[node].map { ($0.cls, newID[$0.child]) }.sorted { $0.cls < $1.cls } }
-        outputs = order.map { terminal[$0] }
+        edgeStart.append(UInt32(truncatingIfNeeded: edgeClass.count))
+        self.edgeStart = edgeStart
+        self.edgeClass = edgeClass
+        patternEnd = ends
     }
 }

@@ -7,7 +7,7 @@ struct KeywordAutomata: Sendable {
         let folding: NormalizationOptions
         let automaton: AhoCorasick
         /// Keyword index of each automaton pattern.
-        let keywords: [Int]
+        let keywords: [UInt32]
     }
 
     /// One keyword occurrence: the keyword's index and its range in the original UTF-8.
@@ -20,7 +20,7 @@ struct KeywordAutomata: Sendable {
     let passes: [Pass]
     /// Per keyword: whether it must be a whole word, and its normalised length in bytes.
     let wholeWord: [Bool]
-    let lengths: [Int]
+    let lengths: [UInt32]
 
     /// Every occurrence in `text`, ordered by original position (start, then end).
     func occurrences(in text: String, using normalizer: TextNormalizer) -> [Occurrence] {
@@ -31,8 +31,8 @@ struct KeywordAutomata: Sendable {
             let mapped = normalizer.mapped(pass.folding)
             let bytes = mapped.buffer
             pass.automaton.scan(bytes) { pattern, end in
-                let keyword = pass.keywords[pattern]
-                let start = end - lengths[keyword]
+                let keyword = Int(pass.keywords[pattern])
+                let start = end - Int(lengths[keyword])
                 if wholeWord[keyword], !WordBoundary.isWord(bytes, start: start, end: end) { return }
                 let original = mapped.originalRange(of: start..<end)
                 found.append(Occurrence(keyword: keyword, start: original.lowerBound, end: original.upperBound))

@@ -15,11 +15,12 @@
 /// ``NormalizationOptions`` combination share an automaton run over that variant of the text
 /// (at most four passes: plain, leet, squeezed, leet and squeezed).
 public final class KeywordSet<Tag: Sendable>: Sendable {
-    private let keywords: [String]
+    /// The keywords as added, before normalisation, for evidence.
+    private let keywords: ByteStrings
     private let tags: [Tag]
     private let automata: KeywordAutomata
 
-    init(keywords: [String], tags: [Tag], automata: KeywordAutomata) {
+    init(keywords: ByteStrings, tags: [Tag], automata: KeywordAutomata) {
         self.keywords = keywords
         self.tags = tags
         self.automata = automata
@@ -38,18 +39,19 @@ public final class KeywordSet<Tag: Sendable>: Sendable {
     /// in the original text.
     public func hits(in text: String, using normalizer: TextNormalizer) -> [KeywordHit<Tag>] {
         automata.occurrences(in: text, using: normalizer).map {
-            KeywordHit(tag: tags[$0.keyword], keyword: keywords[$0.keyword], byteRange: $0.start..<$0.end)
+            KeywordHit(tag: tags[$0.keyword], keyword: keywords.string($0.keyword), byteRange: $0.start..<$0.end)
         }
     }
 }
 
 /// Collects keywords, normalising each as it is added, and compiles them into a ``KeywordSet``.
 public struct KeywordSetBuilder<Tag: Sendable> {
-    private var keywords: [String] = []
+    private var keywords = ByteStrings()
     private var tags: [Tag] = []
     private var wholeWord: [Bool] = []
-    private var lengths: [Int] = []
-    private var patterns: [NormalizationOptions: (bytes: [[UInt8]], keywords: [Int])] = [:]
+    private var lengths: [UInt32] = []
+    /// Normalised keywords per folding variant, and the keyword index of each.
+    private var patterns: [NormalizationOptions: (bytes: ByteStrings, keywords: [UInt32])] = [:]
     private let normalizer = TextNormalizer()
 
     public init() {}
@@ -64,13 +66,13 @@ public struct KeywordSetBuilder<Tag: Sendable> {
         normalizer.load(keyword)
         let mapped = normalizer.mapped(options.folding)
         guard mapped.buffer.contains(where: { $0 != 0x20 }) else { throw .emptyAfterNormalization(keyword: keyword) }
-        let bytes = Array(mapped.buffer)
+        let index = UInt32(tags.count)
         keywords.append(keyword)
         tags.append(tag)
         wholeWord.append(options.mode == .word)
-        lengths.append(bytes.count)
-        patterns[options.folding, default: ([], [])].bytes.append(bytes)
-        patterns[options.folding, default: ([], [])].keywords.append(keywords.count - 1)
+        lengths.append(UInt32(mapped.buffer.count))
+        patterns[options.folding, default: (ByteStrings(), [])].bytes.append(mapped.buffer)
+        patterns[options.folding, default: (ByteStrings(), [])].keywords.append(index)
     }
 
     /// Compiles the keywords added so far.

@@ -110,6 +110,18 @@ import Testing
 
     private func changed(_ detector: inout RuleFileChangeDetector) -> Bool { detector.poll() }
 
+    @Test func replacedSetsAreFreedOnceNoEventUsesThem() throws {
+        let holder = RuleSetHolder(try Self.markedSet("old"))
+        let scratch = RuleScratch()
+        weak var old = holder.current
+        #expect(Set(TestSupport.labels(holder.current, TestSupport.post("word1"))) == ["old"])
+        _ = holder.current.evaluate(TestSupport.post("word1"), using: scratch)
+        holder.swap(to: try Self.markedSet("new"))
+        // Neither the holder nor the idle worker's scratch keeps the replaced set.
+        #expect(old == nil)
+        #expect(Set(holder.current.evaluate(TestSupport.post("word1"), using: scratch).labels.map(\.value)) == ["new"])
+    }
+
     @Test func changeDetectorSeesEditsNewFilesAndListFiles() throws {
         let root = try TestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -1,4 +1,5 @@
 import Matching
+import Synchronization
 
 /// A validated, compiled rule set: immutable, shared by every worker, swapped as a whole on reload.
 ///
@@ -10,7 +11,9 @@ import Matching
 ///
 /// All keywords of all rules, plus the required literals of the regexes, are compiled into one
 /// ``KeywordSet`` that runs once per field value; a regex runs only where its literal was seen
-/// (or always, when it has none).
+/// (or always, when it has none). Keyword matchers that read only token fields (domains, tags,
+/// handles, language codes; see ``Field/tokenShape``) are compiled into one ``TokenSet`` instead,
+/// looked up with each value of those fields.
 public final class RuleSet: Sendable {
     /// The rules in evaluation order: every rule comes after the rules it references.
     public let rules: [RuleInfo]
@@ -23,6 +26,10 @@ public final class RuleSet: Sendable {
 
     let tables: CompiledTables
     let keywords: KeywordSet<ScanTag>
+    let tokens: TokenSet<ScanTag>
+    /// Distinguishes this set from every other one loaded by this process (see ``RuleScratch``).
+    let serial: UInt64
+    private static let serials = Atomic<UInt64>(0)
     /// Rules to run per ``RecordKind/slot``, in evaluation order. Slot 5 (other collections) holds
     /// every rule with a collection kind; the event's collection is matched against them.
     let rulesBySlot: [[Int]]
@@ -44,12 +51,17 @@ public final class RuleSet: Sendable {
     let ruleMasks: RuleMasks
     private let indexByID: [String: Int]
 
-    init(rules: [RuleInfo], tables: CompiledTables, keywords: KeywordSet<ScanTag>, files: [String]) {
+    init(
+        rules: [RuleInfo], tables: CompiledTables, keywords: KeywordSet<ScanTag>, tokens: TokenSet<ScanTag>,
+        files: [String]
+    ) {
         self.rules = rules
         self.tables = tables
         self.keywords = keywords
+        self.tokens = tokens
         self.files = files
-        keywordCount = keywords.count - tables.literalEntries
+        serial = Self.serials.add(1, ordering: .relaxed).newValue
+        keywordCount = keywords.count - tables.literalEntries + tokens.count
         regexCount = tables.regexes.count
         var indexByID: [String: Int] = [:]
         for (index, rule) in rules.enumerated() { indexByID[rule.id] = index }
@@ -101,7 +113,8 @@ public final class RuleSet: Sendable {
 
     /// A set with no rules: every evaluation gives empty effects.
     public static let empty = RuleSet(
-        rules: [], tables: CompiledTables(), keywords: KeywordSetBuilder<ScanTag>().build(), files: [])
+        rules: [], tables: CompiledTables(), keywords: KeywordSetBuilder<ScanTag>().build(),
+        tokens: TokenSetBuilder<ScanTag>().build(), files: [])
 
     /// The rule with `id`, if any.
     public func rule(_ id: String) -> RuleInfo? {
@@ -140,8 +153,8 @@ public final class RuleSet: Sendable {
 
     /// One line for logs and `labeler rules check`: counts of rules, keywords, regexes and files.
     public var summary: String {
-        "\(rules.count) rules, \(keywordCount) keywords, \(regexCount) regexes (\(prefilteredRegexCount) with a "
-            + "literal prefilter), \(files.count) files"
+        "\(rules.count) rules, \(keywordCount) keywords (\(tokens.count) as exact tokens), \(regexCount) regexes "
+            + "(\(prefilteredRegexCount) with a literal prefilter), \(files.count) files"
     }
 }
 

@@ -170,20 +170,17 @@ struct Evaluation {
         guard scratch.scannedEpoch[fieldSlot] != scratch.epoch else { return }
         scratch.scannedEpoch[fieldSlot] = scratch.epoch
         let epoch = scratch.epoch
+        let shape = set.tokens.isEmpty ? nil : field.tokenShape
         for (valueIndex, text) in values(field).enumerated() {
+            if let shape {
+                for hit in set.tokens.hits(in: text, shape: shape, using: scratch.normalizer) {
+                    if case .keyword(let matcher) = hit.tag { record(hit, of: Int(matcher), field, valueIndex) }
+                }
+            }
             for hit in set.keywords.hits(in: text, using: scratch.normalizer) {
                 switch hit.tag {
                 case .keyword(let matcher):
-                    let m = Int(matcher)
-                    guard scratch.keywordEpoch[m] != epoch, tables.fields(ofMatcher: m, slot: slot).contains(field)
-                    else {
-                        continue
-                    }
-                    scratch.keywordEpoch[m] = epoch
-                    set.gatedByKeywords.forEach(m) { scratch.open(rule: $0) }
-                    scratch.keywordHit[m] = KeywordHitRecord(
-                        field: field, valueIndex: Int32(valueIndex), start: Int32(hit.byteRange.lowerBound),
-                        end: Int32(hit.byteRange.upperBound), keyword: hit.keyword)
+                    record(hit, of: Int(matcher), field, valueIndex)
                 case .literal(let regex):
                     let r = Int(regex)
                     guard tables.fields(ofMatcher: Int(tables.regexMatcher[r]), slot: slot).contains(field) else {
@@ -205,6 +202,18 @@ struct Evaluation {
                 }
             }
         }
+    }
+
+    /// Keeps the first hit of keyword matcher `m` on this event, when it reads `field` here.
+    private func record(_ hit: KeywordHit<ScanTag>, of m: Int, _ field: Field, _ valueIndex: Int) {
+        guard scratch.keywordEpoch[m] != scratch.epoch, tables.fields(ofMatcher: m, slot: slot).contains(field) else {
+            return
+        }
+        scratch.keywordEpoch[m] = scratch.epoch
+        set.gatedByKeywords.forEach(m) { scratch.open(rule: $0) }
+        scratch.keywordHit[m] = KeywordHitRecord(
+            field: field, valueIndex: Int32(valueIndex), start: Int32(hit.byteRange.lowerBound),
+            end: Int32(hit.byteRange.upperBound), keyword: hit.keyword)
     }
 
     static func text(_ range: Range<Int>, of value: String) -> String {

@@ -13,9 +13,9 @@ public final class RuleScratch {
     let matching: MatchScratch
     let normalizer = TextNormalizer()
 
-    /// The rule set the tables are sized for (held, so that a new set can never be mistaken for
-    /// it by address).
-    private var set: RuleSet?
+    /// The serial number of the rule set the tables are sized for. Not a reference: an idle
+    /// worker must not keep a replaced set (and its lists) alive after a reload.
+    private var setSerial: UInt64 = 0
     /// The current event's stamp.
     @exclusivity(unchecked) private(set) var epoch: UInt64 = 0
 
@@ -58,8 +58,8 @@ public final class RuleScratch {
 
     /// Starts an event on `set`.
     func begin(_ set: RuleSet) {
-        if set !== self.set {
-            self.set = set
+        if set.serial != setSerial {
+            setSerial = set.serial
             let rules = set.rules.count
             let matchers = set.tables.matcherRegexStart.count
             let regexes = set.tables.regexes.count

@@ -158,8 +158,7 @@ extension RuleFileParser {
 
     private func entry(_ scalar: Node.Scalar, node: Node) -> PatternEntry {
         let map = ScalarSourceMap(source: reader.source, scalar: scalar)
-        return PatternEntry(
-            text: scalar.string, location: reader.location(of: node), position: { map.location(ofScalar: $0) })
+        return PatternEntry(text: scalar.string, location: reader.location(of: node), scalarMap: map)
     }
 
     private mutating func listFile(_ path: String, at node: Node) -> [PatternEntry]? {

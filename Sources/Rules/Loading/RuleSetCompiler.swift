@@ -26,11 +26,14 @@ enum RuleSetCompiler {
         for definitionIndex in order {
             builder.add(definitions[definitionIndex], positions: position, index: index)
         }
+        // The definitions hold every list entry; let them go before the automaton is built, so
+        // a big list is not in memory twice over at the peak.
+        definitions = []
         diagnostics += builder.diagnostics
         guard diagnostics.isEmpty else { throw RuleLoadError(diagnostics: diagnostics) }
         return RuleSet(
             rules: builder.rules, tables: builder.tables, keywords: builder.keywords.build(),
-            files: sources.ruleFiles.map(\.path) + listFiles)
+            tokens: builder.tokens.build(), files: sources.ruleFiles.map(\.path) + listFiles)
     }
 
     /// Rule index by id; a repeated id is reported where it repeats.
@@ -137,6 +140,7 @@ enum RuleSetCompiler {
         var rules: [RuleInfo] = []
         var tables = CompiledTables()
         var keywords = KeywordSetBuilder<ScanTag>()
+        var tokens = TokenSetBuilder<ScanTag>()
         var diagnostics: [RuleDiagnostic] = []
         /// The scan fields of the rule being compiled, per slot.
         private var ruleScanFields: [FieldSet] = []
@@ -225,6 +229,20 @@ enum RuleSetCompiler {
             return Int32(tables.nodes.count - 1)
         }
 
+        /// Whether a keyword matcher is compiled into the token set: in word mode (substring mode
+        /// asks for occurrences inside tokens, which only the automaton finds) and reading nothing
+        /// but token fields on every kind of record it runs on. A matcher that also reads free text
+        /// keeps word matching on all its fields, so one matcher never has two meanings.
+        static func matchesAsTokens(_ options: KeywordMatcherOptions, reading fields: FieldSet) -> Bool {
+            !options.substring && fields != FieldSet() && fields.members.allSatisfy { $0.tokenShape != nil }
+        }
+
+        static func emptyKeyword(_ entry: PatternEntry) -> RuleDiagnostic {
+            RuleDiagnostic(
+                entry.location,
+                "keyword '\(entry.text)' is empty once normalised (only spaces, marks or invisible characters)")
+        }
+
         /// Adds the matcher and returns its node.
         private mutating func compile(_ matcher: MatcherDefinition, kinds: [RecordKind]) -> ConditionNode {
             let index = tables.matcherRegexStart.count
@@ -241,17 +259,27 @@ enum RuleSetCompiler {
                 var keywordOptions = KeywordOptions(mode: options.substring ? .substring : .word)
                 if options.leet { keywordOptions.folding.insert(.leet) }
                 if options.squeeze { keywordOptions.folding.insert(.squeeze) }
-                var seen = Set<String>()
-                for entry in entries where seen.insert(entry.text).inserted {
-                    do {
-                        try keywords.add(entry.text, tag: .keyword(matcher: Int32(index)), options: keywordOptions)
-                    } catch {
-                        diagnostics.append(
-                            RuleDiagnostic(
-                                entry.location,
-                                "keyword '\(entry.text)' is empty once normalised "
-                                    + "(only spaces, marks or invisible characters)"
-                            ))
+                let tag = ScanTag.keyword(matcher: Int32(index))
+                let read = fields.reduce(FieldSet()) { $0.union($1) }
+                if Self.matchesAsTokens(options, reading: read) {
+                    tokens.reserveCapacity(
+                        entries.count, bytes: entries.reduce(0) { $0 + $1.text.utf8.count },
+                        folding: keywordOptions.folding)
+                    for entry in entries {
+                        do {
+                            try tokens.add(entry.text, tag: tag, folding: keywordOptions.folding)
+                        } catch {
+                            diagnostics.append(Self.emptyKeyword(entry))
+                        }
+                    }
+                } else {
+                    var seen = Set<String>()
+                    for entry in entries where seen.insert(entry.text).inserted {
+                        do {
+                            try keywords.add(entry.text, tag: tag, options: keywordOptions)
+                        } catch {
+                            diagnostics.append(Self.emptyKeyword(entry))
+                        }
                     }
                 }
                 tables.matcherRegexStart.append(0)

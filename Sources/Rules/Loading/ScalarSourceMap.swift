@@ -6,7 +6,9 @@ import Yams
 /// The value is aligned with the source text from the scalar's start mark: quotes, escape
 /// sequences (`\\`, `\x41`, `''`), block indentation and folded line breaks are stepped over,
 /// every other source character is the next character of the value.
-struct ScalarSourceMap {
+///
+/// A class, so that a ``PatternEntry`` stays small: a list of a million entries carries none.
+final class ScalarSourceMap {
     private let source: SourceText
     private let start: Mark?
     private let style: Node.Scalar.Style

@@ -49,7 +49,15 @@ struct MatcherDefinition {
 struct PatternEntry {
     var text: String
     var location: SourceLocation
-    var position: (Int) -> SourceLocation
+    /// For a value written in a rule file, where each of its scalars was written (quotes and
+    /// escapes make that differ from `location` plus the offset); `nil` for a list file line.
+    var scalarMap: ScalarSourceMap?
+
+    /// The position of the entry's `offset`-th Unicode scalar.
+    func position(_ offset: Int) -> SourceLocation {
+        if let scalarMap { return scalarMap.location(ofScalar: offset) }
+        return SourceLocation(file: location.file, line: location.line, column: location.column + offset)
+    }
 }
 
 /// `mode`, `leet` and `squeeze` of a keyword matcher.

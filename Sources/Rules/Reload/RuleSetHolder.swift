@@ -39,13 +39,17 @@ public final class RuleSetHolder: Sendable {
     /// The problems of the last failed reload; empty after a successful one.
     public var lastErrors: [RuleDiagnostic] { state.withLock { $0.lastErrors } }
 
-    /// Replaces the rule set.
+    /// Replaces the rule set. The old one is released after the lock is let go: when this was its
+    /// last reference, freeing a big set must not hold up workers asking for ``current``.
     public func swap(to set: RuleSet) {
-        state.withLock {
+        let replaced = state.withLock {
+            let old = $0.set
             $0.set = set
             $0.generation += 1
             $0.lastErrors = []
+            return old
         }
+        withExtendedLifetime(replaced) {}
     }
 
     /// Loads `directory` and, when it is valid, makes it current. On failure the current set stays
