@@ -18,7 +18,7 @@ extension KeyedScheduler {
     /// ``KeyedSchedulerError/shutDown``.
     @inlinable
     public func run() async {
-        let shouldRun = core.withLock { core in
+        let shouldRun = withCore { core in
             precondition(!core.runStarted, "KeyedScheduler.run() called twice")
             core.runStarted = true
             return core.phase != .stopped
@@ -37,7 +37,7 @@ extension KeyedScheduler {
                 group.cancelAll()
             }
         } onCancel: {
-            core.withLock { $0.abort() }
+            withCore { $0.abort() }
         }
     }
 
@@ -47,12 +47,12 @@ extension KeyedScheduler {
     @inlinable
     func superviseSlot(_ slot: Int) async {
         while !Task.isCancelled {
-            core.withLock { $0.slots[slot].signalled = false }
+            withCore { $0.slots[slot].signalled = false }
             let end = await withTaskGroup(of: WorkerEnd.self) { group in
                 group.addTask { await self.work(slot: slot) }
                 // Signalled when the worker ends, or to interrupt it (timeout, abort).
                 await withCheckedContinuation { continuation in
-                    core.withLock { $0.waitForSignal(slot: slot, continuation) }
+                    withCore { $0.waitForSignal(slot: slot, continuation) }
                 }
                 group.cancelAll()
                 return await group.next() ?? .stopped
@@ -65,7 +65,7 @@ extension KeyedScheduler {
     /// (the same key's or another ready key's), so a busy worker never suspends between events.
     @inlinable
     func work(slot: Int) async -> WorkerEnd {
-        defer { core.withLock { $0.signal(slot: slot) } }
+        defer { withCore { $0.signal(slot: slot) } }
         var next = await takeJob(slot: slot)
         while let job = next {
             var thrown: (any Error)?
@@ -75,7 +75,7 @@ extension KeyedScheduler {
                 thrown = error
             }
             let cancelled = Task.isCancelled
-            let after = core.withLock { $0.complete(job, in: slot, error: thrown, taskCancelled: cancelled) }
+            let after = withCore { $0.complete(job, in: slot, error: thrown, taskCancelled: cancelled) }
             if let failure = after.failure { onFailure(job.key, job.seq, failure) }
             if after.mustEnd { return .replace }
             next = after.next
@@ -88,7 +88,7 @@ extension KeyedScheduler {
     @inlinable
     func takeJob(slot: Int) async -> KeyedSchedulerStateMachine<Key, Payload>.Job? {
         await withCheckedContinuation { continuation in
-            core.withLock { $0.takeJob(slot: slot, waiting: continuation) }
+            withCore { $0.takeJob(slot: slot, waiting: continuation) }
         }
     }
 
@@ -98,7 +98,7 @@ extension KeyedScheduler {
     func watchTimeouts(_ timeout: Duration) async {
         let clock = ContinuousClock()
         while !Task.isCancelled {
-            let nextCheck = core.withLock { $0.expireTimedOut(now: clock.now, timeout: timeout) }
+            let nextCheck = withCore { $0.expireTimedOut(now: clock.now, timeout: timeout) }
             do {
                 try await Task.sleep(until: nextCheck, clock: clock)
             } catch {

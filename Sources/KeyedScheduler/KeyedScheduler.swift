@@ -67,15 +67,30 @@ public final class KeyedScheduler<Key: Hashable & Sendable, Payload: Sendable>: 
         )
     }
 
+    /// Runs `body` under the lock, then resumes the continuations it decided to resume, once the
+    /// lock is released: resuming can enter the kernel to wake a thread, and other threads (the
+    /// source submitting, workers completing) should not wait for the lock meanwhile.
+    @inlinable
+    func withCore<Result: Sendable>(_ body: (inout SchedulerCore<Key, Payload>) -> Result) -> Result {
+        let (result, wakeups) = core.withLock { core -> (Result, [SchedulerCore<Key, Payload>.Wakeup]) in
+            let result = body(&core)
+            var wakeups: [SchedulerCore<Key, Payload>.Wakeup] = []
+            if !core.wakeups.isEmpty { swap(&wakeups, &core.wakeups) }
+            return (result, wakeups)
+        }
+        for wakeup in wakeups { wakeup.perform() }
+        return result
+    }
+
     /// The highest seq such that every submitted event at or below it has finished (or the
     /// starting cursor); `nil` before any has.
     public var lowWaterMark: Int64? {
-        core.withLock { $0.machine.lowWaterMark }
+        withCore { $0.machine.lowWaterMark }
     }
 
     /// The counters now.
     public var metrics: KeyedSchedulerMetrics {
-        core.withLock { $0.metrics }
+        withCore { $0.metrics }
     }
 
     /// One event for ``submit(_:)``.
@@ -100,7 +115,7 @@ public final class KeyedScheduler<Key: Hashable & Sendable, Payload: Sendable>: 
     /// - Throws: ``KeyedSchedulerError``; the event was not accepted then.
     @inlinable
     public func submit(key: Key, seq: Int64, payload: Payload) async throws(KeyedSchedulerError) {
-        let attempt = core.withLock { $0.trySubmit(key: key, seq: seq, payload: payload) }
+        let attempt = withCore { $0.trySubmit(key: key, seq: seq, payload: payload) }
         switch attempt {
         case .accepted: return
         case .rejected(let error): throw error
@@ -125,7 +140,7 @@ public final class KeyedScheduler<Key: Hashable & Sendable, Payload: Sendable>: 
     ///   were accepted (and run) and the others were not.
     @inlinable
     public func submit(_ batch: [Submission]) async throws(KeyedSchedulerError) {
-        let attempt = core.withLock { $0.trySubmit(batch, from: 0) }
+        let attempt = withCore { $0.trySubmit(batch, from: 0) }
         switch attempt {
         case .accepted: return
         case .rejected(let error): throw error
@@ -137,28 +152,28 @@ public final class KeyedScheduler<Key: Hashable & Sendable, Payload: Sendable>: 
     /// cancelled.
     @usableFromInline
     func submitWhenAdmitted(_ batch: [Submission], from start: Int) async throws(KeyedSchedulerError) {
-        let id = core.withLock { core in
+        let id = withCore { core in
             defer { core.nextParkedID += 1 }
             return core.nextParkedID
         }
         let result = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, KeyedSchedulerError>, Never>) in
-                core.withLock { core in
+                withCore { core in
                     // The state may have changed since the first attempt: try again first.
                     switch core.trySubmit(batch, from: start) {
                     case .accepted:
-                        continuation.resume(returning: .success(()))
+                        core.wakeups.append(.submitter(continuation, .success(())))
                     case .rejected(let error):
-                        continuation.resume(returning: .failure(error))
+                        core.wakeups.append(.submitter(continuation, .failure(error)))
                     case .mustPark where Task.isCancelled:
-                        continuation.resume(returning: .failure(.cancelled))
+                        core.wakeups.append(.submitter(continuation, .failure(.cancelled)))
                     case .mustPark(let from):
                         core.parked.append(.init(id: id, events: batch, next: from, continuation: continuation))
                     }
                 }
             }
         } onCancel: {
-            core.withLock { $0.cancelParked(id: id) }
+            withCore { $0.cancelParked(id: id) }
         }
         try result.get()
     }
@@ -171,17 +186,21 @@ public final class KeyedScheduler<Key: Hashable & Sendable, Payload: Sendable>: 
     /// below it. If `run()` was never called, queued work waits for the deadline and is
     /// abandoned. Cancelling the calling task moves the deadline to now.
     public func shutdown(deadline: ContinuousClock.Instant) async -> Int64? {
-        core.withLock { $0.beginDraining() }
+        withCore { $0.beginDraining() }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 // Wakes at the deadline, or when cancelled: by this task's cancellation or
                 // because the drain ended (then aborting does nothing).
                 try? await Task.sleep(until: deadline, clock: .continuous)
-                self.core.withLock { $0.abort() }
+                self.withCore { $0.abort() }
             }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                core.withLock { core in
-                    if core.phase == .stopped { continuation.resume() } else { core.stopWaiters.append(continuation) }
+                withCore { core in
+                    if core.phase == .stopped {
+                        core.wakeups.append(.signal(continuation))
+                    } else {
+                        core.stopWaiters.append(continuation)
+                    }
                 }
             }
             group.cancelAll()

@@ -6,7 +6,7 @@ extension SchedulerCore {
     mutating func dispatch(_ job: Job) {
         if let worker = idleWorkers.popFirst() {
             begin(job, in: worker.slot)
-            worker.continuation.resume(returning: job)
+            wakeups.append(.worker(worker.continuation, job))
         } else {
             handoffs.append(job)
         }
@@ -24,13 +24,13 @@ extension SchedulerCore {
     mutating func takeJob(slot: Int, waiting continuation: CheckedContinuation<Job?, Never>) {
         if let job = handoffs.popFirst() {
             begin(job, in: slot)
-            continuation.resume(returning: job)
+            wakeups.append(.worker(continuation, job))
         } else if phase == .accepting {
             idleWorkers.append(IdleWorker(slot: slot, continuation: continuation))
         } else {
             // No submissions any more: waiting events belong to running keys, whose workers
             // take them on, and a hand-off from a replaced worker goes to its replacement.
-            continuation.resume(returning: nil)
+            wakeups.append(.worker(continuation, nil))
         }
     }
 
@@ -107,7 +107,7 @@ extension SchedulerCore {
     mutating func signal(slot: Int) {
         if let supervisor = slots[slot].supervisor {
             slots[slot].supervisor = nil
-            supervisor.resume()
+            wakeups.append(.signal(supervisor))
         } else {
             slots[slot].signalled = true
         }
@@ -117,7 +117,7 @@ extension SchedulerCore {
     mutating func waitForSignal(slot: Int, _ continuation: CheckedContinuation<Void, Never>) {
         if slots[slot].signalled {
             slots[slot].signalled = false
-            continuation.resume()
+            wakeups.append(.signal(continuation))
         } else {
             slots[slot].supervisor = continuation
         }
@@ -129,7 +129,7 @@ extension SchedulerCore {
         guard phase == .accepting else { return }
         phase = .draining
         rejectParked()
-        idleWorkers.drain { $0.continuation.resume(returning: nil) }
+        idleWorkers.drain { wakeups.append(.worker($0.continuation, nil)) }
         stopIfQuiescent()
     }
 
@@ -144,7 +144,7 @@ extension SchedulerCore {
         while let job = handoffs.popFirst() {
             _ = machine.finished(key: job.key, seq: job.seq, outcome: .abandoned)
         }
-        idleWorkers.drain { $0.continuation.resume(returning: nil) }
+        idleWorkers.drain { wakeups.append(.worker($0.continuation, nil)) }
         for slot in slots.indices where slots[slot].runningSeq != nil && !slots[slot].cancelRequested {
             interrupt(slot: slot)
         }
@@ -155,9 +155,9 @@ extension SchedulerCore {
     mutating func stopIfQuiescent() {
         guard phase == .draining || phase == .aborting, machine.isQuiescent else { return }
         phase = .stopped
-        idleWorkers.drain { $0.continuation.resume(returning: nil) }
+        idleWorkers.drain { wakeups.append(.worker($0.continuation, nil)) }
         lowWaterMarks.finish()
-        for waiter in stopWaiters { waiter.resume() }
+        for waiter in stopWaiters { wakeups.append(.signal(waiter)) }
         stopWaiters = []
     }
 }

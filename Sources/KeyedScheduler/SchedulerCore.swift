@@ -2,8 +2,10 @@
 /// continuations that interpret its actions (suspended submitters, idle workers, shutdown
 /// waiters) and what each worker slot is running, for timeouts and aborts.
 ///
-/// Every method runs under the lock and at most resumes continuations (which never blocks);
-/// handlers and the caller's hooks run outside it.
+/// Every method runs under the lock. Continuations to resume are collected in `wakeups` and
+/// resumed by the caller once the lock is released (see `KeyedScheduler.withCore`): a resume can
+/// enter the kernel to wake a thread, and nobody should wait for the lock meanwhile. Handlers and
+/// the caller's hooks run outside it too.
 @usableFromInline
 struct SchedulerCore<Key: Hashable & Sendable, Payload: Sendable> {
     @usableFromInline typealias Machine = KeyedSchedulerStateMachine<Key, Payload>
@@ -84,7 +86,7 @@ struct SchedulerCore<Key: Hashable & Sendable, Payload: Sendable> {
 
     /// The answer to a submission attempt.
     @usableFromInline
-    enum SubmitAttempt {
+    enum SubmitAttempt: Sendable {
         case accepted
         case rejected(KeyedSchedulerError)
         /// The submitter must wait; for a batch, the events before `from` were accepted.
@@ -103,6 +105,25 @@ struct SchedulerCore<Key: Hashable & Sendable, Payload: Sendable> {
         @inlinable init() {}
     }
 
+    /// A continuation to resume once the lock is released, with its value.
+    @usableFromInline
+    enum Wakeup: Sendable {
+        case worker(CheckedContinuation<Job?, Never>, Job?)
+        case submitter(CheckedContinuation<Result<Void, KeyedSchedulerError>, Never>, Result<Void, KeyedSchedulerError>)
+        case signal(CheckedContinuation<Void, Never>)
+
+        @inlinable
+        func perform() {
+            switch self {
+            case .worker(let continuation, let job): continuation.resume(returning: job)
+            case .submitter(let continuation, let result): continuation.resume(returning: result)
+            case .signal(let continuation): continuation.resume()
+            }
+        }
+    }
+
+    /// Resumptions decided under the lock, performed after it.
+    @usableFromInline var wakeups: [Wakeup] = []
     @usableFromInline var machine: Machine
     @usableFromInline var phase = Phase.accepting
     @usableFromInline var runStarted = false
@@ -210,18 +231,18 @@ struct SchedulerCore<Key: Hashable & Sendable, Payload: Sendable> {
                 index += 1
             }
             parked.popFirst()
-            head.continuation.resume(returning: .success(()))
+            wakeups.append(.submitter(head.continuation, .success(())))
         }
     }
 
     @inlinable
     mutating func cancelParked(id: Int) {
         guard let position = parked.firstPosition(where: { $0.id == id }) else { return }
-        parked.remove(at: position).continuation.resume(returning: .failure(.cancelled))
+        wakeups.append(.submitter(parked.remove(at: position).continuation, .failure(.cancelled)))
     }
 
     @inlinable
     mutating func rejectParked() {
-        parked.drain { $0.continuation.resume(returning: .failure(.shutDown)) }
+        parked.drain { wakeups.append(.submitter($0.continuation, .failure(.shutDown))) }
     }
 }
