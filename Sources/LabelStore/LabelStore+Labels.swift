@@ -83,6 +83,25 @@ extension LabelStore {
         }
     }
 
+    /// Whether `changes` would write nothing now: planned on a read snapshot, without taking the
+    /// write lock. Rules ask to negate their labels on every delete in their scope, and nearly
+    /// all of those labels were never applied; a writer that sees such a batch skips its
+    /// transaction (the cursor goes with the next one).
+    public func changesNothing(_ changes: [LabelChange], src: String, now: String, eventSource: String?) throws(Error)
+        -> Bool
+    {
+        do {
+            return try pool.read { db in
+                try Self.plan(changes, src: src, now: now, eventSource: eventSource, db: db)
+                    .allSatisfy { $0.label == nil && $0.lockOnlySeq == nil }
+            }
+        } catch let error as Error {
+            throw error
+        } catch {
+            throw Error(description: "planning label changes: \(error)")
+        }
+    }
+
     /// What one change will do: write `label` (unsigned yet), or only lock an existing row, or
     /// nothing.
     struct Step {

@@ -74,6 +74,8 @@ public final class LabelWriter: Sendable {
         public var largestBatch = 0
         /// Time spent in transactions, in seconds.
         public var commitSeconds = 0.0
+        /// Batches of negations that changed nothing, so needed no transaction.
+        public var skippedBatches = 0
     }
 
     let store: LabelStore
@@ -190,7 +192,15 @@ public final class LabelWriter: Sendable {
                 let mark = checkpoint()
                 let batch = takeBatch(limit: configuration.maxBatch)
                 if batch.isEmpty && clock.now - lastCommit < configuration.idleCursorInterval { continue }
-                await commitRetrying(batch, cursor: cursorCovered(by: batch, mark), retryWhileRunning: true)
+                let cursor = cursorCovered(by: batch, mark)
+                // Negations of labels that were never applied change nothing: no transaction
+                // for them (the cursor they cover goes with the next one, or the idle tick's).
+                if !batch.isEmpty && clock.now - lastCommit < configuration.idleCursorInterval && changesNothing(batch) {
+                    for pending in batch { pending.continuation?.resume(returning: []) }
+                    counters.withLock { $0.skippedBatches += 1 }
+                    continue
+                }
+                await commitRetrying(batch, cursor: cursor, retryWhileRunning: true)
                 lastCommit = clock.now
             }
         } onCancel: {
@@ -260,6 +270,14 @@ public final class LabelWriter: Sendable {
             return s.roomWaiters
         }
         for waiter in waiters { waiter.resume() }
+    }
+
+    /// Whether `batch` holds only negations and none of them would change anything (a failed
+    /// check says no: the transaction then decides).
+    private func changesNothing(_ batch: [Pending]) -> Bool {
+        guard batch.allSatisfy({ $0.changes.allSatisfy { $0.action == .negate } }) else { return false }
+        let changes = batch.count == 1 ? batch[0].changes : batch.flatMap(\.changes)
+        return (try? store.changesNothing(changes, src: src, now: Datetime.now().rawValue, eventSource: eventSource)) ?? false
     }
 
     /// Returns when something is queued, or when woken (by the idle ticker or cancellation).

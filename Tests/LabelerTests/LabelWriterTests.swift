@@ -51,6 +51,44 @@ import Testing
         }
     }
 
+    /// Negations of labels never applied (a rule's `on_no_match: negate` on every delete) cost
+    /// no transaction; a negation of an applied label is written; the cursor still reaches the
+    /// database through the idle tick.
+    @Test func negationsThatChangeNothingNeedNoTransaction() async throws {
+        let store = try LabelStore(path: temporaryPath("labels.sqlite"))
+        let mark = Locked<Int64>(0)
+        let writer = try LabelWriter(
+            store: store, src: "did:plc:labeler", key: SigningKey.generate(.secp256k1),
+            configuration: .init(idleCursorInterval: .milliseconds(200)), logger: quietLogger(),
+            cursor: { (name: "relay test", seq: mark.value) })
+        let run = Task { await writer.run() }
+        let uri = "at://did:plc:a/app.bsky.feed.post/1"
+        let applied = try await writer.submit([LabelChange(action: .apply, uri: uri, val: "spam", origin: .rule(id: "r"))])
+        #expect(applied.count == 1)
+        let batches = writer.totals.batches
+        for n in 0..<20 {
+            let rows = try await writer.submit([
+                LabelChange(action: .negate, uri: "at://did:plc:b/app.bsky.feed.post/\(n)", val: "spam", origin: .rule(id: "r"))
+            ])
+            #expect(rows.isEmpty)
+        }
+        mark.withLock { $0 = 99 }
+        #expect(writer.totals.skippedBatches >= 1)
+        #expect(writer.totals.batches - batches + writer.totals.skippedBatches >= 1)
+        let negated = try await writer.submit([LabelChange(action: .negate, uri: uri, val: "spam", origin: .rule(id: "r"))])
+        #expect(negated.count == 1 && negated[0].label.neg == true)
+        // The idle tick stores the cursor though only skipped negations came after it moved.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try store.cursor(for: "relay test") != 99 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(try store.cursor(for: "relay test") == 99)
+        run.cancel()
+        await run.value
+        // One row per label: the negation replaced the application.
+        #expect(try store.labels(after: 0, limit: 10).map(\.label.neg) == [true])
+    }
+
     /// Workers queue their labels and finish without waiting; the cursor read with each
     /// transaction must still never count an event whose labels are not in the database.
     @Test func theStoredCursorNeverPassesALabelNotYetStored() async throws {
