@@ -59,6 +59,20 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def context_switches(pid):
+    """Voluntary and involuntary context switches of every thread of `pid` so far (a thread that
+    ended is not counted)."""
+    total = 0
+    for tid in os.listdir('/proc/%d/task' % pid):
+        try:
+            for line in open('/proc/%d/task/%s/status' % (pid, tid)):
+                if line.startswith(('voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches')):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total
+
+
 def peak_rss_kb(pid):
     for line in open('/proc/%d/status' % pid):
         if line.startswith('VmHWM:'):
@@ -137,10 +151,10 @@ async def measure(process_pid, relay, warmup, seconds):
     """CPU seconds and messages sent over the window after `warmup` seconds of traffic."""
     await wait_for(lambda: relay.sent > 0, 60, 'the first message to be sent')
     await asyncio.sleep(warmup)
-    cpu0, sent0, t0 = cpu_seconds(process_pid), relay.sent, time.monotonic()
+    cpu0, cs0, sent0, t0 = cpu_seconds(process_pid), context_switches(process_pid), relay.sent, time.monotonic()
     await asyncio.sleep(seconds)
-    cpu1, sent1, t1 = cpu_seconds(process_pid), relay.sent, time.monotonic()
-    return cpu1 - cpu0, sent1 - sent0, t1 - t0
+    cpu1, cs1, sent1, t1 = cpu_seconds(process_pid), context_switches(process_pid), relay.sent, time.monotonic()
+    return cpu1 - cpu0, sent1 - sent0, t1 - t0, cs1 - cs0
 
 
 async def run_labeler(args, messages, rate):
@@ -153,7 +167,7 @@ async def run_labeler(args, messages, rate):
                    LABELER_RULES_PATH=os.path.abspath(args.rules),
                    LABELER_STORE_PATH=os.path.join(work, 'labels.sqlite'),
                    LABELER_SIGNING_KEY=os.path.join(work, 'signing.key'),
-                   LABELER_DID='did:plc:benchlive', LABELER_LOG_LEVEL='warning')
+                   LABELER_DID='did:plc:benchlive', LABELER_LOG_LEVEL='info')
         log = open(os.path.join(work, 'log'), 'w+')
         proc = subprocess.Popen([args.labeler, 'run'], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -172,15 +186,17 @@ async def run_labeler(args, messages, rate):
             latencies, stop = [], asyncio.Event()
             sub = asyncio.create_task(subscribe_labels(
                 'ws://127.0.0.1:%d/xrpc/com.atproto.label.subscribeLabels' % serving, relay, latencies, stop))
-            cpu, sent, wall = await measure(proc.pid, relay, args.warmup, args.seconds)
+            cpu, sent, wall, switches = await measure(proc.pid, relay, args.warmup, args.seconds)
             rss = peak_rss_kb(proc.pid)
             stop.set()
             sub.cancel()
+            await asyncio.gather(sub, return_exceptions=True)
             proc.send_signal(signal.SIGTERM)
-            status = proc.wait(timeout=60)
+            status = await asyncio.to_thread(proc.wait, 60)
             lat = sorted(latencies)
             pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float('nan')
             return dict(rate=rate, events=sent, seconds=round(wall, 2), cpu_us_per_event=cpu * 1e6 / max(sent, 1),
+                        switches_per_event=switches / max(sent, 1),
                         cpu_share=cpu / wall, peak_rss_mb=rss / 1024, labels_timed=len(lat),
                         latency_p50_ms=pct(0.50), latency_p99_ms=pct(0.99), exit_status=status)
         finally:
@@ -196,8 +212,9 @@ async def run_peer(args, messages, rate):
         proc = subprocess.Popen([sys.executable, args.peer, 'ws://127.0.0.1:%d/xrpc/com.atproto.sync.subscribeRepos' % port],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            cpu, sent, wall = await measure(proc.pid, relay, args.warmup, args.seconds)
+            cpu, sent, wall, switches = await measure(proc.pid, relay, args.warmup, args.seconds)
             return dict(rate=rate, events=sent, cpu_us_per_event=cpu * 1e6 / max(sent, 1), cpu_share=cpu / wall,
+                        switches_per_event=switches / max(sent, 1),
                         peak_rss_mb=peak_rss_kb(proc.pid) / 1024)
         finally:
             proc.kill()
@@ -215,25 +232,26 @@ def main():
     ap.add_argument('--peer', default='', help='live_consumer.py, for the Python peer figures')
     ap.add_argument('--json', action='store_true')
     args = ap.parse_args()
+    args.labeler = os.path.abspath(args.labeler)
     messages = read_capture(args.capture)
     rates = [int(r) for r in args.rates.split(',')]
     for rate in rates:
         needed = int(rate * (args.seconds + args.warmup + 2))
         if needed > len(messages):
             raise SystemExit('the capture has %d messages; rate %d for %.0f s needs %d' % (len(messages), rate, args.seconds + args.warmup, needed))
-    print('%-8s %-10s %10s %8s %9s %9s %9s %12s %8s' % ('rate', 'who', 'cpu µs/ev', 'cpu %', 'rss MB', 'p50 ms', 'p99 ms', 'labels timed', 'events'))
+    print('%-8s %-10s %10s %8s %9s %9s %9s %9s %12s %8s' % ('rate', 'who', 'cpu µs/ev', 'cpu %', 'switch/ev', 'rss MB', 'p50 ms', 'p99 ms', 'labels timed', 'events'))
     results = []
     for rate in rates:
         r = asyncio.run(run_labeler(args, messages, rate))
         results.append(dict(r, who='labeler'))
-        print('%-8d %-10s %10.1f %7.1f%% %9.1f %9.2f %9.2f %12d %8d' % (
-            rate, 'labeler', r['cpu_us_per_event'], r['cpu_share'] * 100, r['peak_rss_mb'], r['latency_p50_ms'],
+        print('%-8d %-10s %10.1f %7.1f%% %9.2f %9.1f %9.2f %9.2f %12d %8d' % (
+            rate, 'labeler', r['cpu_us_per_event'], r['cpu_share'] * 100, r['switches_per_event'], r['peak_rss_mb'], r['latency_p50_ms'],
             r['latency_p99_ms'], r['labels_timed'], r['events']), flush=True)
         if args.peer:
             p = asyncio.run(run_peer(args, messages, rate))
             results.append(dict(p, who='python'))
-            print('%-8d %-10s %10.1f %7.1f%% %9.1f %9s %9s %12s %8d' % (
-                rate, 'python', p['cpu_us_per_event'], p['cpu_share'] * 100, p['peak_rss_mb'], '', '', '', p['events']), flush=True)
+            print('%-8d %-10s %10.1f %7.1f%% %9.2f %9.1f %9s %9s %12s %8d' % (
+                rate, 'python', p['cpu_us_per_event'], p['cpu_share'] * 100, p['switches_per_event'], p['peak_rss_mb'], '', '', '', p['events']), flush=True)
     if args.json:
         print(json.dumps(results))
 
