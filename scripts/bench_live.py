@@ -90,6 +90,7 @@ class Relay:
         self.sent = 0              # messages sent, all connections
         self.connections = 0
         self.done = asyncio.Event()
+        self.window = (0.0, float('inf'))
 
     async def handler(self, ws):
         path = ws.request.path if hasattr(ws, 'request') else ws.path
@@ -122,21 +123,37 @@ class Relay:
             pass
 
 
-async def subscribe_labels(url, relay, latencies, stop):
-    while not stop.is_set():
-        try:
-            async with websockets.connect(url, max_size=None) as ws:
-                async for frame in ws:
-                    now = time.monotonic()
-                    header, body = libipld.decode_dag_cbor_multi(frame)
-                    if header.get('t') != '#labels':
-                        continue
-                    for label in body.get('labels', []):
-                        sent = relay.sent_at.get(label.get('uri'))
-                        if sent is not None and not label.get('neg'):
-                            latencies.append(now - sent)
-        except (OSError, websockets.WebSocketException):
-            await asyncio.sleep(0.05)
+async def subscribe_labels(url, out):
+    """The subscriber, in a process of its own so that its clock readings do not wait behind
+    the relay's sending: writes `monotonic-time uri` for every label applied, until killed."""
+    with open(out, 'w', buffering=1) as f:
+        while True:
+            try:
+                async with websockets.connect(url, max_size=None) as ws:
+                    async for frame in ws:
+                        now = time.monotonic()
+                        header, body = libipld.decode_dag_cbor_multi(frame)
+                        if header.get('t') != '#labels':
+                            continue
+                        for label in body.get('labels', []):
+                            if not label.get('neg'):
+                                f.write('%.6f %s\n' % (now, label.get('uri')))
+            except (OSError, websockets.WebSocketException):
+                await asyncio.sleep(0.05)
+
+
+def latencies_from(path, relay):
+    """Seconds from the relay's send to the subscriber's receipt, for every label of a record
+    the relay sent during the measuring window (CLOCK_MONOTONIC is one clock for both
+    processes): the steady state, not the start."""
+    start, end = relay.window
+    out = []
+    for line in open(path):
+        received, uri = line.split(' ', 1)
+        sent = relay.sent_at.get(uri.strip())
+        if sent is not None and start <= sent <= end:
+            out.append(float(received) - sent)
+    return out
 
 
 async def wait_for(predicate, timeout, what):
@@ -154,6 +171,7 @@ async def measure(process_pid, relay, warmup, seconds):
     cpu0, cs0, sent0, t0 = cpu_seconds(process_pid), context_switches(process_pid), relay.sent, time.monotonic()
     await asyncio.sleep(seconds)
     cpu1, cs1, sent1, t1 = cpu_seconds(process_pid), context_switches(process_pid), relay.sent, time.monotonic()
+    relay.window = (t0, t1)
     return cpu1 - cpu0, sent1 - sent0, t1 - t0, cs1 - cs0
 
 
@@ -183,17 +201,16 @@ async def run_labeler(args, messages, rate):
                 await asyncio.sleep(0.05)
             if serving is None:
                 raise SystemExit('labeler run did not serve: ' + open(log.name).read()[-2000:])
-            latencies, stop = [], asyncio.Event()
-            sub = asyncio.create_task(subscribe_labels(
-                'ws://127.0.0.1:%d/xrpc/com.atproto.label.subscribeLabels' % serving, relay, latencies, stop))
+            received = os.path.join(work, 'received.txt')
+            sub = subprocess.Popen([sys.executable, os.path.abspath(__file__), '--subscribe',
+                                    'ws://127.0.0.1:%d/xrpc/com.atproto.label.subscribeLabels' % serving, '--out', received])
             cpu, sent, wall, switches = await measure(proc.pid, relay, args.warmup, args.seconds)
             rss = peak_rss_kb(proc.pid)
-            stop.set()
-            sub.cancel()
-            await asyncio.gather(sub, return_exceptions=True)
+            sub.kill()
+            sub.wait()
             proc.send_signal(signal.SIGTERM)
             status = await asyncio.to_thread(proc.wait, 60)
-            lat = sorted(latencies)
+            lat = sorted(latencies_from(received, relay))
             pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float('nan')
             return dict(rate=rate, events=sent, seconds=round(wall, 2), cpu_us_per_event=cpu * 1e6 / max(sent, 1),
                         switches_per_event=switches / max(sent, 1),
@@ -223,8 +240,10 @@ async def run_peer(args, messages, rate):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--labeler', required=True)
-    ap.add_argument('--capture', required=True)
+    ap.add_argument('--labeler')
+    ap.add_argument('--capture')
+    ap.add_argument('--subscribe', help=argparse.SUPPRESS)
+    ap.add_argument('--out', help=argparse.SUPPRESS)
     ap.add_argument('--rules', default='rules')
     ap.add_argument('--rates', default='500,2000,20000')
     ap.add_argument('--seconds', type=float, default=20, help='measuring window per rate')
@@ -232,6 +251,11 @@ def main():
     ap.add_argument('--peer', default='', help='live_consumer.py, for the Python peer figures')
     ap.add_argument('--json', action='store_true')
     args = ap.parse_args()
+    if args.subscribe:
+        asyncio.run(subscribe_labels(args.subscribe, args.out))
+        return
+    if not args.labeler or not args.capture:
+        ap.error('--labeler and --capture are required')
     args.labeler = os.path.abspath(args.labeler)
     messages = read_capture(args.capture)
     rates = [int(r) for r in args.rates.split(',')]
