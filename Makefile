@@ -3,7 +3,7 @@ APT_PACKAGES := pkg-config libsecp256k1-dev libzstd-dev zlib1g-dev libsqlite3-de
 SWIFT ?= swift
 ARGS ?= run
 
-.PHONY: deps build release run test bench fuzz clean
+.PHONY: deps build release run test bench bench-live fuzz clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -32,6 +32,9 @@ test: deps
 
 bench: deps
 	bash scripts/bench-decode.sh
+
+bench-live: deps
+	bash scripts/bench-live.sh
 
 fuzz: deps
 	bash Fuzz/run.sh $(FUZZ_SECONDS)

@@ -278,6 +278,9 @@ def main():
                 rate, 'python', p['cpu_us_per_event'], p['cpu_share'] * 100, p['switches_per_event'], p['peak_rss_mb'], '', '', '', p['events']), flush=True)
     if args.json:
         print(json.dumps(results))
+    stopped_badly = [r for r in results if r.get('exit_status', 0) != 0]
+    if stopped_badly:
+        raise SystemExit('labeler run did not stop cleanly on SIGTERM: exit status %s' % stopped_badly[0]['exit_status'])
 
 
 if __name__ == '__main__':

@@ -104,5 +104,8 @@ expect "replay benchmark smoke (reference rules + 1,000 keywords)" 0 bash script
 contains "replay benchmark stores the planted labels" '"labels_stored":[1-9][0-9]*'
 contains "replay benchmark reports peak RSS" '^peak RSS [0-9]+ KB$'
 
+expect "live benchmark smoke (labeler run against a paced relay, one subscriber)" 0 bash scripts/bench-live.sh --smoke
+contains "live benchmark reports CPU per event, latency and a clean stop" '^200 +labeler +[0-9.]+ +[0-9.]+% +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ '
+
 echo "smoke: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
