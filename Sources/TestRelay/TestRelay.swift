@@ -24,6 +24,9 @@ public final class TestRelay: Sendable {
         public var refusals: [(status: Int, retryAfter: Int?)] = []
         /// Refuse every connection with this status (e.g. 501).
         public var alwaysRefuse: Int?
+        /// Send an unsolicited pong (a heartbeat, RFC 6455 §5.5.3) after every n-th message, so
+        /// that control frames sit between and after messages.
+        public var pongEvery: Int?
 
         public init() {}
     }
@@ -192,6 +195,9 @@ public final class TestRelay: Sendable {
                 try await send(message.bytes, text: message.text)
             }
             sentHere += 1
+            if let every = faults.pongEvery, sentHere % every == 0 {
+                try await outbound.write(WebSocketFrame(fin: true, opcode: .pong, data: ByteBuffer(string: "heartbeat")))
+            }
         }
         // Stay connected like a live relay with nothing new: answer pings until the client leaves.
         for try await frame in inbound {

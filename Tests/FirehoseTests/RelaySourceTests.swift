@@ -140,6 +140,17 @@ enum ReadMode: String, CaseIterable, Sendable, CustomTestStringConvertible {
         await relay.stop()
     }
 
+    /// Control frames between and after the messages (here a pong after each one, so the last
+    /// frame received is a pong): every message is still handed over, none held back waiting
+    /// for a next message that never comes.
+    @Test(arguments: ReadMode.allCases) func controlFramesAmongTheMessagesHoldNothingBack(mode: ReadMode) async throws {
+        var faults = TestRelay.Faults()
+        faults.pongEvery = 1
+        let (relay, _, received) = try await deliver(faults: faults, mode: mode)
+        #expect(received.snapshot.seqs == Self.seqs)
+        await relay.stop()
+    }
+
     @Test(arguments: ReadMode.allCases) func connectionDropsLoseAndRepeatNothing(mode: ReadMode) async throws {
         var faults = TestRelay.Faults()
         faults.dropAfter = 70

@@ -235,11 +235,14 @@ public final class WebSocketSession: @unchecked Sendable {
     ///
     /// A source hands a batch on at once, so it costs one wake-up of the next stage for all the
     /// messages one socket read brought.
+    ///
+    /// Past the first message it never waits for one that has not begun to arrive: a control
+    /// frame (a pong, say) that was the last thing received ends the batch rather than holding it
+    /// back until the next message.
     public func receiveAvailable(limit: Int) async throws -> [WebSocketMessage] {
         guard let first = try await receive() else { return [] }
         var messages = [first]
-        while messages.count < limit && received.waiting {
-            guard let next = try await receive() else { break }
+        while messages.count < limit, let next = try await receive(onlyWhatIsWaiting: true) {
             messages.append(next)
         }
         return messages
@@ -247,9 +250,17 @@ public final class WebSocketSession: @unchecked Sendable {
 
     /// The next message, or nil when the peer closed the connection cleanly.
     public func receive() async throws -> WebSocketMessage? {
+        try await receive(onlyWhatIsWaiting: false)
+    }
+
+    /// The next message, or nil when the peer closed the connection cleanly. With
+    /// `onlyWhatIsWaiting`, also nil when no frame has been received that is not taken yet (the
+    /// rest of a message that has begun is still waited for).
+    private func receive(onlyWhatIsWaiting: Bool) async throws -> WebSocketMessage? {
         var fragments: ByteBuffer? = nil
         var fragmentsAreText = false
         while true {
+            if onlyWhatIsWaiting && fragments == nil && !received.waiting { return nil }
             let frame: WebSocketFrame?
             do {
                 frame = try await inbound.next()
