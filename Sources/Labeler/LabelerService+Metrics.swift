@@ -21,6 +21,12 @@ extension LabelerService {
         registry.counter("labeler_events_rejected_total", help: "Events rejected by the decoder (a block not matching its CID, a bad record).") {
             Double(pipeline.counts.rejected)
         }
+        registry.counter(
+            "labeler_events_undecodable_total",
+            help: "Events whose message was whole but did not decode when opened (skipped, their seq consumed)."
+        ) {
+            Double(pipeline.counts.undecodable)
+        }
         registry.gauge("labeler_cursor", help: "The low-water mark: every event at or below it is handled.") {
             Double(pipeline.lowWaterMark ?? 0)
         }

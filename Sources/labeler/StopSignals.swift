@@ -37,9 +37,17 @@ final class StopSignals: Sendable {
     private func installOnce() {
         state.withLock { s in
             guard s.sources.isEmpty else { return }
+            // Blocked in this thread (and so in every thread started from now on) first: a
+            // signal arriving before dispatch has its signalfd stays pending instead of being
+            // dropped, and dispatch reads it from there.
+            var blocked = sigset_t()
+            sigemptyset(&blocked)
+            sigaddset(&blocked, SIGTERM)
+            sigaddset(&blocked, SIGINT)
+            pthread_sigmask(SIG_BLOCK, &blocked, nil)
             for (number, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
-                // Ignored first, so the signal cannot take its default action while the source
-                // is being set up; the dispatch source still sees it.
+                // Ignored too, so that no thread that has not blocked it takes the default action
+                // while the source is being set up; the dispatch source still sees it.
                 signal(number, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
                 source.setEventHandler { [weak self] in self?.received(name) }

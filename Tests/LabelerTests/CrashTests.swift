@@ -222,13 +222,12 @@ import Glibc
         #expect(child.logText.contains("labeler stopped"))
     }
 
-    /// Whether `pid` has taken `signal` away from its default action (ignored or caught: the
-    /// `SigIgn` and `SigCgt` masks of /proc/PID/status). The first thing `labeler run` does is
-    /// to catch its stop signals.
+    /// Whether `pid` catches `signal` (the `SigCgt` mask of /proc/PID/status). The first thing
+    /// `labeler run` does is to catch its stop signals.
     static func handles(_ signal: Int32, pid: pid_t) -> Bool {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return false }
         let bit = UInt64(1) << UInt64(signal - 1)
-        return ["SigIgn:", "SigCgt:"].contains { name in
+        return ["SigCgt:"].contains { name in
             guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name) }),
                   let mask = UInt64(line.dropFirst(name.count).trimmingCharacters(in: .whitespaces), radix: 16)
             else { return false }

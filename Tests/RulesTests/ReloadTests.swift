@@ -122,6 +122,32 @@ import Testing
         #expect(Set(holder.current.evaluate(TestSupport.post("word1"), using: scratch).labels.map(\.value)) == ["new"])
     }
 
+    /// After a reload the detector keeps the state its poll saw; a list file the new set starts
+    /// to read, or stops reading, causes no second reload; later edits, and a rule file deleted
+    /// meanwhile, are still seen.
+    @Test func watchingNewListsKeepsThePollsReference() throws {
+        let root = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try TestSupport.write("rules:\n  - {id: a, on: [post], match: {keywords: {file: one.txt}}}\n", to: root + "/a.yaml")
+        try TestSupport.write("one\n", to: root + "/one.txt")
+        try TestSupport.write("two\n", to: root + "/two.txt")
+        var detector = RuleFileChangeDetector(directory: root, listFiles: [root + "/a.yaml", root + "/one.txt"])
+        // The rule now reads two.txt instead; the poll sees the rule file change.
+        try TestSupport.write("rules:\n  - {id: a, on: [post], match: {keywords: {file: two.txt}}}\n", to: root + "/a.yaml")
+        #expect(changed(&detector))
+        detector.watch(listFiles: [root + "/a.yaml", root + "/two.txt"])
+        #expect(!changed(&detector), "watching a new list, or dropping an old one, is no change")
+        // A later edit of the new list is.
+        try TestSupport.write("two\nthree\n", to: root + "/two.txt")
+        #expect(changed(&detector))
+        // A rule file deleted while a reload runs is still seen as deleted.
+        try TestSupport.write("rules: []\n", to: root + "/b.yaml")
+        #expect(changed(&detector))
+        try FileManager.default.removeItem(atPath: root + "/b.yaml")
+        detector.watch(listFiles: [root + "/a.yaml", root + "/two.txt"])
+        #expect(changed(&detector))
+    }
+
     @Test func changeDetectorSeesEditsNewFilesAndListFiles() throws {
         let root = try TestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -127,6 +127,11 @@ extension Reader {
             } else if Self.equal(key, "t") {
                 guard let t = try textBytes() else { return nil }
                 isCommit = Self.equal(t, "#commit")
+                // Only the event types a consumer routes; others (retired or future ones) are
+                // decoded where they arrive, and ignored there.
+                guard isCommit || Self.equal(t, "#sync") || Self.equal(t, "#identity") || Self.equal(t, "#account") else {
+                    return nil
+                }
                 type = true
             } else {
                 try skip(depth: 1)

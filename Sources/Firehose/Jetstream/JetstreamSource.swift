@@ -136,6 +136,10 @@ public final class JetstreamSource: EventSource {
                         var counted = Counts()
                         var batch: [SourceEvent] = []
                         batch.reserveCapacity(messages.count)
+                        // The batch's newest seq; `lastDelivered` moves only once the batch is
+                        // handed over, so a message that fails later in the batch (a corrupt
+                        // zstd frame) does not make the reconnect skip the events before it.
+                        var newest = lastDelivered
                         defer { state.withLock { $0.add(counted) } }
                         for message in messages {
                             let text: String
@@ -161,12 +165,12 @@ public final class JetstreamSource: EventSource {
                                 counted.unknown += 1
                                 continue
                             }
-                            if let last = lastDelivered ?? durable, seq <= last {
+                            if let last = newest ?? durable, seq <= last {
                                 counted.skipped += 1
                                 continue
                             }
                             batch.append(.event(seq: seq, event, raw: Array(text.utf8)))
-                            lastDelivered = seq
+                            newest = seq
                             counted.events += 1
                         }
                         guard !batch.isEmpty else { continue }
@@ -175,6 +179,7 @@ public final class JetstreamSource: EventSource {
                         } catch {
                             throw RelaySource.DeliveryFailure(underlying: error)
                         }
+                        lastDelivered = newest
                         attempt = 0
                     }
                 }

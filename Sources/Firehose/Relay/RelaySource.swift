@@ -65,6 +65,12 @@ public final class RelaySource: Sendable {
     /// socket read brought as one batch, each in its envelope: its seq and account read, its
     /// structure walked (a truncated or garbled message drops the connection here, as in `run`,
     /// and is fetched again), the rest left for the consumer's workers to decode.
+    ///
+    /// One difference from `run`: a message whose structure is whole but whose content does not
+    /// decode (a CAR that does not parse, non-canonical CBOR inside) is found by the worker that
+    /// opens it, after later messages went on; it is then counted as undecodable and its seq
+    /// consumed, as a capture's would be, and the connection stays. Such a message is the same
+    /// on every fetch, so dropping the connection would only repeat it.
     public func runSealed(
         resumeAfter: @escaping @Sendable () async -> Int64?,
         deliver: @escaping @Sendable ([SealedSourceEvent]) async throws -> Void
@@ -199,7 +205,11 @@ public final class RelaySource: Sendable {
                     do {
                         event = try decoder.decode(bytes)
                     } catch where error.rejectsOnlyEvent {
-                        guard let seq = Self.seq(of: bytes) else { throw error }
+                        guard let seq = Self.seq(of: bytes) else {
+                            // The events before it are good: they go on, then the connection drops.
+                            try await hand(batch, to: deliver)
+                            throw error
+                        }
                         counts.rejectedEvents += 1
                         logger.warning("event rejected", metadata: ["seq": "\(seq)", "reason": "\(error)"])
                         sealed = .rejected(seq: seq, error, raw: bytes)

@@ -35,9 +35,16 @@ public struct RuleFileChangeDetector: Sendable {
     ///
     /// The reference stays the state seen by the last ``poll()``, taken before the reload read the
     /// files: a file changed while the reload was reading it is then seen by the next poll, not
-    /// taken for the state the reload loaded. A list file new to the watch has no reference yet,
-    /// so the next poll reports a change once (one more, harmless, reload).
+    /// taken for the state the reload loaded. Only a list file new to the watch is stamped now
+    /// (it had no reference), and one no longer watched is forgotten, so that neither causes a
+    /// second reload of what was just loaded (a large list takes seconds to compile).
     public mutating func watch(listFiles: [String]) {
+        let watched = Set(listFiles)
+        let ruleFiles = Set((try? RuleSources.yamlFiles(under: directory)) ?? [])
+        for path in self.listFiles where !watched.contains(path) && !ruleFiles.contains(path) {
+            last.removeValue(forKey: path)
+        }
+        for path in listFiles where last[path] == nil { last[path] = .some(Self.stamp(of: path)) }
         self.listFiles = listFiles
     }
 
