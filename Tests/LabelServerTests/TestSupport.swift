@@ -44,6 +44,9 @@ struct Harness: Sendable {
         let key = SigningKey.generate(keyType)
         let writer = try LabelWriter(store: store, src: src, key: key, logger: quietLogger())
         var configuration = LabelServer.Configuration(host: "127.0.0.1", port: 0)
+        // A final error frame gets all the time a busy machine needs to go out (the default, 2 s,
+        // is for clients that stopped reading).
+        configuration.errorFrameTimeout = .seconds(60)
         configure(&configuration)
         let serving = servingKey ?? key
         let keyID = try store.keyID(forDIDKey: serving.publicKey.didKey, at: Datetime.now().rawValue)
