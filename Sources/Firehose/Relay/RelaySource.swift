@@ -227,22 +227,10 @@ public final class RelaySource: Sendable {
                         throw error
                     }
                     switch event {
-                    case .info(let info):
-                        if info.name == "OutdatedCursor" { counts.outdatedCursors += 1 }
-                        logger.warning("relay info", metadata: ["name": "\(info.name)", "message": "\(info.message ?? "")"])
-                        continue
-                    case .error(let e):
-                        counts.errorFrames += 1
+                    case .info, .error:
+                        guard let end = control(event, cursor: cursor, progressed: progressed, counts: &counts) else { continue }
                         try await hand(batch, to: deliver)
-                        if e.error == "FutureCursor" {
-                            counts.futureCursors += 1
-                            logger.critical(
-                                "relay says our cursor is in its future; restarting from the live head (events between are lost)",
-                                metadata: ["cursor": "\(cursor.map(String.init) ?? "none")", "message": "\(e.message ?? "")"])
-                            return .futureCursor
-                        }
-                        logger.error("relay error frame", metadata: ["error": "\(e.error)", "message": "\(e.message ?? "")"])
-                        return .closed(progressed: progressed)
+                        return end
                     case .unknown:
                         counts.unknownFrames += 1
                         continue
@@ -316,20 +304,11 @@ public final class RelaySource: Sendable {
                 throw error
             }
             switch event {
-            case .info(let info):
-                if info.name == "OutdatedCursor" { metrics.update { $0.outdatedCursors += 1 } }
-                logger.warning("relay info", metadata: ["name": "\(info.name)", "message": "\(info.message ?? "")"])
-            case .error(let e):
-                metrics.update { $0.errorFrames += 1 }
-                if e.error == "FutureCursor" {
-                    metrics.update { $0.futureCursors += 1 }
-                    logger.critical(
-                        "relay says our cursor is in its future; restarting from the live head (events between are lost)",
-                        metadata: ["cursor": "\(cursor.map(String.init) ?? "none")", "message": "\(e.message ?? "")"])
-                    return .futureCursor
-                }
-                logger.error("relay error frame", metadata: ["error": "\(e.error)", "message": "\(e.message ?? "")"])
-                return .closed(progressed: progressed)
+            case .info, .error:
+                var counts = RelaySourceMetrics.Snapshot()
+                let end = control(event, cursor: cursor, progressed: progressed, counts: &counts)
+                metrics.update { $0.add(counts, lastSeq: nil) }
+                if let end { return end }
             case .unknown:
                 metrics.update { $0.unknownFrames += 1 }
             case .commit, .sync, .identity, .account:
@@ -355,6 +334,33 @@ public final class RelaySource: Sendable {
             }
         }
         return .closed(progressed: progressed)
+    }
+
+    /// An `#info` or error frame, in either way of reading: logged and counted in `counts`. An
+    /// error frame ends the connection (`FutureCursor`: restart from the live head); `nil` means
+    /// read on.
+    private func control(
+        _ event: RepoEvent, cursor: Int64?, progressed: Bool, counts: inout RelaySourceMetrics.Snapshot
+    ) -> ConnectionEnd? {
+        switch event {
+        case .info(let info):
+            if info.name == "OutdatedCursor" { counts.outdatedCursors += 1 }
+            logger.warning("relay info", metadata: ["name": "\(info.name)", "message": "\(info.message ?? "")"])
+            return nil
+        case .error(let e):
+            counts.errorFrames += 1
+            if e.error == "FutureCursor" {
+                counts.futureCursors += 1
+                logger.critical(
+                    "relay says our cursor is in its future; restarting from the live head (events between are lost)",
+                    metadata: ["cursor": "\(cursor.map(String.init) ?? "none")", "message": "\(e.message ?? "")"])
+                return .futureCursor
+            }
+            logger.error("relay error frame", metadata: ["error": "\(e.error)", "message": "\(e.message ?? "")"])
+            return .closed(progressed: progressed)
+        default:
+            return nil
+        }
     }
 
     /// The `seq` of a frame whose envelope decodes, for events rejected for their content.
