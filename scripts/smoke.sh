@@ -78,11 +78,20 @@ contains "eval names the firing rule" 'crypto-giveaway'
 mkdir -p "$tmp/ops" && cd "$tmp/ops"
 expect "labels stats without a database exits 1" 1 "$OLDPWD/$bin/labeler" labels stats
 contains "missing database is one line" '^Error: data/labels.sqlite: no such database'
-expect "label add without a key exits 1" 1 "$OLDPWD/$bin/labeler" label add at://did:plc:abc/app.bsky.feed.post/3k2 spam
+printf 'store:\n  path: elsewhere.sqlite\n' > other.yaml
+expect "labels stats --config reads that file's database" 1 "$OLDPWD/$bin/labeler" labels stats --config other.yaml
+contains "the configured database is named" '^Error: elsewhere.sqlite: no such database'
+expect "LABELER_CONFIG selects the file" 1 env LABELER_CONFIG=other.yaml "$OLDPWD/$bin/labeler" labels stats
+contains "the file from LABELER_CONFIG is used" '^Error: elsewhere.sqlite: no such database'
+expect "a missing LABELER_CONFIG file stops the command" 1 env LABELER_CONFIG=missing.yaml "$OLDPWD/$bin/labeler" labels stats
+contains "a missing configuration file is one line" '^Error: missing.yaml: no such configuration file'
+expect "label add without a key exits 1" 1 "$OLDPWD/$bin/labeler" label add at://did:plc:abc/app.bsky.feed.post/3k2 spam --allow-did-key-src
 "$OLDPWD/$bin/labeler" keys generate >/dev/null
-expect "label add" 0 "$OLDPWD/$bin/labeler" label add at://did:plc:abc/app.bsky.feed.post/3k2 spam --reason smoke
+expect "label add with no DID needs --allow-did-key-src" 1 "$OLDPWD/$bin/labeler" label add at://did:plc:abc/app.bsky.feed.post/3k2 spam
+contains "the refusal says why" 'no DID configured: .*--allow-did-key-src'
+expect "label add" 0 "$OLDPWD/$bin/labeler" label add at://did:plc:abc/app.bsky.feed.post/3k2 spam --reason smoke --allow-did-key-src
 contains "label add prints the signed label" '^seq 1: \{"cts":"[^"]+","sig":\{"\$bytes":"[A-Za-z0-9+/]+"\},"src":"did:key:zQ3s'
-expect "label negate" 0 "$OLDPWD/$bin/labeler" label negate at://did:plc:abc/app.bsky.feed.post/3k2 spam
+expect "label negate" 0 "$OLDPWD/$bin/labeler" label negate at://did:plc:abc/app.bsky.feed.post/3k2 spam --allow-did-key-src
 contains "negation carries neg" '"neg":true'
 expect "label add with a bad value exits 64" 64 "$OLDPWD/$bin/labeler" label add did:plc:abc Bad
 expect "labels list --json" 0 "$OLDPWD/$bin/labeler" labels list --json --uri 'at://did:plc:abc/*'

@@ -61,6 +61,39 @@ public struct LabelerConfiguration: Sendable, Equatable {
         "LABELER_" + path.uppercased().replacingOccurrences(of: ".", with: "_")
     }
 
+    /// The configuration file for a command: `--config` when given, else `LABELER_CONFIG`, else
+    /// `config/labeler.yaml` when it exists, else `/etc/labeler/labeler.yaml` when it exists;
+    /// `nil` when none applies (every default). A file named by `--config` or `LABELER_CONFIG`
+    /// must exist (`required`).
+    public static func locate(
+        explicit: String?, environment: [String: String], exists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }
+    ) -> (path: String, required: Bool)? {
+        if let explicit { return (explicit, true) }
+        if let named = environment[environmentVariable], !named.isEmpty { return (named, true) }
+        for path in [localPath, systemPath] where exists(path) { return (path, false) }
+        return nil
+    }
+
+    /// The variable that names the configuration file.
+    public static let environmentVariable = "LABELER_CONFIG"
+    /// Where a checkout keeps its configuration (relative to the working folder).
+    public static let localPath = "config/labeler.yaml"
+    /// Where a system installation keeps it.
+    public static let systemPath = "/etc/labeler/labeler.yaml"
+
+    /// The located file (see ``locate(explicit:environment:exists:)``), then the environment;
+    /// returns the configuration and the file it came from, if any.
+    public static func load(explicit: String?, environment: [String: String]) throws(Error)
+        -> (configuration: LabelerConfiguration, file: String?)
+    {
+        guard let (path, required) = locate(explicit: explicit, environment: environment) else {
+            var configuration = LabelerConfiguration()
+            try configuration.apply(environment: environment)
+            return (configuration, nil)
+        }
+        return (try load(path: path, required: required, environment: environment), path)
+    }
+
     /// Loads `path` (a missing file is an error only when `required`), then the environment.
     public static func load(path: String, required: Bool, environment: [String: String]) throws(Error)
         -> LabelerConfiguration
@@ -111,7 +144,11 @@ public struct LabelerConfiguration: Sendable, Equatable {
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("LABELER_") {
             guard let key = Self.keys.first(where: { Self.environmentName($0.path) == name }) else {
                 // Read by the logger and the key loader, not configuration keys.
-                if name == "LABELER_LOG_LEVEL" || name == SigningKeyLoader.environmentVariable { continue }
+                if name == "LABELER_LOG_LEVEL" || name == SigningKeyLoader.environmentVariable
+                    || name == Self.environmentVariable
+                {
+                    continue
+                }
                 throw Error(description: "environment: unknown variable \(name)")
             }
             do { try key.apply(&self, .environment(value)) } catch {

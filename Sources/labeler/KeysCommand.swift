@@ -27,10 +27,12 @@ struct KeysCommand: ParsableCommand {
         @Option(help: "Curve: secp256k1 (what the network's labelers use) or p256.")
         var type: KeyType = .secp256k1
 
-        @Option(help: "Key file to create.")
-        var out: String = KeysCommand.defaultPath
+        @Option(help: "Key file to create (default: the configuration's signing.key).")
+        var out: String?
+        @OptionGroup var file: ConfigurationOption
 
         func run() throws {
+            let out = try self.out ?? file.load().signingKey
             try makeParentDirectory(of: out)
             let key = SigningKey.generate(type)
             do { try KeyFile.create(at: out, key: key) } catch { throw CommandFailure(error.description) }
@@ -41,13 +43,15 @@ struct KeysCommand: ParsableCommand {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the did:key of a signing key file.")
 
-        @Option(help: "Key file to read.")
-        var key: String = KeysCommand.defaultPath
+        @Option(help: "Key file to read (default: the configuration's signing.key).")
+        var key: String?
 
         @Option(help: "Curve of a key file that holds bare hex without a type prefix.")
         var type: KeyType = .secp256k1
+        @OptionGroup var file: ConfigurationOption
 
         func run() throws {
+            let key = try self.key ?? file.load().signingKey
             let signingKey: SigningKey
             do { signingKey = try KeyFile.load(at: key, defaultType: type) } catch { throw CommandFailure(error.description) }
             print(signingKey.publicKey.didKey)
@@ -67,12 +71,16 @@ extension KeysCommand {
                 permanent for all of them at once. Safe while the service runs.
                 """)
 
-        @Option(help: "SQLite database.") var db = defaultDatabasePath
-        @Option(help: "The current signing key file.") var key: String = KeysCommand.defaultPath
+        @Option(help: "SQLite database (default: the configuration's store.path).") var db: String?
+        @Option(help: "The current signing key file (default: the configuration's signing.key).") var key: String?
         @Option(help: "Curve of a key file that holds bare hex without a type prefix.")
         var type: KeyType = .secp256k1
+        @OptionGroup var file: ConfigurationOption
 
         func run() throws {
+            let configured = try file.load()
+            let key = self.key ?? configured.signingKey
+            let db = self.db ?? configured.storePath
             let signingKey: SigningKey
             do { signingKey = try KeyFile.load(at: key, defaultType: type) } catch { throw CommandFailure(error.description) }
             let store = try openExistingStore(db)

@@ -9,8 +9,6 @@ import Rules
 import Glibc
 #endif
 
-/// The database the service uses unless configured otherwise.
-let defaultDatabasePath = "data/labels.sqlite"
 
 /// Opens an existing database (inspection must not create an empty one by mistake).
 func openExistingStore(_ path: String) throws -> LabelStore {
@@ -31,7 +29,8 @@ struct LabelsCommand: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List current labels in stream order.")
 
-        @Option(help: "SQLite database.") var db = defaultDatabasePath
+        @Option(help: "SQLite database (default: the configuration's store.path).") var db: String?
+        @OptionGroup var file: ConfigurationOption
         @Option(help: "An exact URI, or a prefix ending in *.") var uri: String?
         @Option(help: "Only this label value.") var val: String?
         @Option(help: "Only labels from this labeler DID.") var src: String?
@@ -44,7 +43,7 @@ struct LabelsCommand: ParsableCommand {
         }
 
         func run() throws {
-            let store = try openExistingStore(db)
+            let store = try openExistingStore(try db ?? file.load().storePath)
             let rows: [StoredLabel]
             do {
                 rows = try store.labels(matching: .init(uri: uri, val: val, src: src, since: since, limit: limit))
@@ -66,10 +65,11 @@ struct LabelsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Why a record or account is labeled: its history.")
 
         @Argument(help: "An at:// URI or a DID.") var uri: String
-        @Option(help: "SQLite database.") var db = defaultDatabasePath
+        @Option(help: "SQLite database (default: the configuration's store.path).") var db: String?
+        @OptionGroup var file: ConfigurationOption
 
         func run() throws {
-            let store = try openExistingStore(db)
+            let store = try openExistingStore(try db ?? file.load().storePath)
             let history: [LabelHistoryEntry]
             do { history = try store.history(uri: uri) } catch { throw CommandFailure(error.description) }
             guard !history.isEmpty else {
@@ -90,11 +90,12 @@ struct LabelsCommand: ParsableCommand {
     struct Stats: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Counts by value and by rule, last seq, stored cursors.")
 
-        @Option(help: "SQLite database.") var db = defaultDatabasePath
+        @Option(help: "SQLite database (default: the configuration's store.path).") var db: String?
+        @OptionGroup var file: ConfigurationOption
         @Flag(help: "One JSON object.") var json = false
 
         func run() throws {
-            let store = try openExistingStore(db)
+            let store = try openExistingStore(try db ?? file.load().storePath)
             let stats: LabelStore.Statistics
             do { stats = try store.statistics() } catch { throw CommandFailure(error.description) }
             let cursor = stats.cursors.first
@@ -139,14 +140,10 @@ struct LabelCommand: ParsableCommand {
         @Option(help: "SQLite database (default: the configuration's).") var db: String?
         @Option(help: "Signing key file (default: the configuration's).") var key: String?
         @Option(help: "The labeler's DID (default: the configuration's, else the key's did:key).") var did: String?
-        @Option(help: "A running service's address (default: from config/labeler.yaml).") var server: String?
-
-        /// `config/labeler.yaml` with `LABELER_*` on top (the defaults when there is no file).
-        var configured: LabelerConfiguration {
-            (try? LabelerConfiguration.load(
-                path: "config/labeler.yaml", required: false, environment: ProcessInfoLite.environmentVariables))
-                ?? LabelerConfiguration()
-        }
+        @Option(help: "A running service's address (default: from the configuration).") var server: String?
+        @Flag(help: "Sign with the key's did:key as src when no DID is configured (the network ignores such labels).")
+        var allowDidKeySrc = false
+        @OptionGroup var file: ConfigurationOption
 
         func validate() throws {
             guard ATURI.isValid(uri) || DID.isValid(uri) else {
@@ -161,7 +158,7 @@ struct LabelCommand: ParsableCommand {
         /// token and the service answers; else straight into the database (a busy timeout
         /// waits for the service's transactions). Returns whether the service took it.
         func send(_ action: LabelChange.Action, exp: String?, hours: Int64?) async throws -> Bool {
-            let configured = self.configured
+            let configured = try file.load()
             guard let endpoint = AdminEndpoint.configured(server: server, configuration: configured),
                 cid != nil || DID.isValid(uri), exp == nil || hours != nil
             else { return false }
@@ -180,10 +177,15 @@ struct LabelCommand: ParsableCommand {
         }
 
         func write(_ action: LabelChange.Action, exp: String?) throws {
-            let configured = self.configured
+            let configured = try file.load()
             let key = self.key ?? configured.signingKey
             let db = self.db ?? configured.storePath
             let did = self.did ?? (configured.did.isEmpty ? nil : configured.did)
+            guard did != nil || allowDidKeySrc else {
+                throw CommandFailure(
+                    "no DID configured: the label would be signed with src = the key's did:key, which the network ignores; "
+                        + "set did in the configuration (or pass --did), or pass --allow-did-key-src")
+            }
             let signingKey: SigningKey
             do { signingKey = try KeyFile.load(at: key, defaultType: .secp256k1) } catch {
                 throw CommandFailure("\(error) (create one with `labeler keys generate`)")

@@ -56,7 +56,9 @@ struct ReplayCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = CommandLineLogging.logger("labeler.replay")
         var settings = self
-        if let config {
+        // Only a file named here or by LABELER_CONFIG: a replay stores labels only when asked to.
+        let named = config ?? ProcessInfoLite.environment(LabelerConfiguration.environmentVariable).flatMap { $0.isEmpty ? nil : $0 }
+        if let config = named {
             let file: LabelerConfiguration
             do {
                 file = try LabelerConfiguration.load(

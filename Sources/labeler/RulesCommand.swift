@@ -21,11 +21,12 @@ struct RulesCommand: ParsableCommand {
             discussion: "Exits 1 when there is any problem; the set would not load in the service either."
         )
 
-        @Argument(help: "The rules folder.")
-        var directory = "rules"
+        @Argument(help: "The rules folder (default: the configuration's rules.path).")
+        var directory: String?
+        @OptionGroup var file: ConfigurationOption
 
         func run() throws {
-            let set = try loadRules(directory)
+            let set = try loadRules(try directory ?? file.load().rulesPath)
             print("ok: \(set.summary)")
         }
     }
@@ -37,10 +38,12 @@ struct RulesCommand: ParsableCommand {
                 "Prints each failing case with what was expected and what the rules produced; exits 1 on any failure."
         )
 
-        @Argument(help: "The rules folder.")
-        var directory = "rules"
+        @Argument(help: "The rules folder (default: the configuration's rules.path).")
+        var directory: String?
+        @OptionGroup var file: ConfigurationOption
 
         func run() throws {
+            let directory = try self.directory ?? file.load().rulesPath
             let set = try loadRules(directory)
             let cases: [RuleTestCase]
             do {
@@ -70,8 +73,9 @@ struct RulesCommand: ParsableCommand {
                 """
         )
 
-        @Option(help: "The rules folder.")
-        var rules = "rules"
+        @Option(help: "The rules folder (default: the configuration's rules.path).")
+        var rules: String?
+        @OptionGroup var file: ConfigurationOption
 
         @Option(help: "Collection of a --record or --stdin record.")
         var collection = Collections.post
@@ -102,7 +106,7 @@ struct RulesCommand: ParsableCommand {
         }
 
         func run() throws {
-            let set = try loadRules(rules)
+            let set = try loadRules(try rules ?? file.load().rulesPath)
             let scratch = RuleScratch()
             var counts = InMemoryThresholdCounts()
             var inputs: [String] = []

@@ -17,20 +17,13 @@ struct RunCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Configuration file (default: config/labeler.yaml, when it exists).")
-    var config: String?
+    @OptionGroup var file: ConfigurationOption
 
     func run() async throws {
         let stop = StopSignals.install()
         let logger = CommandLineLogging.logger("labeler")
         let environment = ProcessInfoLite.environmentVariables
-        let configuration: LabelerConfiguration
-        do {
-            configuration = try LabelerConfiguration.load(
-                path: config ?? "config/labeler.yaml", required: config != nil, environment: environment)
-        } catch {
-            throw CommandFailure(error.description)
-        }
+        let configuration = try file.load()
         let service: LabelerService
         do { service = try LabelerService(configuration: configuration, environment: environment, logger: logger) } catch {
             throw CommandFailure(error.description)

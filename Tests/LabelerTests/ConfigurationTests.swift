@@ -20,6 +20,26 @@ import Testing
     }
 
     /// The shipped file documents every key with its default value.
+    /// `--config`, then `LABELER_CONFIG`, then `config/labeler.yaml`, then
+    /// `/etc/labeler/labeler.yaml`; a file named by either of the first two must exist.
+    @Test func theFileIsFoundInOrder() throws {
+        let local = LabelerConfiguration.localPath, system = LabelerConfiguration.systemPath
+        let both: (String) -> Bool = { $0 == local || $0 == system }
+        let named = ["LABELER_CONFIG": "/srv/labeler.yaml"]
+        #expect(LabelerConfiguration.locate(explicit: "/x.yaml", environment: named, exists: both)! == ("/x.yaml", true))
+        #expect(LabelerConfiguration.locate(explicit: nil, environment: named, exists: both)! == ("/srv/labeler.yaml", true))
+        #expect(LabelerConfiguration.locate(explicit: nil, environment: [:], exists: both)! == (local, false))
+        #expect(LabelerConfiguration.locate(explicit: nil, environment: [:], exists: { $0 == system })! == (system, false))
+        #expect(LabelerConfiguration.locate(explicit: nil, environment: ["LABELER_CONFIG": ""], exists: { _ in false }) == nil)
+        // LABELER_CONFIG names the file; it is not an unknown configuration key.
+        let path = try write("server:\n  port: 9\n")
+        let (c, file) = try LabelerConfiguration.load(explicit: nil, environment: ["LABELER_CONFIG": path])
+        #expect(file == path && c.serverPort == 9)
+        #expect(throws: LabelerConfiguration.Error.self) {
+            try LabelerConfiguration.load(explicit: nil, environment: ["LABELER_CONFIG": "/nonexistent/labeler.yaml"])
+        }
+    }
+
     @Test func theShippedFileIsTheDefaults() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("config/labeler.yaml").path
