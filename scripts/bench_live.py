@@ -19,7 +19,7 @@ the peer): scripts/bench-live.sh makes a venv with them.
   bench_live.py --labeler .build-release/release/labeler --capture c.bin --rules rules \
       --rates 500,2000,20000 --seconds 20
 """
-import argparse, asyncio, json, os, signal, statistics, subprocess, sys, tempfile, time
+import argparse, asyncio, json, os, signal, subprocess, sys, tempfile, time
 from urllib.parse import urlsplit, parse_qs
 
 import libipld
@@ -89,7 +89,6 @@ class Relay:
         self.sent_at = {}          # uri -> monotonic send time (first send)
         self.sent = 0              # messages sent, all connections
         self.connections = 0
-        self.done = asyncio.Event()
         self.window = (0.0, float('inf'))
 
     async def handler(self, ws):
@@ -117,7 +116,6 @@ class Relay:
                 delay = next_due - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            self.done.set()
             await ws.wait_closed()
         except websockets.ConnectionClosed:
             pass

@@ -77,11 +77,7 @@ import Testing
         }
         #expect(writer.totals.skippedBatches >= 1)
         // The idle tick stores the cursor though only skipped negations came after it moved.
-        let deadline = ContinuousClock.now + .seconds(60)
-        while try store.cursor(for: "relay test") != 99 && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        #expect(try store.cursor(for: "relay test") == 99)
+        #expect(try await eventually(timeout: .seconds(60)) { try store.cursor(for: "relay test") == 99 })
         run.cancel()
         await run.value
         // One row per label: the negation replaced the application.
