@@ -65,8 +65,10 @@ import Testing
         }
     }
 
+    /// The error frame arrives, then the server closes the connection: this client does not
+    /// close by itself, so the server waits `errorFrameTimeout` for it first.
     @Test func cursorAboveTheHeadGetsFutureCursorAndIsClosed() async throws {
-        try await Harness.with { h in
+        try await Harness.with(configure: { $0.errorFrameTimeout = .seconds(5) }) { h in
             try await h.apply(3)
             try await h.subscribe(cursor: "4") { session in
                 let first = try await session.nextFrame()
@@ -84,7 +86,7 @@ import Testing
 
     @Test(arguments: ["abc", "-1", "1.5", "", "99999999999999999999"])
     func malformedCursorGetsAnErrorFrameAndIsClosed(cursor: String) async throws {
-        try await Harness.with { h in
+        try await Harness.with(configure: { $0.errorFrameTimeout = .seconds(5) }) { h in
             try await h.subscribe(cursor: cursor) { session in
                 let frame = try await session.nextFrame()
                 guard case .error(let error, _) = frame else {

@@ -15,6 +15,8 @@ struct SubscribeLabelsRoute: Sendable {
         case stream(LabelStream.Outcome)
         case clientClosed
         case failed(String)
+        /// The time given to the client to close after a final error frame ran out.
+        case waitedForClose
     }
 
     func register(on router: Router<ServerRequestContext>) {
@@ -100,11 +102,23 @@ struct SubscribeLabelsRoute: Sendable {
             switch first {
             case .stream(.error(let error)):
                 await sendFinal(error, writer: writer)
+                // As after an error frame sent right after the upgrade (`awaitClientClose`): the
+                // client closes first, within `finalFrameTimeout`, so that it does not lose the
+                // frame to an early close. The reader task sees its close.
+                let timeout = finalFrameTimeout
+                group.addTask {
+                    try? await Task.sleep(for: timeout)
+                    return .waitedForClose
+                }
+                while let next = await group.next() {
+                    if case .clientClosed = next { break }
+                    if case .waitedForClose = next { break }
+                }
             case .stream(.ended(.tooSlow)):
                 logger.info("dropping a slow subscriber")
                 await sendFinal(
                     ErrorMessage(error: "ConsumerTooSlow", message: "Subscriber fell too far behind."), writer: writer)
-            case .stream(.ended), .clientClosed, .failed:
+            case .stream(.ended), .clientClosed, .failed, .waitedForClose:
                 break
             }
             group.cancelAll()
