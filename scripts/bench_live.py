@@ -73,6 +73,33 @@ def context_switches(pid):
     return total
 
 
+def threads(pid):
+    """Per thread of `pid`: (name, tid) -> [CPU seconds, context switches] so far."""
+    out = {}
+    for tid in os.listdir('/proc/%d/task' % pid):
+        try:
+            base = '/proc/%d/task/%s/' % (pid, tid)
+            name = open(base + 'comm').read().strip()
+            fields = open(base + 'stat').read().rsplit(')', 1)[1].split()
+            switches = sum(int(line.split()[1]) for line in open(base + 'status')
+                           if line.startswith(('voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches')))
+            out[(name, tid)] = [(int(fields[11]) + int(fields[12])) / CLK_TCK, switches]
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def print_threads(before, after, sent):
+    """Where the CPU time and the wake-ups went, by thread, per event."""
+    rows = []
+    for key, (cpu1, cs1) in after.items():
+        cpu0, cs0 = before.get(key, [0, 0])
+        if cpu1 - cpu0 > 0 or cs1 - cs0 > 0:
+            rows.append((cpu1 - cpu0, cs1 - cs0, key))
+    for cpu, cs, (name, tid) in sorted(rows, reverse=True):
+        print('    thread %-18s %7s  %8.1f µs/event  %6.3f switches/event' % (name, tid, cpu * 1e6 / max(sent, 1), cs / max(sent, 1)))
+
+
 def peak_rss_kb(pid):
     for line in open('/proc/%d/status' % pid):
         if line.startswith('VmHWM:'):
@@ -162,13 +189,16 @@ async def wait_for(predicate, timeout, what):
         await asyncio.sleep(0.02)
 
 
-async def measure(process_pid, relay, warmup, seconds):
+async def measure(process_pid, relay, warmup, seconds, by_thread=False):
     """CPU seconds and messages sent over the window after `warmup` seconds of traffic."""
     await wait_for(lambda: relay.sent > 0, 60, 'the first message to be sent')
     await asyncio.sleep(warmup)
+    th0 = threads(process_pid) if by_thread else None
     cpu0, cs0, sent0, t0 = cpu_seconds(process_pid), context_switches(process_pid), relay.sent, time.monotonic()
     await asyncio.sleep(seconds)
     cpu1, cs1, sent1, t1 = cpu_seconds(process_pid), context_switches(process_pid), relay.sent, time.monotonic()
+    if by_thread:
+        print_threads(th0, threads(process_pid), sent1 - sent0)
     relay.window = (t0, t1)
     return cpu1 - cpu0, sent1 - sent0, t1 - t0, cs1 - cs0
 
@@ -202,7 +232,7 @@ async def run_labeler(args, messages, rate):
             received = os.path.join(work, 'received.txt')
             sub = subprocess.Popen([sys.executable, os.path.abspath(__file__), '--subscribe',
                                     'ws://127.0.0.1:%d/xrpc/com.atproto.label.subscribeLabels' % serving, '--out', received])
-            cpu, sent, wall, switches = await measure(proc.pid, relay, args.warmup, args.seconds)
+            cpu, sent, wall, switches = await measure(proc.pid, relay, args.warmup, args.seconds, args.threads)
             rss = peak_rss_kb(proc.pid)
             sub.kill()
             sub.wait()
@@ -248,6 +278,7 @@ def main():
     ap.add_argument('--warmup', type=float, default=3)
     ap.add_argument('--peer', default='', help='live_consumer.py, for the Python peer figures')
     ap.add_argument('--json', action='store_true')
+    ap.add_argument('--threads', action='store_true', help="also print the labeler's CPU and switches per thread")
     args = ap.parse_args()
     if args.subscribe:
         asyncio.run(subscribe_labels(args.subscribe, args.out))
