@@ -48,7 +48,9 @@ struct ServeBenchmark {
     static func backfill(_ options: Options, path: String, logger: Logger) async throws {
         let store = try LabelStore(path: path)
         let key = SigningKey.generate(options.keyType)
-        let keyID = try store.keyID(forDIDKey: key.publicKey.didKey, at: Datetime.now().rawValue)
+        let writer = try LabelWriter(store: store, src: "did:plc:benchlabeler", key: key, logger: logger)
+        let keyID = writer.currentKeyID
+        let writing = Task { await writer.run() }
         let clock = ContinuousClock()
         let fillStart = clock.now
         let batch = 10_000
@@ -56,10 +58,10 @@ struct ServeBenchmark {
             let changes = (start..<min(start + batch, options.backfill)).map {
                 LabelChange(action: .apply, uri: "at://did:plc:bench\($0 % 977)/app.bsky.feed.post/\($0)", val: "spam", origin: .rule(id: "bench"))
             }
-            _ = try store.write(changes, src: "did:plc:benchlabeler", now: Datetime.now().rawValue, cursor: nil, keyID: keyID) {
-                try $0.signed(with: key)
-            }
+            _ = try await writer.submit(changes)
         }
+        writing.cancel()
+        await writing.value
         print("backfill: stored \(options.backfill) labels in \(seconds(clock.now - fillStart)) s")
 
         let (commits, _) = AsyncStream.makeStream(of: Int64.self)

@@ -8,6 +8,7 @@ import Logging
 /// Labels signed and committed per second through the label writer (group commit into SQLite in
 /// WAL mode), with many workers submitting at once, as the pipeline does.
 /// Usage: writer-bench [--labels N] [--workers W] [--per-submit K] [--key secp256k1|p256] [--wait]
+///                     [--durability full|normal]
 /// Workers queue their changes as the pipeline does (`enqueue`); with `--wait` each waits for its
 /// commit (`submit`, as people's changes through the admin endpoint do).
 @main
@@ -19,6 +20,7 @@ struct WriterBenchmark {
         var perSubmit = 1
         var keyType = KeyType.secp256k1
         var wait = false
+        var durability = LabelStore.Durability.full
         while !args.isEmpty {
             switch args.removeFirst() {
             case "--labels": total = Int(args.removeFirst()) ?? total
@@ -26,6 +28,7 @@ struct WriterBenchmark {
             case "--per-submit": perSubmit = Int(args.removeFirst()) ?? perSubmit
             case "--key": keyType = KeyType(rawValue: args.removeFirst()) ?? keyType
             case "--wait": wait = true
+            case "--durability": durability = LabelStore.Durability(rawValue: args.removeFirst()) ?? durability
             default: break
             }
         }
@@ -46,7 +49,7 @@ struct WriterBenchmark {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("writer-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let store = try LabelStore(path: dir.appendingPathComponent("labels.sqlite").path)
+        let store = try LabelStore(path: dir.appendingPathComponent("labels.sqlite").path, durability: durability)
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let writer = try LabelWriter(store: store, src: "did:plc:benchlabeler", key: .generate(keyType), logger: logger)
@@ -79,7 +82,7 @@ struct WriterBenchmark {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let written = writer.totals
         print(
-            "\(keyType.rawValue): \(written.labels) labels in \(written.batches) transactions (largest \(written.largestBatch)), "
+            "\(keyType.rawValue), synchronous=\(durability.rawValue): \(written.labels) labels in \(written.batches) transactions (largest \(written.largestBatch)), "
                 + "\(workers) workers × \(perSubmit) per \(wait ? "submit, waiting" : "enqueue"): "
                 + "\(Int(Double(written.labels) / seconds)) labels/s")
     }

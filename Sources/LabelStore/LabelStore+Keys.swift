@@ -13,7 +13,7 @@ extension LabelStore {
                 ).map(Self.storedLabel)
             }
         } catch {
-            throw Error(description: "reading labels: \(error)")
+            throw Error("reading labels", error)
         }
     }
 
@@ -37,7 +37,7 @@ extension LabelStore {
                 return count
             }
         } catch {
-            throw Error(description: "storing signatures: \(error)")
+            throw Error("storing signatures", error)
         }
     }
 
@@ -50,7 +50,7 @@ extension LabelStore {
                 return keys
             }
         } catch {
-            throw Error(description: "reading signing keys: \(error)")
+            throw Error("reading signing keys", error)
         }
     }
 }

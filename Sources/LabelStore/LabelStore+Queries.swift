@@ -51,7 +51,7 @@ extension LabelStore {
                 try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.storedLabel)
             }
         } catch {
-            throw Error(description: "reading labels: \(error)")
+            throw Error("reading labels", error)
         }
     }
 
@@ -102,7 +102,7 @@ extension LabelStore {
                     labels: labels, negated: negated, lastSeq: lastSeq, byValue: byValue, byRule: byRule, cursors: cursors)
             }
         } catch {
-            throw Error(description: "reading statistics: \(error)")
+            throw Error("reading statistics", error)
         }
     }
 }

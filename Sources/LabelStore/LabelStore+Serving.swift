@@ -41,7 +41,7 @@ extension LabelStore {
                 try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(Self.storedLabel)
             }
         } catch {
-            throw Error(description: "reading labels: \(error)")
+            throw Error("reading labels", error)
         }
     }
 
@@ -54,7 +54,7 @@ extension LabelStore {
                 try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }
             }
         } catch {
-            throw Error(description: "explaining a label query: \(error)")
+            throw Error("explaining a label query", error)
         }
     }
 

@@ -31,33 +31,44 @@ extension LabelStore {
         do {
             return try pool.read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }
         } catch {
-            throw Error(description: "reading threshold counts: \(error)")
+            throw Error("reading threshold counts", error)
         }
     }
 
-    /// Records rule matches that count toward thresholds, forgetting those older than their
-    /// window (`window` microseconds before each new one), so the table stays small. A hit
-    /// already recorded for the same event and position is not recorded again.
-    public func recordThresholdHits(
-        _ hits: [(ruleID: String, did: String, time: Int64, window: Int64, event: ThresholdEvent?)]
-    ) throws(Error) {
-        guard !hits.isEmpty else { return }
+    /// Every stored hit of rule `ruleID` for account `did` at or after `since` (microseconds), for
+    /// counts kept in memory that start from what the store holds.
+    public func thresholdHits(ruleID: String, did: String, since: Int64, window: Int64) throws(Error) -> [ThresholdHit] {
         do {
-            try pool.write { db in
-                for hit in hits {
-                    try db.execute(
-                        sql: """
-                            INSERT OR IGNORE INTO threshold_hit (rule_id, did, time, event_source, event_seq, ordinal)
-                            VALUES (?, ?, ?, ?, ?, ?)
-                            """,
-                        arguments: [hit.ruleID, hit.did, hit.time, hit.event?.source, hit.event?.seq, hit.event?.ordinal])
-                    try db.execute(
-                        sql: "DELETE FROM threshold_hit WHERE rule_id = ? AND did = ? AND time < ?",
-                        arguments: [hit.ruleID, hit.did, hit.time - hit.window])
-                }
+            return try pool.read { db in
+                try ThresholdHitRow.fetchAll(
+                    db, sql: "SELECT * FROM threshold_hit WHERE rule_id = ? AND did = ? AND time >= ?",
+                    arguments: [ruleID, did, since]
+                ).map { $0.hit(window: window) }
             }
         } catch {
-            throw Error(description: "recording threshold counts: \(error)")
+            throw Error("reading threshold counts", error)
         }
+    }
+}
+
+/// One match of a threshold rule (`count` within a window) for one account, stored by the label
+/// writer with the event's labels and cursor, and forgotten once older than its window.
+public struct ThresholdHit: Sendable, Hashable {
+    public var ruleID: String
+    public var did: String
+    /// When it happened (the event's time), in microseconds.
+    public var time: Int64
+    /// The rule's window, in microseconds: hits older than `time - window` are forgotten when this
+    /// one is stored.
+    public var window: Int64
+    /// The event behind it; nil when events carry no stream position.
+    public var event: ThresholdEvent?
+
+    public init(ruleID: String, did: String, time: Int64, window: Int64, event: ThresholdEvent?) {
+        self.ruleID = ruleID
+        self.did = did
+        self.time = time
+        self.window = window
+        self.event = event
     }
 }

@@ -6,25 +6,69 @@ public final class LabelStore: Sendable {
     public let path: String
     let pool: DatabasePool
 
+    /// What went wrong, in one line; for a database failure, SQLite's own error too (its result
+    /// code tells a busy database from a full disk from corruption).
     public struct Error: Swift.Error, CustomStringConvertible, Sendable {
         public let description: String
+        /// The SQLite error behind it, when there is one.
+        public let databaseError: DatabaseError?
+        /// A plan was made on rows that another writer changed before the commit: plan again.
+        public let isStalePlan: Bool
+
+        public init(description: String) {
+            self.description = description
+            databaseError = nil
+            isStalePlan = false
+        }
+
+        /// `context: error`, keeping a `DatabaseError` as it is.
+        init(_ context: String, _ error: any Swift.Error) {
+            if let error = error as? Error {
+                self = error
+                return
+            }
+            description = "\(context): \(error)"
+            databaseError = error as? DatabaseError
+            isStalePlan = false
+        }
+
+        static let stalePlan = Error(stalePlan: ())
+
+        private init(stalePlan: Void) {
+            description = "the labels changed while the batch was planned"
+            databaseError = nil
+            isStalePlan = true
+        }
+    }
+
+    /// How a commit reaches the disk. Labels leave for subscribers as soon as they are committed,
+    /// so by default a commit returns only once it is on disk (`full`): with `normal`, an OS crash
+    /// or power loss can roll back a commit whose labels subscribers already have, and its seqs
+    /// would then be handed out again to other labels, which those subscribers never see.
+    public enum Durability: String, Sendable {
+        /// `synchronous=FULL`: every commit is fsynced (the writer's group commit keeps them few).
+        case full
+        /// `synchronous=NORMAL`: safe across process crashes, not across OS crashes.
+        case normal
     }
 
     /// Opens (creating when absent) the database at `path` and migrates it to the current schema.
-    public init(path: String) throws(Error) {
+    public init(path: String, durability: Durability = .full) throws(Error) {
         self.path = path
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
+        let synchronous = durability == .full ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
-            // WAL with synchronous=NORMAL is durable across process crashes (a commit is in the WAL
-            // before it returns); only an OS crash can lose the last transactions.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+            // The pool turns WAL on with synchronous=NORMAL after preparing each connection; the
+            // one writer connection is what commits, so it gets the durability asked for.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
             try Self.migrator.migrate(pool)
         } catch {
-            throw Error(description: "\(path): cannot open the database: \(error)")
+            throw Error("\(path): cannot open the database", error)
         }
     }
 
@@ -113,6 +157,15 @@ public final class LabelStore: Sendable {
                         WHERE event_seq IS NOT NULL;
                     """)
         }
+        migrator.registerMigration("v6 write epoch") { db in
+            // Bumped by every transaction that changes labels: the writer plans on a read snapshot
+            // and commits only if nobody (another process: the CLI, a replay) wrote meanwhile.
+            try db.execute(
+                sql: """
+                    CREATE TABLE write_epoch (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+                    INSERT INTO write_epoch (id, value) VALUES (1, 0);
+                    """)
+        }
         return migrator
     }
 
@@ -123,27 +176,16 @@ public final class LabelStore: Sendable {
                 try Int64.fetchOne(db, sql: "SELECT seq FROM cursor WHERE source = ?", arguments: [source])
             }
         } catch {
-            throw Error(description: "reading the cursor: \(error)")
+            throw Error("reading the cursor", error)
         }
     }
 
-    /// Stores a source's cursor; nil forgets it (the source restarts from its live head).
-    public func setCursor(_ seq: Int64?, for source: String, at time: String) throws(Error) {
+    /// `PRAGMA synchronous` in force on the writer's connection (2 is FULL, 1 NORMAL).
+    public func synchronousLevel() throws(Error) -> Int {
         do {
-            try pool.write { db in
-                if let seq {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO cursor (source, seq, updated_at) VALUES (?, ?, ?)
-                            ON CONFLICT(source) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at
-                            """,
-                        arguments: [source, seq, time])
-                } else {
-                    try db.execute(sql: "DELETE FROM cursor WHERE source = ?", arguments: [source])
-                }
-            }
+            return try pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
         } catch {
-            throw Error(description: "writing the cursor: \(error)")
+            throw Error("reading the durability setting", error)
         }
     }
 

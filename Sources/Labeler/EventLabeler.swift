@@ -77,7 +77,8 @@ public final class EventLabeler: Sendable {
         if let writer {
             var changes = results.flatMap(\.labelChanges)
             for i in changes.indices { changes[i].eventSeq = seq }
-            if !changes.isEmpty { try await writer.enqueue(changes) }
+            let hits = evaluator.counts.persistsHits ? thresholdHits(of: results, seq: event.seq) : []
+            if !changes.isEmpty || !hits.isEmpty { try await writer.enqueue(changes, thresholdHits: hits) }
         }
         tally.withLock { t in
             for effects in results {
@@ -97,6 +98,22 @@ public final class EventLabeler: Sendable {
         }
     }
 
+    /// The threshold hits of one event, numbered as the evaluator numbered them (in op order), so
+    /// the stored rows are the ones the event counted with.
+    func thresholdHits(of results: [Effects], seq: Int64?) -> [ThresholdHit] {
+        var hits: [ThresholdHit] = []
+        var ordinal = 0
+        for effects in results {
+            for bump in effects.counterBumps {
+                hits.append(
+                    ThresholdHit(
+                        ruleID: bump.ruleID, did: bump.did, time: bump.time, window: bump.window,
+                        event: evaluator.eventSource.flatMap { source in seq.map { ThresholdEvent(source: source, seq: $0, ordinal: ordinal) } }))
+                ordinal += 1
+            }
+        }
+        return hits
+    }
 
     /// The event's own time in microseconds (so replays are deterministic), or now.
     public static func eventTime(_ event: RepoEvent) -> Int64 {

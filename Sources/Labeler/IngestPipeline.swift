@@ -5,13 +5,13 @@ import LabelStore
 import Logging
 import Synchronization
 
-/// Source → scheduler → handler, with the cursor kept durable.
+/// Source → scheduler → handler, and the low-water mark that is the cursor.
 ///
 /// Events of one account run in stream order, one at a time; accounts run concurrently up to the
 /// configured concurrency. The scheduler's low-water mark (every event at or below it finished)
-/// is the cursor: it is written to the store at most once per `cursorInterval` and once more at
-/// the end, and the source resumes after it on restart, so nothing is skipped; events above it
-/// may be handled again after a crash.
+/// is the cursor: the label writer stores it with its transactions (`lowWaterMark`), and the
+/// source resumes after the stored one on restart, so nothing is skipped; events above it may be
+/// handled again after a crash. The pipeline itself writes nothing.
 ///
 /// The source hands over events in their envelopes (seq and account read, the rest not decoded),
 /// in batches (`EventSource.runSealed`); each is decoded by the worker that runs it, just before
@@ -23,21 +23,12 @@ public final class IngestPipeline: Sendable {
 
     public struct Configuration: Sendable {
         public var scheduler: KeyedSchedulerConfiguration
-        public var cursorInterval: Duration
         /// How long to let queued work finish at shutdown.
         public var drainTimeout: Duration
-        /// Whether the pipeline writes the cursor itself. Off when a label writer stores it with
-        /// each transaction (read from `lowWaterMark`); the stored cursor is still read at start.
-        public var storesCursor: Bool
 
-        public init(
-            scheduler: KeyedSchedulerConfiguration = .init(), cursorInterval: Duration = .seconds(1),
-            drainTimeout: Duration = .seconds(30), storesCursor: Bool = true
-        ) {
+        public init(scheduler: KeyedSchedulerConfiguration = .init(), drainTimeout: Duration = .seconds(30)) {
             self.scheduler = scheduler
-            self.cursorInterval = cursorInterval
             self.drainTimeout = drainTimeout
-            self.storesCursor = storesCursor
         }
     }
 
@@ -68,9 +59,9 @@ public final class IngestPipeline: Sendable {
     }
 
     let source: any EventSource
+    /// Where the stored cursor is read from at the start (nil: start at the source's head).
     let store: LabelStore?
     let configuration: Configuration
-    let handler: Handler
     let logger: Logger
     private let summary = Locked(Summary())
     /// Counted by the workers for every event, without a lock.
@@ -80,8 +71,9 @@ public final class IngestPipeline: Sendable {
     private let stopping = Locked(false)
     private let sourceTask = Locked<Task<Void, any Error>?>(nil)
 
-    /// The cursor now: every event at or below it has been handled. The label writer stores it
-    /// with each transaction.
+    /// The cursor now: every event at or below it has been handled; nil while there is none
+    /// (before the first event, and while the source restarts its sequence). The label writer
+    /// stores it with each transaction.
     public var lowWaterMark: Int64? {
         let (scheduler, mark) = progress.withLock { ($0.scheduler, $0.mark) }
         return scheduler.map { $0.lowWaterMark } ?? mark
@@ -100,15 +92,11 @@ public final class IngestPipeline: Sendable {
         return counts
     }
 
-    public init(
-        source: any EventSource, store: LabelStore?, configuration: Configuration = .init(), logger: Logger,
-        handler: @escaping Handler
-    ) {
+    public init(source: any EventSource, store: LabelStore?, configuration: Configuration = .init(), logger: Logger) {
         self.source = source
         self.store = store
         self.configuration = configuration
         self.logger = logger
-        self.handler = handler
     }
 
     /// Stops reading the source; `run()` then drains what was accepted (handlers keep running,
@@ -123,17 +111,28 @@ public final class IngestPipeline: Sendable {
     }
 
     /// Runs until the source ends (captures), `stop()` is called or the task is cancelled (live
-    /// sources), then drains what was accepted, stores the final cursor and returns the counts.
-    public func run() async throws -> Summary {
+    /// sources), then drains what was accepted and returns the counts.
+    ///
+    /// - Parameters:
+    ///   - handler: runs each event (the rules, with `EventLabeler`); concurrently for different
+    ///     accounts. Given here, not at init, so that the label writer can be built on this
+    ///     pipeline's `lowWaterMark` before the handler that writes to it exists.
+    ///   - restartSource: called when the source's sequence restarted (a relay whose seqs went
+    ///     back), after the old sequence's events finished and before the new ones start: the
+    ///     label writer drops the stored cursor and forgets the old seqs (`LabelWriter.restartSource`).
+    public func run(handler: @escaping Handler, restartSource: (@Sendable () async throws -> Void)? = nil) async throws
+        -> Summary
+    {
         let cursorName = source.cursorName
         var resumeAfter = try store?.cursor(for: cursorName)
         // A reset (the relay's sequence restarted) needs a fresh scheduler, since seqs go back.
         while true {
-            let outcome = try await runEpoch(startingAfter: resumeAfter, cursorName: cursorName)
+            let outcome = try await runEpoch(startingAfter: resumeAfter, handler: handler)
             guard outcome == .reset, !stopping.value else { break }
             summary.withLock { $0.resets += 1 }
-            try store?.setCursor(nil, for: cursorName, at: Datetime.now().rawValue)
-            try store?.forgetEvents(of: cursorName)
+            // The old sequence's cursor means nothing in the new one: report none from now on.
+            progress.withLock { $0 = Progress(scheduler: nil, mark: nil) }
+            try await restartSource?()
             resumeAfter = nil
         }
         return summary.withLock { summary in
@@ -144,9 +143,8 @@ public final class IngestPipeline: Sendable {
 
     enum EpochEnd { case finished, reset }
 
-    private func runEpoch(startingAfter: Int64?, cursorName: String) async throws -> EpochEnd {
+    private func runEpoch(startingAfter: Int64?, handler: @escaping Handler) async throws -> EpochEnd {
         let logger = self.logger
-        let handler = self.handler
         let summary = self.summary
         let decoded = self.decoded
         let scheduler = Scheduler(
@@ -177,21 +175,6 @@ public final class IngestPipeline: Sendable {
 
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await scheduler.run() }
-            let cursorStore = configuration.storesCursor ? store : nil
-            if let cursorStore {
-                // Persist the low-water mark as it advances, once per interval (looking, not being
-                // told of every move, which would wake this task for every event).
-                group.addTask { [configuration] in
-                    var written = startingAfter
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: configuration.cursorInterval)
-                        if let mark = scheduler.lowWaterMark, mark != written {
-                            try cursorStore.setCursor(mark, for: cursorName, at: Datetime.now().rawValue)
-                            written = mark
-                        }
-                    }
-                }
-            }
 
             var sourceError: (any Error)? = nil
             // The source runs in a task of its own so that `stop()` can end it without cancelling
@@ -231,12 +214,7 @@ public final class IngestPipeline: Sendable {
                 sourceError = error
             }
             let final = await scheduler.shutdown(gracePeriod: configuration.drainTimeout)
-            // The scheduler has stopped, so this only wakes the cursor writer from its sleep.
-            group.cancelAll()
             try await group.waitForAll()
-            if let cursorStore, let final, final != startingAfter {
-                try cursorStore.setCursor(final, for: cursorName, at: Datetime.now().rawValue)
-            }
             progress.withLock { $0 = Progress(scheduler: nil, mark: final) }
             summary.withLock { $0.finalCursor = final }
             // Whatever a source throws while being stopped is the stop, not a failure.

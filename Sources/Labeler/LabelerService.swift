@@ -128,13 +128,21 @@ public final class LabelerService: Sendable {
             relayMetrics = nil
         }
 
-        let pipelineBox = Locked<IngestPipeline?>(nil)
+        // Built in the order data flows back: the pipeline (whose low-water mark is the cursor),
+        // the writer that stores that cursor with the labels, the rules that hand labels to the
+        // writer; the pipeline gets its handler when it runs.
+        let pipeline = IngestPipeline(
+            source: source, store: store,
+            configuration: .init(
+                scheduler: .init(
+                    concurrency: configuration.concurrency, queueLimit: configuration.queue,
+                    perKeyBacklogLimit: configuration.perKeyQueue)),
+            logger: logger)
+        self.pipeline = pipeline
         do {
             writer = try LabelWriter(
                 store: store, src: src, key: key, logger: logger, eventSource: source.cursorName,
-                cursor: { [cursorName = source.cursorName] in
-                    pipelineBox.value?.lowWaterMark.map { (name: cursorName, seq: $0) }
-                })
+                cursor: { [cursorName = source.cursorName] in pipeline.lowWaterMark.map { (name: cursorName, seq: $0) } })
         } catch {
             throw StartError(description: error.description)
         }
@@ -142,29 +150,18 @@ public final class LabelerService: Sendable {
         let evaluator = RuleEvaluator(
             holder: holder,
             counts: StoredThresholdCounts(store: store) { error in
-                thresholdLogger.error("threshold counts not stored", metadata: ["error": "\(error)"])
+                thresholdLogger.error("threshold counts not read", metadata: ["error": "\(error)"])
             },
             eventSource: source.cursorName)
         let labeler = EventLabeler(evaluator: evaluator, writer: writer, logger: logger)
         self.labeler = labeler
-        let pipeline = IngestPipeline(
-            source: source, store: store,
-            configuration: .init(
-                scheduler: .init(
-                    concurrency: configuration.concurrency, queueLimit: configuration.queue,
-                    perKeyBacklogLimit: configuration.perKeyQueue),
-                storesCursor: false),
-            logger: logger
-        ) { seq, event in try await labeler.handle(seq: seq, event: event) }
-        self.pipeline = pipeline
-        pipelineBox.withLock { $0 = pipeline }
 
         let writer = self.writer
         let store = self.store
         let cursorName = self.source.cursorName
         let health = HealthProvider(
             version: LabelerVersion.current,
-            cursor: { pipelineBox.value?.lowWaterMark ?? (try? store.cursor(for: cursorName)) ?? nil },
+            cursor: { pipeline.lowWaterMark ?? (try? store.cursor(for: cursorName)) ?? nil },
             secondsBehindRelay: { labeler.secondsBehind })
         let commitFeed = CommitFeed(writerCommits: writer.commits, store: store)
         self.commitFeed = commitFeed
@@ -193,7 +190,7 @@ public final class LabelerService: Sendable {
             .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: commitFeed),
             .init(
-                service: IngestService(pipeline: pipeline, writer: writer, logger: logger),
+                service: IngestService(pipeline: pipeline, labeler: labeler, writer: writer, logger: logger),
                 successTerminationBehavior: .gracefullyShutdownGroup,
                 failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: RuleReloadService(reloader: reloader)),
@@ -206,11 +203,13 @@ public final class LabelerService: Sendable {
 /// and only then does the writer stop.
 public struct IngestService: Service {
     let pipeline: IngestPipeline
+    let labeler: EventLabeler
     let writer: LabelWriter
     let logger: Logger
 
-    public init(pipeline: IngestPipeline, writer: LabelWriter, logger: Logger) {
+    public init(pipeline: IngestPipeline, labeler: EventLabeler, writer: LabelWriter, logger: Logger) {
         self.pipeline = pipeline
+        self.labeler = labeler
         self.writer = writer
         self.logger = logger
     }
@@ -220,7 +219,9 @@ public struct IngestService: Service {
         let outcome: Result<IngestPipeline.Summary, any Error>
         do {
             let summary = try await withGracefulShutdownHandler {
-                try await pipeline.run()
+                try await pipeline.run(
+                    handler: { [labeler] seq, event in try await labeler.handle(seq: seq, event: event) },
+                    restartSource: { [writer] in try await writer.restartSource() })
             } onGracefulShutdown: {
                 logger.info("stopping: draining queued events")
                 pipeline.stop()

@@ -64,15 +64,21 @@ final class ScratchBox: @unchecked Sendable {
     let scratch = RuleScratch()
 }
 
-/// Where threshold counts live: in memory (replay, tests) or in the store (the service, so counts
-/// survive restarts). Shared by all workers; events of one account run one at a time, so an
-/// account's counts are consistent within its events.
+/// Where threshold counts live: in memory (replay, tests) or backed by the store (the service,
+/// so counts survive restarts). Shared by all workers; events of one account run one at a time,
+/// so an account's counts are consistent within its events.
 public protocol ThresholdStore: Sendable {
     /// Hits at or after `since`; with `before`, not those of that event from its position on,
     /// nor of later events (see `LabelStore.thresholdCount`).
     func count(ruleID: String, did: String, since: Int64, before: ThresholdEvent?) -> Int
-    /// Records `bumps`, the first at position `from` of its event and the rest after it.
+    /// Records `bumps` in memory, the first at position `from` of its event and the rest after it.
     func record(_ bumps: [CounterBump], from: ThresholdEvent?)
+    /// Whether the hits must also be stored, by the label writer with the event's labels.
+    var persistsHits: Bool { get }
+}
+
+extension ThresholdStore {
+    public var persistsHits: Bool { false }
 }
 
 /// Adapts a `ThresholdStore` to the engine's read-only view.
@@ -84,30 +90,101 @@ struct CountsView: ThresholdCounts {
     }
 }
 
-/// Counts in the label store's `threshold_hit` table. A failed read counts as zero (the
-/// threshold is then not reached) and is logged by the caller through `onError`.
+/// One rule's hits for one account.
+struct ThresholdKey: Hashable {
+    let ruleID: String
+    let did: String
+}
+
+/// Counts kept in memory and backed by the store's `threshold_hit` table, which the label writer
+/// fills with each event's hits in the event's transaction (so hits, labels and cursor are stored
+/// together). An account's hits are read from the store the first time they are counted, and
+/// merged with those recorded since; from then on memory is the authority, so an account's next
+/// event sees its previous event's hits whether or not they are committed yet. A failed read
+/// counts as zero (the threshold is then not reached) and is logged by the caller through
+/// `onError`.
 public final class StoredThresholdCounts: ThresholdStore {
+    struct Entry {
+        /// Whether the store's hits have been read into `hits`.
+        var loaded = false
+        var hits: [ThresholdHit] = []
+    }
+
+    struct State {
+        var entries: [ThresholdKey: Entry] = [:]
+        /// The newest hit's time, to tell which hits have left their window.
+        var newest: Int64 = .min
+    }
+
     let store: LabelStore
     let onError: @Sendable (LabelStore.Error) -> Void
+    /// How many accounts' hits to keep before forgetting those whose hits have all expired.
+    let capacity: Int
+    private let state = Locked(State())
 
-    public init(store: LabelStore, onError: @escaping @Sendable (LabelStore.Error) -> Void = { _ in }) {
+    public init(store: LabelStore, capacity: Int = 100_000, onError: @escaping @Sendable (LabelStore.Error) -> Void = { _ in }) {
         self.store = store
+        self.capacity = capacity
         self.onError = onError
     }
 
+    public var persistsHits: Bool { true }
+
     public func count(ruleID: String, did: String, since: Int64, before: ThresholdEvent?) -> Int {
-        do { return try store.thresholdCount(ruleID: ruleID, did: did, since: since, before: before) } catch {
-            onError(error)
-            return 0
+        let key = ThresholdKey(ruleID: ruleID, did: did)
+        if state.withLock({ $0.entries[key]?.loaded != true }) {
+            // Read outside the lock; events of one account run one at a time, so no other
+            // worker loads this key meanwhile (another account's worker may record, which merges).
+            let stored: [ThresholdHit]
+            do { stored = try store.thresholdHits(ruleID: ruleID, did: did, since: .min, window: 0) } catch {
+                onError(error)
+                return 0
+            }
+            state.withLock { state in
+                var entry = state.entries[key] ?? Entry()
+                if !entry.loaded {
+                    let known = Set(entry.hits.compactMap(\.event))
+                    entry.hits = stored.filter { $0.event.map { !known.contains($0) } ?? true } + entry.hits
+                    entry.loaded = true
+                    state.entries[key] = entry
+                }
+            }
+        }
+        return state.withLock { state in
+            state.entries[key]?.hits.count(where: { hit in
+                guard hit.time >= since else { return false }
+                guard let before, let event = hit.event, event.source == before.source else { return true }
+                return event.seq < before.seq || (event.seq == before.seq && event.ordinal < before.ordinal)
+            }) ?? 0
         }
     }
 
     public func record(_ bumps: [CounterBump], from: ThresholdEvent?) {
-        let hits = bumps.enumerated().map { i, bump in
-            (bump.ruleID, bump.did, bump.time, bump.window, from.map { ThresholdEvent(source: $0.source, seq: $0.seq, ordinal: $0.ordinal + i) })
+        state.withLock { state in
+            for (i, bump) in bumps.enumerated() {
+                let key = ThresholdKey(ruleID: bump.ruleID, did: bump.did)
+                let event = from.map { ThresholdEvent(source: $0.source, seq: $0.seq, ordinal: $0.ordinal + i) }
+                var entry = state.entries[key] ?? Entry()
+                entry.hits.removeAll { $0.time < bump.time - bump.window }
+                // An event handled again after a restart records the hits it already has.
+                if let event, entry.hits.contains(where: { $0.event == event }) { continue }
+                entry.hits.append(ThresholdHit(ruleID: bump.ruleID, did: bump.did, time: bump.time, window: bump.window, event: event))
+                state.entries[key] = entry
+                state.newest = max(state.newest, bump.time)
+            }
+            if state.entries.count > capacity {
+                // Accounts whose hits have all left their window count zero from memory and
+                // from the store alike: forget them.
+                let newest = state.newest
+                state.entries = state.entries.filter { _, entry in
+                    entry.hits.contains { $0.time >= newest - $0.window }
+                }
+            }
         }
-        do { try store.recordThresholdHits(hits) } catch { onError(error) }
     }
+
+    /// Accounts whose hits are held in memory now.
+    var accountsHeld: Int { state.withLock { $0.entries.count } }
 }
 
 /// Threshold counts in memory.

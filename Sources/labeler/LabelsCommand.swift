@@ -176,7 +176,10 @@ struct LabelCommand: ParsableCommand {
             }
         }
 
-        func write(_ action: LabelChange.Action, exp: String?) throws {
+        /// Straight into the database, through a label writer of its own (the same planning,
+        /// signing and commit as the service's; a commit planned while the service wrote is
+        /// planned again).
+        func write(_ action: LabelChange.Action, exp: String?) async throws {
             let configured = try file.load()
             let key = self.key ?? configured.signingKey
             let db = self.db ?? configured.storePath
@@ -193,15 +196,18 @@ struct LabelCommand: ParsableCommand {
             try makeParentDirectory(of: db)
             let store: LabelStore
             do { store = try LabelStore(path: db) } catch { throw CommandFailure(error.description) }
-            let now = Datetime.now().rawValue
             let change = LabelChange(
                 action: action, uri: uri, cid: cid, val: val, exp: exp, origin: .manual(actor: actor), reason: reason)
             let rows: [StoredLabel]
             do {
-                let keyID = try store.keyID(forDIDKey: signingKey.publicKey.didKey, at: now)
-                rows = try store.write(
-                    [change], src: did ?? signingKey.publicKey.didKey, now: now, cursor: nil, keyID: keyID
-                ) { try $0.signed(with: signingKey) }
+                let writer = try LabelWriter(
+                    store: store, src: did ?? signingKey.publicKey.didKey, key: signingKey,
+                    configuration: .init(attempts: 3), logger: CommandLineLogging.logger("labeler.label"))
+                let running = Task { await writer.run() }
+                defer { running.cancel() }
+                rows = try await writer.submit([change])
+                running.cancel()
+                await running.value
             } catch {
                 throw CommandFailure("\(error)")
             }
@@ -227,7 +233,7 @@ struct LabelCommand: ParsableCommand {
                 if duration.microseconds % 3_600_000_000 == 0 { hours = duration.microseconds / 3_600_000_000 }
             }
             if try await options.send(.apply, exp: expiry, hours: hours) { return }
-            try options.write(.apply, exp: expiry)
+            try await options.write(.apply, exp: expiry)
         }
     }
 
@@ -238,7 +244,7 @@ struct LabelCommand: ParsableCommand {
 
         func run() async throws {
             if try await options.send(.negate, exp: nil, hours: nil) { return }
-            try options.write(.negate, exp: nil)
+            try await options.write(.negate, exp: nil)
         }
     }
 }

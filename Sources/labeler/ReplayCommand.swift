@@ -7,7 +7,6 @@ import LabelStore
 import Logging
 import Labeler
 import Rules
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -91,30 +90,24 @@ struct ReplayCommand: AsyncParsableCommand {
         let holder = evaluator.holder
         let decoder = RepoEventDecoder(decodesRecords: { holder.current.readsRecords(of: $0) })
         let source = CaptureSource(paths: captures, decoder: decoder)
-        let pipelineRef = Mutex<IngestPipeline?>(nil)
+        // A capture waits for the pipeline at no cost, so the queue need not absorb bursts as a
+        // live relay's does: a shallow one keeps the workers busy, and memory low (each queued
+        // event holds its undecoded message).
+        let scheduler = KeyedSchedulerConfiguration(concurrency: concurrency, queueLimit: 2_000, perKeyBacklogLimit: 250)
+        let pipeline = IngestPipeline(source: source, store: store, configuration: .init(scheduler: scheduler), logger: logger)
+        // With a database, the writer stores the labels and, with them, the pipeline's cursor.
         let writer = try store.map { store in
             let signingKey = try loadOrCreateKey(at: key, logger: logger)
             do {
                 return try LabelWriter(
                     store: store, src: did ?? signingKey.publicKey.didKey, key: signingKey, logger: logger,
                     eventSource: source.cursorName,
-                    cursor: { [cursorName = source.cursorName] in
-                        pipelineRef.withLock { $0?.lowWaterMark }.map { (name: cursorName, seq: $0) }
-                    })
+                    cursor: { [cursorName = source.cursorName] in pipeline.lowWaterMark.map { (name: cursorName, seq: $0) } })
             } catch {
                 throw CommandFailure("\(error)")
             }
         }
         let labeler = EventLabeler(evaluator: evaluator, writer: writer, logger: logger)
-        // A capture waits for the pipeline at no cost, so the queue need not absorb bursts as a
-        // live relay's does: a shallow one keeps the workers busy, and memory low (each queued
-        // event holds its undecoded message).
-        let scheduler = KeyedSchedulerConfiguration(concurrency: concurrency, queueLimit: 2_000, perKeyBacklogLimit: 250)
-        let pipeline = IngestPipeline(
-            source: source, store: store,
-            // With a writer, the cursor is stored in its transactions, next to the labels.
-            configuration: .init(scheduler: scheduler, storesCursor: writer == nil), logger: logger
-        ) { seq, event in try await labeler.handle(seq: seq, event: event) }
         let clock = ContinuousClock()
         let start = clock.now
         let progress = ProcessInfoLite.stderrIsTerminal && !json ? Task {
@@ -124,11 +117,13 @@ struct ReplayCommand: AsyncParsableCommand {
                 writeToStandardError("\r\(c.messages) messages, \(c.events) events")
             }
         } : nil
-        pipelineRef.withLock { $0 = pipeline }
         let writerTask = writer.map { writer in Task { await writer.run() } }
+        var restartSource: (@Sendable () async throws -> Void)? = nil
+        if let writer { restartSource = { try await writer.restartSource() } }
         let summary: IngestPipeline.Summary
         do {
-            summary = try await pipeline.run()
+            summary = try await pipeline.run(
+                handler: { seq, event in try await labeler.handle(seq: seq, event: event) }, restartSource: restartSource)
         } catch {
             progress?.cancel()
             writerTask?.cancel()

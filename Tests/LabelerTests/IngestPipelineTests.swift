@@ -1,3 +1,4 @@
+import ATCrypto
 import ATProto
 import Firehose
 import Foundation
@@ -30,6 +31,27 @@ func temporaryPath(_ name: String) -> String {
     return dir.appendingPathComponent(name).path
 }
 
+/// Runs `pipeline` with a label writer that stores its cursor, as the service does.
+func runStoringCursor(
+    _ pipeline: IngestPipeline, store: LabelStore, handler: @escaping IngestPipeline.Handler
+) async throws -> IngestPipeline.Summary {
+    let name = pipeline.source.cursorName
+    let writer = try LabelWriter(
+        store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger(), eventSource: name,
+        cursor: { pipeline.lowWaterMark.map { (name: name, seq: $0) } })
+    let writing = Task { await writer.run() }
+    let outcome = await Result { try await pipeline.run(handler: handler, restartSource: { try await writer.restartSource() }) }
+    writing.cancel()
+    await writing.value
+    return try outcome.get()
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}
+
 @Suite struct IngestPipelineTests {
     static let messages: [[UInt8]] = {
         var generator = SyntheticFirehose(seed: 31, accounts: 50)
@@ -52,13 +74,12 @@ func temporaryPath(_ name: String) -> String {
         let pipeline = IngestPipeline(
             source: source, store: store,
             configuration: .init(scheduler: .init(concurrency: 8, queueLimit: 64, perKeyBacklogLimit: 8)),
-            logger: quietLogger()
-        ) { seq, event in
+            logger: quietLogger())
+        let summary = try await runStoringCursor(pipeline, store: store) { seq, event in
             // Uneven work so accounts overtake each other.
             if seq % 7 == 0 { try await Task.sleep(for: .microseconds(200)) }
             handled.add(seq, event)
         }
-        let summary = try await pipeline.run()
         let seqs = Self.messages.compactMap { try? RepoEventDecoder().decode($0).seq }
         #expect(summary.events == seqs.count)
         #expect(handled.all.map(\.seq).sorted() == seqs)
@@ -75,21 +96,16 @@ func temporaryPath(_ name: String) -> String {
 
         // A second run resumes after the stored cursor: nothing is handled again.
         let again = Handled()
-        let second = IngestPipeline(source: CaptureSource(paths: [capture]), store: store, logger: quietLogger()) {
-            seq, event in again.add(seq, event)
-        }
-        let secondSummary = try await second.run()
+        let second = IngestPipeline(source: CaptureSource(paths: [capture]), store: store, logger: quietLogger())
+        let secondSummary = try await runStoringCursor(second, store: store) { seq, event in again.add(seq, event) }
         #expect(again.all.isEmpty)
         #expect(secondSummary.events == 0)
     }
 
-    @Test func aPipelineWhoseWriterOwnsTheCursorLeavesItAlone() async throws {
+    @Test func thePipelineWritesNothingItself() async throws {
         let store = try LabelStore(path: temporaryPath("labels.sqlite"))
-        let pipeline = IngestPipeline(
-            source: CaptureSource(paths: [try writeCapture()]), store: store,
-            configuration: .init(storesCursor: false), logger: quietLogger()
-        ) { _, _ in }
-        let summary = try await pipeline.run()
+        let pipeline = IngestPipeline(source: CaptureSource(paths: [try writeCapture()]), store: store, logger: quietLogger())
+        let summary = try await pipeline.run { _, _ in }
         #expect(try store.cursor(for: "capture") == nil)
         #expect(pipeline.lowWaterMark == summary.finalCursor && summary.finalCursor != nil)
     }
@@ -97,12 +113,11 @@ func temporaryPath(_ name: String) -> String {
     @Test func aFailingHandlerIsIsolatedAndTheCursorPassesIt() async throws {
         let capture = try writeCapture()
         let handled = Handled()
-        let pipeline = IngestPipeline(source: CaptureSource(paths: [capture]), store: nil, logger: quietLogger()) {
-            seq, event in
+        let pipeline = IngestPipeline(source: CaptureSource(paths: [capture]), store: nil, logger: quietLogger())
+        let summary = try await pipeline.run { seq, event in
             if seq % 10 == 3 { throw CancellationError() }
             handled.add(seq, event)
         }
-        let summary = try await pipeline.run()
         let seqs = Self.messages.compactMap { try? RepoEventDecoder().decode($0).seq }
         #expect(summary.failed == seqs.filter { $0 % 10 == 3 }.count)
         #expect(handled.all.count == seqs.count - summary.failed)
@@ -143,9 +158,8 @@ func temporaryPath(_ name: String) -> String {
         let pipeline = IngestPipeline(
             source: CaptureSource(paths: [path], batchSize: 16), store: store,
             configuration: .init(scheduler: .init(concurrency: 4, queueLimit: 100, perKeyBacklogLimit: 10)),
-            logger: quietLogger()
-        ) { seq, event in handled.add(seq, event) }
-        let summary = try await pipeline.run()
+            logger: quietLogger())
+        let summary = try await runStoringCursor(pipeline, store: store) { seq, event in handled.add(seq, event) }
         let seqs = Self.messages.compactMap { try? RepoEventDecoder().decode($0).seq }
         #expect(spoiled.count == 4)
         #expect(summary.rejected == 2 && summary.undecodable == 2)
@@ -165,11 +179,9 @@ func temporaryPath(_ name: String) -> String {
             logger: quietLogger())
         let store = try LabelStore(path: temporaryPath("labels.sqlite"))
         let handled = Handled()
-        let pipeline = IngestPipeline(
-            source: source, store: store, configuration: .init(cursorInterval: .milliseconds(10)), logger: quietLogger()
-        ) { seq, event in handled.add(seq, event) }
+        let pipeline = IngestPipeline(source: source, store: store, logger: quietLogger())
         let seqs = Self.messages.compactMap { try? RepoEventDecoder().decode($0).seq }
-        let task = Task { try await pipeline.run() }
+        let task = Task { try await runStoringCursor(pipeline, store: store) { seq, event in handled.add(seq, event) } }
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(90)
         while handled.all.count < seqs.count && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
@@ -186,10 +198,17 @@ func temporaryPath(_ name: String) -> String {
     @Test func storeCursorRoundTrip() throws {
         let store = try LabelStore(path: temporaryPath("c.sqlite"))
         #expect(try store.cursor(for: "relay x") == nil)
-        try store.setCursor(42, for: "relay x", at: "2026-01-01T00:00:00.000Z")
-        try store.setCursor(43, for: "relay x", at: "2026-01-01T00:00:01.000Z")
+        func save(_ cursor: Int64?, restart: Bool = false) throws {
+            let epoch = try store.snapshotNow(of: [], src: "did:plc:l").epoch
+            _ = try store.commitNow(
+                LabelTransaction(
+                    src: "did:plc:l", time: Datetime.now(), keyID: 0, epoch: epoch, cursor: cursor.map { (name: "relay x", seq: $0) },
+                    restartedSource: restart ? "relay x" : nil))
+        }
+        try save(42)
+        try save(43)
         #expect(try store.cursor(for: "relay x") == 43)
-        try store.setCursor(nil, for: "relay x", at: "2026-01-01T00:00:02.000Z")
+        try save(nil, restart: true)
         #expect(try store.cursor(for: "relay x") == nil)
         #expect(throws: LabelStore.Error.self) { try LabelStore(path: "/nonexistent-dir/x.sqlite") }
     }

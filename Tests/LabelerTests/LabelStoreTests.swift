@@ -14,6 +14,34 @@ func fakeSign(_ label: Label) -> Label {
     return signed
 }
 
+extension LabelStore {
+    /// Plans `changes` on the stored rows, signs them with `sign` and commits them: the label
+    /// writer's steps, in one thread, for tests of the store and the planner.
+    func write(
+        _ changes: [LabelChange], src: String, now: String, cursor: (name: String, seq: Int64)?, keyID: Int64,
+        eventSource: String? = nil, sign: (Label) throws -> Label
+    ) throws -> [StoredLabel] {
+        let snapshot = try snapshotNow(of: changes.map(LabelKey.init), src: src)
+        let time = try Datetime(now)
+        var steps = LabelPlanner.plan(
+            changes, current: snapshot.current, src: src, now: time, eventSource: eventSource ?? cursor?.name)
+        do {
+            for i in steps.indices { steps[i].label = try steps[i].label.map(sign) }
+        } catch {
+            throw LabelStore.Error(description: "signing: \(error)")
+        }
+        return try commitNow(
+            LabelTransaction(src: src, time: time, keyID: keyID, epoch: snapshot.epoch, steps: steps, cursor: cursor))
+    }
+
+    /// Forgets `source`'s events, as the writer does when its sequence restarts.
+    func forgetEvents(of source: String) throws {
+        _ = try commitNow(
+            LabelTransaction(
+                src: "", time: Datetime.now(), keyID: 0, epoch: try snapshotNow(of: [], src: "").epoch, restartedSource: source))
+    }
+}
+
 @Suite struct LabelStoreTests {
     let src = "did:plc:labeler"
     let store: LabelStore
@@ -210,5 +238,39 @@ func fakeSign(_ label: Label) -> Label {
             [LabelChange(action: .negate, uri: "at://a/x/1", val: "spam", origin: .rule(id: "r1"), eventSeq: 1)],
             src: "did:plc:labeler", now: "2026-01-01T00:00:01.000Z", cursor: nil, keyID: 1, eventSource: "relay a", sign: fakeSign)
         #expect(written.count == 1)
+    }
+
+    /// Two writers on one database (the service and the CLI): a commit planned before the other
+    /// committed is refused, and nothing of it is stored.
+    @Test func aCommitPlannedOnRowsChangedMeanwhileIsRefused() throws {
+        let other = try LabelStore(path: store.path)
+        let change = [apply("at://a/x/1")]
+        let snapshot = try store.snapshotNow(of: change.map(LabelKey.init), src: src)
+        let time = try Datetime("2026-01-01T00:00:01.000Z")
+        var steps = LabelPlanner.plan(change, current: snapshot.current, src: src, now: time, eventSource: nil)
+        steps[0].label = fakeSign(steps[0].label!)
+        #expect(try other.write([apply("at://a/x/1")], src: src, now: "2026-01-01T00:00:02.000Z", cursor: nil, keyID: key, sign: fakeSign).count == 1)
+        let refused = #expect(throws: LabelStore.Error.self) {
+            try store.commitNow(LabelTransaction(src: src, time: time, keyID: key, epoch: snapshot.epoch, steps: steps, cursor: ("relay x", 9)))
+        }
+        #expect(refused?.isStalePlan == true)
+        #expect(try store.cursor(for: "relay x") == nil)
+        #expect(try store.labels(after: 0, limit: 10).map(\.label.cts) == ["2026-01-01T00:00:02.000Z"])
+        // Planned again on the new rows, it changes nothing.
+        #expect(try write([apply("at://a/x/1")]).isEmpty)
+    }
+
+    @Test func commitsAreOnDiskBeforeTheyReturn() throws {
+        #expect(try store.synchronousLevel() == 2)
+        #expect(try LabelStore(path: temporaryPath("n.sqlite"), durability: .normal).synchronousLevel() == 1)
+    }
+
+    /// SQLite's own error is kept, not only its text.
+    @Test func aDatabaseErrorKeepsItsResultCode() throws {
+        let path = temporaryPath("ro.sqlite")
+        _ = try LabelStore(path: path)
+        try String(repeating: "not a database. ", count: 300).write(toFile: path, atomically: false, encoding: .utf8)
+        let error = #expect(throws: LabelStore.Error.self) { try LabelStore(path: path) }
+        #expect(error?.databaseError?.resultCode == .SQLITE_NOTADB)
     }
 }

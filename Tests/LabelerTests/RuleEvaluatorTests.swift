@@ -1,5 +1,6 @@
-import Glibc
+import ATCrypto
 import ATProto
+import Glibc
 import Foundation
 import LabelStore
 import Rules
@@ -29,56 +30,84 @@ import Testing
         return try RuleSet.load(directory: dir)
     }
 
-    func post(_ n: Int, _ text: String) throws -> RepoEvent {
+    func post(_ n: Int, _ text: String, time: String? = nil) throws -> RepoEvent {
         let record = try DataModelJSON.parseObject(#"{"$type":"app.bsky.feed.post","text":"\#(text)","createdAt":"2026-01-01T00:00:00.000Z"}"#)
         let op = RepoOp(action: .create, collection: Collections.post, rkey: "3k\(n)aaaaaaaaaa", cid: CID.compute(for: CBOREncoder.encode(record)), record: record)
-        return .commit(CommitEvent(seq: Int64(n), repo: "did:plc:spammer", rev: "3k\(n)aaaaaaaaaa", since: nil, commit: nil, prevData: nil, time: "2026-01-01T00:00:0\(n).000Z", ops: [op]))
+        return .commit(
+            CommitEvent(
+                seq: Int64(n), repo: "did:plc:spammer", rev: "3k\(n)aaaaaaaaaa", since: nil, commit: nil, prevData: nil,
+                time: time ?? "2026-01-01T00:00:0\(n).000Z", ops: [op]))
     }
 
-    @Test func thresholdCountsSurviveARestart() throws {
-        let path = temporaryPath("labels.sqlite")
-        let set = try loadRules()
-        let t0: Int64 = 1_767_225_600_000_000
-        do {
-            let evaluator = RuleEvaluator(holder: RuleSetHolder(set), counts: StoredThresholdCounts(store: try LabelStore(path: path)))
-            for n in 1...2 {
-                let effects = evaluator.evaluate(try post(n, "a badword here"), time: t0 + Int64(n) * 1_000_000)
-                #expect(effects.flatMap(\.labels).map(\.value) == ["spam"])
-            }
+    /// The service's path for one process: rules → `EventLabeler` → `LabelWriter` → the store,
+    /// the threshold hits stored with the event's labels.
+    struct OneProcess {
+        let store: LabelStore
+        let labeler: EventLabeler
+        let running: Task<Void, Never>
+
+        init(path: String, rules: RuleSet) throws {
+            store = try LabelStore(path: path)
+            let writer = try LabelWriter(
+                store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger(), eventSource: "relay x")
+            labeler = EventLabeler(
+                evaluator: RuleEvaluator(holder: RuleSetHolder(rules), counts: StoredThresholdCounts(store: store), eventSource: "relay x"),
+                writer: writer, logger: quietLogger())
+            running = Task { await writer.run() }
         }
-        // A new process: a fresh store handle and evaluator on the same database.
-        let evaluator = RuleEvaluator(holder: RuleSetHolder(set), counts: StoredThresholdCounts(store: try LabelStore(path: path)))
-        let third = evaluator.evaluate(try post(3, "badword again"), time: t0 + 3_000_000)
-        let labels = third.flatMap(\.labels)
-        #expect(Set(labels.map(\.value)) == ["spam", "spam-account"])
-        #expect(labels.first { $0.value == "spam-account" }?.subject.uri == "did:plc:spammer")
+
+        /// The labels the rules asked for on `event`, by value.
+        func handle(_ event: RepoEvent) async throws -> [String: Int] {
+            let before = labeler.totals.byValue
+            try await labeler.handle(seq: event.seq ?? 0, event: event)
+            return labeler.totals.byValue.merging(before) { $0 - $1 }.filter { $0.value > 0 }
+        }
+
+        /// Stops, with everything queued committed (as a graceful stop does).
+        func stop() async {
+            running.cancel()
+            await running.value
+        }
+    }
+
+    @Test func thresholdCountsSurviveARestart() async throws {
+        let path = temporaryPath("labels.sqlite")
+        let rules = try loadRules()
+        let first = try OneProcess(path: path, rules: rules)
+        for n in 1...2 { #expect(try await first.handle(post(n, "a badword here")) == ["spam": 1]) }
+        await first.stop()
+        #expect(try first.store.thresholdCount(ruleID: "repeat", did: "did:plc:spammer", since: 0) == 2)
+        // A new process: a fresh store handle and counts on the same database.
+        let second = try OneProcess(path: path, rules: rules)
+        #expect(try await second.handle(post(3, "badword again")) == ["spam": 1, "spam-account": 1])
         // Outside the window, earlier matches no longer count.
-        let later = evaluator.evaluate(try post(4, "badword"), time: t0 + 3_000_000 + 25 * 3_600_000_000)
-        #expect(later.flatMap(\.labels).map(\.value) == ["spam"])
+        #expect(try await second.handle(post(4, "badword", time: "2026-01-02T01:00:04.000Z")) == ["spam": 1])
+        await second.stop()
+        // The old hits left the table when the new one was stored.
+        #expect(try second.store.thresholdCount(ruleID: "repeat", did: "did:plc:spammer", since: 0) == 1)
     }
 
     /// An event handled again after a crash (its hits already stored, its labels perhaps not)
     /// must decide exactly as it did the first time: its own hits neither count twice nor count
     /// toward itself.
-    @Test func anEventHandledAgainCountsAsTheFirstTime() throws {
+    @Test func anEventHandledAgainCountsAsTheFirstTime() async throws {
         let path = temporaryPath("labels.sqlite")
-        let set = try loadRules()
-        let store = try LabelStore(path: path)
-        let evaluator = RuleEvaluator(holder: RuleSetHolder(set), counts: StoredThresholdCounts(store: store), eventSource: "relay x")
-        let t0: Int64 = 1_767_225_600_000_000
-        func accountLabels(_ n: Int) throws -> [String] {
-            try evaluator.evaluate(post(n, "a badword here"), time: t0 + Int64(n) * 1_000_000).flatMap(\.labels).map(\.value)
-                .filter { $0 == "spam-account" }
-        }
-        #expect(try accountLabels(1).isEmpty)
-        #expect(try accountLabels(2).isEmpty)
+        let rules = try loadRules()
+        let first = try OneProcess(path: path, rules: rules)
+        #expect(try await first.handle(post(1, "a badword here"))["spam-account"] == nil)
+        #expect(try await first.handle(post(2, "a badword here"))["spam-account"] == nil)
+        await first.stop()
         // The restart: event 2 again. Counting its own stored hit would make it the third.
-        #expect(try accountLabels(2).isEmpty)
-        #expect(try store.thresholdCount(ruleID: "repeat", did: "did:plc:spammer", since: 0) == 2)
-        // Event 3 is the third.
-        #expect(try accountLabels(3) == ["spam-account"])
-        #expect(try accountLabels(3) == ["spam-account"])
-        #expect(try store.thresholdCount(ruleID: "repeat", did: "did:plc:spammer", since: 0) == 3)
+        let second = try OneProcess(path: path, rules: rules)
+        #expect(try await second.handle(post(2, "a badword here"))["spam-account"] == nil)
+        await second.stop()
+        #expect(try second.store.thresholdCount(ruleID: "repeat", did: "did:plc:spammer", since: 0) == 2)
+        // Event 3 is the third, also when handled again in the same process.
+        let third = try OneProcess(path: path, rules: rules)
+        #expect(try await third.handle(post(3, "a badword here"))["spam-account"] == 1)
+        #expect(try await third.handle(post(3, "a badword here"))["spam-account"] == 1)
+        await third.stop()
+        #expect(try third.store.thresholdCount(ruleID: "repeat", did: "did:plc:spammer", since: 0) == 3)
     }
 
     @Test func inMemoryCountsForReplay() throws {
