@@ -84,6 +84,7 @@ struct WriterBenchmark {
         print(
             "\(keyType.rawValue), synchronous=\(durability.rawValue): \(written.labels) labels in \(written.batches) transactions (largest \(written.largestBatch)), "
                 + "\(workers) workers × \(perSubmit) per \(wait ? "submit, waiting" : "enqueue"): "
-                + "\(Int(Double(written.labels) / seconds)) labels/s")
+                + "\(Int(Double(written.labels) / seconds)) labels/s (signing \(String(format: "%.2f", written.signSeconds)) s, "
+                + "committing \(String(format: "%.2f", written.commitSeconds)) s of \(String(format: "%.2f", seconds)) s)")
     }
 }

@@ -72,6 +72,16 @@ struct LabelRow: FetchableRecord, PersistableRecord, Sendable {
 
     mutating func didInsert(_ inserted: InsertionSuccess) { seq = inserted.rowID }
 
+    /// The writer's insert, as a prepared statement (see `LabelStore.commit`).
+    static let insertSQL = """
+        INSERT INTO label (src, uri, cid, val, neg, cts, exp, sig, key_id, locked, event_source, event_seq)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    var insertArguments: StatementArguments {
+        [src, uri, cid, val, neg, cts, exp, sig, keyID, locked, eventSource, eventSeq]
+    }
+
     var stored: StoredLabel {
         StoredLabel(
             seq: seq ?? 0,
@@ -79,12 +89,6 @@ struct LabelRow: FetchableRecord, PersistableRecord, Sendable {
                 src: src, uri: uri, cid: cid.isEmpty ? nil : cid, val: val, neg: neg ? true : nil, cts: cts, exp: exp,
                 sig: Array(sig)),
             keyID: keyID)
-    }
-
-    var current: CurrentLabel {
-        CurrentLabel(
-            seq: seq, negated: neg, cts: cts, exp: exp, locked: locked,
-            event: eventSource.flatMap { source in eventSeq.map { EventPosition(source: source, seq: $0) } })
     }
 
     var key: LabelKey { LabelKey(uri: uri, cid: cid, val: val) }
@@ -134,6 +138,16 @@ struct LabelHistoryRow: Codable, FetchableRecord, PersistableRecord, Sendable {
         snippet = change.snippet
         reason = change.reason
         createdAt = time
+    }
+
+    /// The writer's insert, as a prepared statement (see `LabelStore.commit`).
+    static let insertSQL = """
+        INSERT INTO label_history (seq, src, uri, cid, val, action, origin, rule_id, actor, field, snippet, reason, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    var insertArguments: StatementArguments {
+        [seq, src, uri, cid, val, action, origin, ruleID, actor, field, snippet, reason, createdAt]
     }
 
     var entry: LabelHistoryEntry {

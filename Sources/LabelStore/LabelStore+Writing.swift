@@ -46,7 +46,7 @@ public struct LabelTransaction: Sendable {
     }
 
     /// Whether it changes labels (and so must not be planned on a stale snapshot).
-    var changesLabels: Bool { restartedSource != nil || steps.contains(where: \.writes) }
+    public var changesLabels: Bool { restartedSource != nil || steps.contains(where: \.writes) }
 }
 
 extension LabelStore {
@@ -79,10 +79,19 @@ extension LabelStore {
         let epoch = try Int64.fetchOne(db, sql: "SELECT value FROM write_epoch WHERE id = 1") ?? 0
         var current: [LabelKey: CurrentLabel] = [:]
         current.reserveCapacity(keys.count)
-        let statement = try db.cachedStatement(sql: "SELECT * FROM label WHERE src = ? AND uri = ? AND cid = ? AND val = ?")
+        // Only what planning needs (not the signature): one lookup per key, thousands a batch.
+        let statement = try db.cachedStatement(
+            sql: """
+                SELECT seq, neg, cts, exp, locked, event_source, event_seq FROM label
+                WHERE src = ? AND uri = ? AND cid = ? AND val = ?
+                """)
         for key in keys where current[key] == nil {
-            if let row = try LabelRow.fetchOne(statement, arguments: [src, key.uri, key.cid, key.val]) {
-                current[key] = row.current
+            if let row = try Row.fetchOne(statement, arguments: [src, key.uri, key.cid, key.val]) {
+                let eventSource: String? = row["event_source"]
+                let eventSeq: Int64? = row["event_seq"]
+                current[key] = CurrentLabel(
+                    seq: row["seq"], negated: row["neg"], cts: row["cts"], exp: row["exp"], locked: row["locked"],
+                    event: eventSource.flatMap { source in eventSeq.map { EventPosition(source: source, seq: $0) } })
             }
         }
         return LabelSnapshot(current: current, epoch: epoch)
@@ -129,21 +138,29 @@ extension LabelStore {
                 arguments: [source])
         }
         var written: [StoredLabel] = []
+        // Rows are written through prepared statements kept for the connection: the records'
+        // generic `insert` builds its arguments through a persistence container and costs several
+        // times more per row, and a transaction writes thousands.
         let deleteRow = try db.cachedStatement(sql: "DELETE FROM label WHERE src = ? AND uri = ? AND cid = ? AND val = ?")
+        let insertRow = try db.cachedStatement(sql: LabelRow.insertSQL)
+        let insertHistory = try db.cachedStatement(sql: LabelHistoryRow.insertSQL)
         let lockRow = try db.cachedStatement(sql: "UPDATE label SET locked = 1 WHERE seq = ?")
         for step in transaction.steps {
             if let label = step.label {
                 guard let sig = label.sig else { throw Error(description: "a label reached the store unsigned") }
                 // A new seq for the key: the old row leaves the stream, the new one joins its end.
                 try deleteRow.execute(arguments: [transaction.src, label.uri, label.cid ?? "", label.val])
-                // `inserted` returns the row with its new seq (`didInsert`).
-                let stored = try LabelRow(label, sig: sig, keyID: transaction.keyID, locked: step.locked, event: step.event)
-                    .inserted(db).stored
-                try LabelHistoryRow(step.change, seq: stored.seq, src: transaction.src, at: time).insert(db)
+                var row = LabelRow(label, sig: sig, keyID: transaction.keyID, locked: step.locked, event: step.event)
+                try insertRow.execute(arguments: row.insertArguments)
+                row.seq = db.lastInsertedRowID
+                let stored = row.stored
+                try insertHistory.execute(
+                    arguments: LabelHistoryRow(step.change, seq: stored.seq, src: transaction.src, at: time).insertArguments)
                 written.append(stored)
             } else if let seq = step.lockOnlySeq {
                 try lockRow.execute(arguments: [seq])
-                try LabelHistoryRow(step.change, seq: seq, src: transaction.src, at: time).insert(db)
+                try insertHistory.execute(
+                    arguments: LabelHistoryRow(step.change, seq: seq, src: transaction.src, at: time).insertArguments)
             }
         }
         if !transaction.thresholdHits.isEmpty {

@@ -232,6 +232,10 @@ public final class LabelWriter: Sendable {
             }
         }
         defer { ticker.cancel() }
+        // One transaction may be committing on the database's queue while the next batch is
+        // read, planned and signed: signing (the CPU) and committing (the disk) overlap. The next
+        // batch is planned on the committing one's outcome (`Prepared.after`).
+        var inFlight: InFlight? = nil
         await withTaskCancellationHandler {
             while !Task.isCancelled {
                 await waitForWork()
@@ -245,15 +249,34 @@ public final class LabelWriter: Sendable {
                 if batch.isEmpty && (cursor == nil || cursor?.seq == lastStoredCursor?.seq) { continue }
                 // A batch that changes nothing (negations of labels never applied) needs no
                 // transaction either; the cursor it covers goes with the next one, or the idle tick's.
-                let stored = await commitRetrying(batch, cursor: cursor, retryWhileRunning: true, skipIfNoChange: recent)
-                if stored {
-                    lastCommit = clock.now
-                    if cursor != nil { lastStoredCursor = cursor }
+                var prepared: Prepared? = nil
+                var preparedOnInFlight = true
+                do {
+                    prepared = try await prepare(batch, cursor: cursor, skipIfNoChange: recent, after: inFlight?.prepared)
+                } catch {
+                    preparedOnInFlight = false
                 }
+                if let settled = await settle(inFlight) {
+                    lastCommit = clock.now
+                    if let stored = settled.transaction.cursor { lastStoredCursor = stored }
+                } else if inFlight != nil {
+                    // It failed, and was retried on its own: what was planned on it is void.
+                    preparedOnInFlight = false
+                }
+                inFlight = nil
+                guard preparedOnInFlight else {
+                    if await commitRetrying(batch, cursor: cursor, retryWhileRunning: true, skipIfNoChange: recent) {
+                        lastCommit = clock.now
+                        if cursor != nil { lastStoredCursor = cursor }
+                    }
+                    continue
+                }
+                if let prepared { inFlight = launch(prepared) }
             }
         } onCancel: {
             self.wakeRunLoop()
         }
+        _ = await settle(inFlight)
         let mark = checkpoint()
         let rest = state.withLock { s -> [Pending] in
             s.stopped = true
@@ -395,54 +418,114 @@ public final class LabelWriter: Sendable {
         }
     }
 
-    /// Plans, signs and commits one transaction: every change and threshold hit of `batch`, and
-    /// the cursor. Returns false when it skipped a batch that changes nothing.
-    private func commit(_ batch: [Pending], cursor: (name: String, seq: Int64)?, skipIfNoChange: Bool) async throws -> Bool {
+    /// A batch read, planned and signed, ready to commit.
+    struct Prepared: Sendable {
+        let batch: [Pending]
+        let transaction: LabelTransaction
+        /// The labels' state once it is committed, for planning the next batch meanwhile.
+        let after: [LabelKey: CurrentLabel]
+        /// The write epoch once it is committed.
+        let epochAfter: Int64
+        let changes: Int
+        let signSeconds: Double
+    }
+
+    /// A commit on its way: the task's result is nil when it failed (its submitters still wait).
+    struct InFlight {
+        let prepared: Prepared
+        let task: Task<Bool, Never>
+    }
+
+    /// Reads the stored rows of `batch`'s labels (as `after` leaves them, when a commit is in
+    /// flight), plans and signs. Returns nil for a batch it may skip (see `run`), having
+    /// answered its submitters.
+    private func prepare(
+        _ batch: [Pending], cursor: (name: String, seq: Int64)?, skipIfNoChange: Bool, after previous: Prepared?
+    ) async throws -> Prepared? {
         let changes = batch.count == 1 ? batch[0].changes : batch.flatMap(\.changes)
         let hits = batch.count == 1 ? batch[0].thresholdHits : batch.flatMap(\.thresholdHits)
         let restart = batch.contains(where: \.restartsSource)
         if restart && eventSource == nil { throw LabelStore.Error(description: "a source restart with no source named") }
-        let clock = ContinuousClock()
-        var written: [StoredLabel]
-        while true {
-            let snapshot = try await store.snapshot(of: changes.map(LabelKey.init), src: src)
-            let now = configuration.now()
-            var steps = LabelPlanner.plan(changes, current: snapshot.current, src: src, now: now, eventSource: eventSource)
-            if skipIfNoChange && hits.isEmpty && !restart && !steps.contains(where: \.writes) {
-                for pending in batch { pending.continuation?.resume(returning: []) }
-                counters.withLock { $0.skippedBatches += 1 }
-                return false
-            }
-            let signing = clock.now
-            try await sign(&steps)
-            let signed = clock.now
-            let transaction = LabelTransaction(
-                src: src, time: now, keyID: keyID, epoch: snapshot.epoch, steps: steps, thresholdHits: hits,
-                cursor: cursor, restartedSource: restart ? eventSource : nil)
-            let outcome: Result<[StoredLabel], LabelStore.Error>
-            do { outcome = .success(try await store.commit(transaction)) } catch { outcome = .failure(error) }
-            switch outcome {
-            case .success(let rows): written = rows
-            case .failure(let error) where error.isStalePlan:
-                counters.withLock { $0.stalePlans += 1 }
-                continue
-            case .failure(let error): throw error
-            }
-            let committed = clock.now
-            counters.withLock {
-                $0.batches += 1
-                $0.labels += written.count
-                $0.largestBatch = max($0.largestBatch, changes.count)
-                $0.commitSeconds += Self.seconds(committed - signed)
-                $0.signSeconds += Self.seconds(signed - signing)
-            }
-            break
+        let keys = changes.map(LabelKey.init)
+        var snapshot = try await store.snapshot(of: keys, src: src)
+        if let previous {
+            for key in keys { if let state = previous.after[key] { snapshot.current[key] = state } }
+            snapshot.epoch = previous.epochAfter
         }
-        if batch.contains(where: { $0.continuation != nil }) {
-            // Hand each submitter the rows of its own changes.
+        let now = configuration.now()
+        var steps = LabelPlanner.plan(changes, current: snapshot.current, src: src, now: now, eventSource: eventSource)
+        if skipIfNoChange && hits.isEmpty && !restart && !steps.contains(where: \.writes) {
+            for pending in batch { pending.continuation?.resume(returning: []) }
+            counters.withLock { $0.skippedBatches += 1 }
+            return nil
+        }
+        let clock = ContinuousClock()
+        let signing = clock.now
+        try await sign(&steps)
+        let transaction = LabelTransaction(
+            src: src, time: now, keyID: keyID, epoch: snapshot.epoch, steps: steps, thresholdHits: hits, cursor: cursor,
+            restartedSource: restart ? eventSource : nil)
+        // Only this batch's own changes: the one before it is committed by the time the next
+        // batch reads its snapshot.
+        var after: [LabelKey: CurrentLabel] = [:]
+        for step in steps where step.label != nil || step.lockOnlySeq != nil {
+            let key = LabelKey(step.change)
+            if let label = step.label {
+                after[key] = CurrentLabel(
+                    seq: nil, negated: label.isNegation, cts: label.cts, exp: label.exp, locked: step.locked, event: step.event)
+            } else {
+                after[key] = snapshot.current[key].map { var state = $0; state.locked = true; return state }
+            }
+        }
+        return Prepared(
+            batch: batch, transaction: transaction, after: after,
+            epochAfter: transaction.changesLabels ? snapshot.epoch + 1 : snapshot.epoch, changes: changes.count,
+            signSeconds: Self.seconds(clock.now - signing))
+    }
+
+    /// Starts committing `prepared`; on success the submitters get their rows at once.
+    private func launch(_ prepared: Prepared) -> InFlight {
+        InFlight(
+            prepared: prepared,
+            task: Task {
+                let clock = ContinuousClock()
+                let started = clock.now
+                do {
+                    let rows = try await store.commit(prepared.transaction)
+                    deliver(rows, of: prepared, commitSeconds: Self.seconds(clock.now - started))
+                    return true
+                } catch {
+                    if (error as? LabelStore.Error)?.isStalePlan == true { counters.withLock { $0.stalePlans += 1 } }
+                    return false
+                }
+            })
+    }
+
+    /// Waits for the commit in flight. If it failed, commits its batch again on its own (planned
+    /// anew). Returns what it committed, or nil when nothing was in flight or it had to retry.
+    private func settle(_ inFlight: InFlight?) async -> Prepared? {
+        guard let inFlight else { return nil }
+        if await inFlight.task.value { return inFlight.prepared }
+        _ = await commitRetrying(
+            inFlight.prepared.batch, cursor: inFlight.prepared.transaction.cursor, retryWhileRunning: true,
+            skipIfNoChange: false)
+        return nil
+    }
+
+    /// Counts a committed transaction, hands each submitter the rows of its own changes and
+    /// tells the subscribers.
+    private func deliver(_ written: [StoredLabel], of prepared: Prepared, commitSeconds: Double) {
+        counters.withLock {
+            $0.batches += 1
+            $0.labels += written.count
+            $0.largestBatch = max($0.largestBatch, prepared.changes)
+            $0.commitSeconds += commitSeconds
+            $0.signSeconds += prepared.signSeconds
+        }
+        if prepared.batch.contains(where: { $0.continuation != nil }) {
             var rows: [LabelKey: [StoredLabel]] = [:]
             for row in written { rows[LabelKey(row.label), default: []].append(row) }
-            for pending in batch {
+            for pending in prepared.batch {
                 var mine: [StoredLabel] = []
                 for change in pending.changes {
                     let key = LabelKey(change)
@@ -455,7 +538,26 @@ public final class LabelWriter: Sendable {
             }
         }
         if let last = written.last?.seq { commitsContinuation.yield(last) }
-        return true
+    }
+
+    /// Plans, signs and commits one transaction on its own: every change and threshold hit of
+    /// `batch`, and the cursor. Returns false when it skipped a batch that changes nothing.
+    private func commit(_ batch: [Pending], cursor: (name: String, seq: Int64)?, skipIfNoChange: Bool) async throws -> Bool {
+        let clock = ContinuousClock()
+        while true {
+            guard let prepared = try await prepare(batch, cursor: cursor, skipIfNoChange: skipIfNoChange, after: nil) else {
+                return false
+            }
+            let started = clock.now
+            do {
+                let rows = try await store.commit(prepared.transaction)
+                deliver(rows, of: prepared, commitSeconds: Self.seconds(clock.now - started))
+                return true
+            } catch {
+                guard error.isStalePlan else { throw error }
+                counters.withLock { $0.stalePlans += 1 }
+            }
+        }
     }
 
     /// Signs the labels of `steps` with the current key: on every core for a batch, in place for

@@ -160,4 +160,67 @@ import Testing
         #expect(try store.labels(after: 0, limit: 10).map(\.label.uri) == ["did:plc:a"])
         #expect(try store.cursor(for: "relay test") == 42)
     }
+
+    /// A relay whose sequence restarted: what was queued before is committed under the old
+    /// cursor, then the cursor is dropped and the old seqs are forgotten, so the new sequence's
+    /// low seqs label again; a cursor of the old sequence read before the restart is never stored
+    /// after it.
+    @Test func aSourceRestartCommitsWhatCameBeforeAndForgetsTheOldSequence() async throws {
+        let store = try LabelStore(path: temporaryPath("labels.sqlite"))
+        let mark = Locked<Int64?>(500)
+        let writer = try LabelWriter(
+            store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger(), eventSource: "relay r",
+            cursor: { mark.value.map { (name: "relay r", seq: $0) } })
+        let run = Task { await writer.run() }
+        func change(_ action: LabelChange.Action, event: Int64) -> LabelChange {
+            LabelChange(action: action, uri: "at://did:plc:a/app.bsky.feed.post/1", val: "spam", origin: .rule(id: "r"), eventSeq: event)
+        }
+        try await writer.enqueue([change(.apply, event: 400)])
+        // The old sequence's events are all done; the pipeline stops reporting its cursor first.
+        mark.withLock { $0 = nil }
+        try await writer.restartSource()
+        #expect(try store.cursor(for: "relay r") == nil)
+        // Seq 3 of the new sequence is below the old 400, and still counts.
+        #expect(try await writer.submit([change(.negate, event: 3)]).count == 1)
+        mark.withLock { $0 = 3 }
+        run.cancel()
+        await run.value
+        #expect(try store.cursor(for: "relay r") == 3)
+        #expect(try store.history(uri: "at://did:plc:a/app.bsky.feed.post/1").map(\.action) == [.apply, .negate])
+    }
+
+    /// Stopping while a transaction is being committed still commits it, and the final cursor
+    /// covers only what is stored.
+    @Test func stoppingNeverCutsATransactionShort() async throws {
+        let store = try LabelStore(path: temporaryPath("labels.sqlite"))
+        let mark = Locked<Int64>(0)
+        let writer = try LabelWriter(
+            store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger(), eventSource: "relay r",
+            cursor: { (name: "relay r", seq: mark.value) })
+        let run = Task { await writer.run() }
+        var queued = 0
+        for n in 1...2_000 {
+            do {
+                try await writer.enqueue([
+                    LabelChange(
+                        action: .apply, uri: "at://did:plc:a/app.bsky.feed.post/\(n)", val: "spam", origin: .rule(id: "r"),
+                        eventSeq: Int64(n))
+                ])
+            } catch is LabelWriter.Stopped {
+                break
+            }
+            queued = n
+            mark.withLock { $0 = Int64(n) }
+            if n == 1_000 { run.cancel() }
+        }
+        await run.value
+        let stored = try store.labels(after: 0, limit: 5_000).count
+        let cursor = try #require(try store.cursor(for: "relay r"))
+        // Everything queued before the stop is stored, and the cursor passes nothing unstored.
+        #expect(queued >= 1_000)
+        #expect(stored == queued)
+        #expect(cursor <= Int64(stored))
+        #expect(writer.totals.failedTransactions == 0)
+    }
 }
+
