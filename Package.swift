@@ -67,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "labeler",
             dependencies: [
-                "ATProto", "ATCrypto", "Firehose", "Labeler", "LabelStore", "Rules",
+                "ATProto", "ATCrypto", "Firehose", "KeyedScheduler", "Labeler", "LabelStore", "Rules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -198,7 +198,8 @@ let package = Package(
         .testTarget(
             name: "LabelerTests",
             dependencies: [
-                "Labeler", "LabelStore", "Firehose", "ATProto", "ATCrypto", "SyntheticFirehose", "TestRelay", "Rules", "SeededRandom",
+                "Labeler", "LabelStore", "Firehose", "ATProto", "ATCrypto", "KeyedScheduler", "SyntheticFirehose",
+                "TestRelay", "Rules", "SeededRandom",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
@@ -212,6 +213,7 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
