@@ -194,13 +194,19 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Helpers shared by the test targets: a quiet logger, temporary paths, waiting for a condition.
+        .target(
+            name: "TestSupport",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(name: "ATProtoTests", dependencies: ["ATProto", "SyntheticFirehose", "SeededRandom"], swiftSettings: strict),
         .testTarget(
             name: "LabelerTests",
             dependencies: [
                 "Labeler", "LabelStore", "Firehose", "ATProto", "ATCrypto", "KeyedScheduler", "SyntheticFirehose",
-                "TestRelay", "Rules", "SeededRandom",
-                .product(name: "Logging", package: "swift-log"),
+                "TestRelay", "Rules", "SeededRandom", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
@@ -208,16 +214,18 @@ let package = Package(
         .testTarget(
             name: "LabelServerTests",
             dependencies: [
-                "LabelServer", "Labeler", "LabelStore", "ATProto", "ATCrypto", "Firehose",
+                "LabelServer", "Labeler", "LabelStore", "ATProto", "ATCrypto", "Firehose", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "KeyedSchedulerTests", dependencies: ["KeyedScheduler", "SeededRandom"], swiftSettings: strict),
+        .testTarget(
+            name: "KeyedSchedulerTests", dependencies: ["KeyedScheduler", "SeededRandom", "TestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "MatchingTests", dependencies: ["Matching", "SeededRandom"], swiftSettings: strict),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "ATProto", "Matching"], swiftSettings: strict),
         .testTarget(name: "ATCryptoTests", dependencies: ["ATCrypto", "ATProto"], swiftSettings: strict),

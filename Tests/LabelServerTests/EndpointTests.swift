@@ -2,6 +2,7 @@ import ATProto
 import Hummingbird
 import LabelServer
 import LabelStore
+import TestSupport
 import Testing
 
 @Suite struct EmitEventTests {

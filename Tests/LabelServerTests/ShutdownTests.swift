@@ -3,8 +3,8 @@ import ATProto
 import LabelServer
 import LabelStore
 import Labeler
-import Logging
 import ServiceLifecycle
+import TestSupport
 import Testing
 
 /// The label writer as a service: it stops (committing what is queued) on graceful shutdown.

@@ -7,21 +7,9 @@ import HummingbirdTesting
 import LabelServer
 import LabelStore
 import Labeler
-import Logging
 import NIOCore
+import TestSupport
 import Testing
-
-func quietLogger() -> Logger {
-    var logger = Logger(label: "test")
-    logger.logLevel = .critical
-    return logger
-}
-
-func temporaryPath(_ name: String) -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("label-server-tests-\(UUID().uuidString)")
-    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir.appendingPathComponent(name).path
-}
 
 /// A store, a running label writer and a running label server on a free port.
 struct Harness: Sendable {
@@ -160,25 +148,4 @@ extension TestClient.Response {
     }
 
     var xrpcError: String? { (try? json)?["error"]?.stringValue }
-}
-
-struct TimedOutWaiting: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "gave up waiting for \(what)" }
-}
-
-/// Polls `condition` until it holds. The deadline is generous (60 s) so that a busy machine only
-/// makes a test slower; a bug still shows as a failure, never as a hang.
-func waitUntil(
-    _ what: String, timeout: Duration = .seconds(60), sourceLocation: SourceLocation = #_sourceLocation,
-    _ condition: () throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while try !condition() {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("gave up waiting for \(what)", sourceLocation: sourceLocation)
-            throw TimedOutWaiting(what: what)
-        }
-        try await Task.sleep(for: .milliseconds(5))
-    }
 }
