@@ -3,7 +3,7 @@ APT_PACKAGES := pkg-config libsecp256k1-dev libzstd-dev zlib1g-dev libsqlite3-de
 SWIFT ?= swift
 ARGS ?= run
 
-.PHONY: deps build release run test bench bench-live fuzz clean
+.PHONY: deps build release run test lint bench bench-live fuzz clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -29,6 +29,11 @@ test: deps
 	bash scripts/smoke.sh
 	$(SWIFT) test --skip-build
 	bash scripts/python-interop.sh
+
+# swift-format with .swift-format over Sources, Tests and Benchmarks; fails on any finding.
+# scripts/format.sh formats them in place.
+lint:
+	SWIFT=$(SWIFT) bash scripts/lint.sh
 
 bench: deps
 	bash scripts/bench-decode.sh

@@ -3,7 +3,7 @@ import PackageDescription
 
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
-    .unsafeFlags(["-Xfrontend", "-enable-actor-data-race-checks"], .when(configuration: .debug)),
+    // No unsafeFlags (they bar use as a dependency): Swift 6 mode turns on SE-0423 dynamic actor-isolation checks.
 ]
 
 let package = Package(
@@ -67,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "labeler",
             dependencies: [
-                "ATProto", "ATCrypto", "Firehose", "Labeler", "LabelStore", "Rules",
+                "ATProto", "ATCrypto", "Firehose", "KeyedScheduler", "Labeler", "LabelStore", "Rules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -194,12 +194,19 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Helpers shared by the test targets: a quiet logger, temporary paths, waiting for a condition.
+        .target(
+            name: "TestSupport",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(name: "ATProtoTests", dependencies: ["ATProto", "SyntheticFirehose", "SeededRandom"], swiftSettings: strict),
         .testTarget(
             name: "LabelerTests",
             dependencies: [
-                "Labeler", "LabelStore", "Firehose", "ATProto", "ATCrypto", "SyntheticFirehose", "TestRelay", "Rules", "SeededRandom",
-                .product(name: "Logging", package: "swift-log"),
+                "Labeler", "LabelStore", "Firehose", "ATProto", "ATCrypto", "KeyedScheduler", "SyntheticFirehose",
+                "TestRelay", "Rules", "SeededRandom", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
@@ -207,15 +214,18 @@ let package = Package(
         .testTarget(
             name: "LabelServerTests",
             dependencies: [
-                "LabelServer", "Labeler", "LabelStore", "ATProto", "ATCrypto", "Firehose",
+                "LabelServer", "Labeler", "LabelStore", "ATProto", "ATCrypto", "Firehose", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "KeyedSchedulerTests", dependencies: ["KeyedScheduler", "SeededRandom"], swiftSettings: strict),
+        .testTarget(
+            name: "KeyedSchedulerTests", dependencies: ["KeyedScheduler", "SeededRandom", "TestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "MatchingTests", dependencies: ["Matching", "SeededRandom"], swiftSettings: strict),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "ATProto", "Matching"], swiftSettings: strict),
         .testTarget(name: "ATCryptoTests", dependencies: ["ATCrypto", "ATProto"], swiftSettings: strict),

@@ -86,7 +86,9 @@ public final class LabelServer: Service, Sendable {
 
     public let configuration: Configuration
     let broadcaster: Broadcaster
-    private let application: Application<RouterResponder<ServerRequestContext>>
+    /// Built in `init`, bound to its port only by `run()`; tests drive its router without a
+    /// socket (`application.test(.router)`, HummingbirdTesting).
+    let application: Application<RouterResponder<ServerRequestContext>>
     private let listening = ListeningPort()
 
     /// - Parameters:

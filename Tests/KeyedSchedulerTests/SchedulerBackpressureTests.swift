@@ -1,4 +1,5 @@
 import KeyedScheduler
+import TestSupport
 import Testing
 
 @Suite("Scheduler backpressure", .timeLimit(.minutes(1)))

@@ -37,26 +37,6 @@ final class Shared<Value: Sendable>: Sendable {
     var current: Value { value.withLock { $0 } }
 }
 
-struct TimedOutWaiting: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "gave up waiting for \(what)" }
-}
-
-/// Polls `condition` until it holds; fails after a generous 60 s so a bug shows as a failure,
-/// not a hang.
-func waitUntil(
-    _ what: String, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + .seconds(60)
-    while !condition() {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("gave up waiting for \(what)", sourceLocation: sourceLocation)
-            throw TimedOutWaiting(what: what)
-        }
-        try await Task.sleep(for: .milliseconds(1))
-    }
-}
-
 /// Runs `body` while `scheduler.run()` goes on in another task, then shuts the scheduler down
 /// (at once, if `body` did not) and waits for `run()` to return; a throwing `body` cancels it.
 func withRunning<Key, Payload, Result: Sendable>(

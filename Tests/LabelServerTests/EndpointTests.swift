@@ -2,6 +2,7 @@ import ATProto
 import Hummingbird
 import LabelServer
 import LabelStore
+import TestSupport
 import Testing
 
 @Suite struct EmitEventTests {
@@ -22,7 +23,7 @@ import Testing
         """
 
     @Test func disabledWithoutAToken() async throws {
-        try await Harness.with { h in
+        try await Harness.with(over: .router) { h in
             let response = try await h.request(
                 Self.path, method: .post, headers: [.authorization: "Bearer x", .contentType: "application/json"],
                 body: Self.body(create: ["spam"], subject: Self.repo))
@@ -32,7 +33,7 @@ import Testing
     }
 
     @Test func wrongOrMissingTokenIs401() async throws {
-        try await Harness.with(configure: { $0.adminToken = "s3cret-token" }) { h in
+        try await Harness.with(over: .router, configure: { $0.adminToken = "s3cret-token" }) { h in
             for headers: HTTPFields in [
                 [:], [.authorization: "Bearer s3cret-tokem"], [.authorization: "Bearer s3cret-token-and-more"],
                 [.authorization: "Basic s3cret-token"], [.authorization: "Bearer "],
@@ -88,7 +89,7 @@ import Testing
         #"{"event":{"$type":"tools.ozone.moderation.defs#modEventTakedown"},"subject":\#(repo),"createdBy":"did:plc:m"}"#,
     ])
     func badEventsAre400(body: String) async throws {
-        try await Harness.with(configure: { $0.adminToken = "t" }) { h in
+        try await Harness.with(over: .router, configure: { $0.adminToken = "t" }) { h in
             let response = try await h.request(
                 Self.path, method: .post, headers: [.authorization: "Bearer t"], body: body)
             #expect(response.status == .badRequest, "\(body): \(response.text)")
@@ -99,7 +100,7 @@ import Testing
 
 @Suite struct RoutingTests {
     @Test func otherXRPCMethodsAre501AndOtherPaths404() async throws {
-        try await Harness.with { h in
+        try await Harness.with(over: .router) { h in
             for path in ["/xrpc/com.atproto.sync.getRepo", "/xrpc/app.bsky.feed.getTimeline?limit=1", "/xrpc/a/b"] {
                 let response = try await h.request(path)
                 #expect(response.status == .notImplemented, "\(path)")
@@ -116,7 +117,7 @@ import Testing
     }
 
     @Test func healthReportsTheProvidedState() async throws {
-        try await Harness.with { h in
+        try await Harness.with(over: .router) { h in
             let response = try await h.request("/xrpc/_health")
             #expect(response.status == .ok)
             let json = try DataModelJSON.parseObject(response.text.replacingOccurrences(of: "1.25", with: "1"))

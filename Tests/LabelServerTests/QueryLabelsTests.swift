@@ -3,6 +3,7 @@ import ATProto
 import LabelServer
 import LabelStore
 import Labeler
+import TestSupport
 import Testing
 
 @Suite struct QueryLabelsTests {
@@ -20,7 +21,7 @@ import Testing
     }
 
     @Test func exactPrefixAndEverything() async throws {
-        try await Harness.with { h in
+        try await Harness.with(over: .router) { h in
             let uris = [
                 "at://did:plc:a/app.bsky.feed.post/1", "at://did:plc:a/app.bsky.feed.post/2",
                 "at://did:plc:a/app.bsky.actor.profile/self", "at://did:plc:ab/app.bsky.feed.post/1", "did:plc:a",
@@ -42,7 +43,7 @@ import Testing
     }
 
     @Test func percentAndUnderscoreAreLiteral() async throws {
-        try await Harness.with { h in
+        try await Harness.with(over: .router) { h in
             let uris = ["at://did:plc:a/x/a%b", "at://did:plc:a/x/aXb", "at://did:plc:a/x/a_c", "at://did:plc:a/x/aYc"]
             _ = try await h.writer.submit(uris.map { LabelChange(action: .apply, uri: $0, val: "spam", origin: .rule(id: "t")) })
             // %25 is '%' in a query string.
@@ -54,7 +55,7 @@ import Testing
     }
 
     @Test func prefixBoundIncludesEveryContinuation() async throws {
-        try await Harness.with { h in
+        try await Harness.with(over: .router) { h in
             let uris = ["at://p/a", "at://p/a\u{7F}", "at://p/aé", "at://p/a\u{10FFFF}z", "at://p/b", "at://p/"]
             _ = try await h.writer.submit(uris.map { LabelChange(action: .apply, uri: $0, val: "spam", origin: .rule(id: "t")) })
             let got = try await Self.uris(h, "uriPatterns=at://p/a*")
@@ -78,7 +79,7 @@ import Testing
     }
 
     @Test func sourcesFilter() async throws {
-        try await Harness.with { h in
+        try await Harness.with(over: .router) { h in
             try await h.apply(2)
             let mine = try await Self.uris(h, "uriPatterns=*&sources=\(Harness.src)")
             #expect(mine.count == 2)
@@ -88,7 +89,7 @@ import Testing
     }
 
     @Test func negatedAndExpiredLabelsAreLeftOut() async throws {
-        try await Harness.with { h in
+        try await Harness.with(over: .router) { h in
             let origin = LabelChange.Origin.rule(id: "t")
             _ = try await h.writer.submit([
                 LabelChange(action: .apply, uri: "did:plc:a", val: "keep", origin: origin),
@@ -106,7 +107,7 @@ import Testing
     /// Paging with the cursor while labels are written returns every label that existed when
     /// paging started exactly once, in seq order.
     @Test func pagingIsStableUnderConcurrentWrites() async throws {
-        try await Harness.with { h in
+        try await Harness.with(over: .router) { h in
             try await h.apply(230)
             let writing = Task {
                 for start in stride(from: 1000, to: 1300, by: 10) { try await h.apply(10, from: start) }
@@ -128,7 +129,7 @@ import Testing
     }
 
     @Test func limitDefaultsTo50AndCapsAt250() async throws {
-        try await Harness.with { h in
+        try await Harness.with(over: .router) { h in
             try await h.apply(260)
             #expect(try await Self.page(h, "uriPatterns=*").labels.count == 50)
             #expect(try await Self.page(h, "uriPatterns=*&limit=250").labels.count == 250)
@@ -150,7 +151,7 @@ import Testing
         "uriPatterns=*&sources=not-a-did", "uriPatterns=*&sources=",
     ])
     func badParametersAre400InvalidRequest(query: String) async throws {
-        try await Harness.with { h in
+        try await Harness.with(over: .router) { h in
             let response = try await h.request("/xrpc/com.atproto.label.queryLabels?" + query)
             #expect(response.status == .badRequest, "\(query)")
             #expect(response.xrpcError == "InvalidRequest", "\(query)")

@@ -3,8 +3,8 @@ import ATProto
 import LabelServer
 import LabelStore
 import Labeler
-import Logging
 import ServiceLifecycle
+import TestSupport
 import Testing
 
 /// The label writer as a service: it stops (committing what is queued) on graceful shutdown.
@@ -31,7 +31,8 @@ struct WriterService: Service {
                 services: [.init(service: WriterService(writer: writer)), .init(service: server)], logger: quietLogger()))
         let running = Task { try await group.run() }
         let port = try await server.port()
-        let h = Harness(store: store, key: key, writer: writer, server: server, metrics: MetricsRegistry(), port: port)
+        let h = Harness(
+            store: store, key: key, writer: writer, server: server, metrics: MetricsRegistry(), port: port, router: nil)
         try await h.subscribe(cursor: "0") { session in
             try await h.apply(2)
             #expect(try await session.seqs(through: 2).map(\.seq) == [1, 2])

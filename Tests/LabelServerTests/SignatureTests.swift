@@ -3,6 +3,7 @@ import ATProto
 import LabelServer
 import LabelStore
 import Labeler
+import TestSupport
 import Testing
 
 @Suite struct SignatureTests {

@@ -4,6 +4,7 @@ import Firehose
 import LabelServer
 import LabelStore
 import Synchronization
+import TestSupport
 import Testing
 
 @Suite struct SubscribeLabelsTests {

@@ -4,39 +4,42 @@ import Firehose
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import LabelServer
 import LabelStore
 import Labeler
-import Logging
 import NIOCore
+import TestSupport
 import Testing
 
-func quietLogger() -> Logger {
-    var logger = Logger(label: "test")
-    logger.logLevel = .critical
-    return logger
-}
+@testable import LabelServer
 
-func temporaryPath(_ name: String) -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("label-server-tests-\(UUID().uuidString)")
-    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir.appendingPathComponent(name).path
-}
-
-/// A store, a running label writer and a running label server on a free port.
+/// A store, a running label writer and a label server: running on a free port, or with its router
+/// driven directly.
 struct Harness: Sendable {
     static let src = "did:plc:labeler"
+
+    /// How requests reach the server.
+    enum Transport: Sendable {
+        /// The server listens on a free port; HTTP requests and `subscribeLabels` go over sockets.
+        case socket
+        /// Nothing listens: HTTP requests go straight to the server's router
+        /// (`application.test(.router)`), with its services (the broadcaster) running. No WebSocket.
+        case router
+    }
 
     let store: LabelStore
     let key: SigningKey
     let writer: LabelWriter
     let server: LabelServer
     let metrics: MetricsRegistry
-    let port: Int
+    /// The listening port (`.socket` only).
+    let port: Int?
+    /// The router's test client (`.router` only).
+    let router: (any TestClientProtocol)?
 
     /// Runs `body` with a fresh harness, then stops the server and the writer.
     static func with<T: Sendable>(
-        keyType: KeyType = .secp256k1, storePath: String? = nil, servingKey: SigningKey? = nil,
+        over transport: Transport = .socket, keyType: KeyType = .secp256k1, storePath: String? = nil,
+        servingKey: SigningKey? = nil,
         configure: (inout LabelServer.Configuration) -> Void = { _ in },
         _ body: @Sendable (Harness) async throws -> T
     ) async throws -> T {
@@ -58,12 +61,29 @@ struct Harness: Sendable {
             logger: quietLogger())
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await writer.run() }
-            group.addTask { try await server.run() }
             defer { group.cancelAll() }
-            let port = try await server.port()
-            let harness = Harness(store: store, key: serving, writer: writer, server: server, metrics: metrics, port: port)
-            return try await body(harness)
+            switch transport {
+            case .socket:
+                group.addTask { try await server.run() }
+                let port = try await server.port()
+                return try await body(
+                    Harness(
+                        store: store, key: serving, writer: writer, server: server, metrics: metrics, port: port,
+                        router: nil))
+            case .router:
+                return try await server.application.test(.router) { client in
+                    try await body(
+                        Harness(
+                            store: store, key: serving, writer: writer, server: server, metrics: metrics, port: nil,
+                            router: client))
+                }
+            }
         }
+    }
+
+    /// The listening port; `subscribeLabels` needs the `.socket` transport.
+    var socketPort: Int {
+        get throws { try #require(port, "this test needs the .socket transport") }
     }
 
     /// Applies `count` labels with distinct URIs `<prefix><n>`.
@@ -78,12 +98,12 @@ struct Harness: Sendable {
     }
 
     var endpoint: WebSocketEndpoint {
-        get throws { try WebSocketEndpoint("ws://127.0.0.1:\(port)/xrpc/com.atproto.label.subscribeLabels") }
+        get throws { try WebSocketEndpoint("ws://127.0.0.1:\(socketPort)/xrpc/com.atproto.label.subscribeLabels") }
     }
 
     func endpoint(cursor: String?) throws -> WebSocketEndpoint {
         let query = cursor.map { "?cursor=\($0)" } ?? ""
-        return try WebSocketEndpoint("ws://127.0.0.1:\(port)/xrpc/com.atproto.label.subscribeLabels\(query)")
+        return try WebSocketEndpoint("ws://127.0.0.1:\(socketPort)/xrpc/com.atproto.label.subscribeLabels\(query)")
     }
 
     /// Connects to subscribeLabels and runs `body` with the session.
@@ -95,12 +115,18 @@ struct Harness: Sendable {
             configuration: .init(pingInterval: .seconds(60), silenceTimeout: silenceTimeout), body)
     }
 
+    /// Sends an HTTP request over the harness's transport.
     func request(
         _ path: String, method: HTTPRequest.Method = .get, headers: HTTPFields = [:], body: String? = nil
     ) async throws -> TestClient.Response {
-        try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
-            try await client.execute(
-                TestClient.Request(path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }))
+        let body = body.map { ByteBuffer(string: $0) }
+        if let router {
+            let response = try await router.executeRequest(uri: path, method: method, headers: headers, body: body)
+            return TestClient.Response(
+                head: response.head, body: response.body, trailerHeaders: response.trailerHeaders)
+        }
+        return try await TestClient.withClient(host: "127.0.0.1", port: socketPort) { client in
+            try await client.execute(TestClient.Request(path, method: method, headers: headers, body: body))
         }
     }
 }
@@ -160,25 +186,4 @@ extension TestClient.Response {
     }
 
     var xrpcError: String? { (try? json)?["error"]?.stringValue }
-}
-
-struct TimedOutWaiting: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "gave up waiting for \(what)" }
-}
-
-/// Polls `condition` until it holds. The deadline is generous (60 s) so that a busy machine only
-/// makes a test slower; a bug still shows as a failure, never as a hang.
-func waitUntil(
-    _ what: String, timeout: Duration = .seconds(60), sourceLocation: SourceLocation = #_sourceLocation,
-    _ condition: () throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while try !condition() {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("gave up waiting for \(what)", sourceLocation: sourceLocation)
-            throw TimedOutWaiting(what: what)
-        }
-        try await Task.sleep(for: .milliseconds(5))
-    }
 }

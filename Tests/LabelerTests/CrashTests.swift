@@ -8,6 +8,7 @@ import SeededRandom
 import SyntheticFirehose
 import Testing
 import TestRelay
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc

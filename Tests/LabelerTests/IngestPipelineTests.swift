@@ -4,10 +4,10 @@ import Firehose
 import Foundation
 import KeyedScheduler
 import LabelStore
-import Logging
 import Synchronization
 import SyntheticFirehose
 import TestRelay
+import TestSupport
 import Testing
 
 @testable import Labeler
@@ -17,18 +17,6 @@ final class Handled: Sendable {
     private let state = Mutex<[(seq: Int64, did: String?)]>([])
     func add(_ seq: Int64, _ event: RepoEvent) { state.withLock { $0.append((seq, event.did)) } }
     var all: [(seq: Int64, did: String?)] { state.withLock { $0 } }
-}
-
-func quietLogger() -> Logger {
-    var logger = Logger(label: "test")
-    logger.logLevel = .critical
-    return logger
-}
-
-func temporaryPath(_ name: String) -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-tests-\(UUID().uuidString)")
-    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir.appendingPathComponent(name).path
 }
 
 /// Runs `pipeline` with a label writer that stores its cursor, as the service does.

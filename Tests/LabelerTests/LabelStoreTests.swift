@@ -1,6 +1,7 @@
 import ATProto
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 
 @testable import LabelStore

@@ -2,6 +2,7 @@ import ATCrypto
 import ATProto
 import GRDB
 import LabelStore
+import TestSupport
 import Testing
 
 @testable import Labeler

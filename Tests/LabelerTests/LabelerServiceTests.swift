@@ -1,5 +1,6 @@
 import Firehose
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Labeler

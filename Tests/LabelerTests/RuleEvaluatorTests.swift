@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import LabelStore
 import Rules
+import TestSupport
 import Testing
 
 @testable import Labeler
@@ -130,12 +131,6 @@ import Testing
             """.write(toFile: dir + "/r.yaml", atomically: true, encoding: .utf8)
     }
 
-    func waitUntil(_ condition: () -> Bool) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(60)
-        while !condition() && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-    }
-
     @Test func fileChangesAndSIGHUPReloadAndABrokenSetIsNeverUsed() async throws {
         let dir = temporaryPath("rules")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -147,13 +142,13 @@ import Testing
 
         // A file change is picked up (the reloader took its reference state when it was made).
         try writeRules(dir, label: "second-label-x")
-        try await waitUntil { holder.current.rules.first?.label == "second-label-x" }
+        try await waitUntil("the changed file loaded") { holder.current.rules.first?.label == "second-label-x" }
         #expect(holder.current.rules.first?.label == "second-label-x")
 
         // A broken file is refused; the running set stays.
         try "rules:\n  - id: r\n    on: [post]\n    match: {regex: \"(\"}\n    label: x\n".write(
             toFile: dir + "/r.yaml", atomically: true, encoding: .utf8)
-        try await waitUntil { holder.failedReloads > 0 }
+        try await waitUntil("the broken file refused") { holder.failedReloads > 0 }
         #expect(holder.failedReloads >= 1)
         #expect(holder.current.rules.first?.label == "second-label-x")
 
@@ -161,7 +156,9 @@ import Testing
         try writeRules(dir, label: "third")
         let generation = holder.generation
         kill(getpid(), SIGHUP)
-        try await waitUntil { holder.current.rules.first?.label == "third" && holder.generation > generation }
+        try await waitUntil("the SIGHUP reload") {
+            holder.current.rules.first?.label == "third" && holder.generation > generation
+        }
         #expect(holder.current.rules.first?.label == "third")
         task.cancel()
         await task.value

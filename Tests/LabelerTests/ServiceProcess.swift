@@ -63,14 +63,3 @@ struct ServiceProcess {
 
     var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 }
-
-/// Polls `condition` every 50 ms until it holds or `timeout` passes.
-func eventually(timeout: Duration, _ condition: () throws -> Bool) async rethrows -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while clock.now < deadline {
-        if try condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return try condition()
-}
