@@ -13,7 +13,7 @@
 /// uri.collection?.name   // "post"
 /// uri.rkey?.rawValue     // "3jzfcijpj2z2a"
 /// ```
-public struct ATURI: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct ATURI: SyntaxType {
     public static let maxLength = 8192
     private static let scheme: StaticString = "at://"
     private static let schemeLength = 5
@@ -49,14 +49,6 @@ public struct ATURI: Hashable, Sendable, Comparable, CustomStringConvertible {
     public init(did: DID, path: RepoPath) {
         rawValue = "at://" + did.rawValue + "/" + path.rawValue
     }
-
-    public static func isValid(_ string: String) -> Bool {
-        violation(in: string) == nil
-    }
-
-    public var description: String { rawValue }
-
-    public static func < (lhs: ATURI, rhs: ATURI) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// The authority exactly as written: a DID or a handle.
     public var authority: String {
@@ -107,7 +99,7 @@ public struct ATURI: Hashable, Sendable, Comparable, CustomStringConvertible {
         return (authorityStart..<firstSlash, collectionStart..<secondSlash, rkeyStart..<utf8.endIndex)
     }
 
-    static func violation(in string: String) -> StaticString? {
+    public static func violation(in string: String) -> StaticString? {
         SyntaxScan.withBytes(of: string, violation(in:))
     }
 

@@ -11,7 +11,7 @@
 /// did.method      // "plc"
 /// did.identifier  // "7iza6de2dwap2sbkpav7c6c6"
 /// ```
-public struct DID: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct DID: SyntaxType {
     /// Spec limit on the whole string; bounds what a peer can make us store per identity.
     public static let maxLength = 2048
 
@@ -30,14 +30,6 @@ public struct DID: Hashable, Sendable, Comparable, CustomStringConvertible {
         rawValue = string
     }
 
-    public static func isValid(_ string: String) -> Bool {
-        violation(in: string) == nil
-    }
-
-    public var description: String { rawValue }
-
-    public static func < (lhs: DID, rhs: DID) -> Bool { lhs.rawValue < rhs.rawValue }
-
     /// The DID method, e.g. `plc` or `web`.
     public var method: String {
         let utf8 = rawValue.utf8
@@ -54,7 +46,7 @@ public struct DID: Hashable, Sendable, Comparable, CustomStringConvertible {
         return String(rawValue[utf8.index(after: colon)...])
     }
 
-    static func violation(in string: String) -> StaticString? {
+    public static func violation(in string: String) -> StaticString? {
         SyntaxScan.withBytes(of: string, violation(in:))
     }
 

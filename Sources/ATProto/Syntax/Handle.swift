@@ -10,7 +10,7 @@
 /// let handle = try Handle("Alice.BSKY.social")
 /// handle.normalized.rawValue  // "alice.bsky.social"
 /// ```
-public struct Handle: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct Handle: SyntaxType {
     /// The DNS limit on a full hostname (RFC 1035 §2.3.4 as commonly applied to the text form).
     public static let maxLength = 253
 
@@ -37,14 +37,6 @@ public struct Handle: Hashable, Sendable, Comparable, CustomStringConvertible {
         rawValue = string
     }
 
-    public static func isValid(_ string: String) -> Bool {
-        violation(in: string) == nil
-    }
-
-    public var description: String { rawValue }
-
-    public static func < (lhs: Handle, rhs: Handle) -> Bool { lhs.rawValue < rhs.rawValue }
-
     /// The handle in lowercase, the form to store, compare and display.
     public var normalized: Handle {
         Handle(unchecked: SyntaxScan.asciiLowercased(rawValue))
@@ -63,7 +55,7 @@ public struct Handle: Hashable, Sendable, Comparable, CustomStringConvertible {
         Self.reservedTLDs.contains(SyntaxScan.asciiLowercased(topLevelDomain))
     }
 
-    static func violation(in string: String) -> StaticString? {
+    public static func violation(in string: String) -> StaticString? {
         SyntaxScan.withBytes(of: string, violation(in:))
     }
 

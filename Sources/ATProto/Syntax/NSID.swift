@@ -17,7 +17,7 @@
 /// nsid.authority  // "feed.bsky.app"
 /// nsid.name       // "post"
 /// ```
-public struct NSID: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct NSID: SyntaxType {
     public static let maxLength = 317
 
     /// The validated input, unchanged.
@@ -33,14 +33,6 @@ public struct NSID: Hashable, Sendable, Comparable, CustomStringConvertible {
     init(unchecked string: String) {
         rawValue = string
     }
-
-    public static func isValid(_ string: String) -> Bool {
-        violation(in: string) == nil
-    }
-
-    public var description: String { rawValue }
-
-    public static func < (lhs: NSID, rhs: NSID) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// The final segment, e.g. `post` in `app.bsky.feed.post`.
     public var name: String {
@@ -69,7 +61,7 @@ public struct NSID: Hashable, Sendable, Comparable, CustomStringConvertible {
         rawValue.utf8.lastIndex(of: UInt8(ascii: "."))!
     }
 
-    static func violation(in string: String) -> StaticString? {
+    public static func violation(in string: String) -> StaticString? {
         SyntaxScan.withBytes(of: string, violation(in:))
     }
 

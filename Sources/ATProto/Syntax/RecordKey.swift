@@ -3,7 +3,7 @@
 /// Syntax (atproto record-key spec, <https://atproto.com/specs/record-key>): 1–512 characters from
 /// `A-Za-z0-9 . - _ : ~`, and not `.` or `..` (which would be path traversal once the key is used
 /// in a URL path). Record keys are case-sensitive.
-public struct RecordKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct RecordKey: SyntaxType {
     public static let maxLength = 512
 
     /// The validated input, unchanged.
@@ -20,15 +20,7 @@ public struct RecordKey: Hashable, Sendable, Comparable, CustomStringConvertible
         rawValue = string
     }
 
-    public static func isValid(_ string: String) -> Bool {
-        violation(in: string) == nil
-    }
-
-    public var description: String { rawValue }
-
-    public static func < (lhs: RecordKey, rhs: RecordKey) -> Bool { lhs.rawValue < rhs.rawValue }
-
-    static func violation(in string: String) -> StaticString? {
+    public static func violation(in string: String) -> StaticString? {
         SyntaxScan.withBytes(of: string, violation(in:))
     }
 

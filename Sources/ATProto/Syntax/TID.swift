@@ -13,7 +13,7 @@
 /// tid.timestampMicros  // 1_700_000_000_000_000
 /// tid.clockID          // 7
 /// ```
-public struct TID: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct TID: SyntaxType {
     public static let length = 13
     /// Largest timestamp a TID can carry (53 bits of microseconds, about year 2255).
     public static let maxMicros: UInt64 = (1 << 53) - 1
@@ -66,14 +66,6 @@ public struct TID: Hashable, Sendable, Comparable, CustomStringConvertible {
         }
     }
 
-    public static func isValid(_ string: String) -> Bool {
-        violation(in: string) == nil
-    }
-
-    public var description: String { rawValue }
-
-    public static func < (lhs: TID, rhs: TID) -> Bool { lhs.rawValue < rhs.rawValue }
-
     /// The 64-bit integer the string encodes: Σ digitᵢ · 32^(12−i).
     public var value: UInt64 {
         var value: UInt64 = 0
@@ -89,7 +81,7 @@ public struct TID: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The clock identifier (the low 10 bits).
     public var clockID: UInt16 { UInt16(truncatingIfNeeded: value & UInt64(Self.maxClockID)) }
 
-    static func violation(in string: String) -> StaticString? {
+    public static func violation(in string: String) -> StaticString? {
         SyntaxScan.withBytes(of: string, violation(in:))
     }
 
