@@ -25,6 +25,7 @@ run: release
 	.build/release/labeler $(ARGS)
 
 test: deps
+	SWIFT=$(SWIFT) bash scripts/lint.sh
 	$(SWIFT) build --build-tests
 	bash scripts/smoke.sh
 	$(SWIFT) test --skip-build

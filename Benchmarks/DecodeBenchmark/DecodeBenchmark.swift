@@ -74,7 +74,8 @@ struct DecodeBenchmark {
         let rate = Double(messages.count) / seconds
         let mbps = Double(bytes) / seconds / 1e6
         print(
-            pad(name, 10) + pad(String(Int(rate)), 10, right: true) + " msg/s " + pad(String(Int(mbps * 10) / 10) + "." + String(Int(mbps * 10) % 10), 8, right: true)
+            pad(name, 10) + pad(String(Int(rate)), 10, right: true) + " msg/s "
+                + pad(String(Int(mbps * 10) / 10) + "." + String(Int(mbps * 10) % 10), 8, right: true)
                 + " MB/s  " + "\(failures) failures")
     }
 

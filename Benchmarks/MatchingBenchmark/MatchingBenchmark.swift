@@ -1,5 +1,5 @@
-import SeededRandom
 import Matching
+import SeededRandom
 
 /// Matching costs per text, on synthetic posts (about 300 bytes, mixed languages and emoji).
 /// Build with `-c release` and pin to one core (`taskset -c 0`) for stable figures.
@@ -55,7 +55,8 @@ struct MatchingBenchmark {
                 var added = 0
                 let start = ContinuousClock.now
                 while added < count {
-                    let keyword = added < SyntheticText.plantedKeywords.count
+                    let keyword =
+                        added < SyntheticText.plantedKeywords.count
                         ? SyntheticText.plantedKeywords[added] : SyntheticText.keyword(using: &random)
                     var options = KeywordOptions(mode: added % 5 == 4 ? .substring : .word)
                     if mixed {
@@ -222,7 +223,9 @@ enum SyntheticText {
 
     /// A pronounceable made-up keyword of one or two words.
     static func keyword(using random: inout SplitMix64) -> String {
-        let syllables = ["ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "xa", "ven", "dor", "qui", "zel", "bra", "sho"]
+        let syllables = [
+            "ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "xa", "ven", "dor", "qui", "zel", "bra", "sho",
+        ]
         func word() -> String {
             (0..<Int.random(in: 2...4, using: &random)).map { _ in syllables.randomElement(using: &random)! }.joined()
         }

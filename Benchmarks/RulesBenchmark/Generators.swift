@@ -1,7 +1,8 @@
-import SeededRandom
 import ATProto
 import Matching
 import Rules
+import SeededRandom
+
 /// Generated rule files: keyword rules of 100 made-up keywords each (a fifth with leet, a fifth in
 /// substring mode), and regex rules of two patterns each, shaped like moderation regexes (most
 /// with a literal word, a few without any).

@@ -31,7 +31,8 @@ enum ListBenchmark {
                 let directory = root + "/\(kind.rawValue)-\(size)"
                 let list = try write(kind, size: size, into: directory)
                 let python = pythonSetRead(list)
-                let child = try runChild(executable, arguments: ["--list-child", directory, kind.rawValue, String(posts)])
+                let child = try runChild(
+                    executable, arguments: ["--list-child", directory, kind.rawValue, String(posts)])
                 let ratio = python.map { child.compileSeconds / $0 }
                 print(
                     "  " + kind.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)
@@ -45,10 +46,13 @@ enum ListBenchmark {
         guard let largest = sizes.max() else { return }
         print("\n  reload of the largest lists while this thread evaluates posts through the holder:")
         for kind in Kind.allCases {
-            let output = try runProcess(executable, ["--reload-child", root + "/\(kind.rawValue)-\(largest)", kind.rawValue])
+            let output = try runProcess(
+                executable, ["--reload-child", root + "/\(kind.rawValue)-\(largest)", kind.rawValue])
             let parts = output.split(whereSeparator: \.isWhitespace)
             guard parts.count == 3 else { throw ChildFailure(output: output) }
-            print("  \(kind.rawValue) \(largest): reload \(parts[0]) ms, longest evaluation meanwhile \(parts[1]) ms (\(parts[2]) posts)")
+            print(
+                "  \(kind.rawValue) \(largest): reload \(parts[0]) ms, longest evaluation meanwhile \(parts[1]) ms (\(parts[2]) posts)"
+            )
         }
     }
 
@@ -65,7 +69,8 @@ enum ListBenchmark {
         let contexts = (0..<posts).map { index in post(kind, index: index, entries: entries, using: &random) }
         let figures = RulesBenchmark.measureEngine(set, contexts, rounds: 3)
         let hits = RulesBenchmark.countEffects(set, contexts).labels
-        FileHandle.standardError.write(Data("  \(kind.rawValue) \(entries.count): \(set.summary); \(hits) labels\n".utf8))
+        FileHandle.standardError.write(
+            Data("  \(kind.rawValue) \(entries.count): \(set.summary); \(hits) labels\n".utf8))
         print(String(format: "%.6f %.1f %.3f", compile, peak, figures.median))
     }
 
@@ -158,7 +163,9 @@ enum ListBenchmark {
             let host = planted.map { "www." + $0 } ?? "\(RuleSetGenerator.word(using: &random)).example"
             fields["embed"] = .map([
                 "$type": "app.bsky.embed.external",
-                "external": .map(["uri": .text(CBORText("https://\(host)/p/\(index)")), "title": "t", "description": "d"]),
+                "external": .map([
+                    "uri": .text(CBORText("https://\(host)/p/\(index)")), "title": "t", "description": "d",
+                ]),
             ])
         case .phrases:
             if let planted { words.insert(planted, at: Int.random(in: 0...words.count, using: &random)) }
@@ -167,12 +174,14 @@ enum ListBenchmark {
         return RecordContext(
             did: "did:plc:bench\(index % 5_000)", collection: Collections.post, rkey: "3lbench\(index)",
             action: .create, cid: "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm",
-            record: .map(CBORMap(fields.map { ($0.key, $0.value) })), time: 1_735_689_600_000_000 + Int64(index) * 1_000)
+            record: .map(CBORMap(fields.map { ($0.key, $0.value) })), time: 1_735_689_600_000_000 + Int64(index) * 1_000
+        )
     }
 
     /// Seconds Python takes to read `path` into a set of stripped lines, or `nil` without python3.
     static func pythonSetRead(_ path: String) -> Double? {
-        let script = "import sys, time\nt = time.perf_counter()\ns = set(l.strip() for l in open(sys.argv[1]))\n"
+        let script =
+            "import sys, time\nt = time.perf_counter()\ns = set(l.strip() for l in open(sys.argv[1]))\n"
             + "print(time.perf_counter() - t)"
         guard let output = try? runProcess("/usr/bin/env", ["python3", "-c", script, path]) else { return nil }
         return Double(output.trimmingCharacters(in: .whitespacesAndNewlines))

@@ -1,7 +1,7 @@
-import SeededRandom
 import ATProto
 import Matching
 import Rules
+import SeededRandom
 
 /// Rule engine cost per post, on generated rule sets and posts. Build with `-c release` and pin to
 /// one core (`taskset -c 0`) for stable figures.

@@ -1,5 +1,5 @@
-import SeededRandom
 import KeyedScheduler
+import SeededRandom
 
 /// Events per second through ``KeyedScheduler``: its own cost per event with a no-op handler,
 /// and with a handler doing about 2 µs of busy work. Keys are drawn Zipf-like from 20,000
@@ -10,7 +10,8 @@ import KeyedScheduler
 /// Usage: scheduler-bench [--events N] [--concurrency 1,8,64] [--handlers noop,busy] [--keys int|did]
 @main
 struct SchedulerBenchmark {
-    static let usage = "usage: scheduler-bench [--events N] [--concurrency 1,8,64] [--handlers noop,busy] [--keys int|did]"
+    static let usage =
+        "usage: scheduler-bench [--events N] [--concurrency 1,8,64] [--handlers noop,busy] [--keys int|did]"
 
     static func main() async {
         var events = 1_000_000

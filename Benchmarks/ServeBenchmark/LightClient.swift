@@ -91,7 +91,9 @@ enum LightClient {
                 }
             case .ping:
                 var data = frame.data
-                let pong = WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: data.readSlice(length: data.readableBytes) ?? ByteBuffer())
+                let pong = WebSocketFrame(
+                    fin: true, opcode: .pong, maskKey: .random(),
+                    data: data.readSlice(length: data.readableBytes) ?? ByteBuffer())
                 context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
             case .connectionClose:
                 fail(context, Refused())

@@ -56,7 +56,9 @@ struct ServeBenchmark {
         let batch = 10_000
         for start in stride(from: 0, to: options.backfill, by: batch) {
             let changes = (start..<min(start + batch, options.backfill)).map {
-                LabelChange(action: .apply, uri: "at://did:plc:bench\($0 % 977)/app.bsky.feed.post/\($0)", val: "spam", origin: .rule(id: "bench"))
+                LabelChange(
+                    action: .apply, uri: "at://did:plc:bench\($0 % 977)/app.bsky.feed.post/\($0)", val: "spam",
+                    origin: .rule(id: "bench"))
             }
             _ = try await writer.submit(changes)
         }
@@ -77,7 +79,8 @@ struct ServeBenchmark {
             let start = clock.now
             let received: Int
             if options.firehoseClient {
-                let endpoint = try WebSocketEndpoint("ws://127.0.0.1:\(port)/xrpc/com.atproto.label.subscribeLabels?cursor=0")
+                let endpoint = try WebSocketEndpoint(
+                    "ws://127.0.0.1:\(port)/xrpc/com.atproto.label.subscribeLabels?cursor=0")
                 received = try await WebSocketClient.withConnection(to: endpoint) { session in
                     var count = 0
                     var expected: Int64 = 0
@@ -94,7 +97,8 @@ struct ServeBenchmark {
                 }
             } else {
                 received = try await LightClient.run(
-                    host: "127.0.0.1", port: port, target: "/xrpc/com.atproto.label.subscribeLabels?cursor=0", firstSeq: 1,
+                    host: "127.0.0.1", port: port, target: "/xrpc/com.atproto.label.subscribeLabels?cursor=0",
+                    firstSeq: 1,
                     lastSeq: last, submitted: nil, connected: Counter()
                 ).frames
             }
@@ -136,13 +140,15 @@ struct ServeBenchmark {
                     clients.addTask {
                         if !options.firehoseClient {
                             let result = try await LightClient.run(
-                                host: "127.0.0.1", port: port, target: "/xrpc/com.atproto.label.subscribeLabels", firstSeq: 1,
+                                host: "127.0.0.1", port: port, target: "/xrpc/com.atproto.label.subscribeLabels",
+                                firstSeq: 1,
                                 lastSeq: Int64(total), submitted: submitted, connected: connected)
                             histogram.merge(result.latencies)
                             return
                         }
                         try await WebSocketClient.withConnection(
-                            to: endpoint, configuration: .init(pingInterval: .seconds(60), silenceTimeout: .seconds(300))
+                            to: endpoint,
+                            configuration: .init(pingInterval: .seconds(60), silenceTimeout: .seconds(300))
                         ) { session in
                             connected.value.add(1, ordering: .relaxed)
                             var local = LatencyHistogram.Buckets()
@@ -163,7 +169,9 @@ struct ServeBenchmark {
                     }
                 }
                 // Everyone connected and registered before the first label.
-                while connected.value.load(ordering: .relaxed) < options.subscribers || server.subscriberCount < options.subscribers {
+                while connected.value.load(ordering: .relaxed) < options.subscribers
+                    || server.subscriberCount < options.subscribers
+                {
                     try await Task.sleep(for: .milliseconds(20))
                 }
                 print(

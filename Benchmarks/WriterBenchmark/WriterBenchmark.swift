@@ -37,13 +37,16 @@ struct WriterBenchmark {
         // comparing with the labels/s below.
         do {
             let key = SigningKey.generate(keyType)
-            let label = Label(src: "did:plc:benchlabeler", uri: "at://did:plc:w/app.bsky.feed.post/1", val: "spam", cts: "2026-01-01T00:00:00.000Z")
+            let label = Label(
+                src: "did:plc:benchlabeler", uri: "at://did:plc:w/app.bsky.feed.post/1", val: "spam",
+                cts: "2026-01-01T00:00:00.000Z")
             let clock = ContinuousClock()
             let start = clock.now
             var sink = 0
             for _ in 0..<2_000 { sink &+= Int(try label.signed(with: key).sig?.first ?? 0) }
             let elapsed = clock.now - start
-            let micros = (Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12) / 2_000
+            let micros =
+                (Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12) / 2_000
             print("\(keyType.rawValue): one signature \(String(format: "%.1f", micros)) µs on one core (\(sink % 2))")
         }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("writer-bench-\(UUID().uuidString)")
@@ -85,6 +88,7 @@ struct WriterBenchmark {
             "\(keyType.rawValue), synchronous=\(durability.rawValue): \(written.labels) labels in \(written.batches) transactions (largest \(written.largestBatch)), "
                 + "\(workers) workers × \(perSubmit) per \(wait ? "submit, waiting" : "enqueue"): "
                 + "\(Int(Double(written.labels) / seconds)) labels/s (signing \(String(format: "%.2f", written.signSeconds)) s, "
-                + "committing \(String(format: "%.2f", written.commitSeconds)) s of \(String(format: "%.2f", seconds)) s)")
+                + "committing \(String(format: "%.2f", written.commitSeconds)) s of \(String(format: "%.2f", seconds)) s)"
+        )
     }
 }

@@ -157,7 +157,8 @@ public final class KeyedScheduler<Key: Hashable & Sendable, Payload: Sendable>: 
             return core.nextParkedID
         }
         let result = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, KeyedSchedulerError>, Never>) in
+            await withCheckedContinuation {
+                (continuation: CheckedContinuation<Result<Void, KeyedSchedulerError>, Never>) in
                 withCore { core in
                     // The state may have changed since the first attempt: try again first.
                     switch core.trySubmit(batch, from: start) {

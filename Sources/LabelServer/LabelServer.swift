@@ -63,7 +63,8 @@ public final class LabelServer: Service, Sendable {
         public init(
             host: String = "127.0.0.1", port: Int = 14831, maxSubscribers: Int = 2000, maxSubscriberLag: Int = 10_000,
             subscriberStallTimeout: Duration = .seconds(60), backfillBatchSize: Int = 500, recentFrames: Int = 4096,
-            liveWritesPerSecond: Int = 10_000, pingInterval: Duration = .seconds(30), errorFrameTimeout: Duration = .seconds(2), adminToken: String? = nil
+            liveWritesPerSecond: Int = 10_000, pingInterval: Duration = .seconds(30),
+            errorFrameTimeout: Duration = .seconds(2), adminToken: String? = nil
         ) {
             self.host = host
             self.port = port
@@ -112,7 +113,8 @@ public final class LabelServer: Service, Sendable {
             limits: .init(
                 maxSubscribers: configuration.maxSubscribers, maxLag: Int64(configuration.maxSubscriberLag),
                 stallTimeout: configuration.subscriberStallTimeout, recentFrames: max(1, configuration.recentFrames),
-                batchSize: max(1, configuration.backfillBatchSize), liveWritesPerSecond: max(0, configuration.liveWritesPerSecond)),
+                batchSize: max(1, configuration.backfillBatchSize),
+                liveWritesPerSecond: max(0, configuration.liveWritesPerSecond)),
             logger: logger)
         self.broadcaster = broadcaster
         Self.registerMetrics(broadcaster, on: metrics)
@@ -123,14 +125,17 @@ public final class LabelServer: Service, Sendable {
             adminToken: AdminToken(configuration.adminToken), health: health, metrics: metrics
         ).register(on: router)
         let webSocketRouter = Router(context: ServerRequestContext.self)
-        SubscribeLabelsRoute(broadcaster: broadcaster, finalFrameTimeout: configuration.errorFrameTimeout).register(on: webSocketRouter)
+        SubscribeLabelsRoute(broadcaster: broadcaster, finalFrameTimeout: configuration.errorFrameTimeout).register(
+            on: webSocketRouter)
 
         let webSocket = WebSocketServerConfiguration(
-            maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: configuration.pingInterval), closeTimeout: .seconds(5))
+            maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: configuration.pingInterval), closeTimeout: .seconds(5)
+        )
         let listening = listening
         application = Application(
             router: router,
-            server: Self.serverBuilder(webSocketRouter: webSocketRouter, webSocket: webSocket, broadcaster: broadcaster),
+            server: Self.serverBuilder(
+                webSocketRouter: webSocketRouter, webSocket: webSocket, broadcaster: broadcaster),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: [BroadcasterService(broadcaster: broadcaster, commits: commits)],
             onServerRunning: { channel in listening.set(channel.localAddress?.port ?? configuration.port) },
@@ -188,7 +193,8 @@ public final class LabelServer: Service, Sendable {
 
 /// Runs the broadcaster inside the application's service group, and ends every subscription on
 /// graceful shutdown so that open connections finish.
-struct BroadcasterService<Commits: AsyncSequence & Sendable>: Service where Commits.Element == Int64, Commits.Failure == Never {
+struct BroadcasterService<Commits: AsyncSequence & Sendable>: Service
+where Commits.Element == Int64, Commits.Failure == Never {
     let broadcaster: Broadcaster
     let commits: Commits
 

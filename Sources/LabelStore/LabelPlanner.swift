@@ -146,7 +146,8 @@ public enum LabelPlanner {
                 step.event = stored?.event
             }
             state[key] = CurrentLabel(
-                seq: nil, negated: change.action == .negate, cts: cts, exp: label.exp, locked: step.locked, event: step.event)
+                seq: nil, negated: change.action == .negate, cts: cts, exp: label.exp, locked: step.locked,
+                event: step.event)
         }
         return steps
     }

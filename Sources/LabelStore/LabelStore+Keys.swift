@@ -1,5 +1,5 @@
-import Foundation
 import ATProto
+import Foundation
 import GRDB
 
 extension LabelStore {
@@ -46,7 +46,9 @@ extension LabelStore {
         do {
             return try pool.read { db in
                 var keys: [Int64: String] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT id, did_key FROM signing_key") { keys[row["id"]] = row["did_key"] }
+                for row in try Row.fetchAll(db, sql: "SELECT id, did_key FROM signing_key") {
+                    keys[row["id"]] = row["did_key"]
+                }
                 return keys
             }
         } catch {

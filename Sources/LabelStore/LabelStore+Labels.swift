@@ -7,7 +7,9 @@ extension LabelStore {
     public func keyID(forDIDKey didKey: String, at time: String) throws(Error) -> Int64 {
         do {
             return try pool.write { db in
-                if let id = try Int64.fetchOne(db, sql: "SELECT id FROM signing_key WHERE did_key = ?", arguments: [didKey]) {
+                if let id = try Int64.fetchOne(
+                    db, sql: "SELECT id FROM signing_key WHERE did_key = ?", arguments: [didKey])
+                {
                     return id
                 }
                 try db.execute(
@@ -36,8 +38,10 @@ extension LabelStore {
     public func history(uri: String) throws(Error) -> [LabelHistoryEntry] {
         do {
             return try pool.read { db in
-                try LabelHistoryRow.fetchAll(db, sql: "SELECT * FROM label_history WHERE uri = ? ORDER BY id", arguments: [uri])
-                    .map(\.entry)
+                try LabelHistoryRow.fetchAll(
+                    db, sql: "SELECT * FROM label_history WHERE uri = ? ORDER BY id", arguments: [uri]
+                )
+                .map(\.entry)
             }
         } catch {
             throw Error("reading history", error)

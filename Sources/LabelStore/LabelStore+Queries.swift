@@ -1,5 +1,5 @@
-import Foundation
 import ATProto
+import Foundation
 import GRDB
 
 extension LabelStore {
@@ -85,21 +85,25 @@ extension LabelStore {
                 let negated = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM label WHERE neg = 1") ?? 0
                 let lastSeq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM label") ?? 0
                 var byValue: [String: Int] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT val, COUNT(*) AS n FROM label WHERE neg = 0 GROUP BY val") {
+                for row in try Row.fetchAll(db, sql: "SELECT val, COUNT(*) AS n FROM label WHERE neg = 0 GROUP BY val")
+                {
                     byValue[row["val"]] = row["n"]
                 }
                 var byRule: [String: Int] = [:]
                 for row in try Row.fetchAll(
                     db,
-                    sql: "SELECT COALESCE(rule_id, 'manual') AS rule, COUNT(*) AS n FROM label_history WHERE action = 'apply' GROUP BY rule")
-                {
+                    sql:
+                        "SELECT COALESCE(rule_id, 'manual') AS rule, COUNT(*) AS n FROM label_history WHERE action = 'apply' GROUP BY rule"
+                ) {
                     byRule[row["rule"]] = row["n"]
                 }
-                let cursors = try Row.fetchAll(db, sql: "SELECT source, seq, updated_at FROM cursor ORDER BY source").map {
-                    (source: $0["source"] as String, seq: $0["seq"] as Int64, updatedAt: $0["updated_at"] as String)
-                }
+                let cursors = try Row.fetchAll(db, sql: "SELECT source, seq, updated_at FROM cursor ORDER BY source")
+                    .map {
+                        (source: $0["source"] as String, seq: $0["seq"] as Int64, updatedAt: $0["updated_at"] as String)
+                    }
                 return Statistics(
-                    labels: labels, negated: negated, lastSeq: lastSeq, byValue: byValue, byRule: byRule, cursors: cursors)
+                    labels: labels, negated: negated, lastSeq: lastSeq, byValue: byValue, byRule: byRule,
+                    cursors: cursors)
             }
         } catch {
             throw Error("reading statistics", error)

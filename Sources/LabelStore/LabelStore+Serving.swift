@@ -51,7 +51,9 @@ extension LabelStore {
         let (sql, arguments) = Self.sql(for: query)
         do {
             return try pool.read { db in
-                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map {
+                    $0["detail"] as String
+                }
             }
         } catch {
             throw Error("explaining a label query", error)
@@ -80,7 +82,8 @@ extension LabelStore {
             conditions.append("(" + alternatives.joined(separator: " OR ") + ")")
         }
         if !query.sources.isEmpty {
-            conditions.append("src IN (" + Array(repeating: "?", count: query.sources.count).joined(separator: ", ") + ")")
+            conditions.append(
+                "src IN (" + Array(repeating: "?", count: query.sources.count).joined(separator: ", ") + ")")
             arguments.append(contentsOf: query.sources.map { $0 as any DatabaseValueConvertible })
         }
         arguments.append(query.limit)

@@ -21,7 +21,9 @@ extension LabelStore {
     /// With `before`, hits of that event at or after its position, and of later events of the
     /// same stream, are not counted: an event handled again after a restart sees exactly what it
     /// saw the first time, even though its own hits may already be stored.
-    public func thresholdCount(ruleID: String, did: String, since: Int64, before: ThresholdEvent? = nil) throws(Error) -> Int {
+    public func thresholdCount(ruleID: String, did: String, since: Int64, before: ThresholdEvent? = nil) throws(Error)
+        -> Int
+    {
         var sql = "SELECT COUNT(*) FROM threshold_hit WHERE rule_id = ? AND did = ? AND time >= ?"
         var arguments: StatementArguments = [ruleID, did, since]
         if let before {
@@ -37,7 +39,8 @@ extension LabelStore {
 
     /// Every stored hit of rule `ruleID` for account `did` at or after `since` (microseconds), for
     /// counts kept in memory that start from what the store holds.
-    public func thresholdHits(ruleID: String, did: String, since: Int64, window: Int64) throws(Error) -> [ThresholdHit] {
+    public func thresholdHits(ruleID: String, did: String, since: Int64, window: Int64) throws(Error) -> [ThresholdHit]
+    {
         do {
             return try pool.read { db in
                 try ThresholdHitRow.fetchAll(

@@ -32,7 +32,8 @@ public struct LabelTransaction: Sendable {
     public var restartedSource: String?
 
     public init(
-        src: String, time: Datetime, keyID: Int64, epoch: Int64, steps: [LabelStep] = [], thresholdHits: [ThresholdHit] = [],
+        src: String, time: Datetime, keyID: Int64, epoch: Int64, steps: [LabelStep] = [],
+        thresholdHits: [ThresholdHit] = [],
         cursor: (name: String, seq: Int64)? = nil, restartedSource: String? = nil
     ) {
         self.src = src
@@ -106,7 +107,9 @@ extension LabelStore {
     public func commit(_ transaction: LabelTransaction) async throws(Error) -> [StoredLabel] {
         do {
             return try await withCheckedThrowingContinuation { continuation in
-                pool.asyncWrite({ db in try Self.commit(transaction, db: db) }) { _, result in continuation.resume(with: result) }
+                pool.asyncWrite({ db in try Self.commit(transaction, db: db) }) { _, result in
+                    continuation.resume(with: result)
+                }
             }
         } catch {
             throw Error("writing labels", error)
@@ -132,16 +135,19 @@ extension LabelStore {
         if let source = transaction.restartedSource {
             try db.execute(sql: "DELETE FROM cursor WHERE source = ?", arguments: [source])
             try db.execute(
-                sql: "UPDATE label SET event_source = NULL, event_seq = NULL WHERE event_source = ?", arguments: [source])
+                sql: "UPDATE label SET event_source = NULL, event_seq = NULL WHERE event_source = ?",
+                arguments: [source])
             try db.execute(
-                sql: "UPDATE threshold_hit SET event_source = NULL, event_seq = NULL, ordinal = NULL WHERE event_source = ?",
+                sql:
+                    "UPDATE threshold_hit SET event_source = NULL, event_seq = NULL, ordinal = NULL WHERE event_source = ?",
                 arguments: [source])
         }
         var written: [StoredLabel] = []
         // Rows are written through prepared statements kept for the connection: the records'
         // generic `insert` builds its arguments through a persistence container and costs several
         // times more per row, and a transaction writes thousands.
-        let deleteRow = try db.cachedStatement(sql: "DELETE FROM label WHERE src = ? AND uri = ? AND cid = ? AND val = ?")
+        let deleteRow = try db.cachedStatement(
+            sql: "DELETE FROM label WHERE src = ? AND uri = ? AND cid = ? AND val = ?")
         let insertRow = try db.cachedStatement(sql: LabelRow.insertSQL)
         let insertHistory = try db.cachedStatement(sql: LabelHistoryRow.insertSQL)
         let lockRow = try db.cachedStatement(sql: "UPDATE label SET locked = 1 WHERE seq = ?")
@@ -155,7 +161,8 @@ extension LabelStore {
                 row.seq = db.lastInsertedRowID
                 let stored = row.stored
                 try insertHistory.execute(
-                    arguments: LabelHistoryRow(step.change, seq: stored.seq, src: transaction.src, at: time).insertArguments)
+                    arguments: LabelHistoryRow(step.change, seq: stored.seq, src: transaction.src, at: time)
+                        .insertArguments)
                 written.append(stored)
             } else if let seq = step.lockOnlySeq {
                 try lockRow.execute(arguments: [seq])
@@ -164,7 +171,8 @@ extension LabelStore {
             }
         }
         if !transaction.thresholdHits.isEmpty {
-            let prune = try db.cachedStatement(sql: "DELETE FROM threshold_hit WHERE rule_id = ? AND did = ? AND time < ?")
+            let prune = try db.cachedStatement(
+                sql: "DELETE FROM threshold_hit WHERE rule_id = ? AND did = ? AND time < ?")
             for hit in transaction.thresholdHits {
                 try ThresholdHitRow(hit).insert(db, onConflict: .ignore)
                 try prune.execute(arguments: [hit.ruleID, hit.did, hit.time - hit.window])

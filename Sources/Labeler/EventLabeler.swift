@@ -108,7 +108,9 @@ public final class EventLabeler: Sendable {
                 hits.append(
                     ThresholdHit(
                         ruleID: bump.ruleID, did: bump.did, time: bump.time, window: bump.window,
-                        event: evaluator.eventSource.flatMap { source in seq.map { ThresholdEvent(source: source, seq: $0, ordinal: ordinal) } }))
+                        event: evaluator.eventSource.flatMap { source in
+                            seq.map { ThresholdEvent(source: source, seq: $0, ordinal: ordinal) }
+                        }))
                 ordinal += 1
             }
         }

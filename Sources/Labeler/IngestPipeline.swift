@@ -160,7 +160,9 @@ public final class IngestPipeline: Sendable {
                 do throws(FrameError) {
                     event = try envelope.open()
                 } catch {
-                    summary.withLock { error.rejectsOnlyEvent ? ($0.rejected += 1) : ($0.undecodable += 1) }
+                    summary.withLock {
+                        if error.rejectsOnlyEvent { $0.rejected += 1 } else { $0.undecodable += 1 }
+                    }
                     logger.warning(
                         error.rejectsOnlyEvent ? "event rejected" : "undecodable message skipped",
                         metadata: ["seq": "\(seq)", "reason": "\(error)"])

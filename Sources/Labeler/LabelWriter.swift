@@ -252,7 +252,8 @@ public final class LabelWriter: Sendable {
                 var prepared: Prepared? = nil
                 var preparedOnInFlight = true
                 do {
-                    prepared = try await prepare(batch, cursor: cursor, skipIfNoChange: recent, after: inFlight?.prepared)
+                    prepared = try await prepare(
+                        batch, cursor: cursor, skipIfNoChange: recent, after: inFlight?.prepared)
                 } catch {
                     preparedOnInFlight = false
                 }
@@ -445,7 +446,9 @@ public final class LabelWriter: Sendable {
         let changes = batch.count == 1 ? batch[0].changes : batch.flatMap(\.changes)
         let hits = batch.count == 1 ? batch[0].thresholdHits : batch.flatMap(\.thresholdHits)
         let restart = batch.contains(where: \.restartsSource)
-        if restart && eventSource == nil { throw LabelStore.Error(description: "a source restart with no source named") }
+        if restart && eventSource == nil {
+            throw LabelStore.Error(description: "a source restart with no source named")
+        }
         let keys = changes.map(LabelKey.init)
         var snapshot = try await store.snapshot(of: keys, src: src)
         if let previous {
@@ -472,9 +475,12 @@ public final class LabelWriter: Sendable {
             let key = LabelKey(step.change)
             if let label = step.label {
                 after[key] = CurrentLabel(
-                    seq: nil, negated: label.isNegation, cts: label.cts, exp: label.exp, locked: step.locked, event: step.event)
+                    seq: nil, negated: label.isNegation, cts: label.cts, exp: label.exp, locked: step.locked,
+                    event: step.event)
             } else {
-                after[key] = snapshot.current[key].map { var state = $0; state.locked = true; return state }
+                after[key] = snapshot.current[key].map {
+                    var state = $0; state.locked = true; return state
+                }
             }
         }
         return Prepared(
@@ -542,10 +548,13 @@ public final class LabelWriter: Sendable {
 
     /// Plans, signs and commits one transaction on its own: every change and threshold hit of
     /// `batch`, and the cursor. Returns false when it skipped a batch that changes nothing.
-    private func commit(_ batch: [Pending], cursor: (name: String, seq: Int64)?, skipIfNoChange: Bool) async throws -> Bool {
+    private func commit(_ batch: [Pending], cursor: (name: String, seq: Int64)?, skipIfNoChange: Bool) async throws
+        -> Bool
+    {
         let clock = ContinuousClock()
         while true {
-            guard let prepared = try await prepare(batch, cursor: cursor, skipIfNoChange: skipIfNoChange, after: nil) else {
+            guard let prepared = try await prepare(batch, cursor: cursor, skipIfNoChange: skipIfNoChange, after: nil)
+            else {
                 return false
             }
             let started = clock.now
@@ -577,7 +586,9 @@ public final class LabelWriter: Sendable {
                 group.addTask {
                     var out: [Label] = []
                     out.reserveCapacity(labels.count / workers + 1)
-                    for i in stride(from: worker, to: labels.count, by: workers) { out.append(try labels[i].signed(with: key)) }
+                    for i in stride(from: worker, to: labels.count, by: workers) {
+                        out.append(try labels[i].signed(with: key))
+                    }
                     return (worker, out)
                 }
             }

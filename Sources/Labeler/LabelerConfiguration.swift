@@ -44,7 +44,10 @@ public struct LabelerConfiguration: Sendable, Equatable {
         ("source.url", { c, v throws(Problem) in c.sourceURL = try v.nonEmptyString() }),
         ("source.collections", { c, v throws(Problem) in c.sourceCollections = try v.list() }),
         ("source.zstd_dictionary", { c, v throws(Problem) in c.sourceZstdDictionary = try v.string() }),
-        ("source.read_window_ms", { c, v throws(Problem) in c.sourceReadWindowMilliseconds = try v.int(in: 0...1_000) }),
+        (
+            "source.read_window_ms",
+            { c, v throws(Problem) in c.sourceReadWindowMilliseconds = try v.int(in: 0...1_000) }
+        ),
         ("scheduler.concurrency", { c, v throws(Problem) in c.concurrency = try v.int(in: 1...4096) }),
         ("scheduler.queue", { c, v throws(Problem) in c.queue = try v.int(in: 1...10_000_000) }),
         ("scheduler.per_key_queue", { c, v throws(Problem) in c.perKeyQueue = try v.int(in: 1...10_000_000) }),
@@ -66,7 +69,8 @@ public struct LabelerConfiguration: Sendable, Equatable {
     /// `nil` when none applies (every default). A file named by `--config` or `LABELER_CONFIG`
     /// must exist (`required`).
     public static func locate(
-        explicit: String?, environment: [String: String], exists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }
+        explicit: String?, environment: [String: String],
+        exists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }
     ) -> (path: String, required: Bool)? {
         if let explicit { return (explicit, true) }
         if let named = environment[environmentVariable], !named.isEmpty { return (named, true) }
@@ -128,7 +132,10 @@ public struct LabelerConfiguration: Sendable, Equatable {
             let at = "\(file):\(keyNode.mark?.line ?? 1):\(keyNode.mark?.column ?? 1)"
             if let setter = Self.keys.first(where: { $0.path == path })?.apply {
                 do { try setter(&self, .yaml(valueNode)) } catch {
-                    throw Error(description: "\(file):\(valueNode.mark?.line ?? 1):\(valueNode.mark?.column ?? 1): \(path): \(error.reason)")
+                    throw Error(
+                        description:
+                            "\(file):\(valueNode.mark?.line ?? 1):\(valueNode.mark?.column ?? 1): \(path): \(error.reason)"
+                    )
                 }
             } else if Self.keys.contains(where: { $0.path.hasPrefix(path + ".") }) {
                 guard valueNode.mapping != nil else { throw Error(description: "\(at): \(path) must be a mapping") }
@@ -179,14 +186,17 @@ public struct LabelerConfiguration: Sendable, Equatable {
 
         func int(in range: ClosedRange<Int>) throws(Problem) -> Int {
             guard let n = Int(try string()) else { throw Problem(reason: "must be a whole number") }
-            guard range.contains(n) else { throw Problem(reason: "must be between \(range.lowerBound) and \(range.upperBound)") }
+            guard range.contains(n) else {
+                throw Problem(reason: "must be between \(range.lowerBound) and \(range.upperBound)")
+            }
             return n
         }
 
         func choice<T: RawRepresentable & CaseIterable>() throws(Problem) -> T where T.RawValue == String {
             let s = try string()
             guard let value = T(rawValue: s) else {
-                throw Problem(reason: "must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), not '\(s)'")
+                throw Problem(
+                    reason: "must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), not '\(s)'")
             }
             return value
         }

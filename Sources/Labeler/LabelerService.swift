@@ -1,7 +1,7 @@
 import ATCrypto
-import Foundation
 import ATProto
 import Firehose
+import Foundation
 import KeyedScheduler
 import LabelServer
 import LabelStore
@@ -45,8 +45,12 @@ public final class LabelerService: Sendable {
     public init(configuration: LabelerConfiguration, environment: [String: String], logger: Logger) throws(StartError) {
         self.configuration = configuration
         self.logger = logger
-        do { try createParentDirectory(of: configuration.storePath) } catch { throw StartError(description: error.description) }
-        do { store = try LabelStore(path: configuration.storePath) } catch { throw StartError(description: error.description) }
+        do { try createParentDirectory(of: configuration.storePath) } catch {
+            throw StartError(description: error.description)
+        }
+        do { store = try LabelStore(path: configuration.storePath) } catch {
+            throw StartError(description: error.description)
+        }
         let keyType: KeyType = configuration.signingType == .p256 ? .p256 : .secp256k1
         do {
             key = try SigningKeyLoader.load(
@@ -71,7 +75,8 @@ public final class LabelerService: Sendable {
             do { ruleSet = try RuleSet.load(directory: configuration.rulesPath) } catch {
                 for diagnostic in error.diagnostics { logger.error("\(diagnostic)") }
                 throw StartError(
-                    description: "\(configuration.rulesPath): the rules do not load (\(error.diagnostics.count) problems)")
+                    description:
+                        "\(configuration.rulesPath): the rules do not load (\(error.diagnostics.count) problems)")
             }
         } else {
             // A first start before any rules are written: nothing is labeled until they appear
@@ -109,7 +114,9 @@ public final class LabelerService: Sendable {
         case .jetstream:
             var dictionary: [UInt8]? = nil
             if !configuration.sourceZstdDictionary.isEmpty {
-                do { dictionary = try ZstdDictionaryDecompressor.readDictionary(at: configuration.sourceZstdDictionary) } catch {
+                do {
+                    dictionary = try ZstdDictionaryDecompressor.readDictionary(at: configuration.sourceZstdDictionary)
+                } catch {
                     throw StartError(description: "source.zstd_dictionary: \(error.description)")
                 }
             }
@@ -142,7 +149,8 @@ public final class LabelerService: Sendable {
         do {
             writer = try LabelWriter(
                 store: store, src: src, key: key, logger: logger, eventSource: source.cursorName,
-                cursor: { [cursorName = source.cursorName] in pipeline.lowWaterMark.map { (name: cursorName, seq: $0) } })
+                cursor: { [cursorName = source.cursorName] in pipeline.lowWaterMark.map { (name: cursorName, seq: $0) }
+                })
         } catch {
             throw StartError(description: error.description)
         }
@@ -187,7 +195,9 @@ public final class LabelerService: Sendable {
     /// serves until the last labels are committed).
     public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
         [
-            .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(
+                service: server, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: commitFeed),
             .init(
                 service: IngestService(pipeline: pipeline, labeler: labeler, writer: writer, logger: logger),

@@ -14,7 +14,8 @@ public final class RuleEvaluator: Sendable {
     let eventSource: String?
     private let pool = Locked<[ScratchBox]>([])
 
-    public init(holder: RuleSetHolder, counts: any ThresholdStore = SharedThresholdCounts(), eventSource: String? = nil) {
+    public init(holder: RuleSetHolder, counts: any ThresholdStore = SharedThresholdCounts(), eventSource: String? = nil)
+    {
         self.holder = holder
         self.counts = counts
         self.eventSource = eventSource
@@ -48,7 +49,9 @@ public final class RuleEvaluator: Sendable {
         // same event, never its own or later ones, also when the event is handled again.
         var ordinal = 0
         return contexts.map { context in
-            let position = eventSource.flatMap { source in event.seq.map { ThresholdEvent(source: source, seq: $0, ordinal: ordinal) } }
+            let position = eventSource.flatMap { source in
+                event.seq.map { ThresholdEvent(source: source, seq: $0, ordinal: ordinal) }
+            }
             let effects = set.evaluate(context, counts: CountsView(store: counts, before: position), using: box.scratch)
             if !effects.counterBumps.isEmpty {
                 counts.record(effects.counterBumps, from: position)
@@ -122,7 +125,9 @@ public final class StoredThresholdCounts: ThresholdStore {
     let capacity: Int
     private let state = Locked(State())
 
-    public init(store: LabelStore, capacity: Int = 100_000, onError: @escaping @Sendable (LabelStore.Error) -> Void = { _ in }) {
+    public init(
+        store: LabelStore, capacity: Int = 100_000, onError: @escaping @Sendable (LabelStore.Error) -> Void = { _ in }
+    ) {
         self.store = store
         self.capacity = capacity
         self.onError = onError
@@ -168,7 +173,9 @@ public final class StoredThresholdCounts: ThresholdStore {
                 entry.hits.removeAll { $0.time < bump.time - bump.window }
                 // An event handled again after a restart records the hits it already has.
                 if let event, entry.hits.contains(where: { $0.event == event }) { continue }
-                entry.hits.append(ThresholdHit(ruleID: bump.ruleID, did: bump.did, time: bump.time, window: bump.window, event: event))
+                entry.hits.append(
+                    ThresholdHit(ruleID: bump.ruleID, did: bump.did, time: bump.time, window: bump.window, event: event)
+                )
                 state.entries[key] = entry
                 state.newest = max(state.newest, bump.time)
             }

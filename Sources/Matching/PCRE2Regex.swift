@@ -64,7 +64,8 @@ public final class PCRE2Regex: @unchecked Sendable {
         // A pattern the JIT cannot handle still runs, in the interpreter. (`(*NO_JIT)` makes
         // pcre2_jit_compile succeed without compiling, hence the size check.)
         var jitSize = 0
-        isJITCompiled = pcre2_jit_compile_8(compiled, UInt32(PCRE2_JIT_COMPLETE)) == 0
+        isJITCompiled =
+            pcre2_jit_compile_8(compiled, UInt32(PCRE2_JIT_COMPLETE)) == 0
             && pcre2_pattern_info_8(compiled, UInt32(PCRE2_INFO_JITSIZE), &jitSize) == 0 && jitSize > 0
         var groups: UInt32 = 0
         _ = pcre2_pattern_info_8(compiled, UInt32(PCRE2_INFO_CAPTURECOUNT), &groups)

@@ -1,5 +1,5 @@
-import SeededRandom
 import ATProto
+import SeededRandom
 
 /// Builds realistic `subscribeRepos` messages from a seed, with real DAG-CBOR, CARs and CIDs:
 /// commits creating posts (facets, embeds, replies), likes, reposts, follows, profile updates and
@@ -73,7 +73,9 @@ public struct SyntheticFirehose {
             let roll = rng.next() % 100
             let (collection, action, record) = makeOp(roll: roll, did: did)
             let rkey = tid()
-            var op: [(String, CBORValue)] = [("action", .text(CBORText(action))), ("path", .text(CBORText(collection + "/" + rkey)))]
+            var op: [(String, CBORValue)] = [
+                ("action", .text(CBORText(action))), ("path", .text(CBORText(collection + "/" + rkey))),
+            ]
             if let record {
                 let bytes = CBOREncoder.encode(record)
                 let cid = CID.compute(for: bytes)
@@ -85,7 +87,9 @@ public struct SyntheticFirehose {
                     if recentPosts.count > 64 { recentPosts.removeFirst() }
                 }
                 if !plantedInRecord.isEmpty {
-                    planted.append(PlantedRecord(uri: "at://\(did)/\(collection)/\(rkey)", cid: cid.string, categories: plantedInRecord))
+                    planted.append(
+                        PlantedRecord(
+                            uri: "at://\(did)/\(collection)/\(rkey)", cid: cid.string, categories: plantedInRecord))
                     plantedInRecord = []
                 }
             } else {
@@ -113,16 +117,30 @@ public struct SyntheticFirehose {
         case 72..<92:
             return (
                 "app.bsky.graph.follow", "create",
-                .map(["$type": "app.bsky.graph.follow", "subject": .text(CBORText(dids[Int(rng.next() % UInt64(dids.count))])), "createdAt": .text(CBORText(time()))])
+                .map([
+                    "$type": "app.bsky.graph.follow",
+                    "subject": .text(CBORText(dids[Int(rng.next() % UInt64(dids.count))])),
+                    "createdAt": .text(CBORText(time())),
+                ])
             )
         case 92..<94: return (Collections.profile, "update", profile())
         case 94..<95:
             return (
                 Collections.list, "create",
-                .map(["$type": "app.bsky.graph.list", "name": .text(CBORText(sentence(3))), "purpose": "app.bsky.graph.defs#curatelist", "description": .text(CBORText(sentence(12))), "createdAt": .text(CBORText(time()))])
+                .map([
+                    "$type": "app.bsky.graph.list", "name": .text(CBORText(sentence(3))),
+                    "purpose": "app.bsky.graph.defs#curatelist", "description": .text(CBORText(sentence(12))),
+                    "createdAt": .text(CBORText(time())),
+                ])
             )
         case 95..<96:
-            return ("com.example.unknown.thing", "create", .map(["$type": "com.example.unknown.thing", "note": .text(CBORText(sentence(6))), "n": .int(Int64(rng.next() % 1000))]))
+            return (
+                "com.example.unknown.thing", "create",
+                .map([
+                    "$type": "com.example.unknown.thing", "note": .text(CBORText(sentence(6))),
+                    "n": .int(Int64(rng.next() % 1000)),
+                ])
+            )
         default:
             let collections = [Collections.post, "app.bsky.feed.like", "app.bsky.graph.follow"]
             return (collections[Int(rng.next() % 3)], "delete", nil)
@@ -148,35 +166,80 @@ public struct SyntheticFirehose {
         ]
         if rng.next() % 10 < 9 { fields.append(("langs", .array([["en", "ja", "pt", "de"][Int(rng.next() % 4)]]))) }
         if let plantedLink {
-            fields.append(("facets", [.map(["index": .map(["byteStart": 0, "byteEnd": 4]), "features": [.map(["$type": "app.bsky.richtext.facet#link", "uri": .text(CBORText(plantedLink))])]])]))
+            fields.append(
+                (
+                    "facets",
+                    [
+                        .map([
+                            "index": .map(["byteStart": 0, "byteEnd": 4]),
+                            "features": [
+                                .map(["$type": "app.bsky.richtext.facet#link", "uri": .text(CBORText(plantedLink))])
+                            ],
+                        ])
+                    ]
+                ))
         } else if rng.next() % 100 < 25 {
             let utf8 = text.utf8.count
             let feature: CBORValue =
                 switch rng.next() % 3 {
-                case 0: .map(["$type": "app.bsky.richtext.facet#link", "uri": .text(CBORText("https://example.com/\(rng.next() % 1000)"))])
-                case 1: .map(["$type": "app.bsky.richtext.facet#mention", "did": .text(CBORText(dids[Int(rng.next() % UInt64(dids.count))]))])
+                case 0:
+                    .map([
+                        "$type": "app.bsky.richtext.facet#link",
+                        "uri": .text(CBORText("https://example.com/\(rng.next() % 1000)")),
+                    ])
+                case 1:
+                    .map([
+                        "$type": "app.bsky.richtext.facet#mention",
+                        "did": .text(CBORText(dids[Int(rng.next() % UInt64(dids.count))])),
+                    ])
                 default: .map(["$type": "app.bsky.richtext.facet#tag", "tag": "swift"])
                 }
-            fields.append(("facets", [.map(["index": .map(["byteStart": 0, "byteEnd": .int(Int64(min(utf8, 5)))]), "features": [feature]])]))
+            fields.append(
+                (
+                    "facets",
+                    [
+                        .map([
+                            "index": .map(["byteStart": 0, "byteEnd": .int(Int64(min(utf8, 5)))]),
+                            "features": [feature],
+                        ])
+                    ]
+                ))
         }
         let embedRoll = plantedAlt != nil ? 0 : rng.next() % 100
         if embedRoll < 12 {
             var images: [CBORValue] = (0..<(1 + Int(rng.next() % 3))).map { _ in
                 .map([
                     "alt": .text(CBORText(sentence(4))),
-                    "image": .map(["$type": "blob", "ref": .link(randomCID(codec: CID.raw)), "mimeType": "image/jpeg", "size": .int(Int64(10_000 + rng.next() % 900_000))]),
+                    "image": .map([
+                        "$type": "blob", "ref": .link(randomCID(codec: CID.raw)), "mimeType": "image/jpeg",
+                        "size": .int(Int64(10_000 + rng.next() % 900_000)),
+                    ]),
                     "aspectRatio": .map(["width": 1200, "height": 800]),
                 ])
             }
             if let plantedAlt {
-                images.append(.map([
-                    "alt": .text(CBORText(plantedAlt)),
-                    "image": .map(["$type": "blob", "ref": .link(randomCID(codec: CID.raw)), "mimeType": "image/jpeg", "size": 4321]),
-                ]))
+                images.append(
+                    .map([
+                        "alt": .text(CBORText(plantedAlt)),
+                        "image": .map([
+                            "$type": "blob", "ref": .link(randomCID(codec: CID.raw)), "mimeType": "image/jpeg",
+                            "size": 4321,
+                        ]),
+                    ]))
             }
             fields.append(("embed", .map(["$type": "app.bsky.embed.images", "images": .array(images)])))
         } else if embedRoll < 17 {
-            fields.append(("embed", .map(["$type": "app.bsky.embed.external", "external": .map(["uri": .text(CBORText("https://news.example.org/\(rng.next() % 10_000)")), "title": .text(CBORText(sentence(5))), "description": .text(CBORText(sentence(10)))])])))
+            fields.append(
+                (
+                    "embed",
+                    .map([
+                        "$type": "app.bsky.embed.external",
+                        "external": .map([
+                            "uri": .text(CBORText("https://news.example.org/\(rng.next() % 10_000)")),
+                            "title": .text(CBORText(sentence(5))), "description": .text(CBORText(sentence(10))),
+                        ]),
+                    ])
+                ))
         } else if embedRoll < 21, let quoted = recentPosts.last {
             fields.append(("embed", .map(["$type": "app.bsky.embed.record", "record": strongRef(quoted)])))
         }
@@ -192,19 +255,28 @@ public struct SyntheticFirehose {
         if plantRate > 0, rng.next() % 1000 < plantRate {
             let category = PlantedCategory.allCases[Int(rng.next() % UInt64(PlantedCategory.allCases.count))]
             plantedInRecord.insert(category)
-            if rng.next() % 2 == 0 { displayName += " " + plant(category) } else { description += " " + plant(category) }
+            if rng.next() % 2 == 0 {
+                displayName += " " + plant(category)
+            } else {
+                description += " " + plant(category)
+            }
         }
         return .map([
             "$type": "app.bsky.actor.profile", "displayName": .text(CBORText(displayName)),
             "description": .text(CBORText(description)),
-            "avatar": .map(["$type": "blob", "ref": .link(randomCID(codec: CID.raw)), "mimeType": "image/png", "size": 12345]),
+            "avatar": .map([
+                "$type": "blob", "ref": .link(randomCID(codec: CID.raw)), "mimeType": "image/png", "size": 12345,
+            ]),
         ])
     }
 
     private mutating func subjectRecord(_ type: String) -> CBORValue {
         let subject: CBORValue =
             recentPosts.randomElement(using: &rng).map(strongRef)
-            ?? .map(["uri": "at://did:plc:aaaaaaaaaaaaaaaaaaaaaaaa/app.bsky.feed.post/3aaaaaaaaaaaa", "cid": .text(CBORText(randomCID().string))])
+            ?? .map([
+                "uri": "at://did:plc:aaaaaaaaaaaaaaaaaaaaaaaa/app.bsky.feed.post/3aaaaaaaaaaaa",
+                "cid": .text(CBORText(randomCID().string)),
+            ])
         return .map(["$type": .text(CBORText(type)), "subject": subject, "createdAt": .text(CBORText(time()))])
     }
 
@@ -213,15 +285,23 @@ public struct SyntheticFirehose {
     }
 
     private mutating func identity(_ did: String) -> [UInt8] {
-        var body: [(String, CBORValue)] = [("seq", .int(seq)), ("did", .text(CBORText(did))), ("time", .text(CBORText(time())))]
+        var body: [(String, CBORValue)] = [
+            ("seq", .int(seq)), ("did", .text(CBORText(did))), ("time", .text(CBORText(time()))),
+        ]
         if rng.next() % 20 != 0 { body.append(("handle", .text(CBORText("user\(rng.next() % 100_000).bsky.social")))) }
         return FrameCodec.encodeMessage(type: "#identity", body: CBORMap(body))
     }
 
     private mutating func account(_ did: String) -> [UInt8] {
         let active = rng.next() % 3 == 0
-        var body: [(String, CBORValue)] = [("seq", .int(seq)), ("did", .text(CBORText(did))), ("time", .text(CBORText(time()))), ("active", .bool(active))]
-        if !active { body.append(("status", .text(CBORText(["takendown", "deactivated", "suspended", "deleted"][Int(rng.next() % 4)])))) }
+        var body: [(String, CBORValue)] = [
+            ("seq", .int(seq)), ("did", .text(CBORText(did))), ("time", .text(CBORText(time()))),
+            ("active", .bool(active)),
+        ]
+        if !active {
+            body.append(
+                ("status", .text(CBORText(["takendown", "deactivated", "suspended", "deleted"][Int(rng.next() % 4)]))))
+        }
         return FrameCodec.encodeMessage(type: "#account", body: CBORMap(body))
     }
 
@@ -230,7 +310,10 @@ public struct SyntheticFirehose {
         let (car, _) = makeCAR(did: did, rev: rev, records: [], includeTree: false)
         return FrameCodec.encodeMessage(
             type: "#sync",
-            body: ["seq": .int(seq), "did": .text(CBORText(did)), "rev": .text(CBORText(rev)), "blocks": .bytes(car[...]), "time": .text(CBORText(time()))])
+            body: [
+                "seq": .int(seq), "did": .text(CBORText(did)), "rev": .text(CBORText(rev)), "blocks": .bytes(car[...]),
+                "time": .text(CBORText(time())),
+            ])
     }
 
     // MARK: CAR and commit
@@ -243,7 +326,10 @@ public struct SyntheticFirehose {
         let tree = CBOREncoder.encode(.map(["e": [], "l": .null]))
         let treeCID = CID.compute(for: tree)
         let commit = CBOREncoder.encode(
-            .map(["did": .text(CBORText(did)), "version": 3, "data": .link(treeCID), "rev": .text(CBORText(rev)), "prev": .null, "sig": .bytes(sig[...])]))
+            .map([
+                "did": .text(CBORText(did)), "version": 3, "data": .link(treeCID), "rev": .text(CBORText(rev)),
+                "prev": .null, "sig": .bytes(sig[...]),
+            ]))
         let commitCID = CID.compute(for: commit)
         var blocks = [(commitCID, commit)]
         if includeTree { blocks.append((treeCID, tree)) }

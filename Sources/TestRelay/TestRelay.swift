@@ -88,7 +88,9 @@ public final class TestRelay: Sendable {
                     }
                     let upgrader = NIOTypedWebSocketServerUpgrader<Upgrade>(
                         maxFrameSize: 1 << 24,
-                        shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(refusal == nil ? HTTPHeaders() : nil) },
+                        shouldUpgrade: { channel, _ in
+                            channel.eventLoop.makeSucceededFuture(refusal == nil ? HTTPHeaders() : nil)
+                        },
                         upgradePipelineHandler: { channel, head in
                             channel.eventLoop.makeCompletedFuture {
                                 .websocket(try NIOAsyncChannel(wrappingChannelSynchronously: channel), uri: head.uri)
@@ -153,20 +155,26 @@ public final class TestRelay: Sendable {
         outbound: NIOAsyncChannelOutboundWriter<WebSocketFrame>, channel: any Channel
     ) async throws {
         func send(_ bytes: [UInt8], text: Bool = false) async throws {
-            try await outbound.write(WebSocketFrame(fin: true, opcode: text ? .text : .binary, data: ByteBuffer(bytes: bytes)))
+            try await outbound.write(
+                WebSocketFrame(fin: true, opcode: text ? .text : .binary, data: ByteBuffer(bytes: bytes)))
         }
         let seqs = messages.compactMap(\.seq)
         var start = 0
         if let cursor {
             if let last = seqs.last, cursor > last, faults.futureCursorErrors {
-                try await send(FrameCodec.encodeError(ErrorMessage(error: "FutureCursor", message: "Cursor in the future.")))
+                try await send(
+                    FrameCodec.encodeError(ErrorMessage(error: "FutureCursor", message: "Cursor in the future.")))
                 // Closing at once could discard the frame before it is flushed; the client closes
                 // after reading it.
                 for try await _ in inbound {}
                 return
             }
             if let first = seqs.first, cursor > 0, cursor < first - 1, faults.outdatedCursorInfo {
-                try await send(FrameCodec.encodeInfo(InfoMessage(name: "OutdatedCursor", message: "Requested cursor exceeded limit. Possibly missing events")))
+                try await send(
+                    FrameCodec.encodeInfo(
+                        InfoMessage(
+                            name: "OutdatedCursor", message: "Requested cursor exceeded limit. Possibly missing events")
+                    ))
             }
             start = messages.firstIndex(where: { ($0.seq ?? Int64.min) > cursor }) ?? messages.count
         }
@@ -196,7 +204,8 @@ public final class TestRelay: Sendable {
             }
             sentHere += 1
             if let every = faults.pongEvery, sentHere % every == 0 {
-                try await outbound.write(WebSocketFrame(fin: true, opcode: .pong, data: ByteBuffer(string: "heartbeat")))
+                try await outbound.write(
+                    WebSocketFrame(fin: true, opcode: .pong, data: ByteBuffer(string: "heartbeat")))
             }
         }
         // Stay connected like a live relay with nothing new: answer pings until the client leaves.

@@ -2,6 +2,7 @@ import ATProto
 import Foundation
 import LabelStore
 import Labeler
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -24,7 +25,8 @@ struct AdminEndpoint {
     static func configured(server: String?, configuration: LabelerConfiguration) -> AdminEndpoint? {
         guard !configuration.adminToken.isEmpty else { return nil }
         let host = configuration.serverHost == "0.0.0.0" ? "127.0.0.1" : configuration.serverHost
-        return AdminEndpoint(url: server ?? "http://\(host):\(configuration.serverPort)", token: configuration.adminToken)
+        return AdminEndpoint(
+            url: server ?? "http://\(host):\(configuration.serverPort)", token: configuration.adminToken)
     }
 
     /// Sends one `#modEventLabel`.
@@ -57,12 +59,16 @@ struct AdminEndpoint {
         let response: URLResponse
         do {
             (data, response) = try await URLSession.shared.data(for: request)
-        } catch let error as URLError where [.cannotConnectToHost, .cannotFindHost, .networkConnectionLost].contains(error.code) {
+        } catch let error as URLError
+            where [.cannotConnectToHost, .cannotFindHost, .networkConnectionLost].contains(error.code)
+        {
             return .notRunning
         }
         let text = String(decoding: data, as: UTF8.self)
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        guard status == 200 else { throw CommandFailure("the running service refused the change (HTTP \(status)): \(text)") }
+        guard status == 200 else {
+            throw CommandFailure("the running service refused the change (HTTP \(status)): \(text)")
+        }
         return .done(text)
     }
 }

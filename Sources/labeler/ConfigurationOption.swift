@@ -7,13 +7,15 @@ import Labeler
 /// does not load stops the command with one line; it is never ignored.
 struct ConfigurationOption: ParsableArguments {
     @Option(
-        help: "Configuration file (default: $LABELER_CONFIG, else config/labeler.yaml, else /etc/labeler/labeler.yaml).")
+        help: "Configuration file (default: $LABELER_CONFIG, else config/labeler.yaml, else /etc/labeler/labeler.yaml)."
+    )
     var config: String?
 
     /// The configuration, or a one-line failure.
     func load() throws -> LabelerConfiguration {
         do {
-            return try LabelerConfiguration.load(explicit: config, environment: ProcessInfoLite.environmentVariables).configuration
+            return try LabelerConfiguration.load(explicit: config, environment: ProcessInfoLite.environmentVariables)
+                .configuration
         } catch {
             throw CommandFailure(error.description)
         }

@@ -53,7 +53,9 @@ struct KeysCommand: ParsableCommand {
         func run() throws {
             let key = try self.key ?? file.load().signingKey
             let signingKey: SigningKey
-            do { signingKey = try KeyFile.load(at: key, defaultType: type) } catch { throw CommandFailure(error.description) }
+            do { signingKey = try KeyFile.load(at: key, defaultType: type) } catch {
+                throw CommandFailure(error.description)
+            }
             print(signingKey.publicKey.didKey)
         }
     }
@@ -82,7 +84,9 @@ extension KeysCommand {
             let key = self.key ?? configured.signingKey
             let db = self.db ?? configured.storePath
             let signingKey: SigningKey
-            do { signingKey = try KeyFile.load(at: key, defaultType: type) } catch { throw CommandFailure(error.description) }
+            do { signingKey = try KeyFile.load(at: key, defaultType: type) } catch {
+                throw CommandFailure(error.description)
+            }
             let store = try openExistingStore(db)
             do {
                 let keyID = try store.keyID(forDIDKey: signingKey.publicKey.didKey, at: Datetime.now().rawValue)
@@ -103,7 +107,7 @@ extension KeysCommand {
 
         /// `labels` with new signatures, signed on every core.
         func resign(_ labels: [StoredLabel], with key: SigningKey) throws -> [StoredLabel] {
-            let results = Mutex(Array<Result<StoredLabel, any Error>?>(repeating: nil, count: labels.count))
+            let results = Mutex([Result<StoredLabel, any Error>?](repeating: nil, count: labels.count))
             DispatchQueue.concurrentPerform(iterations: labels.count) { i in
                 var label = labels[i]
                 let result = Result { () throws -> StoredLabel in

@@ -9,7 +9,6 @@ import Rules
 import Glibc
 #endif
 
-
 /// Opens an existing database (inspection must not create an empty one by mistake).
 func openExistingStore(_ path: String) throws -> LabelStore {
     guard access(path, F_OK) == 0 else { throw CommandFailure("\(path): no such database (is --db right?)") }
@@ -55,7 +54,9 @@ struct LabelsCommand: ParsableCommand {
                     print(labelJSON(row.label))
                 } else {
                     let l = row.label
-                    print("\(row.seq)\t\(l.isNegation ? "-" : "+")\(l.val)\t\(l.uri)\(l.cid.map { " @\($0)" } ?? "")\t\(l.cts)\(l.exp.map { " exp \($0)" } ?? "")")
+                    print(
+                        "\(row.seq)\t\(l.isNegation ? "-" : "+")\(l.val)\t\(l.uri)\(l.cid.map { " @\($0)" } ?? "")\t\(l.cts)\(l.exp.map { " exp \($0)" } ?? "")"
+                    )
                 }
             }
         }
@@ -88,7 +89,8 @@ struct LabelsCommand: ParsableCommand {
     }
 
     struct Stats: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Counts by value and by rule, last seq, stored cursors.")
+        static let configuration = CommandConfiguration(
+            abstract: "Counts by value and by rule, last seq, stored cursors.")
 
         @Option(help: "SQLite database (default: the configuration's store.path).") var db: String?
         @OptionGroup var file: ConfigurationOption
@@ -101,9 +103,13 @@ struct LabelsCommand: ParsableCommand {
             let cursor = stats.cursors.first
             if json {
                 func object(_ counts: [String: Int]) -> String {
-                    "{" + counts.sorted { $0.key < $1.key }.map { "\(DataModelJSON.quote($0.key)):\($0.value)" }.joined(separator: ",") + "}"
+                    "{"
+                        + counts.sorted { $0.key < $1.key }.map { "\(DataModelJSON.quote($0.key)):\($0.value)" }.joined(
+                            separator: ",") + "}"
                 }
-                let cursors = "{" + stats.cursors.map { "\(DataModelJSON.quote($0.source)):\($0.seq)" }.joined(separator: ",") + "}"
+                let cursors =
+                    "{" + stats.cursors.map { "\(DataModelJSON.quote($0.source)):\($0.seq)" }.joined(separator: ",")
+                    + "}"
                 print(
                     "{\"labels\":\(stats.labels),\"negated\":\(stats.negated),\"last_seq\":\(stats.lastSeq),"
                         + "\"cursor\":\(cursor.map { String($0.seq) } ?? "null"),\"cursors\":\(cursors),"
@@ -166,7 +172,8 @@ struct LabelCommand: ParsableCommand {
             guard let createdBy = did ?? (configured.did.isEmpty ? nil : configured.did) else { return false }
             let comment = "by \(actor)" + (reason.map { ": \($0)" } ?? "")
             switch try await endpoint.emit(
-                action: action, uri: uri, cid: cid, val: val, durationInHours: hours, comment: comment, createdBy: createdBy)
+                action: action, uri: uri, cid: cid, val: val, durationInHours: hours, comment: comment,
+                createdBy: createdBy)
             {
             case .done(let answer):
                 print("through the running service: \(answer)")
@@ -228,7 +235,9 @@ struct LabelCommand: ParsableCommand {
             var expiry: String? = nil
             var hours: Int64? = nil
             if let exp {
-                guard let duration = RuleDuration(exp) else { throw ValidationError("--exp \(exp): use a duration like 24h or 7d") }
+                guard let duration = RuleDuration(exp) else {
+                    throw ValidationError("--exp \(exp): use a duration like 24h or 7d")
+                }
                 expiry = Datetime.format(unixMicros: Datetime.now().unixMicros + duration.microseconds)
                 if duration.microseconds % 3_600_000_000 == 0 { hours = duration.microseconds / 3_600_000_000 }
             }

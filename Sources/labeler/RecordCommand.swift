@@ -34,7 +34,8 @@ struct RecordCommand: AsyncParsableCommand {
         let source: RelaySource
         let recorder: CaptureRecorder
         do {
-            source = try RelaySource(configuration: .init(url: relay), decoder: RepoEventDecoder(verifyBlocks: false), logger: logger)
+            source = try RelaySource(
+                configuration: .init(url: relay), decoder: RepoEventDecoder(verifyBlocks: false), logger: logger)
             recorder = try CaptureRecorder(path: out, limit: limit)
         } catch {
             throw CommandFailure("\(error)")
@@ -51,4 +52,3 @@ struct RecordCommand: AsyncParsableCommand {
         logger.info("capture written", metadata: ["file": "\(out)", "events": "\(recorder.count)"])
     }
 }
-

@@ -4,8 +4,8 @@ import ArgumentParser
 import Firehose
 import KeyedScheduler
 import LabelStore
-import Logging
 import Labeler
+import Logging
 import Rules
 
 #if canImport(Glibc)
@@ -56,7 +56,9 @@ struct ReplayCommand: AsyncParsableCommand {
         let logger = CommandLineLogging.logger("labeler.replay")
         var settings = self
         // Only a file named here or by LABELER_CONFIG: a replay stores labels only when asked to.
-        let named = config ?? ProcessInfoLite.environment(LabelerConfiguration.environmentVariable).flatMap { $0.isEmpty ? nil : $0 }
+        let named =
+            config
+            ?? ProcessInfoLite.environment(LabelerConfiguration.environmentVariable).flatMap { $0.isEmpty ? nil : $0 }
         if let config = named {
             let file: LabelerConfiguration
             do {
@@ -93,8 +95,10 @@ struct ReplayCommand: AsyncParsableCommand {
         // A capture waits for the pipeline at no cost, so the queue need not absorb bursts as a
         // live relay's does: a shallow one keeps the workers busy, and memory low (each queued
         // event holds its undecoded message).
-        let scheduler = KeyedSchedulerConfiguration(concurrency: concurrency, queueLimit: 2_000, perKeyBacklogLimit: 250)
-        let pipeline = IngestPipeline(source: source, store: store, configuration: .init(scheduler: scheduler), logger: logger)
+        let scheduler = KeyedSchedulerConfiguration(
+            concurrency: concurrency, queueLimit: 2_000, perKeyBacklogLimit: 250)
+        let pipeline = IngestPipeline(
+            source: source, store: store, configuration: .init(scheduler: scheduler), logger: logger)
         // With a database, the writer stores the labels and, with them, the pipeline's cursor.
         let writer = try store.map { store in
             let signingKey = try loadOrCreateKey(at: key, logger: logger)
@@ -102,7 +106,9 @@ struct ReplayCommand: AsyncParsableCommand {
                 return try LabelWriter(
                     store: store, src: did ?? signingKey.publicKey.didKey, key: signingKey, logger: logger,
                     eventSource: source.cursorName,
-                    cursor: { [cursorName = source.cursorName] in pipeline.lowWaterMark.map { (name: cursorName, seq: $0) } })
+                    cursor: { [cursorName = source.cursorName] in
+                        pipeline.lowWaterMark.map { (name: cursorName, seq: $0) }
+                    })
             } catch {
                 throw CommandFailure("\(error)")
             }
@@ -110,20 +116,23 @@ struct ReplayCommand: AsyncParsableCommand {
         let labeler = EventLabeler(evaluator: evaluator, writer: writer, logger: logger)
         let clock = ContinuousClock()
         let start = clock.now
-        let progress = ProcessInfoLite.stderrIsTerminal && !json ? Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
-                let c = source.counts
-                writeToStandardError("\r\(c.messages) messages, \(c.events) events")
-            }
-        } : nil
+        let progress =
+            ProcessInfoLite.stderrIsTerminal && !json
+            ? Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    let c = source.counts
+                    writeToStandardError("\r\(c.messages) messages, \(c.events) events")
+                }
+            } : nil
         let writerTask = writer.map { writer in Task { await writer.run() } }
         var restartSource: (@Sendable () async throws -> Void)? = nil
         if let writer { restartSource = { try await writer.restartSource() } }
         let summary: IngestPipeline.Summary
         do {
             summary = try await pipeline.run(
-                handler: { seq, event in try await labeler.handle(seq: seq, event: event) }, restartSource: restartSource)
+                handler: { seq, event in try await labeler.handle(seq: seq, event: event) },
+                restartSource: restartSource)
         } catch {
             progress?.cancel()
             writerTask?.cancel()
@@ -145,8 +154,13 @@ struct ReplayCommand: AsyncParsableCommand {
             ("labels", "\(rules.labels)"), ("errors", "\(errors)"), ("seconds", fixed(seconds, 3)),
             ("events_per_second", "\(seconds > 0 ? Int(Double(summary.events) / seconds) : 0)"),
             ("labels_stored", writer.map { "\($0.totals.labels)" } ?? "null"),
-            ("negations_requested", "\(rules.negations)"), ("dry_run", "\(rules.dryRun)"), ("rule_errors", "\(rules.ruleErrors)"),
-            ("by_rule", "{" + rules.byRule.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",") + "}"),
+            ("negations_requested", "\(rules.negations)"), ("dry_run", "\(rules.dryRun)"),
+            ("rule_errors", "\(rules.ruleErrors)"),
+            (
+                "by_rule",
+                "{" + rules.byRule.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")
+                    + "}"
+            ),
         ]
         if json {
             print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")

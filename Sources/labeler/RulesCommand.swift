@@ -3,9 +3,9 @@ import ArgumentParser
 import Rules
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 struct RulesCommand: ParsableCommand {

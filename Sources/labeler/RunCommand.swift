@@ -25,7 +25,9 @@ struct RunCommand: AsyncParsableCommand {
         let environment = ProcessInfoLite.environmentVariables
         let configuration = try file.load()
         let service: LabelerService
-        do { service = try LabelerService(configuration: configuration, environment: environment, logger: logger) } catch {
+        do {
+            service = try LabelerService(configuration: configuration, environment: environment, logger: logger)
+        } catch {
             throw CommandFailure(error.description)
         }
         logger.info(

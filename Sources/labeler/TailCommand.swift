@@ -35,7 +35,9 @@ extension LabelsCommand {
                 throw CommandFailure("--key: \(error.message)")
             }
             let client: LabelStreamClient
-            do { client = try LabelStreamClient(url: url, logger: logger) } catch { throw CommandFailure(error.description) }
+            do { client = try LabelStreamClient(url: url, logger: logger) } catch {
+                throw CommandFailure(error.description)
+            }
             var seen = 0
             var invalid = 0
             var keys: [String: PublicKey] = [:]
@@ -51,13 +53,16 @@ extension LabelsCommand {
                             } else {
                                 verdict = " INVALID"
                                 invalid += 1
-                                writeToStandardError("seq \(seq): signature does not verify: \(label.uri) \(label.val)\n")
+                                writeToStandardError(
+                                    "seq \(seq): signature does not verify: \(label.uri) \(label.val)\n")
                             }
                         }
                         if json {
                             print(labelJSON(label))
                         } else {
-                            print("\(seq)\t\(label.src)\t\(label.uri)\t\(label.val)\(label.isNegation ? " (negated)" : "")\t\(label.cts)\(verdict)")
+                            print(
+                                "\(seq)\t\(label.src)\t\(label.uri)\t\(label.val)\(label.isNegation ? " (negated)" : "")\t\(label.cts)\(verdict)"
+                            )
                         }
                         seen += 1
                         if let limit, seen >= limit { throw LimitReached() }
@@ -78,7 +83,8 @@ extension LabelsCommand {
         static func key(for src: String, cache: inout [String: PublicKey]) throws -> PublicKey {
             if let known = cache[src] { return known }
             guard src.hasPrefix("did:key:") else {
-                throw CommandFailure("--verify: labels from \(src) need its #atproto_label key: pass it with --key did:key:…")
+                throw CommandFailure(
+                    "--verify: labels from \(src) need its #atproto_label key: pass it with --key did:key:…")
             }
             do {
                 let key = try PublicKey(didKey: src)

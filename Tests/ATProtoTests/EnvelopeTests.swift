@@ -10,7 +10,9 @@ import Testing
     func summary(_ event: RepoEvent) -> String {
         switch event {
         case .commit(let c):
-            "commit \(c.seq) \(c.repo) \(c.rev) " + c.ops.map { "\($0.action) \($0.path) \(String(describing: $0.cid)) \(String(describing: $0.record))" }.joined(separator: "; ")
+            "commit \(c.seq) \(c.repo) \(c.rev) "
+                + c.ops.map { "\($0.action) \($0.path) \(String(describing: $0.cid)) \(String(describing: $0.record))" }
+                .joined(separator: "; ")
         case .sync(let s): "sync \(s.seq) \(s.did) \(s.rev) \(String(describing: s.commit))"
         case .identity(let i): "identity \(i.seq) \(i.did) \(i.handle ?? "-")"
         case .account(let a): "account \(a.seq) \(a.did) \(a.active) \(a.status ?? "-")"
@@ -61,7 +63,9 @@ import Testing
         var generator = SyntheticFirehose(seed: 11)
         let decoder = RepoEventDecoder()
         var message: [UInt8] = []
-        repeat { message = generator.next() } while message.count < 600 || !message.starts(with: hex("a2617467 23636f6d6d6974"))
+        repeat {
+            message = generator.next()
+        } while message.count < 600 || !message.starts(with: hex("a2617467 23636f6d6d6974"))
         let (_, body) = try FrameCodec.split(message[...])
         let blocks = try #require(body["blocks"]?.bytesValue)
         message[blocks.endIndex - 3] ^= 0x01

@@ -8,12 +8,15 @@ import Testing
     /// PROTOCOL §1's header bytes, byte for byte.
     @Test func headerBytes() {
         #expect(hexString(FrameCodec.encodeLabels(seq: 1, labels: []).prefix(15)) == "a2617467236c6162656c73626f7001")
-        #expect(hexString(FrameCodec.encodeInfo(InfoMessage(name: "OutdatedCursor")).prefix(13)) == "a2617465 23696e666f626f7001".replacingOccurrences(of: " ", with: ""))
+        #expect(
+            hexString(FrameCodec.encodeInfo(InfoMessage(name: "OutdatedCursor")).prefix(13))
+                == "a2617465 23696e666f626f7001".replacingOccurrences(of: " ", with: ""))
         let error = FrameCodec.encodeError(ErrorMessage(error: "FutureCursor", message: "Cursor in the future."))
         #expect(
             hexString(error)
                 == "a1626f7020"
-                + "a2 65 6572726f72 6c 467574757265437572736f72 67 6d657373616765 75 437572736f7220696e20746865206675747572652e".replacingOccurrences(of: " ", with: ""))
+                + "a2 65 6572726f72 6c 467574757265437572736f72 67 6d657373616765 75 437572736f7220696e20746865206675747572652e"
+                .replacingOccurrences(of: " ", with: ""))
     }
 
     @Test func labelsFrameCarriesFullLabels() throws {
@@ -31,12 +34,14 @@ import Testing
 
     @Test func errorAndUnknownFrames() throws {
         let decoder = RepoEventDecoder()
-        guard case .error(let e) = try decoder.decode(FrameCodec.encodeError(ErrorMessage(error: "FutureCursor"))) else {
+        guard case .error(let e) = try decoder.decode(FrameCodec.encodeError(ErrorMessage(error: "FutureCursor")))
+        else {
             Issue.record("not an error frame")
             return
         }
         #expect(e.error == "FutureCursor")
-        guard case .unknown(let t) = try decoder.decode(FrameCodec.encodeMessage(type: "#brandNew", body: ["x": 1])) else {
+        guard case .unknown(let t) = try decoder.decode(FrameCodec.encodeMessage(type: "#brandNew", body: ["x": 1]))
+        else {
             Issue.record("not unknown")
             return
         }
@@ -46,7 +51,10 @@ import Testing
             Issue.record("op 2 should be ignored as unknown")
             return
         }
-        guard case .info(let info) = try decoder.decode(FrameCodec.encodeInfo(InfoMessage(name: "OutdatedCursor", message: "m"))) else {
+        guard
+            case .info(let info) = try decoder.decode(
+                FrameCodec.encodeInfo(InfoMessage(name: "OutdatedCursor", message: "m")))
+        else {
             Issue.record("not info")
             return
         }
@@ -119,7 +127,9 @@ import Testing
         var generator = SyntheticFirehose(seed: 11)
         let decoder = RepoEventDecoder()
         var message: [UInt8] = []
-        repeat { message = generator.next() } while message.count < 600 || !message.starts(with: hex("a2617467 23636f6d6d6974"))
+        repeat {
+            message = generator.next()
+        } while message.count < 600 || !message.starts(with: hex("a2617467 23636f6d6d6974"))
         // Flip one byte near the end of the CAR (inside a record block's data, or the commit's).
         guard case .commit = try decoder.decode(message) else { Issue.record("expected a commit"); return }
         var tampered = message
@@ -155,7 +165,9 @@ import Testing
         let badRev = FrameCodec.encodeMessage(type: "#commit", body: body.setting("rev", to: "3zzzzzzzzzzzz"))
         #expect(throws: FrameError.self) { try RepoEventDecoder().decode(badRev) }
         let badPath = body.setting("ops", to: [.map(["action": "create", "path": "not a path", "cid": .null])])
-        #expect(throws: FrameError.self) { try RepoEventDecoder().decode(FrameCodec.encodeMessage(type: "#commit", body: badPath)) }
+        #expect(throws: FrameError.self) {
+            try RepoEventDecoder().decode(FrameCodec.encodeMessage(type: "#commit", body: badPath))
+        }
         let badSeq = FrameCodec.encodeMessage(type: "#commit", body: body.setting("seq", to: 0))
         #expect(throws: FrameError.self) { try RepoEventDecoder().decode(badSeq) }
     }
@@ -214,7 +226,9 @@ import Testing
     @Test func hugeDeclaredLengthsAreRejectedWithoutAllocating() {
         let decoder = RepoEventDecoder()
         let header = CBOREncoder.encode(.map(["t": "#commit", "op": 1]))
-        for body in [hex("5b 7fffffffffffffff"), hex("9b 7fffffffffffffff"), hex("bb 7fffffffffffffff"), hex("7a ffffffff")] {
+        for body in [
+            hex("5b 7fffffffffffffff"), hex("9b 7fffffffffffffff"), hex("bb 7fffffffffffffff"), hex("7a ffffffff"),
+        ] {
             #expect {
                 _ = try decoder.decode(header + body)
             } throws: { error in
@@ -237,11 +251,22 @@ import Testing
 
 @Suite struct LabelStreamMessageTests {
     @Test func decodesWhatTheServerEncodes() throws {
-        let label = Label(src: "did:plc:l", uri: "at://did:plc:a/app.bsky.feed.post/1", val: "spam", neg: true, cts: "2026-01-01T00:00:00.000Z", sig: [UInt8](repeating: 7, count: 64))
-        #expect(try LabelStreamMessage.decode(FrameCodec.encodeLabels(seq: 42, labels: [label])[...]) == .labels(seq: 42, [label]))
-        #expect(try LabelStreamMessage.decode(FrameCodec.encodeError(ErrorMessage(error: "FutureCursor", message: "ahead"))[...]) == .error(ErrorMessage(error: "FutureCursor", message: "ahead")))
-        #expect(try LabelStreamMessage.decode(FrameCodec.encodeInfo(InfoMessage(name: "OutdatedCursor"))[...]) == .info(InfoMessage(name: "OutdatedCursor")))
-        #expect(try LabelStreamMessage.decode(FrameCodec.encodeMessage(type: "#future", body: ["x": 1])[...]) == .unknown(type: "#future"))
+        let label = Label(
+            src: "did:plc:l", uri: "at://did:plc:a/app.bsky.feed.post/1", val: "spam", neg: true,
+            cts: "2026-01-01T00:00:00.000Z", sig: [UInt8](repeating: 7, count: 64))
+        #expect(
+            try LabelStreamMessage.decode(FrameCodec.encodeLabels(seq: 42, labels: [label])[...])
+                == .labels(seq: 42, [label]))
+        #expect(
+            try LabelStreamMessage.decode(
+                FrameCodec.encodeError(ErrorMessage(error: "FutureCursor", message: "ahead"))[...])
+                == .error(ErrorMessage(error: "FutureCursor", message: "ahead")))
+        #expect(
+            try LabelStreamMessage.decode(FrameCodec.encodeInfo(InfoMessage(name: "OutdatedCursor"))[...])
+                == .info(InfoMessage(name: "OutdatedCursor")))
+        #expect(
+            try LabelStreamMessage.decode(FrameCodec.encodeMessage(type: "#future", body: ["x": 1])[...])
+                == .unknown(type: "#future"))
     }
 
     @Test func rejectsMalformedFrames() {
@@ -249,10 +274,15 @@ import Testing
         #expect(throws: FrameError.self) { try LabelStreamMessage.decode(good.dropLast()) }
         #expect(throws: FrameError.self) { try LabelStreamMessage.decode((good + [0])[...]) }
         #expect(throws: FrameError.self) { try LabelStreamMessage.decode(good[...], maxSize: 3) }
-        #expect(throws: FrameError.self) { try LabelStreamMessage.decode(FrameCodec.encodeMessage(type: "#labels", body: ["seq": 1])[...]) }
         #expect(throws: FrameError.self) {
-            try LabelStreamMessage.decode(FrameCodec.encodeMessage(type: "#labels", body: ["seq": 1, "labels": [.map(["uri": "x"])]])[...])
+            try LabelStreamMessage.decode(FrameCodec.encodeMessage(type: "#labels", body: ["seq": 1])[...])
         }
-        #expect(throws: FrameError.self) { try LabelStreamMessage.decode(FrameCodec.encodeMessage(type: "#labels", body: ["labels": []])[...]) }
+        #expect(throws: FrameError.self) {
+            try LabelStreamMessage.decode(
+                FrameCodec.encodeMessage(type: "#labels", body: ["seq": 1, "labels": [.map(["uri": "x"])]])[...])
+        }
+        #expect(throws: FrameError.self) {
+            try LabelStreamMessage.decode(FrameCodec.encodeMessage(type: "#labels", body: ["labels": []])[...])
+        }
     }
 }

@@ -10,7 +10,9 @@ import Testing
         #expect(try CID(string: cid.string) == cid)
         #expect(cid.bytes == bytes)
         #expect(cid.isBlessed)
-        #expect(CID.compute(for: [UInt8](), codec: CID.raw).string == "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")
+        #expect(
+            CID.compute(for: [UInt8](), codec: CID.raw).string
+                == "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")
     }
 
     @Test func cidMatchesItsBlock() {
@@ -34,9 +36,11 @@ import Testing
         #expect(try CID(string: identity.string) == identity)
     }
 
-    @Test(arguments: ["", "b", "bafy", "xafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5m",
-                      "bafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5m1",
-                      "bafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5", "Qm123"])
+    @Test(arguments: [
+        "", "b", "bafy", "xafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5m",
+        "bafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5m1",
+        "bafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5", "Qm123",
+    ])
     func badCIDStrings(_ s: String) {
         #expect(throws: CID.Error.self) { try CID(string: s) }
     }
@@ -53,7 +57,9 @@ import Testing
                 #expect(Base64.decode(Base64.encode(bytes, padded: true)) == bytes)
             }
         }
-        #expect(Base58.encode(hex("e701" + "02e479e24ce6d3d218fd866ed491b48348b2974162f530f29343f5a73b2476705d")) == "Q3shcnfWLQN1bY4d2patsEAYFzy4xp1zdckEvHsV7S4ocTnC")
+        #expect(
+            Base58.encode(hex("e701" + "02e479e24ce6d3d218fd866ed491b48348b2974162f530f29343f5a73b2476705d"))
+                == "Q3shcnfWLQN1bY4d2patsEAYFzy4xp1zdckEvHsV7S4ocTnC")
         #expect(throws: Multibase.Error.self) { try Base58.decode("0OIl".utf8) }
         #expect(throws: Multibase.Error.self) { try Multibase.decode("mAAAA") }
         #expect(Base64.decode("ab$d") == nil)

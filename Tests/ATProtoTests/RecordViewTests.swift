@@ -34,7 +34,8 @@ import Testing
 
     @Test func externalEmbedIsALink() throws {
         let record = try DataModelJSON.parseObject(
-            #"{"text":"x","embed":{"$type":"app.bsky.embed.external","external":{"uri":"https://e.example","title":"t","description":"d"}}}"#)
+            #"{"text":"x","embed":{"$type":"app.bsky.embed.external","external":{"uri":"https://e.example","title":"t","description":"d"}}}"#
+        )
         let view = PostView(record)
         #expect(view.externalURI == "https://e.example")
         #expect(view.links == ["https://e.example"])

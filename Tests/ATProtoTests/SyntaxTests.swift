@@ -214,10 +214,11 @@ struct SyntaxTests {
         #expect(largest.timestampMicros == TID.maxMicros)
     }
 
-    @Test(arguments: [
-        (0, 0), (1, 1), (1_688_137_381_887_007, 6), (1_700_000_000_123_456, 1023),
-        (TID.maxMicros, TID.maxClockID), (TID.maxMicros, 0),
-    ] as [(UInt64, UInt16)])
+    @Test(
+        arguments: [
+            (0, 0), (1, 1), (1_688_137_381_887_007, 6), (1_700_000_000_123_456, 1023),
+            (TID.maxMicros, TID.maxClockID), (TID.maxMicros, 0),
+        ] as [(UInt64, UInt16)])
     func tidRoundTrips(micros: UInt64, clockID: UInt16) throws {
         let tid = TID(micros: micros, clockID: clockID)
         #expect(TID.isValid(tid.rawValue))
@@ -331,8 +332,10 @@ struct SyntaxTests {
         #expect(RepoPath(collection: path.collection, rkey: path.rkey) == path)
         #expect(try RepoPath("a.b.c/self:x~").rkey.rawValue == "self:x~")
 
-        for bad in ["", "app.bsky.feed.post", "app.bsky.feed.post/", "/self", "app.bsky.feed.post/a/b",
-                    "app.bsky/self", "app.bsky.feed.post/..", "app.bsky.feed.post/a b", "app.bsky.feed.post//a"] {
+        for bad in [
+            "", "app.bsky.feed.post", "app.bsky.feed.post/", "/self", "app.bsky.feed.post/a/b",
+            "app.bsky/self", "app.bsky.feed.post/..", "app.bsky.feed.post/a b", "app.bsky.feed.post//a",
+        ] {
             #expect(!RepoPath.isValid(bad), "\(bad)")
             #expect(throws: SyntaxError.self) { try RepoPath(bad) }
         }

@@ -115,7 +115,8 @@ final class Delivered: Sendable {
         struct OneEvent: EventSource {
             var cursorName: String { "one" }
             func run(
-                resumeAfter: @escaping @Sendable () async -> Int64?, deliver: @escaping @Sendable (SourceEvent) async throws -> Void
+                resumeAfter: @escaping @Sendable () async -> Int64?,
+                deliver: @escaping @Sendable (SourceEvent) async throws -> Void
             ) async throws {
                 var generator = SyntheticFirehose(seed: 3)
                 for message in generator.messages(5) {

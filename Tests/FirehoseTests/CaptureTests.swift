@@ -72,7 +72,8 @@ func readAll(_ path: String, maxMessageSize: Int = 5_000_000) throws -> [[UInt8]
         let dir = try TemporaryDirectory()
         let first = try writeCapture(dir.file("a.bin"), count: 700, seed: 1)
         let second = try writeCapture(dir.file("b.bin"), count: 300, seed: 2)
-        try shell("gzip -c \(dir.file("a.bin")) > \(dir.file("c.gz")) && gzip -c \(dir.file("b.bin")) >> \(dir.file("c.gz"))")
+        try shell(
+            "gzip -c \(dir.file("a.bin")) > \(dir.file("c.gz")) && gzip -c \(dir.file("b.bin")) >> \(dir.file("c.gz"))")
         #expect(try readAll(dir.file("c.gz")) == first + second)
     }
 
@@ -200,7 +201,8 @@ func readAll(_ path: String, maxMessageSize: Int = 5_000_000) throws -> [[UInt8]
     func sharedCorpusCountsMatchTheGenerator() throws {
         let dir = try TemporaryDirectory()
         let script = try #require(SharedCorpus.generator)
-        let report = try shell("python3 \(script) --events 3000 --seed 5 --out \(dir.file("c.bin")) --truth \(dir.file("t.jsonl"))")
+        let report = try shell(
+            "python3 \(script) --events 3000 --seed 5 --out \(dir.file("c.bin")) --truth \(dir.file("t.jsonl"))")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: Any])
         let counts = try #require(json["counts"] as? [String: Int])
         let stats = try CaptureStats.collect(paths: [dir.file("c.bin")])
@@ -211,7 +213,9 @@ func readAll(_ path: String, maxMessageSize: Int = 5_000_000) throws -> [[UInt8]
         #expect(stats.account == counts["#account"] ?? 0)
         #expect(stats.sync == counts["#sync"] ?? 0)
         #expect(stats.info == counts["#info"] ?? 0)
-        let ops = counts.filter { $0.key.hasPrefix("create ") || $0.key.hasPrefix("update ") || $0.key.hasPrefix("delete ") }
+        let ops = counts.filter {
+            $0.key.hasPrefix("create ") || $0.key.hasPrefix("update ") || $0.key.hasPrefix("delete ")
+        }
         #expect(stats.ops == ops.values.reduce(0, +))
         let writes = counts.filter { $0.key.hasPrefix("create ") || $0.key.hasPrefix("update ") }
         #expect(stats.records == writes.values.reduce(0, +))

@@ -26,18 +26,42 @@ func jetstreamEvents(count: Int, seed: UInt64 = 8) -> [(seq: Int64, json: String
                 if let record = op.record { commit.append(("record", record)) }
                 if let cid = op.cid { commit.append(("cid", .text(CBORText(cid.string)))) }
                 let json = DataModelJSON.serialize(
-                    .map(["did": .text(CBORText(c.repo)), "time_us": .int(time), "kind": "commit", "commit": .map(CBORMap(commit))]))
+                    .map([
+                        "did": .text(CBORText(c.repo)), "time_us": .int(time), "kind": "commit",
+                        "commit": .map(CBORMap(commit)),
+                    ]))
                 out.append((time, json))
                 time += 1
             }
         case .identity(let e):
-            var body: [(String, CBORValue)] = [("did", .text(CBORText(e.did))), ("seq", .int(e.seq)), ("time", .text(CBORText(e.time)))]
+            var body: [(String, CBORValue)] = [
+                ("did", .text(CBORText(e.did))), ("seq", .int(e.seq)), ("time", .text(CBORText(e.time))),
+            ]
             if let h = e.handle { body.append(("handle", .text(CBORText(h)))) }
-            out.append((time, DataModelJSON.serialize(.map(["did": .text(CBORText(e.did)), "time_us": .int(time), "kind": "identity", "identity": .map(CBORMap(body))]))))
+            out.append(
+                (
+                    time,
+                    DataModelJSON.serialize(
+                        .map([
+                            "did": .text(CBORText(e.did)), "time_us": .int(time), "kind": "identity",
+                            "identity": .map(CBORMap(body)),
+                        ]))
+                ))
         case .account(let e):
-            var body: [(String, CBORValue)] = [("did", .text(CBORText(e.did))), ("seq", .int(e.seq)), ("time", .text(CBORText(e.time))), ("active", .bool(e.active))]
+            var body: [(String, CBORValue)] = [
+                ("did", .text(CBORText(e.did))), ("seq", .int(e.seq)), ("time", .text(CBORText(e.time))),
+                ("active", .bool(e.active)),
+            ]
             if let s = e.status { body.append(("status", .text(CBORText(s)))) }
-            out.append((time, DataModelJSON.serialize(.map(["did": .text(CBORText(e.did)), "time_us": .int(time), "kind": "account", "account": .map(CBORMap(body))]))))
+            out.append(
+                (
+                    time,
+                    DataModelJSON.serialize(
+                        .map([
+                            "did": .text(CBORText(e.did)), "time_us": .int(time), "kind": "account",
+                            "account": .map(CBORMap(body)),
+                        ]))
+                ))
         default:
             continue
         }
@@ -49,23 +73,31 @@ func jetstreamEvents(count: Int, seed: UInt64 = 8) -> [(seq: Int64, json: String
     let decoder = JetstreamEventDecoder()
 
     @Test func protocolExampleShapes() throws {
-        let create = #"{"did":"did:plc:eygmaihciaxprqvxpfvl6flk","time_us":1725911162329308,"kind":"commit","commit":{"rev":"3l3qo2vutsw2b","operation":"create","collection":"app.bsky.feed.like","rkey":"3l3qo2vuowo2b","record":{"$type":"app.bsky.feed.like","createdAt":"2024-09-09T19:46:02.102Z","subject":{"cid":"bafyreidc6sydkkbchcyg62v77wbhzvb2mvytlmsychqgwf2xojjtirmzj4","uri":"at://did:plc:wa7b35aakoll7hugkrjtf3xf/app.bsky.feed.post/3l3pte3p2e325"}},"cid":"bafyreidwaivazkwu67xztlmuobx35hs2lnfh3kolmgfmucldvhd3sgzcqi"}}"#
+        let create =
+            #"{"did":"did:plc:eygmaihciaxprqvxpfvl6flk","time_us":1725911162329308,"kind":"commit","commit":{"rev":"3l3qo2vutsw2b","operation":"create","collection":"app.bsky.feed.like","rkey":"3l3qo2vuowo2b","record":{"$type":"app.bsky.feed.like","createdAt":"2024-09-09T19:46:02.102Z","subject":{"cid":"bafyreidc6sydkkbchcyg62v77wbhzvb2mvytlmsychqgwf2xojjtirmzj4","uri":"at://did:plc:wa7b35aakoll7hugkrjtf3xf/app.bsky.feed.post/3l3pte3p2e325"}},"cid":"bafyreidwaivazkwu67xztlmuobx35hs2lnfh3kolmgfmucldvhd3sgzcqi"}}"#
         guard case .commit(let c) = try decoder.decode(create) else { Issue.record("not a commit"); return }
         #expect(c.seq == 1_725_911_162_329_308 && c.repo == "did:plc:eygmaihciaxprqvxpfvl6flk" && c.commit == nil)
         #expect(c.ops.count == 1 && c.ops[0].action == .create && c.ops[0].collection == "app.bsky.feed.like")
         #expect(c.ops[0].cid?.string == "bafyreidwaivazkwu67xztlmuobx35hs2lnfh3kolmgfmucldvhd3sgzcqi")
-        #expect(c.ops[0].record?["subject"]?["uri"]?.stringValue == "at://did:plc:wa7b35aakoll7hugkrjtf3xf/app.bsky.feed.post/3l3pte3p2e325")
+        #expect(
+            c.ops[0].record?["subject"]?["uri"]?.stringValue
+                == "at://did:plc:wa7b35aakoll7hugkrjtf3xf/app.bsky.feed.post/3l3pte3p2e325")
         #expect(c.time == "2024-09-09T19:46:02.329Z")
 
-        let delete = #"{"did":"did:plc:rfov6bpyztcnedeyyzgfq42k","time_us":1725516666833633,"kind":"commit","commit":{"rev":"3l3f6nzl3cv2s","operation":"delete","collection":"app.bsky.graph.follow","rkey":"3l3dn7tku762u"}}"#
+        let delete =
+            #"{"did":"did:plc:rfov6bpyztcnedeyyzgfq42k","time_us":1725516666833633,"kind":"commit","commit":{"rev":"3l3f6nzl3cv2s","operation":"delete","collection":"app.bsky.graph.follow","rkey":"3l3dn7tku762u"}}"#
         guard case .commit(let d) = try decoder.decode(delete) else { Issue.record("not a commit"); return }
         #expect(d.ops[0].action == .delete && d.ops[0].record == nil && d.ops[0].cid == nil)
 
-        let identity = #"{"did":"did:plc:ufbl4k27gp6kzas5glhz7fim","time_us":1725516665234703,"kind":"identity","identity":{"did":"did:plc:ufbl4k27gp6kzas5glhz7fim","handle":"yohenrique.bsky.social","seq":1409752997,"time":"2024-09-05T06:11:04.870Z"}}"#
+        let identity =
+            #"{"did":"did:plc:ufbl4k27gp6kzas5glhz7fim","time_us":1725516665234703,"kind":"identity","identity":{"did":"did:plc:ufbl4k27gp6kzas5glhz7fim","handle":"yohenrique.bsky.social","seq":1409752997,"time":"2024-09-05T06:11:04.870Z"}}"#
         guard case .identity(let i) = try decoder.decode(identity) else { Issue.record("not identity"); return }
-        #expect(i.handle == "yohenrique.bsky.social" && i.seq == 1_725_516_665_234_703 && i.time == "2024-09-05T06:11:04.870Z")
+        #expect(
+            i.handle == "yohenrique.bsky.social" && i.seq == 1_725_516_665_234_703
+                && i.time == "2024-09-05T06:11:04.870Z")
 
-        let account = #"{"did":"did:plc:ufbl4k27gp6kzas5glhz7fim","time_us":1725516665333808,"kind":"account","account":{"active":false,"did":"did:plc:ufbl4k27gp6kzas5glhz7fim","seq":1409753013,"status":"takendown","time":"2024-09-05T06:11:04.870Z"}}"#
+        let account =
+            #"{"did":"did:plc:ufbl4k27gp6kzas5glhz7fim","time_us":1725516665333808,"kind":"account","account":{"active":false,"did":"did:plc:ufbl4k27gp6kzas5glhz7fim","seq":1409753013,"status":"takendown","time":"2024-09-05T06:11:04.870Z"}}"#
         guard case .account(let a) = try decoder.decode(account) else { Issue.record("not account"); return }
         #expect(!a.active && a.status == "takendown")
     }
@@ -104,7 +136,9 @@ func jetstreamEvents(count: Int, seed: UInt64 = 8) -> [(seq: Int64, json: String
         let task = Task { try await source.run(resumeAfter: { nil }, deliver: { received.deliver($0) }) }
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(90)
-        while received.snapshot.seqs.count < count && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        while received.snapshot.seqs.count < count && clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         task.cancel()
         _ = await task.result
         return received.snapshot.seqs
@@ -114,7 +148,8 @@ func jetstreamEvents(count: Int, seed: UInt64 = 8) -> [(seq: Int64, json: String
         let events = jetstreamEvents(count: 500)
         var faults = TestRelay.Faults()
         faults.dropAfter = 60
-        let relay = try await TestRelay(frames: events.map { .init(seq: $0.seq, bytes: Array($0.json.utf8), text: true) }, faults: faults)
+        let relay = try await TestRelay(
+            frames: events.map { .init(seq: $0.seq, bytes: Array($0.json.utf8), text: true) }, faults: faults)
         let source = try JetstreamSource(
             configuration: .init(
                 url: relay.url + "/subscribe", wantedCollections: ["app.bsky.feed.post", "app.bsky.graph.*"],
@@ -139,17 +174,21 @@ func jetstreamEvents(count: Int, seed: UInt64 = 8) -> [(seq: Int64, json: String
             logger: logger())
         #expect(
             source.target(cursor: 10_000_000).target
-                == "/subscribe?wantedCollections=app.bsky.feed.post&wantedDids=did:plc:abc&cursor=5000000&compress=true")
+                == "/subscribe?wantedCollections=app.bsky.feed.post&wantedDids=did:plc:abc&cursor=5000000&compress=true"
+        )
         #expect(source.cursorName == "jetstream jetstream2.us-east.bsky.network")
         #expect(throws: RelaySource.FatalError.self) {
-            try JetstreamSource(configuration: .init(url: "wss://x/subscribe", wantedCollections: ["app.bsky.fo*"]), logger: logger())
+            try JetstreamSource(
+                configuration: .init(url: "wss://x/subscribe", wantedCollections: ["app.bsky.fo*"]), logger: logger())
         }
     }
 
     @Test func compressedMessagesWithADictionary() async throws {
         let events = jetstreamEvents(count: 300, seed: 9)
         let dictionary = try trainedDictionary()
-        let frames = events.map { TestRelay.Frame(seq: $0.seq, bytes: compress(Array($0.json.utf8), dictionary: dictionary)) }
+        let frames = events.map {
+            TestRelay.Frame(seq: $0.seq, bytes: compress(Array($0.json.utf8), dictionary: dictionary))
+        }
         let relay = try await TestRelay(frames: frames)
         let source = try JetstreamSource(
             configuration: .init(url: relay.url, compressionDictionary: dictionary), logger: logger())
@@ -191,7 +230,8 @@ func jetstreamEvents(count: Int, seed: UInt64 = 8) -> [(seq: Int64, json: String
         let size = output.withUnsafeMutableBytes { o in
             input.withUnsafeBytes { i in
                 dictionary.withUnsafeBytes { d in
-                    ZSTD_compress_usingDict(context, o.baseAddress, o.count, i.baseAddress, i.count, d.baseAddress, d.count, 3)
+                    ZSTD_compress_usingDict(
+                        context, o.baseAddress, o.count, i.baseAddress, i.count, d.baseAddress, d.count, 3)
                 }
             }
         }

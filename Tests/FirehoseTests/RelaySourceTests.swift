@@ -1,6 +1,6 @@
-import SeededRandom
 import ATProto
 import Logging
+import SeededRandom
 import Synchronization
 import SyntheticFirehose
 import TestRelay
@@ -76,7 +76,9 @@ enum ReadMode: String, CaseIterable, Sendable, CustomTestStringConvertible {
     }()
     static var seqs: [Int64] { messages.compactMap { RelaySource.seq(of: $0) } }
 
-    func configuration(_ url: String, silence: Duration = .seconds(30), mode: ReadMode = .events) -> RelaySource.Configuration {
+    func configuration(_ url: String, silence: Duration = .seconds(30), mode: ReadMode = .events)
+        -> RelaySource.Configuration
+    {
         RelaySource.Configuration(
             url: url,
             webSocket: .init(
@@ -113,7 +115,8 @@ enum ReadMode: String, CaseIterable, Sendable, CustomTestStringConvertible {
         until: @escaping @Sendable (Received.State) -> Bool = { $0.seqs.count >= RelaySourceTests.seqs.count }
     ) async throws -> (TestRelay, RelaySource, Received) {
         let relay = try await TestRelay(messages: messages, faults: faults)
-        let source = try RelaySource(configuration: configuration(relay.url, silence: silence, mode: mode), logger: logger())
+        let source = try RelaySource(
+            configuration: configuration(relay.url, silence: silence, mode: mode), logger: logger())
         let received = Received(durable: durable)
         try await run(source, received, mode: mode, until: until)
         return (relay, source, received)
@@ -164,7 +167,9 @@ enum ReadMode: String, CaseIterable, Sendable, CustomTestStringConvertible {
         await relay.stop()
     }
 
-    @Test(arguments: ReadMode.allCases) func corruptFramesDropTheConnectionAndAreFetchedAgain(mode: ReadMode) async throws {
+    @Test(arguments: ReadMode.allCases) func corruptFramesDropTheConnectionAndAreFetchedAgain(mode: ReadMode)
+        async throws
+    {
         var faults = TestRelay.Faults()
         faults.corruptEvery = 97
         let (relay, source, received) = try await deliver(faults: faults, mode: mode)
@@ -176,7 +181,9 @@ enum ReadMode: String, CaseIterable, Sendable, CustomTestStringConvertible {
         await relay.stop()
     }
 
-    @Test(arguments: ReadMode.allCases) func futureCursorRestartsFromTheLiveHeadAndRecordsTheGap(mode: ReadMode) async throws {
+    @Test(arguments: ReadMode.allCases) func futureCursorRestartsFromTheLiveHeadAndRecordsTheGap(mode: ReadMode)
+        async throws
+    {
         let (relay, source, received) = try await deliver(durable: Self.seqs.last! + 1000, mode: mode)
         let all = Self.seqs
         #expect(received.snapshot.seqs == all)
@@ -250,12 +257,15 @@ enum ReadMode: String, CaseIterable, Sendable, CustomTestStringConvertible {
         await relay.stop()
     }
 
-    @Test(arguments: ReadMode.allCases) func aTamperedEventIsRejectedWithoutDroppingTheConnection(mode: ReadMode) async throws {
+    @Test(arguments: ReadMode.allCases) func aTamperedEventIsRejectedWithoutDroppingTheConnection(mode: ReadMode)
+        async throws
+    {
         var messages = Self.messages
-        let index = try #require(messages.firstIndex { m in
-            guard let (header, body) = try? FrameCodec.split(m[...]) else { return false }
-            return header == .message("#commit") && (body["blocks"]?.bytesValue?.count ?? 0) > 400
-        })
+        let index = try #require(
+            messages.firstIndex { m in
+                guard let (header, body) = try? FrameCodec.split(m[...]) else { return false }
+                return header == .message("#commit") && (body["blocks"]?.bytesValue?.count ?? 0) > 400
+            })
         let (_, body) = try FrameCodec.split(messages[index][...])
         let blocks = try #require(body["blocks"]?.bytesValue)
         messages[index][blocks.endIndex - 2] ^= 0x40

@@ -171,7 +171,10 @@ struct SchedulerBatchTests {
         let scheduler = KeyedScheduler<String, Int>(startingAfter: 10) { _, _, _ in }
         try await withRunning(scheduler) {
             await #expect(throws: KeyedSchedulerError.seqNotIncreasing(seq: 12, previous: 13)) {
-                try await scheduler.submit([.init(key: "a", seq: 11, payload: 0), .init(key: "a", seq: 13, payload: 0), .init(key: "b", seq: 12, payload: 0)])
+                try await scheduler.submit([
+                    .init(key: "a", seq: 11, payload: 0), .init(key: "a", seq: 13, payload: 0),
+                    .init(key: "b", seq: 12, payload: 0),
+                ])
             }
             #expect(scheduler.metrics.submitted == 0)
             try await scheduler.submit([])

@@ -1,5 +1,5 @@
-import SeededRandom
 import KeyedScheduler
+import SeededRandom
 import Testing
 
 /// What the handlers of a random run saw, checked as they ran.
@@ -25,8 +25,10 @@ struct SchedulerInvariantTests {
     /// (`batch` 1) or in batches, which then often wait part-admitted.
     @Test(
         arguments: [
-            (seed: 1, concurrency: 1, batch: 1), (seed: 2, concurrency: 4, batch: 1), (seed: 3, concurrency: 8, batch: 1),
-            (seed: 4, concurrency: 1, batch: 7), (seed: 5, concurrency: 4, batch: 16), (seed: 6, concurrency: 8, batch: 64),
+            (seed: 1, concurrency: 1, batch: 1), (seed: 2, concurrency: 4, batch: 1),
+            (seed: 3, concurrency: 8, batch: 1),
+            (seed: 4, concurrency: 1, batch: 7), (seed: 5, concurrency: 4, batch: 16),
+            (seed: 6, concurrency: 8, batch: 64),
         ] as [(seed: UInt64, concurrency: Int, batch: Int)])
     func invariantsHoldWithRandomWork(seed: UInt64, concurrency: Int, batch: Int) async throws {
         var random = SplitMix64(seed: seed)
@@ -70,7 +72,9 @@ struct SchedulerInvariantTests {
             for await mark in scheduler.lowWaterMarks {
                 observations.withLock { seen in
                     seen.marksSeen += 1
-                    if let last = seen.lastMark, mark <= last { seen.violations.append("mark went from \(last) to \(mark)") }
+                    if let last = seen.lastMark, mark <= last {
+                        seen.violations.append("mark went from \(last) to \(mark)")
+                    }
                     seen.lastMark = mark
                     if seen.firstUnfinished < plan.count && mark >= plan[seen.firstUnfinished].seq {
                         seen.violations.append("mark \(mark) passed unfinished \(plan[seen.firstUnfinished].seq)")

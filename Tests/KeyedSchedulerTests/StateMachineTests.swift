@@ -1,5 +1,5 @@
-import SeededRandom
 import KeyedScheduler
+import SeededRandom
 import Testing
 
 typealias Machine = KeyedSchedulerStateMachine<String, String>
@@ -220,7 +220,8 @@ struct StateMachineTests {
     func randomRunsMatchAReferenceModel(seed: UInt64) {
         var random = SplitMix64(seed: seed)
         let concurrency = 1 + random.next(below: 4)
-        let configuration = limits(concurrency: concurrency, queue: 3 + random.next(below: 10), perKey: 1 + random.next(below: 3))
+        let configuration = limits(
+            concurrency: concurrency, queue: 3 + random.next(below: 10), perKey: 1 + random.next(below: 3))
         let keys = ["a", "b", "c", "d", "e", "f"]
         var machine = Machine(configuration: configuration, startingAfter: 5)
         var model = ReferenceModel(startingAfter: 5)
@@ -249,7 +250,8 @@ struct StateMachineTests {
             } else {
                 let (key, seq) = running.remove(at: random.next(below: running.count))
                 let roll = random.next(below: 100)
-                let outcome: EventOutcome = roll < 80 ? .succeeded : roll < 90 ? .failed : roll < 99 ? .timedOut : .abandoned
+                let outcome: EventOutcome =
+                    roll < 80 ? .succeeded : roll < 90 ? .failed : roll < 99 ? .timedOut : .abandoned
                 let completion = machine.finished(key: key, seq: seq, outcome: outcome)
                 model.finish(key: key, seq: seq, counted: outcome != .abandoned)
                 if let job = completion.start {

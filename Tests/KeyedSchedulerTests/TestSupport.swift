@@ -1,7 +1,8 @@
-import SeededRandom
 import KeyedScheduler
+import SeededRandom
 import Synchronization
 import Testing
+
 /// A latch that handlers wait on until the test opens it.
 final class Gate: Sendable {
     private let state = Mutex<(isOpen: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))

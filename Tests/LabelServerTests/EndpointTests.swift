@@ -51,7 +51,8 @@ import Testing
         try await Harness.with(configure: { $0.adminToken = "s3cret-token" }) { h in
             let auth: HTTPFields = [.authorization: "Bearer s3cret-token", .contentType: "application/json"]
             let created = try await h.request(
-                Self.path, method: .post, headers: auth, body: Self.body(create: ["spam", "!hide"], subject: Self.record))
+                Self.path, method: .post, headers: auth,
+                body: Self.body(create: ["spam", "!hide"], subject: Self.record))
             #expect(created.status == .ok, "\(created.text)")
             let view = try created.json
             #expect(view["id"]?.intValue == 2)
@@ -61,7 +62,9 @@ import Testing
             let labels = try await QueryLabelsTests.page(h, "uriPatterns=at://did:plc:target/*").labels
             #expect(labels.map(\.val) == ["spam", "!hide"])
             #expect(labels.allSatisfy { $0.cid == "bafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5m" })
-            #expect(try h.store.history(uri: "at://did:plc:target/app.bsky.feed.post/1").first?.actor == "did:plc:moderator")
+            #expect(
+                try h.store.history(uri: "at://did:plc:target/app.bsky.feed.post/1").first?.actor == "did:plc:moderator"
+            )
 
             let negated = try await h.request(
                 Self.path, method: .post, headers: auth, body: Self.body(negate: ["spam"], subject: Self.record))
@@ -110,7 +113,8 @@ import Testing
             #expect(post.status == .notImplemented)
             #expect(try await h.request("/nothing-here").status == .notFound)
             #expect(try await h.request("/").status == .notFound)
-            let wrong = try await h.request("/xrpc/com.atproto.label.queryLabels?uriPatterns=*", method: .post, body: "")
+            let wrong = try await h.request(
+                "/xrpc/com.atproto.label.queryLabels?uriPatterns=*", method: .post, body: "")
             #expect(wrong.status == .methodNotAllowed)
             #expect(wrong.xrpcError == "InvalidRequest")
         }
@@ -141,7 +145,8 @@ import Testing
             #expect(response.headers[.contentType] == "text/plain; version=0.0.4; charset=utf-8")
             let text = response.text
             #expect(text.contains("# TYPE labeler_subscribers gauge\n"))
-            #expect(text.contains("# TYPE labeler_label_frames_sent_total counter\nlabeler_label_frames_sent_total 2\n"))
+            #expect(
+                text.contains("# TYPE labeler_label_frames_sent_total counter\nlabeler_label_frames_sent_total 2\n"))
             #expect(text.contains("labeler_subscriber_connections_total 1\n"))
             #expect(text.contains("labeler_slow_consumer_drops_total 0\n"))
             #expect(text.contains(#"labeler_test_total{kind="a\"b"} 7"#))

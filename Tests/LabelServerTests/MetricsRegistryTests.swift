@@ -46,7 +46,8 @@ import Testing
             try registry.checkedRegister("1bad", kind: .counter, help: "", source: .single(labels: [], read: { 0 }))
         }
         #expect(throws: MetricsRegistry.RegistrationError.self) {
-            try registry.checkedRegister("ok", kind: .counter, help: "", source: .single(labels: [("bad-label", "x")], read: { 0 }))
+            try registry.checkedRegister(
+                "ok", kind: .counter, help: "", source: .single(labels: [("bad-label", "x")], read: { 0 }))
         }
         registry.counter("twice", help: "h") { 1 }
         #expect(throws: MetricsRegistry.RegistrationError.self) {

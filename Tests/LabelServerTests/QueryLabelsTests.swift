@@ -26,7 +26,8 @@ import Testing
                 "at://did:plc:a/app.bsky.feed.post/1", "at://did:plc:a/app.bsky.feed.post/2",
                 "at://did:plc:a/app.bsky.actor.profile/self", "at://did:plc:ab/app.bsky.feed.post/1", "did:plc:a",
             ]
-            _ = try await h.writer.submit(uris.map { LabelChange(action: .apply, uri: $0, val: "spam", origin: .rule(id: "t")) })
+            _ = try await h.writer.submit(
+                uris.map { LabelChange(action: .apply, uri: $0, val: "spam", origin: .rule(id: "t")) })
             #expect(try await Self.uris(h, "uriPatterns=did:plc:a") == ["did:plc:a"])
             #expect(
                 try await Self.uris(h, "uriPatterns=at://did:plc:a/app.bsky.feed.post/2") == [
@@ -45,7 +46,8 @@ import Testing
     @Test func percentAndUnderscoreAreLiteral() async throws {
         try await Harness.with(over: .router) { h in
             let uris = ["at://did:plc:a/x/a%b", "at://did:plc:a/x/aXb", "at://did:plc:a/x/a_c", "at://did:plc:a/x/aYc"]
-            _ = try await h.writer.submit(uris.map { LabelChange(action: .apply, uri: $0, val: "spam", origin: .rule(id: "t")) })
+            _ = try await h.writer.submit(
+                uris.map { LabelChange(action: .apply, uri: $0, val: "spam", origin: .rule(id: "t")) })
             // %25 is '%' in a query string.
             #expect(try await Self.uris(h, "uriPatterns=at://did:plc:a/x/a%25*") == [uris[0]])
             #expect(try await Self.uris(h, "uriPatterns=at://did:plc:a/x/a_*") == [uris[2]])
@@ -57,7 +59,8 @@ import Testing
     @Test func prefixBoundIncludesEveryContinuation() async throws {
         try await Harness.with(over: .router) { h in
             let uris = ["at://p/a", "at://p/a\u{7F}", "at://p/aé", "at://p/a\u{10FFFF}z", "at://p/b", "at://p/"]
-            _ = try await h.writer.submit(uris.map { LabelChange(action: .apply, uri: $0, val: "spam", origin: .rule(id: "t")) })
+            _ = try await h.writer.submit(
+                uris.map { LabelChange(action: .apply, uri: $0, val: "spam", origin: .rule(id: "t")) })
             let got = try await Self.uris(h, "uriPatterns=at://p/a*")
             #expect(got == Array(uris[0...3]))
         }
@@ -69,7 +72,8 @@ import Testing
             [LabelStore.URIPattern.prefix("at://did:plc:a/")], [.exact("did:plc:a")],
             [.prefix("at://did:plc:a/"), .exact("did:plc:b")],
         ] {
-            let plan = try store.queryPlan(for: .init(uriPatterns: patterns, limit: 50, now: "2030-01-01T00:00:00.000Z"))
+            let plan = try store.queryPlan(
+                for: .init(uriPatterns: patterns, limit: 50, now: "2030-01-01T00:00:00.000Z"))
             #expect(plan.contains { $0.contains("USING INDEX label_uri") }, "\(plan)")
             #expect(!plan.contains { $0.hasPrefix("SCAN label") }, "\(plan)")
         }
@@ -94,8 +98,10 @@ import Testing
             _ = try await h.writer.submit([
                 LabelChange(action: .apply, uri: "did:plc:a", val: "keep", origin: origin),
                 LabelChange(action: .apply, uri: "did:plc:a", val: "gone", origin: origin),
-                LabelChange(action: .apply, uri: "did:plc:a", val: "old", exp: "2001-01-01T00:00:00.000Z", origin: origin),
-                LabelChange(action: .apply, uri: "did:plc:a", val: "later", exp: "2999-01-01T00:00:00.000Z", origin: origin),
+                LabelChange(
+                    action: .apply, uri: "did:plc:a", val: "old", exp: "2001-01-01T00:00:00.000Z", origin: origin),
+                LabelChange(
+                    action: .apply, uri: "did:plc:a", val: "later", exp: "2999-01-01T00:00:00.000Z", origin: origin),
             ])
             _ = try await h.writer.submit([LabelChange(action: .negate, uri: "did:plc:a", val: "gone", origin: origin)])
             let labels = try await Self.page(h, "uriPatterns=did:plc:a").labels
@@ -136,7 +142,10 @@ import Testing
             let first = try await Self.page(h, "uriPatterns=*&limit=1")
             #expect(first.cursor == "1")
             let second = try await Self.page(h, "uriPatterns=*&limit=2&cursor=1")
-            #expect(second.labels.map(\.uri) == ["at://did:plc:alice/app.bsky.feed.post/1", "at://did:plc:alice/app.bsky.feed.post/2"])
+            #expect(
+                second.labels.map(\.uri) == [
+                    "at://did:plc:alice/app.bsky.feed.post/1", "at://did:plc:alice/app.bsky.feed.post/2",
+                ])
             #expect(second.cursor == "3")
             let end = try await Self.page(h, "uriPatterns=*&cursor=260")
             #expect(end.labels.isEmpty)

@@ -11,12 +11,16 @@ import Testing
     @Test func aLabelChangedAgainHidesItsEarlierFrame() {
         var recent = RecentFrames(capacity: 4, head: 0)
         recent.append([
-            LabelFrame(seq: 1, frame: WireFrame(payload: []), key: "a"), LabelFrame(seq: 2, frame: WireFrame(payload: []), key: "b"),
+            LabelFrame(seq: 1, frame: WireFrame(payload: []), key: "a"),
+            LabelFrame(seq: 2, frame: WireFrame(payload: []), key: "b"),
             LabelFrame(seq: 3, frame: WireFrame(payload: []), key: "a"),
         ])
         #expect(recent.frames(after: 0, limit: 10)?.map(\.seq) == [2, 3])
         #expect(recent.frames(after: 0, limit: 1)?.map(\.seq) == [2])
-        recent.append([LabelFrame(seq: 4, frame: WireFrame(payload: []), key: "c"), LabelFrame(seq: 5, frame: WireFrame(payload: []), key: "a")])
+        recent.append([
+            LabelFrame(seq: 4, frame: WireFrame(payload: []), key: "c"),
+            LabelFrame(seq: 5, frame: WireFrame(payload: []), key: "a"),
+        ])
         // 1 was evicted; 3 is hidden by 5.
         #expect(recent.frames(after: 1, limit: 10)?.map(\.seq) == [2, 4, 5])
     }

@@ -28,7 +28,8 @@ struct WriterService: Service {
             metrics: MetricsRegistry(), logger: quietLogger())
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: WriterService(writer: writer)), .init(service: server)], logger: quietLogger()))
+                services: [.init(service: WriterService(writer: writer)), .init(service: server)], logger: quietLogger()
+            ))
         let running = Task { try await group.run() }
         let port = try await server.port()
         let h = Harness(

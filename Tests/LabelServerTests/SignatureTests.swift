@@ -31,7 +31,11 @@ import Testing
         // Written with one key…
         try await Harness.with(storePath: path) { h in
             try await h.apply(3)
-            _ = try await h.writer.submit([LabelChange(action: .negate, uri: "at://did:plc:alice/app.bsky.feed.post/0", val: "spam", origin: .rule(id: "t"))])
+            _ = try await h.writer.submit([
+                LabelChange(
+                    action: .negate, uri: "at://did:plc:alice/app.bsky.feed.post/0", val: "spam", origin: .rule(id: "t")
+                )
+            ])
         }
         // …served with another.
         let newKey = SigningKey.generate(.p256)

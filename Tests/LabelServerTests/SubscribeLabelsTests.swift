@@ -120,7 +120,9 @@ import Testing
                         for start in stride(from: 0, to: total, by: 100) {
                             // The fast subscriber is kept within a few hundred of the head however
                             // busy the machine is; the slow one reads nothing and falls behind.
-                            while fastProgress.value < Int64(start) - 300 { try await Task.sleep(for: .milliseconds(5)) }
+                            while fastProgress.value < Int64(start) - 300 {
+                                try await Task.sleep(for: .milliseconds(5))
+                            }
                             try await h.apply(100, prefix: prefix, from: start)
                         }
                     }
@@ -162,8 +164,10 @@ import Testing
                     // The same request as the upgrade, seen over plain HTTP: the JSON error body.
                     let response = try await h.request(
                         "/xrpc/com.atproto.label.subscribeLabels",
-                        headers: [.upgrade: "websocket", .connection: "upgrade", .secWebSocketVersion: "13",
-                                  .secWebSocketKey: "dGhlIHNhbXBsZSBub25jZQ=="])
+                        headers: [
+                            .upgrade: "websocket", .connection: "upgrade", .secWebSocketVersion: "13",
+                            .secWebSocketKey: "dGhlIHNhbXBsZSBub25jZQ==",
+                        ])
                     #expect(response.status == .serviceUnavailable)
                     #expect(response.xrpcError == "ServiceUnavailable")
                 }

@@ -88,7 +88,9 @@ struct Harness: Sendable {
 
     /// Applies `count` labels with distinct URIs `<prefix><n>`.
     @discardableResult
-    func apply(_ count: Int, prefix: String = "at://did:plc:alice/app.bsky.feed.post/", val: String = "spam", from: Int = 0)
+    func apply(
+        _ count: Int, prefix: String = "at://did:plc:alice/app.bsky.feed.post/", val: String = "spam", from: Int = 0
+    )
         async throws -> [StoredLabel]
     {
         let changes = (from..<(from + count)).map {

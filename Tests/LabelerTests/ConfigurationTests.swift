@@ -27,11 +27,17 @@ import Testing
         let local = LabelerConfiguration.localPath, system = LabelerConfiguration.systemPath
         let both: (String) -> Bool = { $0 == local || $0 == system }
         let named = ["LABELER_CONFIG": "/srv/labeler.yaml"]
-        #expect(LabelerConfiguration.locate(explicit: "/x.yaml", environment: named, exists: both)! == ("/x.yaml", true))
-        #expect(LabelerConfiguration.locate(explicit: nil, environment: named, exists: both)! == ("/srv/labeler.yaml", true))
+        #expect(
+            LabelerConfiguration.locate(explicit: "/x.yaml", environment: named, exists: both)! == ("/x.yaml", true))
+        #expect(
+            LabelerConfiguration.locate(explicit: nil, environment: named, exists: both)! == ("/srv/labeler.yaml", true)
+        )
         #expect(LabelerConfiguration.locate(explicit: nil, environment: [:], exists: both)! == (local, false))
-        #expect(LabelerConfiguration.locate(explicit: nil, environment: [:], exists: { $0 == system })! == (system, false))
-        #expect(LabelerConfiguration.locate(explicit: nil, environment: ["LABELER_CONFIG": ""], exists: { _ in false }) == nil)
+        #expect(
+            LabelerConfiguration.locate(explicit: nil, environment: [:], exists: { $0 == system })! == (system, false))
+        #expect(
+            LabelerConfiguration.locate(explicit: nil, environment: ["LABELER_CONFIG": ""], exists: { _ in false })
+                == nil)
         // LABELER_CONFIG names the file; it is not an unknown configuration key.
         let path = try write("server:\n  port: 9\n")
         let (c, file) = try LabelerConfiguration.load(explicit: nil, environment: ["LABELER_CONFIG": path])
@@ -53,7 +59,8 @@ import Testing
     }
 
     @Test func fileThenEnvironment() throws {
-        let path = try write("""
+        let path = try write(
+            """
             source:
               kind: jetstream
               url: wss://jetstream2.us-east.bsky.network/subscribe
@@ -64,7 +71,10 @@ import Testing
             """)
         let c = try LabelerConfiguration.load(
             path: path, required: true,
-            environment: ["LABELER_SERVER_PORT": "9100", "LABELER_SCHEDULER_PER_KEY_QUEUE": "5", "LABELER_SOURCE_COLLECTIONS": "a.b.c, d.e.f", "LABELER_LOG_LEVEL": "debug", "PATH": "/bin"])
+            environment: [
+                "LABELER_SERVER_PORT": "9100", "LABELER_SCHEDULER_PER_KEY_QUEUE": "5",
+                "LABELER_SOURCE_COLLECTIONS": "a.b.c, d.e.f", "LABELER_LOG_LEVEL": "debug", "PATH": "/bin",
+            ])
         #expect(c.sourceKind == .jetstream && c.sourceURL.hasPrefix("wss://jetstream2"))
         #expect(c.concurrency == 2 && c.perKeyQueue == 5)
         #expect(c.serverPort == 9100)  // the environment wins
@@ -72,7 +82,10 @@ import Testing
     }
 
     @Test(arguments: [
-        ("scheduler:\n  concurency: 4\n", ":2:3: unknown key 'scheduler.concurency' (known: scheduler.concurrency, scheduler.queue, scheduler.per_key_queue)"),
+        (
+            "scheduler:\n  concurency: 4\n",
+            ":2:3: unknown key 'scheduler.concurency' (known: scheduler.concurrency, scheduler.queue, scheduler.per_key_queue)"
+        ),
         ("colour: red\n", ":1:1: unknown key 'colour'"),
         ("server:\n  port: 70000\n", ":2:9: server.port: must be between 0 and 65535"),
         ("source:\n  kind: firehose\n", ":2:9: source.kind: must be one of relay, jetstream, not 'firehose'"),
@@ -92,12 +105,17 @@ import Testing
 
     @Test func badEnvironmentSaysWhich() {
         #expect {
-            _ = try LabelerConfiguration.load(path: "/nonexistent", required: false, environment: ["LABELER_SERVER_PROT": "1"])
-        } throws: { ($0 as? LabelerConfiguration.Error)?.description == "environment: unknown variable LABELER_SERVER_PROT" }
-        #expect {
-            _ = try LabelerConfiguration.load(path: "/nonexistent", required: false, environment: ["LABELER_SCHEDULER_CONCURRENCY": "0"])
+            _ = try LabelerConfiguration.load(
+                path: "/nonexistent", required: false, environment: ["LABELER_SERVER_PROT": "1"])
         } throws: {
-            ($0 as? LabelerConfiguration.Error)?.description == "environment: LABELER_SCHEDULER_CONCURRENCY: must be between 1 and 4096"
+            ($0 as? LabelerConfiguration.Error)?.description == "environment: unknown variable LABELER_SERVER_PROT"
+        }
+        #expect {
+            _ = try LabelerConfiguration.load(
+                path: "/nonexistent", required: false, environment: ["LABELER_SCHEDULER_CONCURRENCY": "0"])
+        } throws: {
+            ($0 as? LabelerConfiguration.Error)?.description
+                == "environment: LABELER_SCHEDULER_CONCURRENCY: must be between 1 and 4096"
         }
     }
 }

@@ -1,14 +1,15 @@
 import ATCrypto
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import GRDB
 import SeededRandom
 import SyntheticFirehose
-import Testing
 import TestRelay
 import TestSupport
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 #if canImport(Glibc)
 import Glibc
@@ -67,7 +68,9 @@ import Glibc
     /// A working folder with the rules and a fixed signing key, and the environment pointing the
     /// service at `relay`.
     static func makeFolder(relay: TestRelay, name: String) throws -> (folder: String, environment: [String: String]) {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-crash-\(name)-\(UUID().uuidString)").path
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "labeler-crash-\(name)-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: folder + "/rules", withIntermediateDirectories: true)
         try rules.write(toFile: folder + "/rules/crash.yaml", atomically: true, encoding: .utf8)
         let environment = [
@@ -84,7 +87,8 @@ import Glibc
         let queue = try DatabaseQueue(path: path)
         defer { try? queue.close() }
         return try queue.read { db in
-            let labels = try Row.fetchAll(db, sql: "SELECT src, uri, cid, val, neg, exp FROM label").map { row -> String in
+            let labels = try Row.fetchAll(db, sql: "SELECT src, uri, cid, val, neg, exp FROM label").map {
+                row -> String in
                 let exp: String? = row["exp"]
                 let neg: Int64 = row["neg"]
                 let fields: [String] = [row["src"], row["uri"], row["cid"], row["val"]]
@@ -138,7 +142,8 @@ import Glibc
         // One uninterrupted run, stopped with SIGTERM once it has handled everything.
         let reference = try Self.makeFolder(relay: relay, name: "reference")
         let started = ContinuousClock.now
-        let run = try ServiceProcess(["run"], in: reference.folder, environment: reference.environment, log: reference.folder + "/log")
+        let run = try ServiceProcess(
+            ["run"], in: reference.folder, environment: reference.environment, log: reference.folder + "/log")
         let done = await eventually(timeout: .seconds(180)) {
             Self.storedCursor(reference.folder + "/labels.sqlite", cursorName: cursorName) == lastSeq
         }
@@ -149,7 +154,10 @@ import Glibc
         let port = try #require(await Self.servingPort(run))
         let didKey = try KeyFile.load(at: reference.folder + "/signing.key", defaultType: .secp256k1).publicKey.didKey
         let tail = try ServiceProcess(
-            ["labels", "tail", "http://127.0.0.1:\(port)", "--cursor", "0", "--verify", "--key", didKey, "--limit", "\(stored)"],
+            [
+                "labels", "tail", "http://127.0.0.1:\(port)", "--cursor", "0", "--verify", "--key", didKey, "--limit",
+                "\(stored)",
+            ],
             in: reference.folder, environment: [:], log: reference.folder + "/tail.log")
         #expect(await tail.wait(timeout: .seconds(60)) == 0, "\(tail.logText.suffix(1000))")
         #expect(tail.logText.contains("\(stored) labels, every signature verified"))
@@ -165,10 +173,12 @@ import Glibc
         let database = crashed.folder + "/labels.sqlite"
         var random = SplitMix64(seed: 0xDEAD)
         // Short lives, so that many kills land before the work is done even on a busy machine.
-        let longest = max(200, Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000) / 8)
+        let longest = max(
+            200, Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000) / 8)
         var killsBeforeTheEnd = 0
         for attempt in 0..<16 where killsBeforeTheEnd < 6 {
-            let child = try ServiceProcess(["run"], in: crashed.folder, environment: crashed.environment, log: crashed.folder + "/log")
+            let child = try ServiceProcess(
+                ["run"], in: crashed.folder, environment: crashed.environment, log: crashed.folder + "/log")
             let delay = 100 + Int(random.next() % UInt64(longest))
             try await Task.sleep(for: .milliseconds(delay))
             child.signal(SIGKILL)
@@ -179,27 +189,39 @@ import Glibc
         }
         #expect(killsBeforeTheEnd >= 5, "the kills should interrupt the work, not come after it")
 
-        let last = try ServiceProcess(["run"], in: crashed.folder, environment: crashed.environment, log: crashed.folder + "/log")
-        let finished = await eventually(timeout: .seconds(180)) { Self.storedCursor(database, cursorName: cursorName) == lastSeq }
+        let last = try ServiceProcess(
+            ["run"], in: crashed.folder, environment: crashed.environment, log: crashed.folder + "/log")
+        let finished = await eventually(timeout: .seconds(180)) {
+            Self.storedCursor(database, cursorName: cursorName) == lastSeq
+        }
         #expect(finished, "\(last.logText.suffix(2000))")
         last.signal(SIGTERM)
         let status = await last.wait(timeout: .seconds(60))
-        #expect(status == 0, "exit status \(status.map(String.init) ?? "none: still running"); log: \(last.logText.suffix(3000))")
+        #expect(
+            status == 0,
+            "exit status \(status.map(String.init) ?? "none: still running"); log: \(last.logText.suffix(3000))")
 
         let actual = try Self.snapshot(database, cursorName: cursorName)
         #expect(actual.cursor == lastSeq)
-        #expect(actual.labels == expected.labels, "labels differ: missing \(Set(expected.labels).subtracting(actual.labels).prefix(5)), extra \(Set(actual.labels).subtracting(expected.labels).prefix(5))")
-        #expect(actual.history == expected.history, "history differs: \(actual.history.count) entries, expected \(expected.history.count)")
+        #expect(
+            actual.labels == expected.labels,
+            "labels differ: missing \(Set(expected.labels).subtracting(actual.labels).prefix(5)), extra \(Set(actual.labels).subtracting(expected.labels).prefix(5))"
+        )
+        #expect(
+            actual.history == expected.history,
+            "history differs: \(actual.history.count) entries, expected \(expected.history.count)")
     }
 
     @Test(.timeLimit(.minutes(2))) func runStartsWithDefaultsCreatesItsKeyAndStopsCleanlyOnSIGTERM() async throws {
         let relay = try await TestRelay(messages: [])
         defer { Task { await relay.stop() } }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-run-\(UUID().uuidString)").path
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-run-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         // No configuration file, no rules folder: every default, but for the relay and the port.
         let child = try ServiceProcess(
-            ["run"], in: folder, environment: ["LABELER_SOURCE_URL": relay.url, "LABELER_SERVER_PORT": "0"], log: folder + "/log")
+            ["run"], in: folder, environment: ["LABELER_SOURCE_URL": relay.url, "LABELER_SERVER_PORT": "0"],
+            log: folder + "/log")
         let connected = await eventually(timeout: .seconds(60)) { relay.connections > 0 }
         #expect(connected, "\(child.logText)")
         var info = stat()
@@ -213,7 +235,10 @@ import Glibc
         #expect(health.contains("\"status\""), "\(health)")
         let (metrics, metricsStatus) = try await Self.get("http://127.0.0.1:\(port)/metrics")
         #expect(metricsStatus == 200)
-        for name in ["labeler_source_connections_total", "labeler_scheduler_queue_depth", "labeler_writer_transactions_total", "labeler_subscribers"] {
+        for name in [
+            "labeler_source_connections_total", "labeler_scheduler_queue_depth", "labeler_writer_transactions_total",
+            "labeler_subscribers",
+        ] {
             #expect(metrics.contains("# TYPE \(name) "), "\(name) missing")
         }
         let (_, unknownStatus) = try await Self.get("http://127.0.0.1:\(port)/xrpc/com.example.nothing")
@@ -230,7 +255,7 @@ import Glibc
         let bit = UInt64(1) << UInt64(signal - 1)
         return ["SigCgt:"].contains { name in
             guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name) }),
-                  let mask = UInt64(line.dropFirst(name.count).trimmingCharacters(in: .whitespaces), radix: 16)
+                let mask = UInt64(line.dropFirst(name.count).trimmingCharacters(in: .whitespaces), radix: 16)
             else { return false }
             return mask & bit != 0
         }
@@ -242,7 +267,9 @@ import Glibc
     @Test(.timeLimit(.minutes(5))) func aStopDuringTheStartExitsCleanly() async throws {
         let relay = try await TestRelay(messages: [])
         defer { Task { await relay.stop() } }
-        let rules = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-stop-rules-\(UUID().uuidString)").path
+        let rules = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "labeler-stop-rules-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: rules + "/lists", withIntermediateDirectories: true)
         var random = SplitMix64(seed: 15)
         let letters = Array("abcdefghijklmnopqrstuvwxyz")
@@ -252,23 +279,32 @@ import Glibc
             .write(toFile: rules + "/words.yaml", atomically: true, encoding: .utf8)
         var duringTheStart = 0
         for (attempt, delay) in [0, 0, 5, 50, 500].enumerated() {
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-stop-\(UUID().uuidString)").path
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "labeler-stop-\(UUID().uuidString)"
+            ).path
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             let signal = attempt % 2 == 0 ? SIGTERM : SIGINT
             let child = try ServiceProcess(
                 ["run"], in: folder,
-                environment: ["LABELER_SOURCE_URL": relay.url, "LABELER_SERVER_PORT": "0", "LABELER_RULES_PATH": rules],
+                environment: [
+                    "LABELER_SOURCE_URL": relay.url, "LABELER_SERVER_PORT": "0", "LABELER_RULES_PATH": rules,
+                ],
                 log: folder + "/log")
             // Before `main` runs no program can catch a signal; from the moment it has, any time is fine.
             let caught = await eventually(timeout: .seconds(60)) {
-                !child.process.isRunning || (Self.handles(SIGTERM, pid: child.pid) && Self.handles(SIGINT, pid: child.pid))
+                !child.process.isRunning
+                    || (Self.handles(SIGTERM, pid: child.pid) && Self.handles(SIGINT, pid: child.pid))
             }
             #expect(caught && child.process.isRunning, "\(child.logText)")
-            if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }  // when the stop comes, not a wait for anything
+            // When the stop comes, not a wait for anything.
+            if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
             if !child.logText.contains("labeler starting") { duringTheStart += 1 }
             child.signal(signal)
             let status = await child.wait(timeout: .seconds(120))
-            #expect(status == 0, "stop \(signal) after \(delay) ms: status \(status.map(String.init) ?? "none"); \(child.logText.suffix(2000))")
+            #expect(
+                status == 0,
+                "stop \(signal) after \(delay) ms: status \(status.map(String.init) ?? "none"); \(child.logText.suffix(2000))"
+            )
             #expect(child.process.terminationReason == .exit, "killed by the signal after \(delay) ms")
             #expect(child.logText.contains("labeler stopped"))
         }
@@ -276,18 +312,22 @@ import Glibc
     }
 
     @Test func aBadConfigurationStopsTheStartWithOneLine() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-bad-\(UUID().uuidString)").path
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-bad-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try "scheduler:\n  concurrency: lots\n".write(toFile: folder + "/bad.yaml", atomically: true, encoding: .utf8)
-        let child = try ServiceProcess(["run", "--config", "bad.yaml"], in: folder, environment: [:], log: folder + "/log")
+        let child = try ServiceProcess(
+            ["run", "--config", "bad.yaml"], in: folder, environment: [:], log: folder + "/log")
         #expect(await child.wait(timeout: .seconds(30)) == 1)
-        #expect(child.logText.contains("bad.yaml:2:16: scheduler.concurrency: must be a whole number"), "\(child.logText)")
+        #expect(
+            child.logText.contains("bad.yaml:2:16: scheduler.concurrency: must be a whole number"), "\(child.logText)")
     }
 
     @Test(.timeLimit(.minutes(2))) func labelAddGoesThroughTheRunningServiceAndFallsBackToTheDatabase() async throws {
         let relay = try await TestRelay(messages: [])
         defer { Task { await relay.stop() } }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-admin-\(UUID().uuidString)").path
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-admin-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let environment = [
             "LABELER_SOURCE_URL": relay.url, "LABELER_SERVER_PORT": "0", "LABELER_DID": "did:plc:adminlabeler",
@@ -296,7 +336,10 @@ import Glibc
         let service = try ServiceProcess(["run"], in: folder, environment: environment, log: folder + "/run.log")
         let port = try #require(await Self.servingPort(service), "\(service.logText)")
         let add = try ServiceProcess(
-            ["label", "add", "did:plc:someoneelse", "spam", "--server", "http://127.0.0.1:\(port)", "--reason", "seen it"], in: folder,
+            [
+                "label", "add", "did:plc:someoneelse", "spam", "--server", "http://127.0.0.1:\(port)", "--reason",
+                "seen it",
+            ], in: folder,
             environment: environment, log: folder + "/add.log")
         #expect(await add.wait(timeout: .seconds(30)) == 0, "\(add.logText)")
         #expect(add.logText.contains("through the running service"), "\(add.logText)")
@@ -310,7 +353,8 @@ import Glibc
         #expect(await negate.wait(timeout: .seconds(30)) == 0, "\(negate.logText)")
         #expect(!negate.logText.contains("through the running service"))
         let history = try await DatabaseQueue(path: folder + "/data/labels.sqlite").read { db in
-            try Row.fetchAll(db, sql: "SELECT action, origin, actor, reason FROM label_history ORDER BY id").map { row -> String in
+            try Row.fetchAll(db, sql: "SELECT action, origin, actor, reason FROM label_history ORDER BY id").map {
+                row -> String in
                 let fields: [String?] = [row["action"], row["origin"], row["actor"], row["reason"]]
                 return fields.map { $0 ?? "-" }.joined(separator: " ")
             }
@@ -324,17 +368,23 @@ import Glibc
     @Test(.timeLimit(.minutes(2))) func aLabelWrittenByAnotherProcessReachesLiveSubscribers() async throws {
         let relay = try await TestRelay(messages: [])
         defer { Task { await relay.stop() } }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-feed-\(UUID().uuidString)").path
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-feed-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let environment = ["LABELER_SOURCE_URL": relay.url, "LABELER_SERVER_PORT": "0", "LABELER_DID": "did:plc:feedlabeler"]
+        let environment = [
+            "LABELER_SOURCE_URL": relay.url, "LABELER_SERVER_PORT": "0", "LABELER_DID": "did:plc:feedlabeler",
+        ]
         let service = try ServiceProcess(["run"], in: folder, environment: environment, log: folder + "/run.log")
         let port = try #require(await Self.servingPort(service), "\(service.logText)")
         // A live subscriber (no cursor), waiting for one label.
         let tail = try ServiceProcess(
-            ["labels", "tail", "ws://127.0.0.1:\(port)", "--limit", "1", "--json"], in: folder, environment: [:], log: folder + "/tail.log")
+            ["labels", "tail", "ws://127.0.0.1:\(port)", "--limit", "1", "--json"], in: folder, environment: [:],
+            log: folder + "/tail.log")
         _ = await eventually(timeout: .seconds(10)) { tail.logText.contains("connected") }
         // No admin token: the command writes to the database itself.
-        let add = try ServiceProcess(["label", "add", "did:plc:someoneelse", "spam"], in: folder, environment: environment, log: folder + "/add.log")
+        let add = try ServiceProcess(
+            ["label", "add", "did:plc:someoneelse", "spam"], in: folder, environment: environment,
+            log: folder + "/add.log")
         #expect(await add.wait(timeout: .seconds(30)) == 0, "\(add.logText)")
         #expect(await tail.wait(timeout: .seconds(20)) == 0, "\(tail.logText)")
         #expect(tail.logText.contains("\"uri\":\"did:plc:someoneelse\""), "\(tail.logText)")

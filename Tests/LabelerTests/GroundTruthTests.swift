@@ -14,7 +14,8 @@ import Testing
     /// The corpus generator, present only next to a development checkout: extra coverage.
     static let generator = packageRoot.appendingPathComponent("../shared/corpus/gen_firehose.py").standardized.path
     static var generatorAvailable: Bool {
-        FileManager.default.fileExists(atPath: generator) && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
+        FileManager.default.fileExists(atPath: generator)
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
     }
 
     /// Replays `capture` with the reference rules into a new database; returns its labels as
@@ -30,17 +31,19 @@ import Testing
         defer { try? queue.close() }
         let rows = try queue.read { db in try Row.fetchAll(db, sql: "SELECT uri, cid, val, neg FROM label") }
         #expect(rows.allSatisfy { ($0["neg"] as Int64) == 0 })
-        return Set(rows.map { row -> String in
-            let fields: [String] = [row["uri"], row["cid"], row["val"]]
-            return fields.joined(separator: " ")
-        })
+        return Set(
+            rows.map { row -> String in
+                let fields: [String] = [row["uri"], row["cid"], row["val"]]
+                return fields.joined(separator: " ")
+            })
     }
 
     /// The label value of a ground-truth category (`spam_link` → `spam-link`).
     static func value(of category: String) -> String { category.replacingOccurrences(of: "_", with: "-") }
 
     static func folder(_ name: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-\(name)-\(UUID().uuidString)").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-\(name)-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
@@ -54,17 +57,22 @@ import Testing
         for message in messages { try writer.write(message) }
         try writer.flush()
 
-        let expected = Set(generator.planted.flatMap { record in
-            record.categories.map { "\(record.uri) \(record.cid) \(Self.value(of: $0.rawValue))" }
-        })
+        let expected = Set(
+            generator.planted.flatMap { record in
+                record.categories.map { "\(record.uri) \(record.cid) \(Self.value(of: $0.rawValue))" }
+            })
         // Every category, in posts and in profiles.
         #expect(Set(generator.planted.flatMap(\.categories)) == Set(PlantedCategory.allCases))
         #expect(generator.planted.contains { $0.uri.contains("app.bsky.actor.profile") })
         #expect(expected.count > 50)
 
         let actual = try await Self.labelsFromReplay(of: capture, folder: folder)
-        #expect(actual.subtracting(expected).isEmpty, "labels nothing planted: \(actual.subtracting(expected).sorted().prefix(5))")
-        #expect(expected.subtracting(actual).isEmpty, "planted but not labeled: \(expected.subtracting(actual).sorted().prefix(5))")
+        #expect(
+            actual.subtracting(expected).isEmpty,
+            "labels nothing planted: \(actual.subtracting(expected).sorted().prefix(5))")
+        #expect(
+            expected.subtracting(actual).isEmpty,
+            "planted but not labeled: \(expected.subtracting(actual).sorted().prefix(5))")
     }
 
     @Test(
@@ -92,7 +100,11 @@ import Testing
         }
         #expect(expected.count > 20)
         let actual = try await Self.labelsFromReplay(of: capture, folder: folder)
-        #expect(actual.subtracting(expected).isEmpty, "labels nothing planted: \(actual.subtracting(expected).sorted().prefix(5))")
-        #expect(expected.subtracting(actual).isEmpty, "planted but not labeled: \(expected.subtracting(actual).sorted().prefix(5))")
+        #expect(
+            actual.subtracting(expected).isEmpty,
+            "labels nothing planted: \(actual.subtracting(expected).sorted().prefix(5))")
+        #expect(
+            expected.subtracting(actual).isEmpty,
+            "planted but not labeled: \(expected.subtracting(actual).sorted().prefix(5))")
     }
 }

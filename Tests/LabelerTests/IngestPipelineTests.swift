@@ -28,7 +28,9 @@ func runStoringCursor(
         store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger(), eventSource: name,
         cursor: { pipeline.lowWaterMark.map { (name: name, seq: $0) } })
     let writing = Task { await writer.run() }
-    let outcome = await Result { try await pipeline.run(handler: handler, restartSource: { try await writer.restartSource() }) }
+    let outcome = await Result {
+        try await pipeline.run(handler: handler, restartSource: { try await writer.restartSource() })
+    }
     writing.cancel()
     await writing.value
     return try outcome.get()
@@ -92,7 +94,8 @@ extension Result where Failure == any Error {
 
     @Test func thePipelineWritesNothingItself() async throws {
         let store = try LabelStore(path: temporaryPath("labels.sqlite"))
-        let pipeline = IngestPipeline(source: CaptureSource(paths: [try writeCapture()]), store: store, logger: quietLogger())
+        let pipeline = IngestPipeline(
+            source: CaptureSource(paths: [try writeCapture()]), store: store, logger: quietLogger())
         let summary = try await pipeline.run { _, _ in }
         #expect(try store.cursor(for: "capture") == nil)
         #expect(pipeline.lowWaterMark == summary.finalCursor && summary.finalCursor != nil)
@@ -163,7 +166,8 @@ extension Result where Failure == any Error {
         faults.corruptEvery = 401
         let relay = try await TestRelay(messages: Self.messages, faults: faults)
         let source = try RelaySource(
-            configuration: .init(url: relay.url, backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(50))),
+            configuration: .init(
+                url: relay.url, backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(50))),
             logger: quietLogger())
         let store = try LabelStore(path: temporaryPath("labels.sqlite"))
         let handled = Handled()
@@ -190,7 +194,8 @@ extension Result where Failure == any Error {
             let epoch = try store.snapshotNow(of: [], src: "did:plc:l").epoch
             _ = try store.commitNow(
                 LabelTransaction(
-                    src: "did:plc:l", time: Datetime.now(), keyID: 0, epoch: epoch, cursor: cursor.map { (name: "relay x", seq: $0) },
+                    src: "did:plc:l", time: Datetime.now(), keyID: 0, epoch: epoch,
+                    cursor: cursor.map { (name: "relay x", seq: $0) },
                     restartedSource: restart ? "relay x" : nil))
         }
         try save(42)

@@ -19,7 +19,10 @@ import Testing
             origin: rule.map { .rule(id: $0) } ?? .manual(actor: "mod"), eventSeq: event)
     }
 
-    func row(negated: Bool = false, cts: String = "2026-01-01T00:00:00.000Z", exp: String? = nil, locked: Bool = false, event: Int64? = nil)
+    func row(
+        negated: Bool = false, cts: String = "2026-01-01T00:00:00.000Z", exp: String? = nil, locked: Bool = false,
+        event: Int64? = nil
+    )
         -> [LabelKey: CurrentLabel]
     {
         [
@@ -36,7 +39,9 @@ import Testing
     @Test func applyingWritesOnceAndAnExpiryChangeWritesAgain() {
         let first = plan([apply()])
         #expect(first.map(\.writes) == [true])
-        #expect(first[0].label == Label(src: src, uri: "at://did:plc:a/app.bsky.feed.post/1", val: "spam", cts: now.rawValue))
+        #expect(
+            first[0].label
+                == Label(src: src, uri: "at://did:plc:a/app.bsky.feed.post/1", val: "spam", cts: now.rawValue))
         #expect(plan([apply()], row()).map(\.writes) == [false])
         let renewed = plan([apply(exp: "2026-02-01T00:00:00.000Z")], row())
         #expect(renewed[0].label?.exp == "2026-02-01T00:00:00.000Z")
@@ -74,10 +79,13 @@ import Testing
         let later = plan([negate(event: 21)], row(event: 20))
         #expect(later[0].writes && later[0].event == EventPosition(source: "relay a", seq: 21))
         // Another stream's seqs are not comparable: the change applies.
-        let other = LabelPlanner.plan([negate(event: 5)], current: row(event: 20), src: src, now: now, eventSource: "jetstream b")
+        let other = LabelPlanner.plan(
+            [negate(event: 5)], current: row(event: 20), src: src, now: now, eventSource: "jetstream b")
         #expect(other.map(\.writes) == [true])
         // A person's change keeps the row's last event, so a replay still recognises it.
-        #expect(plan([apply(rule: nil)], row(negated: true, event: 20))[0].event == EventPosition(source: "relay a", seq: 20))
+        #expect(
+            plan([apply(rule: nil)], row(negated: true, event: 20))[0].event
+                == EventPosition(source: "relay a", seq: 20))
     }
 
     @Test func ctsNeverGoesBackwards() {

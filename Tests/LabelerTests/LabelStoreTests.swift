@@ -39,7 +39,8 @@ extension LabelStore {
     func forgetEvents(of source: String) throws {
         _ = try commitNow(
             LabelTransaction(
-                src: "", time: Datetime.now(), keyID: 0, epoch: try snapshotNow(of: [], src: "").epoch, restartedSource: source))
+                src: "", time: Datetime.now(), keyID: 0, epoch: try snapshotNow(of: [], src: "").epoch,
+                restartedSource: source))
     }
 }
 
@@ -56,7 +57,8 @@ extension LabelStore {
     func write(_ changes: [LabelChange], now: String = "2026-01-01T00:00:01.000Z", cursor: (String, Int64)? = nil)
         throws -> [StoredLabel]
     {
-        try store.write(changes, src: src, now: now, cursor: cursor.map { (name: $0.0, seq: $0.1) }, keyID: key, sign: fakeSign)
+        try store.write(
+            changes, src: src, now: now, cursor: cursor.map { (name: $0.0, seq: $0.1) }, keyID: key, sign: fakeSign)
     }
 
     func apply(_ uri: String, _ val: String = "spam", rule: String = "r1", exp: String? = nil) -> LabelChange {
@@ -89,7 +91,8 @@ extension LabelStore {
 
     @Test func aPersonsNegationWinsOverRules() throws {
         _ = try write([apply("at://a/x/1")])
-        let manual = try write([negate("at://a/x/1", by: .manual(actor: "mod@example"))], now: "2026-01-01T00:00:02.000Z")
+        let manual = try write(
+            [negate("at://a/x/1", by: .manual(actor: "mod@example"))], now: "2026-01-01T00:00:02.000Z")
         #expect(manual.first?.label.neg == true)
         #expect(try write([apply("at://a/x/1")], now: "2026-01-01T00:00:03.000Z").isEmpty)
         // A person may apply it again, which unlocks it.
@@ -109,7 +112,10 @@ extension LabelStore {
         let rows = try write([apply("at://a/x/1"), apply("at://a/x/1"), negate("at://a/x/1"), apply("at://a/x/1")])
         #expect(rows.map(\.seq) == [1, 2, 3])
         #expect(rows.map(\.label.isNegation) == [false, true, false])
-        #expect(rows.map(\.label.cts) == ["2026-01-01T00:00:01.000Z", "2026-01-01T00:00:01.001Z", "2026-01-01T00:00:01.002Z"])
+        #expect(
+            rows.map(\.label.cts) == [
+                "2026-01-01T00:00:01.000Z", "2026-01-01T00:00:01.001Z", "2026-01-01T00:00:01.002Z",
+            ])
         #expect(try store.labels(after: 0, limit: 10).map(\.seq) == [3])
         #expect(try store.history(uri: "at://a/x/1").count == 3)
     }
@@ -123,13 +129,23 @@ extension LabelStore {
 
     @Test func storedLabelsAreExactlyWhatWasSigned() throws {
         let written = try write([
-            LabelChange(action: .apply, uri: "at://a/x/1", cid: "bafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5m", val: "spam", exp: "2026-03-01T00:00:00.000Z", origin: .rule(id: "r1"), field: "text", snippet: "free crypto")
+            LabelChange(
+                action: .apply, uri: "at://a/x/1", cid: "bafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5m",
+                val: "spam", exp: "2026-03-01T00:00:00.000Z", origin: .rule(id: "r1"), field: "text",
+                snippet: "free crypto")
         ])
         let read = try store.labels(after: 0, limit: 10)
         #expect(read == written)
-        #expect(read[0].label == fakeSign(Label(src: src, uri: "at://a/x/1", cid: "bafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5m", val: "spam", cts: "2026-01-01T00:00:01.000Z", exp: "2026-03-01T00:00:00.000Z")))
+        #expect(
+            read[0].label
+                == fakeSign(
+                    Label(
+                        src: src, uri: "at://a/x/1", cid: "bafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5m",
+                        val: "spam", cts: "2026-01-01T00:00:01.000Z", exp: "2026-03-01T00:00:00.000Z")))
         let history = try store.history(uri: "at://a/x/1")
-        #expect(history.count == 1 && history[0].ruleID == "r1" && history[0].field == "text" && history[0].snippet == "free crypto")
+        #expect(
+            history.count == 1 && history[0].ruleID == "r1" && history[0].field == "text"
+                && history[0].snippet == "free crypto")
     }
 
     @Test func labelsAndCursorCommitTogetherOrNotAtAll() throws {
@@ -156,8 +172,13 @@ extension LabelStore {
             apply("at://did:plc:a_b/app.bsky.feed.post/1"), apply("did:plc:a", "bot", rule: "r2"),
         ])
         _ = try write([negate("at://did:plc:a/app.bsky.feed.post/1")], now: "2026-01-01T00:00:02.000Z")
-        func uris(_ filter: LabelStore.LabelFilter) throws -> [String] { try store.labels(matching: filter).map(\.label.uri) }
-        #expect(try uris(.init(uri: "at://did:plc:a/*")) == ["at://did:plc:a/app.bsky.feed.post/2", "at://did:plc:a/app.bsky.feed.post/1"])
+        func uris(_ filter: LabelStore.LabelFilter) throws -> [String] {
+            try store.labels(matching: filter).map(\.label.uri)
+        }
+        #expect(
+            try uris(.init(uri: "at://did:plc:a/*")) == [
+                "at://did:plc:a/app.bsky.feed.post/2", "at://did:plc:a/app.bsky.feed.post/1",
+            ])
         // `_` in a prefix is literal, not a LIKE wildcard.
         #expect(try uris(.init(uri: "at://did:plc:a_*")) == ["at://did:plc:a_b/app.bsky.feed.post/1"])
         #expect(try uris(.init(uri: "did:plc:a")) == ["did:plc:a"])
@@ -189,7 +210,9 @@ extension LabelStore {
             LabelChange(action: action, uri: "at://a/x/1", val: "spam", origin: .rule(id: "r1"), eventSeq: event)
         }
         func write(_ changes: [LabelChange], source: String = "relay a") throws -> [StoredLabel] {
-            try store.write(changes, src: src, now: "2026-01-01T00:00:01.000Z", cursor: nil, keyID: key, eventSource: source, sign: fakeSign)
+            try store.write(
+                changes, src: src, now: "2026-01-01T00:00:01.000Z", cursor: nil, keyID: key, eventSource: source,
+                sign: fakeSign)
         }
         // Events 10 (apply) and 20 (negate) are stored, but the cursor had not passed 10.
         #expect(try write([change(.apply, event: 10)]).count == 1)
@@ -211,10 +234,14 @@ extension LabelStore {
             LabelChange(action: action, uri: "at://a/x/1", val: "spam", origin: .rule(id: "r1"), eventSeq: event)
         }
         func write(_ changes: [LabelChange]) throws -> [StoredLabel] {
-            try store.write(changes, src: src, now: "2026-01-01T00:00:01.000Z", cursor: nil, keyID: key, eventSource: "relay a", sign: fakeSign)
+            try store.write(
+                changes, src: src, now: "2026-01-01T00:00:01.000Z", cursor: nil, keyID: key, eventSource: "relay a",
+                sign: fakeSign)
         }
         #expect(try write([rule(.apply, 10), rule(.negate, 20)]).count == 2)
-        #expect(try write([LabelChange(action: .apply, uri: "at://a/x/1", val: "spam", origin: .manual(actor: "mod"))]).count == 1)
+        #expect(
+            try write([LabelChange(action: .apply, uri: "at://a/x/1", val: "spam", origin: .manual(actor: "mod"))])
+                .count == 1)
         // Event 20 handled again must not undo the person's apply.
         #expect(try write([rule(.negate, 20)]).isEmpty)
     }
@@ -237,7 +264,8 @@ extension LabelStore {
         // The old row has no event: a rule's negation is applied as before.
         let written = try store.write(
             [LabelChange(action: .negate, uri: "at://a/x/1", val: "spam", origin: .rule(id: "r1"), eventSeq: 1)],
-            src: "did:plc:labeler", now: "2026-01-01T00:00:01.000Z", cursor: nil, keyID: 1, eventSource: "relay a", sign: fakeSign)
+            src: "did:plc:labeler", now: "2026-01-01T00:00:01.000Z", cursor: nil, keyID: 1, eventSource: "relay a",
+            sign: fakeSign)
         #expect(written.count == 1)
     }
 
@@ -250,9 +278,15 @@ extension LabelStore {
         let time = try Datetime("2026-01-01T00:00:01.000Z")
         var steps = LabelPlanner.plan(change, current: snapshot.current, src: src, now: time, eventSource: nil)
         steps[0].label = fakeSign(steps[0].label!)
-        #expect(try other.write([apply("at://a/x/1")], src: src, now: "2026-01-01T00:00:02.000Z", cursor: nil, keyID: key, sign: fakeSign).count == 1)
+        #expect(
+            try other.write(
+                [apply("at://a/x/1")], src: src, now: "2026-01-01T00:00:02.000Z", cursor: nil, keyID: key,
+                sign: fakeSign
+            ).count == 1)
         let refused = #expect(throws: LabelStore.Error.self) {
-            try store.commitNow(LabelTransaction(src: src, time: time, keyID: key, epoch: snapshot.epoch, steps: steps, cursor: ("relay x", 9)))
+            try store.commitNow(
+                LabelTransaction(
+                    src: src, time: time, keyID: key, epoch: snapshot.epoch, steps: steps, cursor: ("relay x", 9)))
         }
         #expect(refused?.isStalePlan == true)
         #expect(try store.cursor(for: "relay x") == nil)

@@ -48,7 +48,8 @@ import Testing
         #expect(writer.totals.labels == 400)
         #expect(writer.totals.batches < 400)  // grouped: fewer transactions than submissions
         await #expect(throws: LabelWriter.Stopped.self) {
-            try await writer.submit([LabelChange(action: .apply, uri: "did:plc:x", val: "late", origin: .rule(id: "r"))])
+            try await writer.submit([LabelChange(action: .apply, uri: "did:plc:x", val: "late", origin: .rule(id: "r"))]
+            )
         }
     }
 
@@ -64,15 +65,20 @@ import Testing
             cursor: { (name: "relay test", seq: mark.value) })
         let run = Task { await writer.run() }
         let uri = "at://did:plc:a/app.bsky.feed.post/1"
-        let applied = try await writer.submit([LabelChange(action: .apply, uri: uri, val: "spam", origin: .rule(id: "r"))])
+        let applied = try await writer.submit([
+            LabelChange(action: .apply, uri: uri, val: "spam", origin: .rule(id: "r"))
+        ])
         #expect(applied.count == 1)
-        let negated = try await writer.submit([LabelChange(action: .negate, uri: uri, val: "spam", origin: .rule(id: "r"))])
+        let negated = try await writer.submit([
+            LabelChange(action: .negate, uri: uri, val: "spam", origin: .rule(id: "r"))
+        ])
         #expect(negated.count == 1 && negated[0].label.neg == true)
         // The cursor moves; from now on only negations that change nothing come.
         mark.withLock { $0 = 99 }
         for n in 0..<20 {
             let rows = try await writer.submit([
-                LabelChange(action: .negate, uri: "at://did:plc:b/app.bsky.feed.post/\(n)", val: "spam", origin: .rule(id: "r"))
+                LabelChange(
+                    action: .negate, uri: "at://did:plc:b/app.bsky.feed.post/\(n)", val: "spam", origin: .rule(id: "r"))
             ])
             #expect(rows.isEmpty)
         }
@@ -100,18 +106,26 @@ import Testing
         let producing = Task {
             for event in 1...events {
                 try await writer.enqueue([
-                    LabelChange(action: .apply, uri: "at://did:plc:a/app.bsky.feed.post/\(event)", val: "spam", origin: .rule(id: "r"))
+                    LabelChange(
+                        action: .apply, uri: "at://did:plc:a/app.bsky.feed.post/\(event)", val: "spam",
+                        origin: .rule(id: "r"))
                 ])
                 finished.withLock { $0 = event }  // the event is done once its labels are queued
                 if event % 10 == 0 { await Task.yield() }
             }
         }
-        let reader = try DatabaseQueue(path: path, configuration: { var c = Configuration(); c.readonly = true; return c }())
+        let reader = try DatabaseQueue(
+            path: path,
+            configuration: {
+                var c = Configuration(); c.readonly = true; return c
+            }())
         var checks = 0
         while true {
             let (cursor, labels) = try await reader.read { db in
-                (try Int64.fetchOne(db, sql: "SELECT seq FROM cursor WHERE source = 'relay test'") ?? 0,
-                 try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM label") ?? 0)
+                (
+                    try Int64.fetchOne(db, sql: "SELECT seq FROM cursor WHERE source = 'relay test'") ?? 0,
+                    try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM label") ?? 0
+                )
             }
             // Event n has exactly one label, so events 1...cursor need `cursor` labels.
             #expect(labels >= cursor, "cursor \(cursor) stored with only \(labels) labels")
@@ -150,7 +164,9 @@ import Testing
         try await writer.enqueue([LabelChange(action: .apply, uri: "did:plc:a", val: "spam", origin: .rule(id: "r"))])
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(30)
-        while writer.totals.failedTransactions < 3 && clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        while writer.totals.failedTransactions < 3 && clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         #expect(writer.totals.failedTransactions >= 3)
         #expect(try store.labels(after: 0, limit: 10).isEmpty)
         #expect(try store.cursor(for: "relay test") == nil)  // the cursor waits with the labels
@@ -170,11 +186,14 @@ import Testing
         let store = try LabelStore(path: temporaryPath("labels.sqlite"))
         let mark = Locked<Int64?>(500)
         let writer = try LabelWriter(
-            store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger(), eventSource: "relay r",
+            store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger(),
+            eventSource: "relay r",
             cursor: { mark.value.map { (name: "relay r", seq: $0) } })
         let run = Task { await writer.run() }
         func change(_ action: LabelChange.Action, event: Int64) -> LabelChange {
-            LabelChange(action: action, uri: "at://did:plc:a/app.bsky.feed.post/1", val: "spam", origin: .rule(id: "r"), eventSeq: event)
+            LabelChange(
+                action: action, uri: "at://did:plc:a/app.bsky.feed.post/1", val: "spam", origin: .rule(id: "r"),
+                eventSeq: event)
         }
         try await writer.enqueue([change(.apply, event: 400)])
         // The old sequence's events are all done; the pipeline stops reporting its cursor first.
@@ -196,7 +215,8 @@ import Testing
         let store = try LabelStore(path: temporaryPath("labels.sqlite"))
         let mark = Locked<Int64>(0)
         let writer = try LabelWriter(
-            store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger(), eventSource: "relay r",
+            store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger(),
+            eventSource: "relay r",
             cursor: { (name: "relay r", seq: mark.value) })
         let run = Task { await writer.run() }
         var queued = 0
@@ -204,7 +224,8 @@ import Testing
             do {
                 try await writer.enqueue([
                     LabelChange(
-                        action: .apply, uri: "at://did:plc:a/app.bsky.feed.post/\(n)", val: "spam", origin: .rule(id: "r"),
+                        action: .apply, uri: "at://did:plc:a/app.bsky.feed.post/\(n)", val: "spam",
+                        origin: .rule(id: "r"),
                         eventSeq: Int64(n))
                 ])
             } catch is LabelWriter.Stopped {
@@ -224,4 +245,3 @@ import Testing
         #expect(writer.totals.failedTransactions == 0)
     }
 }
-

@@ -1,3 +1,4 @@
+import ATCrypto
 import Firehose
 import Foundation
 import TestSupport
@@ -8,19 +9,22 @@ import Testing
 /// `labeler run`'s assembly from its configuration, without running it.
 @Suite struct LabelerServiceTests {
     static func configuration(rules: String? = nil) throws -> LabelerConfiguration {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("labeler-service-\(UUID().uuidString)").path
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "labeler-service-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: folder + "/rules", withIntermediateDirectories: true)
-        try (rules ?? """
-            rules:
-              - id: coffee
-                on: [post]
-                match: {keywords: [coffee]}
-                label: coffee
-              - id: things
-                on: [com.example.*]
-                match: {keywords: [coffee]}
-                label: coffee
-            """).write(toFile: folder + "/rules/r.yaml", atomically: true, encoding: .utf8)
+        try
+            (rules ?? """
+                rules:
+                  - id: coffee
+                    on: [post]
+                    match: {keywords: [coffee]}
+                    label: coffee
+                  - id: things
+                    on: [com.example.*]
+                    match: {keywords: [coffee]}
+                    label: coffee
+                """).write(toFile: folder + "/rules/r.yaml", atomically: true, encoding: .utf8)
         var configuration = LabelerConfiguration()
         configuration.rulesPath = folder + "/rules"
         configuration.storePath = folder + "/data/labels.sqlite"
@@ -53,7 +57,8 @@ import Testing
         let configuration = try Self.configuration()
         let text = "secp256k1:" + String(repeating: "1", count: 64)
         let service = try LabelerService(
-            configuration: configuration, environment: [SigningKeyLoader.environmentVariable: text], logger: quietLogger())
+            configuration: configuration, environment: [SigningKeyLoader.environmentVariable: text],
+            logger: quietLogger())
         #expect(service.key.publicKey.didKey == (try ATCryptoKey.parse(text)))
         #expect(!FileManager.default.fileExists(atPath: configuration.signingKey))
     }
@@ -76,7 +81,8 @@ import Testing
         #expect(throws: LabelerService.StartError(description: "did: 'not-a-did' is not a DID")) {
             try LabelerService(configuration: badDID, environment: [:], logger: quietLogger())
         }
-        let badRules = try Self.configuration(rules: "rules:\n  - id: x\n    on: [post]\n    match: {regex: '('}\n    label: x\n")
+        let badRules = try Self.configuration(
+            rules: "rules:\n  - id: x\n    on: [post]\n    match: {regex: '('}\n    label: x\n")
         let error = #expect(throws: LabelerService.StartError.self) {
             try LabelerService(configuration: badRules, environment: [:], logger: quietLogger())
         }
@@ -91,7 +97,8 @@ import Testing
         #expect(dictionaryError?.description.hasPrefix("source.zstd_dictionary: ") == true)
         let badKey = #expect(throws: LabelerService.StartError.self) {
             try LabelerService(
-                configuration: try Self.configuration(), environment: [SigningKeyLoader.environmentVariable: "secp256k1:nothex"],
+                configuration: try Self.configuration(),
+                environment: [SigningKeyLoader.environmentVariable: "secp256k1:nothex"],
                 logger: quietLogger())
         }
         #expect(badKey?.description.hasPrefix("\(SigningKeyLoader.environmentVariable): ") == true)
@@ -104,9 +111,9 @@ import Testing
     }
 }
 
-import ATCrypto
-
 /// The did:key of a key file's text.
 enum ATCryptoKey {
-    static func parse(_ text: String) throws -> String { try KeyFile.parse(text, defaultType: .secp256k1).publicKey.didKey }
+    static func parse(_ text: String) throws -> String {
+        try KeyFile.parse(text, defaultType: .secp256k1).publicKey.didKey
+    }
 }

@@ -1,7 +1,7 @@
 import ATCrypto
 import ATProto
-import Glibc
 import Foundation
+import Glibc
 import LabelStore
 import Rules
 import TestSupport
@@ -32,8 +32,11 @@ import Testing
     }
 
     func post(_ n: Int, _ text: String, time: String? = nil) throws -> RepoEvent {
-        let record = try DataModelJSON.parseObject(#"{"$type":"app.bsky.feed.post","text":"\#(text)","createdAt":"2026-01-01T00:00:00.000Z"}"#)
-        let op = RepoOp(action: .create, collection: Collections.post, rkey: "3k\(n)aaaaaaaaaa", cid: CID.compute(for: CBOREncoder.encode(record)), record: record)
+        let record = try DataModelJSON.parseObject(
+            #"{"$type":"app.bsky.feed.post","text":"\#(text)","createdAt":"2026-01-01T00:00:00.000Z"}"#)
+        let op = RepoOp(
+            action: .create, collection: Collections.post, rkey: "3k\(n)aaaaaaaaaa",
+            cid: CID.compute(for: CBOREncoder.encode(record)), record: record)
         return .commit(
             CommitEvent(
                 seq: Int64(n), repo: "did:plc:spammer", rev: "3k\(n)aaaaaaaaaa", since: nil, commit: nil, prevData: nil,
@@ -50,9 +53,11 @@ import Testing
         init(path: String, rules: RuleSet) throws {
             store = try LabelStore(path: path)
             let writer = try LabelWriter(
-                store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger(), eventSource: "relay x")
+                store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger(),
+                eventSource: "relay x")
             labeler = EventLabeler(
-                evaluator: RuleEvaluator(holder: RuleSetHolder(rules), counts: StoredThresholdCounts(store: store), eventSource: "relay x"),
+                evaluator: RuleEvaluator(
+                    holder: RuleSetHolder(rules), counts: StoredThresholdCounts(store: store), eventSource: "relay x"),
                 writer: writer, logger: quietLogger())
             running = Task { await writer.run() }
         }
@@ -114,7 +119,10 @@ import Testing
     @Test func inMemoryCountsForReplay() throws {
         let evaluator = RuleEvaluator(holder: RuleSetHolder(try loadRules()))
         var fired: [String] = []
-        for n in 1...3 { fired += evaluator.evaluate(try post(n, "badword"), time: Int64(n) * 1_000_000).flatMap(\.labels).map(\.value) }
+        for n in 1...3 {
+            fired += evaluator.evaluate(try post(n, "badword"), time: Int64(n) * 1_000_000).flatMap(\.labels).map(
+                \.value)
+        }
         #expect(fired.filter { $0 == "spam-account" }.count == 1)
         #expect(evaluator.evaluate(.info(InfoMessage(name: "x")), time: 0).isEmpty)
     }
@@ -123,12 +131,12 @@ import Testing
 @Suite(.serialized) struct RuleReloaderTests {
     func writeRules(_ dir: String, label: String) throws {
         try """
-            rules:
-              - id: r
-                on: [post]
-                match: {keywords: [hello]}
-                label: \(label)
-            """.write(toFile: dir + "/r.yaml", atomically: true, encoding: .utf8)
+        rules:
+          - id: r
+            on: [post]
+            match: {keywords: [hello]}
+            label: \(label)
+        """.write(toFile: dir + "/r.yaml", atomically: true, encoding: .utf8)
     }
 
     @Test func fileChangesAndSIGHUPReloadAndABrokenSetIsNeverUsed() async throws {
@@ -136,7 +144,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try writeRules(dir, label: "first")
         let holder = RuleSetHolder(try RuleSet.load(directory: dir))
-        let reloader = RuleReloader(holder: holder, directory: dir, pollInterval: .milliseconds(50), logger: quietLogger())
+        let reloader = RuleReloader(
+            holder: holder, directory: dir, pollInterval: .milliseconds(50), logger: quietLogger())
         reloader.listenForSIGHUP()
         let task = Task { await reloader.run() }
 

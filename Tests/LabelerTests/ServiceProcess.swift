@@ -20,7 +20,9 @@ struct ServiceProcess {
         if folder.lastPathComponent.hasSuffix(".xctest") { folder.deleteLastPathComponent() }
         let path = folder.appendingPathComponent("labeler").path
         guard FileManager.default.isExecutableFile(atPath: path) else {
-            throw Missing(description: "\(path) is missing: build the labeler product before the tests (swift build --build-tests)")
+            throw Missing(
+                description:
+                    "\(path) is missing: build the labeler product before the tests (swift build --build-tests)")
         }
         return path
     }

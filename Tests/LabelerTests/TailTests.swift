@@ -1,15 +1,16 @@
 import ATCrypto
 import ATProto
 import Foundation
-import Testing
 import TestRelay
+import Testing
 
 /// `labeler labels tail` against an in-process server sending `#labels` frames.
 @Suite struct TailTests {
     static func frames(count: Int, key: SigningKey, tamperWith tampered: Int? = nil) throws -> [[UInt8]] {
         try (1...count).map { seq in
             var label = try Label(
-                src: key.publicKey.didKey, uri: "at://did:plc:a/app.bsky.feed.post/\(seq)", val: "spam", cts: "2026-01-01T00:00:00.000Z"
+                src: key.publicKey.didKey, uri: "at://did:plc:a/app.bsky.feed.post/\(seq)", val: "spam",
+                cts: "2026-01-01T00:00:00.000Z"
             ).signed(with: key)
             if seq == tampered { label.val = "not-what-was-signed" }
             return FrameCodec.encodeLabels(seq: Int64(seq), labels: [label])
@@ -22,7 +23,8 @@ import TestRelay
         defer { Task { await relay.stop() } }
         let folder = FileManager.default.temporaryDirectory.path
         let tail = try ServiceProcess(
-            ["labels", "tail", relay.url, "--cursor", "5", "--verify", "--json", "--limit", "15"], in: folder, environment: [:],
+            ["labels", "tail", relay.url, "--cursor", "5", "--verify", "--json", "--limit", "15"], in: folder,
+            environment: [:],
             log: folder + "/tail-\(UUID().uuidString).log")
         #expect(await tail.wait(timeout: .seconds(30)) == 0, "\(tail.logText)")
         let lines = tail.logText.split(separator: "\n").filter { $0.hasPrefix("{") }
@@ -38,7 +40,8 @@ import TestRelay
         defer { Task { await relay.stop() } }
         let folder = FileManager.default.temporaryDirectory.path
         let tail = try ServiceProcess(
-            ["labels", "tail", relay.url, "--cursor", "0", "--verify", "--key", key.publicKey.didKey, "--limit", "6"], in: folder,
+            ["labels", "tail", relay.url, "--cursor", "0", "--verify", "--key", key.publicKey.didKey, "--limit", "6"],
+            in: folder,
             environment: [:], log: folder + "/tail-\(UUID().uuidString).log")
         #expect(await tail.wait(timeout: .seconds(30)) == 1)
         #expect(tail.logText.contains("seq 4: signature does not verify"), "\(tail.logText)")

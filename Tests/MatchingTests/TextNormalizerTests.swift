@@ -25,7 +25,9 @@ import Testing
     /// (lowercase, whitespace runs to one space) on random ASCII of every shape.
     @Test func asciiFastPathAgreesWithTheDefinition() {
         var random = SplitMix64(seed: 11)
-        let pieces = ["Hello", "WORLD", " ", "  ", "\t", "\n", "x", "Zz", "[@]", "_9", "~", "ABCDEFGHIJ", "klmnopqrstu"]
+        let pieces = [
+            "Hello", "WORLD", " ", "  ", "\t", "\n", "x", "Zz", "[@]", "_9", "~", "ABCDEFGHIJ", "klmnopqrstu",
+        ]
         for _ in 0..<500 {
             let count = Int.random(in: 0...24, using: &random)
             let input = (0..<count).map { _ in pieces.randomElement(using: &random)! }.joined()

@@ -128,12 +128,14 @@ import Testing
     @Test func watchingNewListsKeepsThePollsReference() throws {
         let root = try TestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        try TestSupport.write("rules:\n  - {id: a, on: [post], match: {keywords: {file: one.txt}}}\n", to: root + "/a.yaml")
+        try TestSupport.write(
+            "rules:\n  - {id: a, on: [post], match: {keywords: {file: one.txt}}}\n", to: root + "/a.yaml")
         try TestSupport.write("one\n", to: root + "/one.txt")
         try TestSupport.write("two\n", to: root + "/two.txt")
         var detector = RuleFileChangeDetector(directory: root, listFiles: [root + "/a.yaml", root + "/one.txt"])
         // The rule now reads two.txt instead; the poll sees the rule file change.
-        try TestSupport.write("rules:\n  - {id: a, on: [post], match: {keywords: {file: two.txt}}}\n", to: root + "/a.yaml")
+        try TestSupport.write(
+            "rules:\n  - {id: a, on: [post], match: {keywords: {file: two.txt}}}\n", to: root + "/a.yaml")
         #expect(changed(&detector))
         detector.watch(listFiles: [root + "/a.yaml", root + "/two.txt"])
         #expect(!changed(&detector), "watching a new list, or dropping an old one, is no change")

@@ -97,7 +97,8 @@ import Testing
 
     @Test func leetAndSqueezeApplyToEntriesAndValues() throws {
         let set = try TestSupport.rules(
-            "rules:\n  - {id: t, on: [post], label: t, match: {keywords: [free], in: [tags], leet: true, squeeze: true}}")
+            "rules:\n  - {id: t, on: [post], label: t, match: {keywords: [free], in: [tags], leet: true, squeeze: true}}"
+        )
         #expect(TestSupport.labels(set, Self.tagPost(["FR333"])) == ["t"])
         #expect(TestSupport.labels(set, Self.tagPost(["freedom"])).isEmpty)
     }
@@ -119,7 +120,10 @@ import Testing
         let problems = TestSupport.problems(
             ["rules/a.yaml": "rules:\n  - {id: a, on: [post], label: a, match: {keywords: {file: l.txt}, in: [tags]}}"],
             lists: ["rules/l.txt": "ok\n  \u{200B}\n"])
-        #expect(problems == ["rules/l.txt:2:3: keyword '\u{200B}' is empty once normalised (only spaces, marks or invisible characters)"])
+        #expect(
+            problems == [
+                "rules/l.txt:2:3: keyword '\u{200B}' is empty once normalised (only spaces, marks or invisible characters)"
+            ])
     }
 
     @Test func aHundredThousandDomainsLoadAndMatch() throws {

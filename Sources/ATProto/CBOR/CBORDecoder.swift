@@ -210,7 +210,8 @@ struct Reader {
                 // Canonical order: shorter keys first, then bytewise; equal means duplicate.
                 if keyBytes.count < previous.count { throw fail(.mapKeysNotCanonical, at: keyStart) }
                 if keyBytes.count == previous.count {
-                    let order = keyBytes.count == 0 ? 0 : memcmp(previous.baseAddress!, keyBytes.baseAddress!, keyBytes.count)
+                    let order =
+                        keyBytes.count == 0 ? 0 : memcmp(previous.baseAddress!, keyBytes.baseAddress!, keyBytes.count)
                     if order == 0 { throw fail(.duplicateMapKey, at: keyStart) }
                     if order > 0 { throw fail(.mapKeysNotCanonical, at: keyStart) }
                 }
@@ -232,7 +233,9 @@ struct Reader {
         let cidBytes = UnsafeRawBufferPointer(rebasing: bytes[(begin + 1)..<offset])
         var cursor = 0
         let cid: CID
-        do { cid = try CID.read(cidBytes, at: &cursor) } catch { throw fail(.invalidLink(error.description), at: start) }
+        do { cid = try CID.read(cidBytes, at: &cursor) } catch {
+            throw fail(.invalidLink(error.description), at: start)
+        }
         guard cursor == cidBytes.count else { throw fail(.invalidLink("bytes after the CID"), at: start) }
         return cid
     }

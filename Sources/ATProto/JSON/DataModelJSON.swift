@@ -83,7 +83,9 @@ public enum DataModelJSON {
 
     static func checkBlob(_ map: CBORMap) throws(Error) {
         guard map["ref"]?.linkValue != nil else { throw Error(reason: "blob has no link 'ref'", offset: nil) }
-        guard map["mimeType"]?.stringValue != nil else { throw Error(reason: "blob has no string 'mimeType'", offset: nil) }
+        guard map["mimeType"]?.stringValue != nil else {
+            throw Error(reason: "blob has no string 'mimeType'", offset: nil)
+        }
         guard let size = map["size"]?.intValue, size >= 0 else {
             throw Error(reason: "blob has no integer 'size'", offset: nil)
         }

@@ -48,7 +48,8 @@ public struct PostView: Sendable {
             for feature in facet["features"]?.arrayValue ?? [] {
                 switch feature["$type"]?.stringValue {
                 case "app.bsky.richtext.facet#link": if let uri = feature["uri"]?.stringValue { links.append(uri) }
-                case "app.bsky.richtext.facet#mention": if let did = feature["did"]?.stringValue { mentions.append(did) }
+                case "app.bsky.richtext.facet#mention":
+                    if let did = feature["did"]?.stringValue { mentions.append(did) }
                 case "app.bsky.richtext.facet#tag": if let tag = feature["tag"]?.stringValue { tags.append(tag) }
                 default: break
                 }

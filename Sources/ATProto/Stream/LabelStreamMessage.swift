@@ -19,7 +19,9 @@ public enum LabelStreamMessage: Sendable, Equatable {
         }
         func text(_ key: String, of type: String) throws(FrameError) -> String? {
             guard let value = m[key] else { return nil }
-            guard let s = value.stringValue else { throw FrameError(.badField(type: type, field: key, reason: "is not a string")) }
+            guard let s = value.stringValue else {
+                throw FrameError(.badField(type: type, field: key, reason: "is not a string"))
+            }
             return s
         }
         switch header {

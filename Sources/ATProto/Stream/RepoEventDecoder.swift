@@ -38,13 +38,18 @@ public struct RepoEventDecoder: Sendable {
         let (header, body) = try FrameCodec.split(message, decoder: cbor)
         switch header {
         case .error:
-            guard case .map(let m) = body else { throw FrameError(.badField(type: "error", field: "body", reason: "is not a map")) }
+            guard case .map(let m) = body else {
+                throw FrameError(.badField(type: "error", field: "body", reason: "is not a map"))
+            }
             let fields = Fields(type: "error", map: m)
-            return .error(ErrorMessage(error: try fields.string("error"), message: try fields.optionalString("message")))
+            return .error(
+                ErrorMessage(error: try fields.string("error"), message: try fields.optionalString("message")))
         case .unknown(let t):
             return .unknown(type: t)
         case .message(let t):
-            guard case .map(let m) = body else { throw FrameError(.badField(type: t, field: "body", reason: "is not a map")) }
+            guard case .map(let m) = body else {
+                throw FrameError(.badField(type: t, field: "body", reason: "is not a map"))
+            }
             let fields = Fields(type: t, map: m)
             switch t {
             case "#commit": return .commit(try commit(fields))
@@ -60,7 +65,8 @@ public struct RepoEventDecoder: Sendable {
                         active: try fields.bool("active"), status: try fields.optionalString("status")))
             case "#sync": return .sync(try sync(fields))
             case "#info":
-                return .info(InfoMessage(name: try fields.string("name"), message: try fields.optionalString("message")))
+                return .info(
+                    InfoMessage(name: try fields.string("name"), message: try fields.optionalString("message")))
             default:
                 return .unknown(type: t)
             }
@@ -103,7 +109,8 @@ public struct RepoEventDecoder: Sendable {
     private func op(_ fields: Fields, car: CAR) throws(FrameError) -> RepoOp {
         let actionText = try fields.string("action")
         guard let action = RepoOp.Action(rawValue: actionText) else {
-            throw FrameError(.badField(type: fields.type, field: "action", reason: "has unknown value \"\(actionText)\""))
+            throw FrameError(
+                .badField(type: fields.type, field: "action", reason: "has unknown value \"\(actionText)\""))
         }
         let path = try fields.string("path")
         guard let (collection, rkey) = RepoPathSplit.split(path) else {

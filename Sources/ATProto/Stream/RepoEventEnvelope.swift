@@ -129,7 +129,8 @@ extension Reader {
                 isCommit = Self.equal(t, "#commit")
                 // Only the event types a consumer routes; others (retired or future ones) are
                 // decoded where they arrive, and ignored there.
-                guard isCommit || Self.equal(t, "#sync") || Self.equal(t, "#identity") || Self.equal(t, "#account") else {
+                guard isCommit || Self.equal(t, "#sync") || Self.equal(t, "#identity") || Self.equal(t, "#account")
+                else {
                     return nil
                 }
                 type = true

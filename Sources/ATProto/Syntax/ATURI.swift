@@ -83,9 +83,11 @@ public struct ATURI: SyntaxType {
     }
 
     /// UTF-8 ranges of the parts of the (already validated) URI.
-    private var components: (
-        authority: Range<String.Index>, collection: Range<String.Index>?, rkey: Range<String.Index>?
-    ) {
+    private var components:
+        (
+            authority: Range<String.Index>, collection: Range<String.Index>?, rkey: Range<String.Index>?
+        )
+    {
         let utf8 = rawValue.utf8
         let authorityStart = utf8.index(utf8.startIndex, offsetBy: Self.schemeLength)
         guard let firstSlash = utf8[authorityStart...].firstIndex(of: UInt8(ascii: "/")) else {

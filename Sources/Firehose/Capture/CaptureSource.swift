@@ -131,7 +131,7 @@ public final class CaptureSource: EventSource {
                 return nil
             }
             return .event(seq: seq, event, raw: message)
-        } catch where error.rejectsOnlyEvent {
+        } catch  where error.rejectsOnlyEvent {
             guard let seq = RelaySource.seq(of: message) else {
                 counted.undecodable += 1
                 return nil

@@ -14,13 +14,18 @@ public struct JetstreamEventDecoder: Sendable {
     public func decode(_ json: String) throws(Error) -> RepoEvent {
         let value: CBORValue
         do { value = try DataModelJSON.parseObject(json) } catch { throw Error(reason: error.description) }
-        guard let did = value["did"]?.stringValue, DID.isValid(did) else { throw Error(reason: "missing or invalid 'did'") }
-        guard let timeUS = value["time_us"]?.intValue, timeUS > 0 else { throw Error(reason: "missing or invalid 'time_us'") }
+        guard let did = value["did"]?.stringValue, DID.isValid(did) else {
+            throw Error(reason: "missing or invalid 'did'")
+        }
+        guard let timeUS = value["time_us"]?.intValue, timeUS > 0 else {
+            throw Error(reason: "missing or invalid 'time_us'")
+        }
         let time = Datetime.format(unixMicros: timeUS)
         switch value["kind"]?.stringValue {
         case "commit":
             guard let commit = value["commit"] else { throw Error(reason: "commit event without 'commit'") }
-            guard let operation = commit["operation"]?.stringValue, let action = RepoOp.Action(rawValue: operation) else {
+            guard let operation = commit["operation"]?.stringValue, let action = RepoOp.Action(rawValue: operation)
+            else {
                 throw Error(reason: "commit has no known 'operation'")
             }
             guard let collection = commit["collection"]?.stringValue, NSID.isValid(collection) else {
@@ -34,17 +39,21 @@ public struct JetstreamEventDecoder: Sendable {
                 do { cid = try CID(string: text) } catch { throw Error(reason: "commit 'cid': \(error)") }
             }
             let record = action == .delete ? nil : commit["record"]
-            if action != .delete && record?.mapValue == nil { throw Error(reason: "\(operation) without a record object") }
+            if action != .delete && record?.mapValue == nil {
+                throw Error(reason: "\(operation) without a record object")
+            }
             let op = RepoOp(action: action, collection: collection, rkey: rkey, cid: cid, record: record)
             return .commit(
                 CommitEvent(
-                    seq: timeUS, repo: did, rev: commit["rev"]?.stringValue ?? "", since: nil, commit: nil, prevData: nil,
+                    seq: timeUS, repo: did, rev: commit["rev"]?.stringValue ?? "", since: nil, commit: nil,
+                    prevData: nil,
                     time: time, ops: [op]))
         case "identity":
             let body = value["identity"]
             return .identity(
                 IdentityEvent(
-                    seq: timeUS, did: did, time: body?["time"]?.stringValue ?? time, handle: body?["handle"]?.stringValue))
+                    seq: timeUS, did: did, time: body?["time"]?.stringValue ?? time,
+                    handle: body?["handle"]?.stringValue))
         case "account":
             guard let body = value["account"], let active = body["active"]?.boolValue else {
                 throw Error(reason: "account event without 'account.active'")

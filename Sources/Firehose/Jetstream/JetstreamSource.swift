@@ -64,9 +64,12 @@ public final class JetstreamSource: EventSource {
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        do { endpoint = try WebSocketEndpoint(configuration.url) } catch { throw RelaySource.FatalError(description: error.description) }
+        do { endpoint = try WebSocketEndpoint(configuration.url) } catch {
+            throw RelaySource.FatalError(description: error.description)
+        }
         for collection in configuration.wantedCollections where !NSID.isValidGlob(collection) {
-            throw RelaySource.FatalError(description: "wanted collection \"\(collection)\" is not an NSID or NSID prefix with .*")
+            throw RelaySource.FatalError(
+                description: "wanted collection \"\(collection)\" is not an NSID or NSID prefix with .*")
         }
         for did in configuration.wantedDids where !DID.isValid(did) {
             throw RelaySource.FatalError(description: "wanted DID \"\(did)\" is not a valid DID")
@@ -129,10 +132,13 @@ public final class JetstreamSource: EventSource {
             var waitAtLeast: Duration = .zero
             var reason = "closed by the server"
             do {
-                try await WebSocketClient.withConnection(to: target, configuration: configuration.webSocket) { session in
+                try await WebSocketClient.withConnection(to: target, configuration: configuration.webSocket) {
+                    session in
                     state.withLock { $0.connections += 1 }
                     logger.info("connected to Jetstream", metadata: ["url": "\(target)"])
-                    while case let messages = try await session.receiveAvailable(limit: Self.batchLimit), !messages.isEmpty {
+                    while case let messages = try await session.receiveAvailable(limit: Self.batchLimit),
+                        !messages.isEmpty
+                    {
                         var counted = Counts()
                         var batch: [SourceEvent] = []
                         batch.reserveCapacity(messages.count)
@@ -188,7 +194,8 @@ public final class JetstreamSource: EventSource {
             } catch let error as WebSocketError {
                 if case .http(let status, let retryAfter) = error.kind {
                     if status == 400 || status == 501 {
-                        throw RelaySource.FatalError(description: "\(target): Jetstream refused the subscription (HTTP \(status))")
+                        throw RelaySource.FatalError(
+                            description: "\(target): Jetstream refused the subscription (HTTP \(status))")
                     }
                     if let retryAfter { waitAtLeast = .seconds(retryAfter) }
                 }

@@ -43,24 +43,30 @@ public final class ZstdDictionaryDecompressor: @unchecked Sendable {
         ZSTD_DCtx_refDDict(context, dictionary)
         var output = [UInt8](repeating: 0, count: min(maxSize, max(4096, frame.count * 8)))
         var produced = 0
-        let done: Bool = try frame.withUnsafeBytes { input in Result { () throws(Error) -> Bool in
-            var inBuffer = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
-            while true {
-                let (hint, written): (Int, Int) = output.withUnsafeMutableBytes { out in
-                    var outBuffer = ZSTD_outBuffer(dst: out.baseAddress! + produced, size: out.count - produced, pos: 0)
-                    let hint = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
-                    return (hint, outBuffer.pos)
-                }
-                if ZSTD_isError(hint) != 0 { throw Error(description: String(cString: ZSTD_getErrorName(hint))) }
-                produced += written
-                if hint == 0 { return true }
-                if inBuffer.pos == inBuffer.size && produced < output.count { return false }
-                if produced == output.count {
-                    guard output.count < maxSize else { throw Error(description: "message larger than \(maxSize) bytes") }
-                    output.append(contentsOf: repeatElement(0, count: min(maxSize, output.count * 2) - output.count))
+        let done: Bool = try frame.withUnsafeBytes { input in
+            Result { () throws(Error) -> Bool in
+                var inBuffer = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
+                while true {
+                    let (hint, written): (Int, Int) = output.withUnsafeMutableBytes { out in
+                        var outBuffer = ZSTD_outBuffer(
+                            dst: out.baseAddress! + produced, size: out.count - produced, pos: 0)
+                        let hint = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
+                        return (hint, outBuffer.pos)
+                    }
+                    if ZSTD_isError(hint) != 0 { throw Error(description: String(cString: ZSTD_getErrorName(hint))) }
+                    produced += written
+                    if hint == 0 { return true }
+                    if inBuffer.pos == inBuffer.size && produced < output.count { return false }
+                    if produced == output.count {
+                        guard output.count < maxSize else {
+                            throw Error(description: "message larger than \(maxSize) bytes")
+                        }
+                        output.append(
+                            contentsOf: repeatElement(0, count: min(maxSize, output.count * 2) - output.count))
+                    }
                 }
             }
-        } }.get()
+        }.get()
         guard done else { throw Error(description: "truncated zstd frame") }
         output.removeLast(output.count - produced)
         return output
@@ -74,12 +80,15 @@ extension ZstdDictionaryDecompressor {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
-            let read = chunk.withUnsafeMutableBytes { buffer in Result { () throws(CaptureError) in try file.read(into: buffer) } }
+            let read = chunk.withUnsafeMutableBytes { buffer in
+                Result { () throws(CaptureError) in try file.read(into: buffer) }
+            }
             let n = try read.get()
             if n == 0 { return bytes }
             bytes += chunk[0..<n]
             guard bytes.count <= maxSize else {
-                throw CaptureError(.readFailed(path: path, reason: "larger than \(maxSize) bytes: not a zstd dictionary"))
+                throw CaptureError(
+                    .readFailed(path: path, reason: "larger than \(maxSize) bytes: not a zstd dictionary"))
             }
         }
     }

@@ -10,7 +10,9 @@ public struct LabelStreamClient: Sendable {
     /// `ConsumerTooSlow`, …) and closed.
     public struct Ended: Error, CustomStringConvertible, Sendable {
         public let error: ErrorMessage
-        public var description: String { "the label stream ended: \(error.error)\(error.message.map { ": \($0)" } ?? "")" }
+        public var description: String {
+            "the label stream ended: \(error.error)\(error.message.map { ": \($0)" } ?? "")"
+        }
     }
 
     /// An error thrown by `deliver`, carried past the reconnect logic.
@@ -30,7 +32,9 @@ public struct LabelStreamClient: Sendable {
     ) throws(WebSocketEndpoint.Error) {
         let parsed = try WebSocketEndpoint(url)
         let path = parsed.target.split(separator: "?").first.map(String.init) ?? "/"
-        endpoint = path == "/" || path.isEmpty ? parsed.with(path: "/xrpc/com.atproto.label.subscribeLabels", query: []) : parsed
+        endpoint =
+            path == "/" || path.isEmpty
+            ? parsed.with(path: "/xrpc/com.atproto.label.subscribeLabels", query: []) : parsed
         self.webSocket = webSocket
         self.backoff = backoff
         self.logger = logger

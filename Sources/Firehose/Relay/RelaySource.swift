@@ -99,10 +99,14 @@ public final class RelaySource: Sendable {
             var waitAtLeast: Duration = .zero
             var outcome = "closed by the relay"
             do {
-                let result = try await WebSocketClient.withConnection(to: target, configuration: configuration.webSocket) {
+                let result = try await WebSocketClient.withConnection(
+                    to: target, configuration: configuration.webSocket
+                ) {
                     session in
                     metrics.update { $0.connections += 1 }
-                    logger.info("connected to relay", metadata: ["url": "\(target)", "cursor": "\(cursor.map(String.init) ?? "live")"])
+                    logger.info(
+                        "connected to relay",
+                        metadata: ["url": "\(target)", "cursor": "\(cursor.map(String.init) ?? "live")"])
                     return try await read(session, cursor, &lastDelivered)
                 }
                 switch result {
@@ -119,7 +123,9 @@ public final class RelaySource: Sendable {
                 if case .http(let status, let retryAfter) = error.kind {
                     metrics.update { $0.httpErrors += 1 }
                     if status == 501 {
-                        logger.error("relay does not implement subscribeRepos (HTTP 501); giving up", metadata: ["url": "\(target)"])
+                        logger.error(
+                            "relay does not implement subscribeRepos (HTTP 501); giving up",
+                            metadata: ["url": "\(target)"])
                         throw FatalError(description: "\(target): HTTP 501, the host does not implement subscribeRepos")
                     }
                     if let retryAfter { waitAtLeast = .seconds(retryAfter) }
@@ -144,7 +150,8 @@ public final class RelaySource: Sendable {
                 "relay connection ended; reconnecting",
                 metadata: [
                     "reason": "\(outcome)", "last_seq": "\(lastDelivered.map(String.init) ?? "none")",
-                    "delay_ms": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
+                    "delay_ms":
+                        "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
                 ])
             do { try await Task.sleep(for: delay) } catch { return }
         }
@@ -204,7 +211,7 @@ public final class RelaySource: Sendable {
                     let event: RepoEvent
                     do {
                         event = try decoder.decode(bytes)
-                    } catch where error.rejectsOnlyEvent {
+                    } catch  where error.rejectsOnlyEvent {
                         guard let seq = Self.seq(of: bytes) else {
                             // The events before it are good: they go on, then the connection drops.
                             try await hand(batch, to: deliver)
@@ -228,7 +235,9 @@ public final class RelaySource: Sendable {
                     }
                     switch event {
                     case .info, .error:
-                        guard let end = control(event, cursor: cursor, progressed: progressed, counts: &counts) else { continue }
+                        guard let end = control(event, cursor: cursor, progressed: progressed, counts: &counts) else {
+                            continue
+                        }
                         try await hand(batch, to: deliver)
                         return end
                     case .unknown:
@@ -288,7 +297,7 @@ public final class RelaySource: Sendable {
             let event: RepoEvent
             do {
                 event = try decoder.decode(bytes)
-            } catch where error.rejectsOnlyEvent {
+            } catch  where error.rejectsOnlyEvent {
                 guard let seq = Self.seq(of: bytes) else { throw error }
                 metrics.update { $0.rejectedEvents += 1 }
                 logger.warning("event rejected", metadata: ["seq": "\(seq)", "reason": "\(error)"])

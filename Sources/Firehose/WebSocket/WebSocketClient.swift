@@ -35,7 +35,8 @@ public struct WebSocketError: Error, Equatable, Sendable, CustomStringConvertibl
         switch kind {
         case .connect(let why): "connection failed: \(why)"
         case .http(let status, let retryAfter):
-            "server refused the WebSocket upgrade with HTTP \(status)" + (retryAfter.map { " (Retry-After: \($0) s)" } ?? "")
+            "server refused the WebSocket upgrade with HTTP \(status)"
+                + (retryAfter.map { " (Retry-After: \($0) s)" } ?? "")
         case .messageTooLarge(let limit): "message larger than \(limit) bytes"
         case .silence(let s): "nothing received for \(s) s"
         case .protocolViolation(let why): "WebSocket protocol violation: \(why)"
@@ -69,7 +70,8 @@ public enum WebSocketClient {
         public var readWindow: Duration
 
         public init(
-            maxMessageSize: Int = 8 << 20, pingInterval: Duration = .seconds(30), silenceTimeout: Duration = .seconds(90),
+            maxMessageSize: Int = 8 << 20, pingInterval: Duration = .seconds(30),
+            silenceTimeout: Duration = .seconds(90),
             connectTimeout: Duration = .seconds(15), headers: [(String, String)] = [("User-Agent", "labeler")],
             tls: TLSConfiguration? = nil, readWindow: Duration = .zero
         ) {
@@ -112,14 +114,17 @@ public enum WebSocketClient {
         }
     }
 
-    static func connect(_ endpoint: WebSocketEndpoint, _ configuration: Configuration, received: ReceivedFrames) async throws
+    static func connect(_ endpoint: WebSocketEndpoint, _ configuration: Configuration, received: ReceivedFrames)
+        async throws
         -> NIOAsyncChannel<WebSocketFrame, WebSocketFrame>
     {
         let window = configuration.readWindow.components
         let readWindow = TimeAmount.seconds(window.seconds) + .nanoseconds(window.attoseconds / 1_000_000_000)
         let sslContext: NIOSSLContext?
         do {
-            sslContext = endpoint.secure ? try NIOSSLContext(configuration: configuration.tls ?? .makeClientConfiguration()) : nil
+            sslContext =
+                endpoint.secure
+                ? try NIOSSLContext(configuration: configuration.tls ?? .makeClientConfiguration()) : nil
         } catch {
             throw WebSocketError(.connect("TLS setup: \(error)"))
         }
@@ -146,7 +151,8 @@ public enum WebSocketClient {
                                 channel.pipeline.syncOperations.removeHandler(recorder, promise: nil)
                                 try channel.pipeline.syncOperations.addHandler(FrameArrivalCounter(received))
                                 if readWindow > .zero {
-                                    try channel.pipeline.syncOperations.addHandler(ReadPacer(window: readWindow), position: .first)
+                                    try channel.pipeline.syncOperations.addHandler(
+                                        ReadPacer(window: readWindow), position: .first)
                                 }
                                 return .websocket(try NIOAsyncChannel(wrappingChannelSynchronously: channel))
                             }
@@ -165,7 +171,8 @@ public enum WebSocketClient {
                                 return .refused(status: Int(response?.status.code ?? 0), retryAfter: retryAfter)
                             }
                         })
-                    var pipeline = NIOUpgradableHTTPClientPipelineConfiguration(upgradeConfiguration: upgradeConfiguration)
+                    var pipeline = NIOUpgradableHTTPClientPipelineConfiguration(
+                        upgradeConfiguration: upgradeConfiguration)
                     pipeline.leftOverBytesStrategy = .forwardBytes
                     let result = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
                         configuration: pipeline)
@@ -277,12 +284,16 @@ public final class WebSocketSession: @unchecked Sendable {
             lastActivity.withLock { $0 = now }
             switch frame.opcode {
             case .binary, .text:
-                guard fragments == nil else { throw WebSocketError(.protocolViolation("new message inside a fragmented one")) }
+                guard fragments == nil else {
+                    throw WebSocketError(.protocolViolation("new message inside a fragmented one"))
+                }
                 if frame.fin { return try message(frame.unmaskedData, text: frame.opcode == .text) }
                 fragments = frame.unmaskedData
                 fragmentsAreText = frame.opcode == .text
             case .continuation:
-                guard var buffer = fragments else { throw WebSocketError(.protocolViolation("continuation without a message")) }
+                guard var buffer = fragments else {
+                    throw WebSocketError(.protocolViolation("continuation without a message"))
+                }
                 var data = frame.unmaskedData
                 guard buffer.readableBytes + data.readableBytes <= maxMessageSize else {
                     throw WebSocketError(.messageTooLarge(limit: maxMessageSize))
@@ -298,7 +309,11 @@ public final class WebSocketSession: @unchecked Sendable {
             case .pong:
                 break
             case .connectionClose:
-                try? await send(.connectionClose, data: frame.unmaskedData.getSlice(at: frame.unmaskedData.readerIndex, length: min(2, frame.unmaskedData.readableBytes)) ?? ByteBuffer())
+                try? await send(
+                    .connectionClose,
+                    data: frame.unmaskedData.getSlice(
+                        at: frame.unmaskedData.readerIndex, length: min(2, frame.unmaskedData.readableBytes))
+                        ?? ByteBuffer())
                 return nil
             default:
                 throw WebSocketError(.protocolViolation("unknown opcode \(frame.opcode)"))
@@ -307,7 +322,9 @@ public final class WebSocketSession: @unchecked Sendable {
     }
 
     private func message(_ buffer: ByteBuffer, text: Bool) throws -> WebSocketMessage {
-        guard buffer.readableBytes <= maxMessageSize else { throw WebSocketError(.messageTooLarge(limit: maxMessageSize)) }
+        guard buffer.readableBytes <= maxMessageSize else {
+            throw WebSocketError(.messageTooLarge(limit: maxMessageSize))
+        }
         if text {
             guard let s = buffer.getString(at: buffer.readerIndex, length: buffer.readableBytes) else {
                 throw WebSocketError(.protocolViolation("text message is not UTF-8"))

@@ -34,7 +34,9 @@ struct EmitEventRequest: Sendable {
         guard e["$type"]?.stringValue == Self.labelEventType else {
             throw .invalidRequest("only \(Self.labelEventType) events are supported")
         }
-        guard let subject = body["subject"], case .map(let s) = subject else { throw .invalidRequest("subject is required") }
+        guard let subject = body["subject"], case .map(let s) = subject else {
+            throw .invalidRequest("subject is required")
+        }
         guard let createdBy = body["createdBy"]?.stringValue, DID.isValid(createdBy) else {
             throw .invalidRequest("createdBy must be a DID")
         }
@@ -69,7 +71,9 @@ struct EmitEventRequest: Sendable {
         }
         comment = e["comment"]?.stringValue
         if let hours = e["durationInHours"] {
-            guard let h = hours.intValue, h > 0 else { throw .invalidRequest("durationInHours must be a positive integer") }
+            guard let h = hours.intValue, h > 0 else {
+                throw .invalidRequest("durationInHours must be a positive integer")
+            }
             durationInHours = h
         } else {
             durationInHours = nil
@@ -82,7 +86,8 @@ struct EmitEventRequest: Sendable {
         var out: [String] = []
         for item in items {
             guard let val = item.stringValue, isValidLabelValue(val) else {
-                throw .invalidRequest("\(field): \(item.stringValue.map { "\"\($0)\"" } ?? "an item") is not a label value")
+                throw .invalidRequest(
+                    "\(field): \(item.stringValue.map { "\"\($0)\"" } ?? "an item") is not a label value")
             }
             out.append(val)
         }

@@ -29,7 +29,8 @@ struct HTTPRoutes: Sendable {
         for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] {
             router.on("/xrpc/**", method: method) { request, context in
                 await JSONResponse.respond(context) {
-                    try await dispatch(request, context: context, nsid: String(request.uri.path.dropFirst("/xrpc/".count)))
+                    try await dispatch(
+                        request, context: context, nsid: String(request.uri.path.dropFirst("/xrpc/".count)))
                 }
             }
         }
@@ -87,11 +88,13 @@ struct HTTPRoutes: Sendable {
     func emitEvent(_ request: Request, context: ServerRequestContext) async throws -> Response {
         guard let adminToken else {
             throw XRPCError(
-                status: .forbidden, error: "Forbidden", message: "The admin endpoint is disabled (no admin token is set).")
+                status: .forbidden, error: "Forbidden",
+                message: "The admin endpoint is disabled (no admin token is set).")
         }
         guard adminToken.accepts(authorization: request.headers[.authorization]) else {
             var error = XRPCError(
-                status: .unauthorized, error: "AuthenticationRequired", message: "A valid admin bearer token is required.")
+                status: .unauthorized, error: "AuthenticationRequired",
+                message: "A valid admin bearer token is required.")
             error.headers[.wwwAuthenticate] = "Bearer"
             throw error
         }

@@ -63,7 +63,9 @@ struct QueryLabelsRequest: Sendable, Equatable {
     /// nil for `*` (everything); a prefix for one trailing `*`; otherwise an exact URI.
     static func pattern(_ text: String) throws(XRPCError) -> LabelStore.URIPattern? {
         guard !text.isEmpty else { throw .invalidRequest("uriPatterns: a pattern is empty") }
-        guard text.utf8.count <= URIString.maxLength else { throw .invalidRequest("uriPatterns: a pattern is too long") }
+        guard text.utf8.count <= URIString.maxLength else {
+            throw .invalidRequest("uriPatterns: a pattern is too long")
+        }
         if text == "*" { return nil }
         guard let star = text.firstIndex(of: "*") else { return .exact(text) }
         guard star == text.index(before: text.endIndex) else {

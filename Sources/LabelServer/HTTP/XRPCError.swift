@@ -43,8 +43,10 @@ enum JSONResponse {
             return error.response
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(error)"])
-            return XRPCError(status: .internalServerError, error: "InternalServerError", message: "Internal Server Error")
-                .response
+            return XRPCError(
+                status: .internalServerError, error: "InternalServerError", message: "Internal Server Error"
+            )
+            .response
         }
     }
 }

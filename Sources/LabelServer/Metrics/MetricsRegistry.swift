@@ -62,14 +62,16 @@ public final class MetricsRegistry: Sendable {
 
     /// Registers a counter read by `read` at scrape time.
     public func counter(
-        _ name: String, help: String, labels: KeyValuePairs<String, String> = [:], read: @escaping @Sendable () -> Double
+        _ name: String, help: String, labels: KeyValuePairs<String, String> = [:],
+        read: @escaping @Sendable () -> Double
     ) {
         register(name, kind: .counter, help: help, source: .single(labels: Array(labels), read: read))
     }
 
     /// Registers a gauge read by `read` at scrape time.
     public func gauge(
-        _ name: String, help: String, labels: KeyValuePairs<String, String> = [:], read: @escaping @Sendable () -> Double
+        _ name: String, help: String, labels: KeyValuePairs<String, String> = [:],
+        read: @escaping @Sendable () -> Double
     ) {
         register(name, kind: .gauge, help: help, source: .single(labels: Array(labels), read: read))
     }
@@ -82,7 +84,9 @@ public final class MetricsRegistry: Sendable {
     }
 
     /// Registers a gauge family whose samples (one per label-value combination) come from `read`.
-    public func gaugeFamily(_ name: String, help: String, labelNames: [String], read: @escaping @Sendable () -> [Sample]) {
+    public func gaugeFamily(
+        _ name: String, help: String, labelNames: [String], read: @escaping @Sendable () -> [Sample]
+    ) {
         register(name, kind: .gauge, help: help, source: .many(labelNames: labelNames, read: read))
     }
 

@@ -22,7 +22,8 @@ struct SubscriberCapChannel: ServerChildChannel {
         // The base configures the pipeline synchronously on the channel's loop; the handler goes
         // right after the request decoder, ahead of the upgrade handler.
         base.setup(channel: channel, logger: logger).flatMapThrowing { value in
-            let decoder = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            let decoder = try channel.pipeline.syncOperations.handler(
+                type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try channel.pipeline.syncOperations.addHandler(
                 SubscriberCapHandler(path: path, hasRoom: hasRoom), position: .after(decoder))
             return value
@@ -71,7 +72,8 @@ final class SubscriberCapHandler: ChannelInboundHandler, RemovableChannelHandler
             ("Retry-After", "30"), ("Connection", "close"),
         ])
         context.write(
-            wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .serviceUnavailable, headers: headers))),
+            wrapOutboundOut(
+                .head(HTTPResponseHead(version: head.version, status: .serviceUnavailable, headers: headers))),
             promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)

@@ -67,7 +67,8 @@ final class Subscription: Sendable {
 
     /// Stops the subscription; the first reason given wins.
     func end(_ reason: End) {
-        let (waiter, endWaiters) = state.withLock { s -> (CheckedContinuation<End?, Never>?, [CheckedContinuation<End, Never>]) in
+        let (waiter, endWaiters) = state.withLock {
+            s -> (CheckedContinuation<End?, Never>?, [CheckedContinuation<End, Never>]) in
             guard s.end == nil else { return (nil, []) }
             s.end = reason
             defer {

@@ -22,7 +22,9 @@ struct WireFrame: Sendable {
             header.append(UInt8(count & 0xff))
         } else {
             header.append(127)
-            for shift in stride(from: 56, through: 0, by: -8) { header.append(UInt8((UInt64(count) >> UInt64(shift)) & 0xff)) }
+            for shift in stride(from: 56, through: 0, by: -8) {
+                header.append(UInt8((UInt64(count) >> UInt64(shift)) & 0xff))
+            }
         }
         var wire = ByteBuffer()
         wire.reserveCapacity(header.count + count)
