@@ -45,46 +45,22 @@ public final class LabelerService: Sendable {
     public init(configuration: LabelerConfiguration, environment: [String: String], logger: Logger) throws(StartError) {
         self.configuration = configuration
         self.logger = logger
-        do { try createParentDirectory(of: configuration.storePath) } catch {
-            throw StartError(description: error.description)
-        }
-        do { store = try LabelStore(path: configuration.storePath) } catch {
-            throw StartError(description: error.description)
-        }
-        let keyType: KeyType = configuration.signingType == .p256 ? .p256 : .secp256k1
+        let assembly = LabelerAssembly(configuration: configuration, environment: environment)
+        let ruleSet: RuleSet
         do {
-            key = try SigningKeyLoader.load(
-                path: configuration.signingKey, typeForNewKey: keyType, environment: environment, logger: logger)
+            store = try assembly.openStore()
+            key = try assembly.signingKey(createIfAbsent: true, logger: logger)
+            src = try assembly.src(signingWith: key, withoutDID: .warn(logger))
+            ruleSet = try assembly.ruleSet(missingIsEmpty: true, logger: logger)
         } catch {
             throw StartError(description: error.description)
         }
-        if configuration.did.isEmpty {
-            src = key.publicKey.didKey
-            logger.warning(
-                "no did configured: labels are signed with src = the key's did:key; set did to the labeler account's DID before serving the network",
-                metadata: ["src": "\(src)"])
-        } else {
-            guard (try? DID(configuration.did)) != nil else {
-                throw StartError(description: "did: '\(configuration.did)' is not a DID")
-            }
-            src = configuration.did
-        }
-
-        let ruleSet: RuleSet
-        if FileManager.default.fileExists(atPath: configuration.rulesPath) {
-            do { ruleSet = try RuleSet.load(directory: configuration.rulesPath) } catch {
-                for diagnostic in error.diagnostics { logger.error("\(diagnostic)") }
-                throw StartError(
-                    description:
-                        "\(configuration.rulesPath): the rules do not load (\(error.diagnostics.count) problems)")
-            }
-        } else {
+        if !FileManager.default.fileExists(atPath: configuration.rulesPath) {
             // A first start before any rules are written: nothing is labeled until they appear
             // (the reloader notices the folder).
             logger.warning(
                 "no rules folder: nothing is labeled until rules are added",
                 metadata: ["rules": "\(configuration.rulesPath)"])
-            ruleSet = .empty
         }
         let holder = RuleSetHolder(ruleSet)
         reloader = RuleReloader(holder: holder, directory: configuration.rulesPath, logger: logger)
@@ -147,10 +123,9 @@ public final class LabelerService: Sendable {
             logger: logger)
         self.pipeline = pipeline
         do {
-            writer = try LabelWriter(
-                store: store, src: src, key: key, logger: logger, eventSource: source.cursorName,
-                cursor: { [cursorName = source.cursorName] in pipeline.lowWaterMark.map { (name: cursorName, seq: $0) }
-                })
+            writer = try assembly.labelWriter(
+                store: store, key: key, src: src, logger: logger,
+                cursor: (name: source.cursorName, lowWaterMark: { pipeline.lowWaterMark }))
         } catch {
             throw StartError(description: error.description)
         }

@@ -187,29 +187,21 @@ struct LabelCommand: ParsableCommand {
         /// signing and commit as the service's; a commit planned while the service wrote is
         /// planned again).
         func write(_ action: LabelChange.Action, exp: String?) async throws {
-            let configured = try file.load()
-            let key = self.key ?? configured.signingKey
-            let db = self.db ?? configured.storePath
-            let did = self.did ?? (configured.did.isEmpty ? nil : configured.did)
-            guard did != nil || allowDidKeySrc else {
-                throw CommandFailure(
-                    "no DID configured: the label would be signed with src = the key's did:key, which the network ignores; "
-                        + "set did in the configuration (or pass --did), or pass --allow-did-key-src")
-            }
-            let signingKey: SigningKey
-            do { signingKey = try KeyFile.load(at: key, defaultType: .secp256k1) } catch {
-                throw CommandFailure("\(error) (create one with `labeler keys generate`)")
-            }
-            try makeParentDirectory(of: db)
-            let store: LabelStore
-            do { store = try LabelStore(path: db) } catch { throw CommandFailure(error.description) }
+            var configured = try file.load()
+            if let key { configured.signingKey = key }
+            if let db { configured.storePath = db }
+            if let did { configured.did = did }
+            let assembly = LabelerAssembly(configuration: configured, environment: ProcessInfoLite.environmentVariables)
+            let logger = CommandLineLogging.logger("labeler.label")
             let change = LabelChange(
                 action: action, uri: uri, cid: cid, val: val, exp: exp, origin: .manual(actor: actor), reason: reason)
             let rows: [StoredLabel]
             do {
-                let writer = try LabelWriter(
-                    store: store, src: did ?? signingKey.publicKey.didKey, key: signingKey,
-                    configuration: .init(attempts: 3), logger: CommandLineLogging.logger("labeler.label"))
+                let signingKey = try assembly.signingKey(createIfAbsent: false, logger: logger)
+                let src = try assembly.src(signingWith: signingKey, withoutDID: allowDidKeySrc ? .allow : .refuse)
+                let writer = try assembly.labelWriter(
+                    store: try assembly.openStore(), key: signingKey, src: src, logger: logger,
+                    configuration: .init(attempts: 3))
                 let running = Task { await writer.run() }
                 defer { running.cancel() }
                 rows = try await writer.submit([change])

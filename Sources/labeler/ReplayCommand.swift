@@ -77,13 +77,14 @@ struct ReplayCommand: AsyncParsableCommand {
     }
 
     func replay(logger: Logger) async throws {
-        let key = self.key ?? KeysCommand.defaultPath
         let concurrency = self.concurrency ?? 8
-        if let db { try makeParentDirectory(of: db) }
+        var configuration = LabelerConfiguration()
+        configuration.signingKey = key ?? KeysCommand.defaultPath
+        configuration.did = did ?? ""
+        if let db { configuration.storePath = db }
+        let assembly = LabelerAssembly(configuration: configuration, environment: [:])
         let store: LabelStore?
-        do { store = try db.map { path throws(LabelStore.Error) in try LabelStore(path: path) } } catch {
-            throw CommandFailure(error.description)
-        }
+        do { store = db == nil ? nil : try assembly.openStore() } catch { throw CommandFailure(error.description) }
         for path in captures {
             do { _ = try CaptureReader(path: path) } catch { throw CommandFailure(error.description) }
         }
@@ -100,18 +101,16 @@ struct ReplayCommand: AsyncParsableCommand {
         let pipeline = IngestPipeline(
             source: source, store: store, configuration: .init(scheduler: scheduler), logger: logger)
         // With a database, the writer stores the labels and, with them, the pipeline's cursor.
-        let writer = try store.map { store in
-            let signingKey = try loadOrCreateKey(at: key, logger: logger)
-            do {
-                return try LabelWriter(
-                    store: store, src: did ?? signingKey.publicKey.didKey, key: signingKey, logger: logger,
-                    eventSource: source.cursorName,
-                    cursor: { [cursorName = source.cursorName] in
-                        pipeline.lowWaterMark.map { (name: cursorName, seq: $0) }
-                    })
-            } catch {
-                throw CommandFailure("\(error)")
+        let writer: LabelWriter?
+        do {
+            writer = try store.map { store throws(LabelerAssembly.Failure) in
+                let signingKey = try assembly.signingKey(createIfAbsent: true, logger: logger)
+                return try assembly.labelWriter(
+                    store: store, key: signingKey, src: try assembly.src(signingWith: signingKey, withoutDID: .allow),
+                    logger: logger, cursor: (name: source.cursorName, lowWaterMark: { pipeline.lowWaterMark }))
             }
+        } catch {
+            throw CommandFailure(error.description)
         }
         let labeler = EventLabeler(evaluator: evaluator, writer: writer, logger: logger)
         let clock = ContinuousClock()
@@ -181,16 +180,6 @@ extension ReplayCommand {
             for diagnostic in error.diagnostics { writeToStandardError("\(diagnostic)\n") }
             throw CommandFailure("\(directory): the rules do not load (\(error.diagnostics.count) problems)")
         }
-    }
-}
-
-/// Loads the signing key, creating it (mode 0600) when the file is absent, as the service does on
-/// its first start.
-func loadOrCreateKey(at path: String, logger: Logger) throws -> SigningKey {
-    do {
-        return try SigningKeyLoader.load(path: path, typeForNewKey: .secp256k1, environment: [:], logger: logger)
-    } catch {
-        throw CommandFailure(error.description)
     }
 }
 
