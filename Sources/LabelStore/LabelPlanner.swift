@@ -129,8 +129,12 @@ public enum LabelPlanner {
                     continue
                 }
             }
+            // Compared as instants, not as text: a row written by another tool may spell its
+            // time differently (no milliseconds, an offset instead of Z).
             var cts = nowText
-            if let previous = stored?.cts, previous >= cts { cts = justAfter(previous) }
+            if let text = stored?.cts, let previous = try? Datetime(text), previous.unixMicros >= now.unixMicros {
+                cts = Datetime(unixMicros: previous.unixMicros + 1000).rawValue
+            }
             let label = Label(
                 src: src, uri: change.uri, cid: change.cid, val: change.val, neg: change.action == .negate ? true : nil,
                 cts: cts, exp: change.action == .apply ? change.exp : nil)
@@ -150,11 +154,5 @@ public enum LabelPlanner {
                 event: step.event)
         }
         return steps
-    }
-
-    /// A datetime one millisecond after `cts` (same format, UTC, so it sorts as text too).
-    static func justAfter(_ cts: String) -> String {
-        guard let parsed = try? Datetime(cts) else { return cts }
-        return Datetime.format(unixMicros: parsed.unixMicros + 1000)
     }
 }

@@ -93,12 +93,6 @@ struct CountsView: ThresholdCounts {
     }
 }
 
-/// One rule's hits for one account.
-struct ThresholdKey: Hashable {
-    let ruleID: String
-    let did: String
-}
-
 /// Counts kept in memory and backed by the store's `threshold_hit` table, which the label writer
 /// fills with each event's hits in the event's transaction (so hits, labels and cursor are stored
 /// together). An account's hits are read from the store the first time they are counted, and
@@ -196,20 +190,20 @@ public final class StoredThresholdCounts: ThresholdStore {
 
 /// Threshold counts in memory.
 public final class SharedThresholdCounts: ThresholdStore {
-    private let times = Locked<[String: [Int64]]>([:])
+    private let times = Locked<[ThresholdKey: [Int64]]>([:])
 
     public init() {}
 
     /// In memory there is no restart to survive, so the event's position plays no part.
     public func count(ruleID: String, did: String, since: Int64, before: ThresholdEvent?) -> Int {
-        times.withLock { $0[ruleID + " " + did]?.count(where: { $0 >= since }) ?? 0 }
+        times.withLock { $0[ThresholdKey(ruleID: ruleID, did: did)]?.count(where: { $0 >= since }) ?? 0 }
     }
 
     /// Records bumps, dropping times that have left their window.
     public func record(_ bumps: [CounterBump], from: ThresholdEvent?) {
         times.withLock { times in
             for bump in bumps {
-                let key = bump.ruleID + " " + bump.did
+                let key = ThresholdKey(ruleID: bump.ruleID, did: bump.did)
                 var list = times[key, default: []]
                 list.removeAll { $0 < bump.time - bump.window }
                 list.append(bump.time)

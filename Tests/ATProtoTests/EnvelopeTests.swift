@@ -30,7 +30,7 @@ import Testing
             let event = try decoder.decode(message)
             let envelope = try #require(decoder.envelope(of: message))
             #expect(envelope.seq == event.seq)
-            #expect(envelope.did == event.did)
+            #expect(envelope.did == event.did?.rawValue)
             #expect(envelope.message == message[...])
             #expect(summary(try envelope.open()) == summary(event))
             kinds.insert(String(summary(event).prefix(while: { $0 != " " })))
@@ -104,7 +104,7 @@ import Testing
             }
             decoded += 1
             #expect(envelope?.seq == seq)
-            #expect(envelope?.did == event.did)
+            #expect(envelope?.did == event.did?.rawValue)
         }
         #expect(decoded > 100)
     }
@@ -113,7 +113,7 @@ import Testing
         var generator = SyntheticFirehose(seed: 47)
         let event = try RepoEventDecoder().decode(generator.next())
         let envelope = RepoEventEnvelope(decoded: event)
-        #expect(envelope.seq == event.seq && envelope.did == event.did && envelope.message == nil)
+        #expect(envelope.seq == event.seq && envelope.did == event.did?.rawValue && envelope.message == nil)
         #expect(summary(try envelope.open()) == summary(event))
     }
 }

@@ -71,7 +71,7 @@ import Testing
             let seq = try #require(event.seq)
             #expect(seq > lastSeq)
             lastSeq = seq
-            #expect(event.did.map(DID.isValid) == true)
+            #expect(event.did.map { DID.isValid($0.rawValue) } == true)
             switch event {
             case .commit(let c):
                 commits += 1

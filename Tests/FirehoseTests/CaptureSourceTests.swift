@@ -11,7 +11,7 @@ final class Delivered: Sendable {
     func event(_ seq: Int64, _ event: RepoEvent) {
         state.withLock {
             $0.seqs.append(seq)
-            $0.summaries.append("\(seq) \(event.did ?? "-") \(Self.opCount(event))")
+            $0.summaries.append("\(seq) \(event.did?.rawValue ?? "-") \(Self.opCount(event))")
         }
     }
     func rejected(_ seq: Int64) { state.withLock { $0.rejected.append(seq) } }

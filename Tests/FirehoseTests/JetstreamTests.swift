@@ -27,7 +27,7 @@ func jetstreamEvents(count: Int, seed: UInt64 = 8) -> [(seq: Int64, json: String
                 if let cid = op.cid { commit.append(("cid", .text(CBORText(cid.string)))) }
                 let json = DataModelJSON.serialize(
                     .map([
-                        "did": .text(CBORText(c.repo)), "time_us": .int(time), "kind": "commit",
+                        "did": .text(CBORText(c.repo.rawValue)), "time_us": .int(time), "kind": "commit",
                         "commit": .map(CBORMap(commit)),
                     ]))
                 out.append((time, json))
@@ -35,7 +35,7 @@ func jetstreamEvents(count: Int, seed: UInt64 = 8) -> [(seq: Int64, json: String
             }
         case .identity(let e):
             var body: [(String, CBORValue)] = [
-                ("did", .text(CBORText(e.did))), ("seq", .int(e.seq)), ("time", .text(CBORText(e.time))),
+                ("did", .text(CBORText(e.did.rawValue))), ("seq", .int(e.seq)), ("time", .text(CBORText(e.time))),
             ]
             if let h = e.handle { body.append(("handle", .text(CBORText(h)))) }
             out.append(
@@ -43,13 +43,13 @@ func jetstreamEvents(count: Int, seed: UInt64 = 8) -> [(seq: Int64, json: String
                     time,
                     DataModelJSON.serialize(
                         .map([
-                            "did": .text(CBORText(e.did)), "time_us": .int(time), "kind": "identity",
+                            "did": .text(CBORText(e.did.rawValue)), "time_us": .int(time), "kind": "identity",
                             "identity": .map(CBORMap(body)),
                         ]))
                 ))
         case .account(let e):
             var body: [(String, CBORValue)] = [
-                ("did", .text(CBORText(e.did))), ("seq", .int(e.seq)), ("time", .text(CBORText(e.time))),
+                ("did", .text(CBORText(e.did.rawValue))), ("seq", .int(e.seq)), ("time", .text(CBORText(e.time))),
                 ("active", .bool(e.active)),
             ]
             if let s = e.status { body.append(("status", .text(CBORText(s)))) }
@@ -58,7 +58,7 @@ func jetstreamEvents(count: Int, seed: UInt64 = 8) -> [(seq: Int64, json: String
                     time,
                     DataModelJSON.serialize(
                         .map([
-                            "did": .text(CBORText(e.did)), "time_us": .int(time), "kind": "account",
+                            "did": .text(CBORText(e.did.rawValue)), "time_us": .int(time), "kind": "account",
                             "account": .map(CBORMap(body)),
                         ]))
                 ))
@@ -76,7 +76,8 @@ func jetstreamEvents(count: Int, seed: UInt64 = 8) -> [(seq: Int64, json: String
         let create =
             #"{"did":"did:plc:eygmaihciaxprqvxpfvl6flk","time_us":1725911162329308,"kind":"commit","commit":{"rev":"3l3qo2vutsw2b","operation":"create","collection":"app.bsky.feed.like","rkey":"3l3qo2vuowo2b","record":{"$type":"app.bsky.feed.like","createdAt":"2024-09-09T19:46:02.102Z","subject":{"cid":"bafyreidc6sydkkbchcyg62v77wbhzvb2mvytlmsychqgwf2xojjtirmzj4","uri":"at://did:plc:wa7b35aakoll7hugkrjtf3xf/app.bsky.feed.post/3l3pte3p2e325"}},"cid":"bafyreidwaivazkwu67xztlmuobx35hs2lnfh3kolmgfmucldvhd3sgzcqi"}}"#
         guard case .commit(let c) = try decoder.decode(create) else { Issue.record("not a commit"); return }
-        #expect(c.seq == 1_725_911_162_329_308 && c.repo == "did:plc:eygmaihciaxprqvxpfvl6flk" && c.commit == nil)
+        #expect(
+            c.seq == 1_725_911_162_329_308 && c.repo.rawValue == "did:plc:eygmaihciaxprqvxpfvl6flk" && c.commit == nil)
         #expect(c.ops.count == 1 && c.ops[0].action == .create && c.ops[0].collection == "app.bsky.feed.like")
         #expect(c.ops[0].cid?.string == "bafyreidwaivazkwu67xztlmuobx35hs2lnfh3kolmgfmucldvhd3sgzcqi")
         #expect(

@@ -15,7 +15,7 @@ import Testing
 /// Records every handled event.
 final class Handled: Sendable {
     private let state = Mutex<[(seq: Int64, did: String?)]>([])
-    func add(_ seq: Int64, _ event: RepoEvent) { state.withLock { $0.append((seq, event.did)) } }
+    func add(_ seq: Int64, _ event: RepoEvent) { state.withLock { $0.append((seq, event.did?.rawValue)) } }
     var all: [(seq: Int64, did: String?)] { state.withLock { $0 } }
 }
 

@@ -39,7 +39,8 @@ import Testing
             cid: CID.compute(for: CBOREncoder.encode(record)), record: record)
         return .commit(
             CommitEvent(
-                seq: Int64(n), repo: "did:plc:spammer", rev: "3k\(n)aaaaaaaaaa", since: nil, commit: nil, prevData: nil,
+                seq: Int64(n), repo: try DID("did:plc:spammer"), rev: "3k\(n)aaaaaaaaaa", since: nil, commit: nil,
+                prevData: nil,
                 time: time ?? "2026-01-01T00:00:0\(n).000Z", ops: [op]))
     }
 

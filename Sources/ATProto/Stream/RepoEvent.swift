@@ -23,7 +23,7 @@ public enum RepoEvent: Sendable {
     }
 
     /// The account the event is about.
-    public var did: String? {
+    public var did: DID? {
         switch self {
         case .commit(let e): e.repo
         case .sync(let e): e.did
@@ -38,7 +38,7 @@ public enum RepoEvent: Sendable {
 public struct CommitEvent: Sendable {
     public var seq: Int64
     /// The account's DID (the only event that calls it `repo`).
-    public var repo: String
+    public var repo: DID
     public var rev: String
     /// The previous commit's rev; nil on an account's first commit.
     public var since: String?
@@ -53,7 +53,7 @@ public struct CommitEvent: Sendable {
     public var rebase: Bool
 
     public init(
-        seq: Int64, repo: String, rev: String, since: String?, commit: CID?, prevData: CID?, time: String,
+        seq: Int64, repo: DID, rev: String, since: String?, commit: CID?, prevData: CID?, time: String,
         ops: [RepoOp], blockCount: Int = 0, tooBig: Bool = false, rebase: Bool = false
     ) {
         self.seq = seq
@@ -100,13 +100,13 @@ public struct RepoOp: Sendable {
     public var path: String { collection + "/" + rkey }
 
     /// The record's `at://` URI in `repo`.
-    public func uri(in repo: String) -> String { "at://" + repo + "/" + collection + "/" + rkey }
+    public func uri(in repo: DID) -> String { "at://" + repo.rawValue + "/" + collection + "/" + rkey }
 }
 
 /// `#sync`: declares an account's current commit, resetting its chain.
 public struct SyncEvent: Sendable {
     public var seq: Int64
-    public var did: String
+    public var did: DID
     public var rev: String
     public var time: String
     public var commit: CID?
@@ -115,11 +115,11 @@ public struct SyncEvent: Sendable {
 /// `#identity`: the account's handle or DID document may have changed.
 public struct IdentityEvent: Sendable {
     public var seq: Int64
-    public var did: String
+    public var did: DID
     public var time: String
     public var handle: String?
 
-    public init(seq: Int64, did: String, time: String, handle: String?) {
+    public init(seq: Int64, did: DID, time: String, handle: String?) {
         self.seq = seq
         self.did = did
         self.time = time
@@ -130,13 +130,13 @@ public struct IdentityEvent: Sendable {
 /// `#account`: the host's view of whether it serves the account.
 public struct AccountEvent: Sendable {
     public var seq: Int64
-    public var did: String
+    public var did: DID
     public var time: String
     public var active: Bool
     /// Set when `active` is false: takendown, suspended, deleted, deactivated, desynchronized, throttled.
     public var status: String?
 
-    public init(seq: Int64, did: String, time: String, active: Bool, status: String?) {
+    public init(seq: Int64, did: DID, time: String, active: Bool, status: String?) {
         self.seq = seq
         self.did = did
         self.time = time

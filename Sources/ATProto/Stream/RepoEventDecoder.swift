@@ -150,12 +150,12 @@ public struct RepoEventDecoder: Sendable {
 
     /// The checks a consumer must make before trusting a commit (sync spec, "Message Validation"):
     /// the CAR's first root is the commit, whose `did`, `rev` and `version` agree with the event.
-    private func checkCommitObject(in car: CAR, cid: CID, did: String, rev: String) throws(FrameError) {
+    private func checkCommitObject(in car: CAR, cid: CID, did: DID, rev: String) throws(FrameError) {
         guard car.roots.first == cid else { throw FrameError(.badCommit("the CAR's first root is not the commit")) }
         guard let block = car.block(for: cid) else { throw FrameError(.badCommit("the commit block is missing")) }
         let object: CBORValue
         do { object = try cbor.decode(block) } catch { throw FrameError(.badCommit("\(error)")) }
-        guard let objectDID = object["did"]?.textValue, objectDID == did else {
+        guard let objectDID = object["did"]?.textValue, objectDID == did.rawValue else {
             throw FrameError(.badCommit("its did does not match the event"))
         }
         guard let objectRev = object["rev"]?.textValue, objectRev == rev else {
@@ -193,10 +193,10 @@ struct Fields {
         return s
     }
 
-    func did(_ key: String) throws(FrameError) -> String {
+    func did(_ key: String) throws(FrameError) -> DID {
         let s = try string(key)
         guard DID.isValid(s) else { throw fail(key, "is not a valid DID") }
-        return s
+        return DID(unchecked: s)
     }
 
     func bool(_ key: String) throws(FrameError) -> Bool {

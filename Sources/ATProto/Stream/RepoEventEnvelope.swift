@@ -52,7 +52,7 @@ public struct RepoEventEnvelope: Sendable {
     /// - Precondition: the event has a seq.
     public init(decoded event: RepoEvent) {
         guard let seq = event.seq else { preconditionFailure("an envelope needs an event with a seq") }
-        storage = Storage(seq: seq, did: event.did, content: .decoded(event))
+        storage = Storage(seq: seq, did: event.did?.rawValue, content: .decoded(event))
     }
 
     /// The message as received, when the envelope holds one.
@@ -76,7 +76,7 @@ public struct RepoEventEnvelope: Sendable {
             guard event.seq == seq else {
                 throw FrameError(.badField(type: "envelope", field: "seq", reason: "differs from the decoded event's"))
             }
-            guard event.did == did else {
+            guard event.did?.rawValue == did else {
                 throw FrameError(.badField(type: "envelope", field: "did", reason: "differs from the decoded event's"))
             }
             return event

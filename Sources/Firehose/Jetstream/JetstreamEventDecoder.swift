@@ -14,7 +14,7 @@ public struct JetstreamEventDecoder: Sendable {
     public func decode(_ json: String) throws(Error) -> RepoEvent {
         let value: CBORValue
         do { value = try DataModelJSON.parseObject(json) } catch { throw Error(reason: error.description) }
-        guard let did = value["did"]?.stringValue, DID.isValid(did) else {
+        guard let text = value["did"]?.stringValue, let did = try? DID(text) else {
             throw Error(reason: "missing or invalid 'did'")
         }
         guard let timeUS = value["time_us"]?.intValue, timeUS > 0 else {

@@ -41,6 +41,14 @@ public struct RecordContext: Sendable {
         self.time = time
     }
 
+    /// A repository operation of a commit by `did`, as the stream delivers it.
+    public init(did: DID, op: RepoOp, time: Int64) { self.init(did: did.rawValue, op: op, time: time) }
+
+    /// An identity event, as the stream delivers it (see the other `identity`).
+    public static func identity(did: DID, handle: String, time: Int64) -> RecordContext {
+        identity(did: did.rawValue, handle: handle, time: time)
+    }
+
     /// A repository operation of a commit by `did`.
     public init(did: String, op: RepoOp, time: Int64) {
         let action: Action =

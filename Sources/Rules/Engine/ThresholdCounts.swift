@@ -23,19 +23,30 @@ public struct FixedThresholdCounts: ThresholdCounts {
     public func count(ruleID: String, did: String, since: Int64) -> Int { counts[ruleID] ?? 0 }
 }
 
+/// One threshold rule's matches for one account: what a count is kept under.
+public struct ThresholdKey: Hashable, Sendable {
+    public let ruleID: String
+    public let did: String
+
+    public init(ruleID: String, did: String) {
+        self.ruleID = ruleID
+        self.did = did
+    }
+}
+
 /// Counts kept in memory from the bumps of earlier evaluations: for the command line and tests.
 /// Grows with the number of matches; a service keeps counts in its store instead.
 public struct InMemoryThresholdCounts: ThresholdCounts {
-    private var times: [String: [Int64]] = [:]
+    private var times: [ThresholdKey: [Int64]] = [:]
 
     public init() {}
 
     public func count(ruleID: String, did: String, since: Int64) -> Int {
-        times[ruleID + " " + did]?.count(where: { $0 >= since }) ?? 0
+        times[ThresholdKey(ruleID: ruleID, did: did)]?.count(where: { $0 >= since }) ?? 0
     }
 
     /// Records the bumps of one evaluation.
     public mutating func record(_ bumps: [CounterBump]) {
-        for bump in bumps { times[bump.ruleID + " " + bump.did, default: []].append(bump.time) }
+        for bump in bumps { times[ThresholdKey(ruleID: bump.ruleID, did: bump.did), default: []].append(bump.time) }
     }
 }
