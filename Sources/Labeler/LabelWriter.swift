@@ -491,20 +491,24 @@ public final class LabelWriter: Sendable {
 
     /// Starts committing `prepared`; on success the submitters get their rows at once.
     private func launch(_ prepared: Prepared) -> InFlight {
-        InFlight(
-            prepared: prepared,
-            task: Task {
-                let clock = ContinuousClock()
-                let started = clock.now
-                do {
-                    let rows = try await store.commit(prepared.transaction)
-                    deliver(rows, of: prepared, commitSeconds: Self.seconds(clock.now - started))
-                    return true
-                } catch {
-                    if (error as? LabelStore.Error)?.isStalePlan == true { counters.withLock { $0.stalePlans += 1 } }
-                    return false
-                }
-            })
+        InFlight(prepared: prepared, task: Task { await write(prepared) == nil })
+    }
+
+    /// Commits `prepared` and delivers its rows; returns the error when the store refused it (a
+    /// stale plan is counted).
+    private func write(_ prepared: Prepared) async -> LabelStore.Error? {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let outcome: Result<[StoredLabel], LabelStore.Error>
+        do { outcome = .success(try await store.commit(prepared.transaction)) } catch { outcome = .failure(error) }
+        switch outcome {
+        case .success(let rows):
+            deliver(rows, of: prepared, commitSeconds: Self.seconds(clock.now - started))
+            return nil
+        case .failure(let error):
+            if error.isStalePlan { counters.withLock { $0.stalePlans += 1 } }
+            return error
+        }
     }
 
     /// Waits for the commit in flight. If it failed, commits its batch again on its own (planned
@@ -551,21 +555,14 @@ public final class LabelWriter: Sendable {
     private func commit(_ batch: [Pending], cursor: (name: String, seq: Int64)?, skipIfNoChange: Bool) async throws
         -> Bool
     {
-        let clock = ContinuousClock()
         while true {
             guard let prepared = try await prepare(batch, cursor: cursor, skipIfNoChange: skipIfNoChange, after: nil)
             else {
                 return false
             }
-            let started = clock.now
-            do {
-                let rows = try await store.commit(prepared.transaction)
-                deliver(rows, of: prepared, commitSeconds: Self.seconds(clock.now - started))
-                return true
-            } catch {
-                guard error.isStalePlan else { throw error }
-                counters.withLock { $0.stalePlans += 1 }
-            }
+            guard let error = await write(prepared) else { return true }
+            // Another process wrote meanwhile: plan again on what it wrote.
+            if !error.isStalePlan { throw error }
         }
     }
 
