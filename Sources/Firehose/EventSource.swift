@@ -1,9 +1,11 @@
+import ATProto
+
 /// Something that produces the network's events in stream order: a relay, Jetstream, or capture
 /// files. The pipeline runs every source the same way.
 public protocol EventSource: Sendable {
     /// A name for the cursor this source resumes from; cursors of different sources (a relay's seq,
     /// Jetstream's microseconds) are not comparable, so each is stored under its own name.
-    var cursorName: String { get }
+    var cursorName: CursorName { get }
 
     /// Produces events until the source ends (captures) or the task is cancelled (live sources),
     /// calling `deliver` for each in order. `deliver` may suspend: that is backpressure.
@@ -36,5 +38,5 @@ extension EventSource {
 }
 
 extension RelaySource: EventSource {
-    public var cursorName: String { "relay " + endpoint.hostHeader }
+    public var cursorName: CursorName { .relay(host: endpoint.hostHeader) }
 }

@@ -24,10 +24,10 @@ public struct LabelKey: Hashable, Sendable, CustomStringConvertible {
 /// The stream event behind a label's latest change: the stream's name (the cursor's) and the
 /// event's seq in it.
 public struct EventPosition: Hashable, Sendable {
-    public var source: String
+    public var source: CursorName
     public var seq: Int64
 
-    public init(source: String, seq: Int64) {
+    public init(source: CursorName, seq: Int64) {
         self.source = source
         self.seq = seq
     }
@@ -95,7 +95,8 @@ public enum LabelPlanner {
     ///   - now: the time to stamp as `cts`.
     ///   - eventSource: the stream the changes' `eventSeq`s belong to (the cursor's name).
     public static func plan(
-        _ changes: [LabelChange], current: [LabelKey: CurrentLabel], src: String, now: Datetime, eventSource: String?
+        _ changes: [LabelChange], current: [LabelKey: CurrentLabel], src: String, now: Datetime,
+        eventSource: CursorName?
     ) -> [LabelStep] {
         var state = current
         var steps: [LabelStep] = []

@@ -66,7 +66,7 @@ struct LabelRow: FetchableRecord, PersistableRecord, Sendable {
         self.sig = Data(sig)
         self.keyID = keyID
         self.locked = locked
-        eventSource = event?.source
+        eventSource = event?.source.rawValue
         eventSeq = event?.seq
     }
 
@@ -180,7 +180,7 @@ struct ThresholdHitRow: Codable, FetchableRecord, PersistableRecord, Sendable {
         ruleID = hit.ruleID
         did = hit.did
         time = hit.time
-        eventSource = hit.event?.source
+        eventSource = hit.event?.source.rawValue
         eventSeq = hit.event?.seq
         ordinal = hit.event?.ordinal
     }
@@ -189,7 +189,9 @@ struct ThresholdHitRow: Codable, FetchableRecord, PersistableRecord, Sendable {
         ThresholdHit(
             ruleID: ruleID, did: did, time: time, window: window,
             event: eventSource.flatMap { source in
-                eventSeq.flatMap { seq in ordinal.map { ThresholdEvent(source: source, seq: seq, ordinal: $0) } }
+                eventSeq.flatMap { seq in
+                    ordinal.map { ThresholdEvent(source: CursorName(source), seq: seq, ordinal: $0) }
+                }
             })
     }
 }

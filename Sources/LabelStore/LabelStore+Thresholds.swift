@@ -1,13 +1,14 @@
+import ATProto
 import GRDB
 
 /// Where a threshold hit comes from: the stream, the event's seq in it, and the hit's position
 /// among the event's hits.
 public struct ThresholdEvent: Sendable, Hashable {
-    public var source: String
+    public var source: CursorName
     public var seq: Int64
     public var ordinal: Int
 
-    public init(source: String, seq: Int64, ordinal: Int) {
+    public init(source: CursorName, seq: Int64, ordinal: Int) {
         self.source = source
         self.seq = seq
         self.ordinal = ordinal
@@ -28,7 +29,7 @@ extension LabelStore {
         var arguments: StatementArguments = [ruleID, did, since]
         if let before {
             sql += " AND NOT (event_source IS ? AND (event_seq > ? OR (event_seq = ? AND ordinal >= ?)))"
-            arguments += [before.source, before.seq, before.seq, before.ordinal]
+            arguments += [before.source.rawValue, before.seq, before.seq, before.ordinal]
         }
         do {
             return try pool.read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }

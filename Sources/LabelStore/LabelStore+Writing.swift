@@ -25,16 +25,16 @@ public struct LabelTransaction: Sendable {
     public var steps: [LabelStep]
     public var thresholdHits: [ThresholdHit]
     /// The cursor to store: the stream's name and the seq every event up to which is handled.
-    public var cursor: (name: String, seq: Int64)?
+    public var cursor: (name: CursorName, seq: Int64)?
     /// A stream whose sequence restarted (a relay whose seqs went back): its cursor is dropped
     /// and the events it recorded on labels and threshold hits are forgotten, before anything
     /// else in the transaction.
-    public var restartedSource: String?
+    public var restartedSource: CursorName?
 
     public init(
         src: String, time: Datetime, keyID: Int64, epoch: Int64, steps: [LabelStep] = [],
         thresholdHits: [ThresholdHit] = [],
-        cursor: (name: String, seq: Int64)? = nil, restartedSource: String? = nil
+        cursor: (name: CursorName, seq: Int64)? = nil, restartedSource: CursorName? = nil
     ) {
         self.src = src
         self.time = time
@@ -92,7 +92,9 @@ extension LabelStore {
                 let eventSeq: Int64? = row["event_seq"]
                 current[key] = CurrentLabel(
                     seq: row["seq"], negated: row["neg"], cts: row["cts"], exp: row["exp"], locked: row["locked"],
-                    event: eventSource.flatMap { source in eventSeq.map { EventPosition(source: source, seq: $0) } })
+                    event: eventSource.flatMap { source in
+                        eventSeq.map { EventPosition(source: CursorName(source), seq: $0) }
+                    })
             }
         }
         return LabelSnapshot(current: current, epoch: epoch)
@@ -133,14 +135,14 @@ extension LabelStore {
         }
         let time = transaction.time.rawValue
         if let source = transaction.restartedSource {
-            try db.execute(sql: "DELETE FROM cursor WHERE source = ?", arguments: [source])
+            try db.execute(sql: "DELETE FROM cursor WHERE source = ?", arguments: [source.rawValue])
             try db.execute(
                 sql: "UPDATE label SET event_source = NULL, event_seq = NULL WHERE event_source = ?",
-                arguments: [source])
+                arguments: [source.rawValue])
             try db.execute(
                 sql:
                     "UPDATE threshold_hit SET event_source = NULL, event_seq = NULL, ordinal = NULL WHERE event_source = ?",
-                arguments: [source])
+                arguments: [source.rawValue])
         }
         var written: [StoredLabel] = []
         // Rows are written through prepared statements kept for the connection: the records'
@@ -179,7 +181,7 @@ extension LabelStore {
             }
         }
         if let cursor = transaction.cursor {
-            try CursorRow(source: cursor.name, seq: cursor.seq, updatedAt: time).upsert(db)
+            try CursorRow(source: cursor.name.rawValue, seq: cursor.seq, updatedAt: time).upsert(db)
         }
         return written
     }

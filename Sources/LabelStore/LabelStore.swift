@@ -1,3 +1,4 @@
+import ATProto
 import GRDB
 
 /// The labeler's SQLite database (WAL mode): stream cursors now; labels, history and counters as
@@ -170,10 +171,10 @@ public final class LabelStore: Sendable {
     }
 
     /// The stored cursor of a source: the seq up to which everything has been processed.
-    public func cursor(for source: String) throws(Error) -> Int64? {
+    public func cursor(for source: CursorName) throws(Error) -> Int64? {
         do {
             return try pool.read { db in
-                try Int64.fetchOne(db, sql: "SELECT seq FROM cursor WHERE source = ?", arguments: [source])
+                try Int64.fetchOne(db, sql: "SELECT seq FROM cursor WHERE source = ?", arguments: [source.rawValue])
             }
         } catch {
             throw Error("reading the cursor", error)

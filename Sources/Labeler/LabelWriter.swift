@@ -109,9 +109,9 @@ public final class LabelWriter: Sendable {
     let key: SigningKey
     let keyID: Int64
     let configuration: Configuration
-    let cursor: (@Sendable () -> (name: String, seq: Int64)?)?
+    let cursor: (@Sendable () -> (name: CursorName, seq: Int64)?)?
     /// The stream that changes' `eventSeq`s come from.
-    let eventSource: String?
+    let eventSource: CursorName?
     let logger: Logger
     private let state = Mutex(State())
     private let commitsContinuation: AsyncStream<Int64>.Continuation
@@ -120,7 +120,7 @@ public final class LabelWriter: Sendable {
     private let counters = Mutex(Totals())
     /// A cursor read before a batch was cut, with the newest submission queued at that moment.
     struct Checkpoint {
-        let cursor: (name: String, seq: Int64)
+        let cursor: (name: CursorName, seq: Int64)
         let lastQueued: Int64
     }
     /// Checkpoints whose submissions are not all committed yet (used by the run loop only).
@@ -135,7 +135,7 @@ public final class LabelWriter: Sendable {
     ///     so that events handled again after a restart change nothing.
     public init(
         store: LabelStore, src: String, key: SigningKey, configuration: Configuration = .init(), logger: Logger,
-        eventSource: String? = nil, cursor: (@Sendable () -> (name: String, seq: Int64)?)? = nil
+        eventSource: CursorName? = nil, cursor: (@Sendable () -> (name: CursorName, seq: Int64)?)? = nil
     ) throws(LabelStore.Error) {
         self.eventSource = eventSource
         self.store = store
@@ -222,7 +222,7 @@ public final class LabelWriter: Sendable {
     public func run() async {
         let clock = ContinuousClock()
         var lastCommit = clock.now
-        var lastStoredCursor: (name: String, seq: Int64)? = nil
+        var lastStoredCursor: (name: CursorName, seq: Int64)? = nil
         // One long-lived ticker wakes the loop for the idle cursor, so that waiting for work
         // costs one suspension, not a timer and two child tasks per transaction.
         let ticker = Task { [configuration] in
@@ -312,7 +312,7 @@ public final class LabelWriter: Sendable {
     /// The cursor a transaction that ends with `batch` may store: the newest checkpoint whose
     /// submissions are all committed with it. A batch cut short by `maxBatch` may leave changes
     /// of events at or below the newest cursor queued; it then stores an older one.
-    private func cursorCovered(by batch: [Pending], _ newest: Checkpoint?) -> (name: String, seq: Int64)? {
+    private func cursorCovered(by batch: [Pending], _ newest: Checkpoint?) -> (name: CursorName, seq: Int64)? {
         checkpoints.withLock { list in
             if batch.contains(where: \.restartsSource) {
                 // Every cursor read so far belongs to the old sequence.
@@ -322,7 +322,7 @@ public final class LabelWriter: Sendable {
             }
             if let newest { list.append(newest) }
             let committedThrough = batch.last?.id ?? committedID.withLock { $0 }
-            var covered: (name: String, seq: Int64)? = nil
+            var covered: (name: CursorName, seq: Int64)? = nil
             while let first = list.first, first.lastQueued <= committedThrough {
                 covered = first.cursor
                 list.removeFirst()
@@ -396,7 +396,7 @@ public final class LabelWriter: Sendable {
     /// after the restart, since the cursor was not stored either. Returns whether a transaction
     /// was committed.
     private func commitRetrying(
-        _ batch: [Pending], cursor: (name: String, seq: Int64)?, retryWhileRunning: Bool, skipIfNoChange: Bool
+        _ batch: [Pending], cursor: (name: CursorName, seq: Int64)?, retryWhileRunning: Bool, skipIfNoChange: Bool
     ) async -> Bool {
         var delay = configuration.retryDelay
         var attempt = 0
@@ -441,7 +441,7 @@ public final class LabelWriter: Sendable {
     /// flight), plans and signs. Returns nil for a batch it may skip (see `run`), having
     /// answered its submitters.
     private func prepare(
-        _ batch: [Pending], cursor: (name: String, seq: Int64)?, skipIfNoChange: Bool, after previous: Prepared?
+        _ batch: [Pending], cursor: (name: CursorName, seq: Int64)?, skipIfNoChange: Bool, after previous: Prepared?
     ) async throws -> Prepared? {
         let changes = batch.count == 1 ? batch[0].changes : batch.flatMap(\.changes)
         let hits = batch.count == 1 ? batch[0].thresholdHits : batch.flatMap(\.thresholdHits)
@@ -552,7 +552,7 @@ public final class LabelWriter: Sendable {
 
     /// Plans, signs and commits one transaction on its own: every change and threshold hit of
     /// `batch`, and the cursor. Returns false when it skipped a batch that changes nothing.
-    private func commit(_ batch: [Pending], cursor: (name: String, seq: Int64)?, skipIfNoChange: Bool) async throws
+    private func commit(_ batch: [Pending], cursor: (name: CursorName, seq: Int64)?, skipIfNoChange: Bool) async throws
         -> Bool
     {
         while true {

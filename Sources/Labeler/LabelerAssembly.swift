@@ -99,10 +99,11 @@ public struct LabelerAssembly: Sendable {
     public func labelWriter(
         store: LabelStore, key: SigningKey, src: String, logger: Logger,
         configuration: LabelWriter.Configuration = .init(),
-        cursor: (name: String, lowWaterMark: @Sendable () -> Int64?)? = nil
+        cursor: (name: CursorName, lowWaterMark: @Sendable () -> Int64?)? = nil
     ) throws(Failure) -> LabelWriter {
         let reader = cursor.map { cursor in
-            { @Sendable () -> (name: String, seq: Int64)? in cursor.lowWaterMark().map { (name: cursor.name, seq: $0) }
+            { @Sendable () -> (name: CursorName, seq: Int64)? in
+                cursor.lowWaterMark().map { (name: cursor.name, seq: $0) }
             }
         }
         do {

@@ -11,11 +11,12 @@ public final class RuleEvaluator: Sendable {
     public let holder: RuleSetHolder
     public let counts: any ThresholdStore
     /// The stream the events' seqs belong to, so threshold hits are tied to their event.
-    let eventSource: String?
+    let eventSource: CursorName?
     private let pool = Locked<[ScratchBox]>([])
 
-    public init(holder: RuleSetHolder, counts: any ThresholdStore = SharedThresholdCounts(), eventSource: String? = nil)
-    {
+    public init(
+        holder: RuleSetHolder, counts: any ThresholdStore = SharedThresholdCounts(), eventSource: CursorName? = nil
+    ) {
         self.holder = holder
         self.counts = counts
         self.eventSource = eventSource

@@ -113,7 +113,7 @@ final class Delivered: Sendable {
     /// A source without its own sealed delivery hands over each event alone, already opened.
     @Test func theDefaultSealedDeliveryWrapsRun() async throws {
         struct OneEvent: EventSource {
-            var cursorName: String { "one" }
+            var cursorName: CursorName { "one" }
             func run(
                 resumeAfter: @escaping @Sendable () async -> Int64?,
                 deliver: @escaping @Sendable (SourceEvent) async throws -> Void

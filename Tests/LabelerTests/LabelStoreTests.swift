@@ -19,8 +19,8 @@ extension LabelStore {
     /// Plans `changes` on the stored rows, signs them with `sign` and commits them: the label
     /// writer's steps, in one thread, for tests of the store and the planner.
     func write(
-        _ changes: [LabelChange], src: String, now: String, cursor: (name: String, seq: Int64)?, keyID: Int64,
-        eventSource: String? = nil, sign: (Label) throws -> Label
+        _ changes: [LabelChange], src: String, now: String, cursor: (name: CursorName, seq: Int64)?, keyID: Int64,
+        eventSource: CursorName? = nil, sign: (Label) throws -> Label
     ) throws -> [StoredLabel] {
         let snapshot = try snapshotNow(of: changes.map(LabelKey.init), src: src)
         let time = try Datetime(now)
@@ -36,7 +36,7 @@ extension LabelStore {
     }
 
     /// Forgets `source`'s events, as the writer does when its sequence restarts.
-    func forgetEvents(of source: String) throws {
+    func forgetEvents(of source: CursorName) throws {
         _ = try commitNow(
             LabelTransaction(
                 src: "", time: Datetime.now(), keyID: 0, epoch: try snapshotNow(of: [], src: "").epoch,
@@ -54,7 +54,7 @@ extension LabelStore {
         key = try store.keyID(forDIDKey: "did:key:zQ3sexample", at: "2026-01-01T00:00:00.000Z")
     }
 
-    func write(_ changes: [LabelChange], now: String = "2026-01-01T00:00:01.000Z", cursor: (String, Int64)? = nil)
+    func write(_ changes: [LabelChange], now: String = "2026-01-01T00:00:01.000Z", cursor: (CursorName, Int64)? = nil)
         throws -> [StoredLabel]
     {
         try store.write(
@@ -209,7 +209,7 @@ extension LabelStore {
         func change(_ action: LabelChange.Action, event: Int64) -> LabelChange {
             LabelChange(action: action, uri: "at://a/x/1", val: "spam", origin: .rule(id: "r1"), eventSeq: event)
         }
-        func write(_ changes: [LabelChange], source: String = "relay a") throws -> [StoredLabel] {
+        func write(_ changes: [LabelChange], source: CursorName = "relay a") throws -> [StoredLabel] {
             try store.write(
                 changes, src: src, now: "2026-01-01T00:00:01.000Z", cursor: nil, keyID: key, eventSource: source,
                 sign: fakeSign)

@@ -16,7 +16,7 @@ public final class CaptureSource: EventSource {
     /// event, few enough that a batch waiting for room in the consumer's queue holds little
     /// memory (64 messages of a firehose capture are about 75 KB).
     public let batchSize: Int
-    public var cursorName: String { "capture" }
+    public var cursorName: CursorName { .capture }
 
     public struct Counts: Sendable, Equatable {
         public var messages = 0

@@ -59,7 +59,7 @@ public final class JetstreamSource: EventSource {
     let decompressor: ZstdDictionaryDecompressor?
     private let state = Mutex(Counts())
     public var counts: Counts { state.withLock { $0 } }
-    public var cursorName: String { "jetstream " + endpoint.hostHeader }
+    public var cursorName: CursorName { .jetstream(host: endpoint.hostHeader) }
 
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
