@@ -119,15 +119,14 @@ public final class EventLabeler: Sendable {
 
     /// The event's own time in microseconds (so replays are deterministic), or now.
     public static func eventTime(_ event: RepoEvent) -> Int64 {
-        let text: String? =
+        let time: Datetime? =
             switch event {
             case .commit(let c): c.time
             case .identity(let i): i.time
             case .account(let a): a.time
             default: nil
             }
-        if let text, let parsed = try? Datetime(text) { return parsed.unixMicros }
-        return Datetime.now().unixMicros
+        return (time ?? Datetime.now()).unixMicros
     }
 }
 

@@ -174,6 +174,48 @@ import Testing
 }
 
 /// Hostile input: nothing a peer sends may crash the decoder; every failure is a typed error.
+/// The relay's `time` is read as a datetime; text that is not one leaves the event without a time
+/// (the labeler then uses its own clock, as it always did) rather than losing the event.
+@Suite struct EventTimeTests {
+    func identityMessage(time: CBORValue?) throws -> [UInt8] {
+        var generator = SyntheticFirehose(seed: 9)
+        while true {
+            let message = generator.next()
+            guard case .message("#identity") = try FrameCodec.split(message[...]).0 else { continue }
+            var body = try #require(FrameCodec.split(message[...]).1.mapValue)
+            if let time {
+                body = body.setting("time", to: time)
+            } else {
+                body = CBORMap(canonicalEntries: body.entries.filter { $0.key != CBORText("time") })
+            }
+            return FrameCodec.encodeMessage(type: "#identity", body: body)
+        }
+    }
+
+    @Test func aValidTimeIsADatetime() throws {
+        guard
+            case .identity(let event) = try RepoEventDecoder().decode(
+                try identityMessage(time: .text(CBORText("2026-01-02T03:04:05.678Z"))))
+        else { throw DecodingFailed() }
+        #expect(event.time == (try Datetime("2026-01-02T03:04:05.678Z")))
+        #expect(event.time?.unixMicros == 1_767_323_045_678_000)
+    }
+
+    @Test func anUnreadableTimeKeepsTheEvent() throws {
+        guard
+            case .identity(let event) = try RepoEventDecoder().decode(
+                try identityMessage(time: .text(CBORText("yesterday"))))
+        else { throw DecodingFailed() }
+        #expect(event.time == nil)
+    }
+
+    @Test func aMissingTimeIsMalformed() throws {
+        #expect(throws: FrameError.self) { try RepoEventDecoder().decode(try identityMessage(time: nil)) }
+    }
+
+    struct DecodingFailed: Error {}
+}
+
 @Suite struct HostileInputTests {
     @Test func everyPrefixOfValidFramesFailsWithATypedError() throws {
         var generator = SyntheticFirehose(seed: 21)

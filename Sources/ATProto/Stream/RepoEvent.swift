@@ -45,7 +45,9 @@ public struct CommitEvent: Sendable {
     /// The commit block's CID; nil from Jetstream, which does not carry it.
     public var commit: CID?
     public var prevData: CID?
-    public var time: String
+    /// When the relay broadcast it; nil when its text is not an atproto datetime (the event is
+    /// still delivered: a time the labeler cannot read is no reason to skip a record).
+    public var time: Datetime?
     public var ops: [RepoOp]
     /// Number of blocks in the CAR slice.
     public var blockCount: Int
@@ -53,7 +55,7 @@ public struct CommitEvent: Sendable {
     public var rebase: Bool
 
     public init(
-        seq: Int64, repo: DID, rev: String, since: String?, commit: CID?, prevData: CID?, time: String,
+        seq: Int64, repo: DID, rev: String, since: String?, commit: CID?, prevData: CID?, time: Datetime?,
         ops: [RepoOp], blockCount: Int = 0, tooBig: Bool = false, rebase: Bool = false
     ) {
         self.seq = seq
@@ -108,7 +110,9 @@ public struct SyncEvent: Sendable {
     public var seq: Int64
     public var did: DID
     public var rev: String
-    public var time: String
+    /// When the relay broadcast it; nil when its text is not an atproto datetime (the event is
+    /// still delivered: a time the labeler cannot read is no reason to skip a record).
+    public var time: Datetime?
     public var commit: CID?
 }
 
@@ -116,10 +120,12 @@ public struct SyncEvent: Sendable {
 public struct IdentityEvent: Sendable {
     public var seq: Int64
     public var did: DID
-    public var time: String
+    /// When the relay broadcast it; nil when its text is not an atproto datetime (the event is
+    /// still delivered: a time the labeler cannot read is no reason to skip a record).
+    public var time: Datetime?
     public var handle: String?
 
-    public init(seq: Int64, did: DID, time: String, handle: String?) {
+    public init(seq: Int64, did: DID, time: Datetime?, handle: String?) {
         self.seq = seq
         self.did = did
         self.time = time
@@ -131,12 +137,14 @@ public struct IdentityEvent: Sendable {
 public struct AccountEvent: Sendable {
     public var seq: Int64
     public var did: DID
-    public var time: String
+    /// When the relay broadcast it; nil when its text is not an atproto datetime (the event is
+    /// still delivered: a time the labeler cannot read is no reason to skip a record).
+    public var time: Datetime?
     public var active: Bool
     /// Set when `active` is false: takendown, suspended, deleted, deactivated, desynchronized, throttled.
     public var status: String?
 
-    public init(seq: Int64, did: DID, time: String, active: Bool, status: String?) {
+    public init(seq: Int64, did: DID, time: Datetime?, active: Bool, status: String?) {
         self.seq = seq
         self.did = did
         self.time = time
