@@ -36,7 +36,7 @@ func jetstreamEvents(count: Int, seed: UInt64 = 8) -> [(seq: Int64, json: String
         case .identity(let e):
             var body: [(String, CBORValue)] = [
                 ("did", .text(CBORText(e.did.rawValue))), ("seq", .int(e.seq)),
-                ("time", .text(CBORText(e.time?.rawValue ?? ""))),
+                ("time", .text(CBORText(e.timeText))),
             ]
             if let h = e.handle { body.append(("handle", .text(CBORText(h)))) }
             out.append(
@@ -51,7 +51,7 @@ func jetstreamEvents(count: Int, seed: UInt64 = 8) -> [(seq: Int64, json: String
         case .account(let e):
             var body: [(String, CBORValue)] = [
                 ("did", .text(CBORText(e.did.rawValue))), ("seq", .int(e.seq)),
-                ("time", .text(CBORText(e.time?.rawValue ?? ""))),
+                ("time", .text(CBORText(e.timeText))),
                 ("active", .bool(e.active)),
             ]
             if let s = e.status { body.append(("status", .text(CBORText(s)))) }

@@ -41,7 +41,7 @@ import Testing
             CommitEvent(
                 seq: Int64(n), repo: try DID("did:plc:spammer"), rev: "3k\(n)aaaaaaaaaa", since: nil, commit: nil,
                 prevData: nil,
-                time: try Datetime(time ?? "2026-01-01T00:00:0\(n).000Z"), ops: [op]))
+                time: time ?? "2026-01-01T00:00:0\(n).000Z", ops: [op]))
     }
 
     /// The service's path for one process: rules → `EventLabeler` → `LabelWriter` → the store,

@@ -45,9 +45,8 @@ public struct CommitEvent: Sendable {
     /// The commit block's CID; nil from Jetstream, which does not carry it.
     public var commit: CID?
     public var prevData: CID?
-    /// When the relay broadcast it; nil when its text is not an atproto datetime (the event is
-    /// still delivered: a time the labeler cannot read is no reason to skip a record).
-    public var time: Datetime?
+    /// When the relay broadcast it, as sent (read as a datetime only when asked: `time`).
+    public var timeText: String
     public var ops: [RepoOp]
     /// Number of blocks in the CAR slice.
     public var blockCount: Int
@@ -55,7 +54,7 @@ public struct CommitEvent: Sendable {
     public var rebase: Bool
 
     public init(
-        seq: Int64, repo: DID, rev: String, since: String?, commit: CID?, prevData: CID?, time: Datetime?,
+        seq: Int64, repo: DID, rev: String, since: String?, commit: CID?, prevData: CID?, time: String,
         ops: [RepoOp], blockCount: Int = 0, tooBig: Bool = false, rebase: Bool = false
     ) {
         self.seq = seq
@@ -64,7 +63,7 @@ public struct CommitEvent: Sendable {
         self.since = since
         self.commit = commit
         self.prevData = prevData
-        self.time = time
+        timeText = time
         self.ops = ops
         self.blockCount = blockCount
         self.tooBig = tooBig
@@ -110,9 +109,8 @@ public struct SyncEvent: Sendable {
     public var seq: Int64
     public var did: DID
     public var rev: String
-    /// When the relay broadcast it; nil when its text is not an atproto datetime (the event is
-    /// still delivered: a time the labeler cannot read is no reason to skip a record).
-    public var time: Datetime?
+    /// When the relay broadcast it, as sent (read as a datetime only when asked: `time`).
+    public var timeText: String
     public var commit: CID?
 }
 
@@ -120,15 +118,14 @@ public struct SyncEvent: Sendable {
 public struct IdentityEvent: Sendable {
     public var seq: Int64
     public var did: DID
-    /// When the relay broadcast it; nil when its text is not an atproto datetime (the event is
-    /// still delivered: a time the labeler cannot read is no reason to skip a record).
-    public var time: Datetime?
+    /// When the relay broadcast it, as sent (read as a datetime only when asked: `time`).
+    public var timeText: String
     public var handle: String?
 
-    public init(seq: Int64, did: DID, time: Datetime?, handle: String?) {
+    public init(seq: Int64, did: DID, time: String, handle: String?) {
         self.seq = seq
         self.did = did
-        self.time = time
+        timeText = time
         self.handle = handle
     }
 }
@@ -137,17 +134,16 @@ public struct IdentityEvent: Sendable {
 public struct AccountEvent: Sendable {
     public var seq: Int64
     public var did: DID
-    /// When the relay broadcast it; nil when its text is not an atproto datetime (the event is
-    /// still delivered: a time the labeler cannot read is no reason to skip a record).
-    public var time: Datetime?
+    /// When the relay broadcast it, as sent (read as a datetime only when asked: `time`).
+    public var timeText: String
     public var active: Bool
     /// Set when `active` is false: takendown, suspended, deleted, deactivated, desynchronized, throttled.
     public var status: String?
 
-    public init(seq: Int64, did: DID, time: Datetime?, active: Bool, status: String?) {
+    public init(seq: Int64, did: DID, time: String, active: Bool, status: String?) {
         self.seq = seq
         self.did = did
-        self.time = time
+        timeText = time
         self.active = active
         self.status = status
     }
@@ -174,3 +170,20 @@ public struct ErrorMessage: Sendable, Equatable {
         self.message = message
     }
 }
+
+/// The relay's time of an event, read when asked: most events are never asked (the labeler reads
+/// it only when a rule looks at the event), and parsing it costs as much as a small record.
+public protocol RelayTimed {
+    var timeText: String { get }
+}
+
+extension RelayTimed {
+    /// When the relay broadcast the event; nil when its text is not an atproto datetime (the
+    /// event is still delivered: a time the labeler cannot read is no reason to skip a record).
+    public var time: Datetime? { try? Datetime(timeText) }
+}
+
+extension CommitEvent: RelayTimed {}
+extension SyncEvent: RelayTimed {}
+extension IdentityEvent: RelayTimed {}
+extension AccountEvent: RelayTimed {}

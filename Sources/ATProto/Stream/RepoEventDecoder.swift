@@ -56,12 +56,12 @@ public struct RepoEventDecoder: Sendable {
             case "#identity":
                 return .identity(
                     IdentityEvent(
-                        seq: try fields.seq(), did: try fields.did("did"), time: try fields.datetime("time"),
+                        seq: try fields.seq(), did: try fields.did("did"), time: try fields.string("time"),
                         handle: try fields.optionalString("handle")))
             case "#account":
                 return .account(
                     AccountEvent(
-                        seq: try fields.seq(), did: try fields.did("did"), time: try fields.datetime("time"),
+                        seq: try fields.seq(), did: try fields.did("did"), time: try fields.string("time"),
                         active: try fields.bool("active"), status: try fields.optionalString("status")))
             case "#sync": return .sync(try sync(fields))
             case "#info":
@@ -101,7 +101,7 @@ public struct RepoEventDecoder: Sendable {
         }
         return CommitEvent(
             seq: seq, repo: repo, rev: rev, since: try fields.optionalString("since"), commit: commitCID,
-            prevData: try fields.optionalLink("prevData"), time: try fields.datetime("time"), ops: ops,
+            prevData: try fields.optionalLink("prevData"), time: try fields.string("time"), ops: ops,
             blockCount: car.blocks.count, tooBig: try fields.optionalBool("tooBig") ?? false,
             rebase: try fields.optionalBool("rebase") ?? false)
     }
@@ -145,7 +145,7 @@ public struct RepoEventDecoder: Sendable {
         }
         guard let root = car.roots.first else { throw FrameError(.badCommit("the CAR has no root")) }
         try checkCommitObject(in: car, cid: root, did: did, rev: rev)
-        return SyncEvent(seq: seq, did: did, rev: rev, time: try fields.datetime("time"), commit: root)
+        return SyncEvent(seq: seq, did: did, rev: rev, timeText: try fields.string("time"), commit: root)
     }
 
     /// The checks a consumer must make before trusting a commit (sync spec, "Message Validation"):
@@ -191,13 +191,6 @@ struct Fields {
         guard let v = map[key], !v.isNull else { return nil }
         guard let s = v.stringValue else { throw fail(key, "is not a string") }
         return s
-    }
-
-    /// A datetime field: missing or not a string is malformed; text that is not an atproto
-    /// datetime gives nil.
-    func datetime(_ key: String) throws(FrameError) -> Datetime? {
-        let text = try string(key)
-        return try? Datetime(text)
     }
 
     func did(_ key: String) throws(FrameError) -> DID {

@@ -20,7 +20,7 @@ public struct JetstreamEventDecoder: Sendable {
         guard let timeUS = value["time_us"]?.intValue, timeUS > 0 else {
             throw Error(reason: "missing or invalid 'time_us'")
         }
-        let time = Datetime(unixMicros: timeUS)
+        let time = Datetime.format(unixMicros: timeUS)
         switch value["kind"]?.stringValue {
         case "commit":
             guard let commit = value["commit"] else { throw Error(reason: "commit event without 'commit'") }
@@ -52,7 +52,7 @@ public struct JetstreamEventDecoder: Sendable {
             let body = value["identity"]
             return .identity(
                 IdentityEvent(
-                    seq: timeUS, did: did, time: body?["time"]?.stringValue.flatMap { try? Datetime($0) } ?? time,
+                    seq: timeUS, did: did, time: body?["time"]?.stringValue ?? time,
                     handle: body?["handle"]?.stringValue))
         case "account":
             guard let body = value["account"], let active = body["active"]?.boolValue else {
@@ -60,7 +60,7 @@ public struct JetstreamEventDecoder: Sendable {
             }
             return .account(
                 AccountEvent(
-                    seq: timeUS, did: did, time: body["time"]?.stringValue.flatMap { try? Datetime($0) } ?? time,
+                    seq: timeUS, did: did, time: body["time"]?.stringValue ?? time,
                     active: active,
                     status: body["status"]?.stringValue))
         case let kind?:
