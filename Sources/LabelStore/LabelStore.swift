@@ -46,7 +46,7 @@ public final class LabelStore: Sendable {
     /// so by default a commit returns only once it is on disk (`full`): with `normal`, an OS crash
     /// or power loss can roll back a commit whose labels subscribers already have, and its seqs
     /// would then be handed out again to other labels, which those subscribers never see.
-    public enum Durability: String, Sendable {
+    public enum Durability: String, Sendable, CaseIterable {
         /// `synchronous=FULL`: every commit is fsynced (the writer's group commit keeps them few).
         case full
         /// `synchronous=NORMAL`: safe across process crashes, not across OS crashes.

@@ -29,7 +29,9 @@ public struct LabelerAssembly: Sendable {
     /// Opens (creating it and its folder when absent) the database at `store.path`.
     public func openStore() throws(Failure) -> LabelStore {
         do { try createParentDirectory(of: configuration.storePath) } catch { throw Failure(error.description) }
-        do { return try LabelStore(path: configuration.storePath) } catch { throw Failure(error.description) }
+        do { return try LabelStore(path: configuration.storePath, durability: configuration.storeDurability) } catch {
+            throw Failure(error.description)
+        }
     }
 
     /// The signing key: `LABELER_SIGNING_PRIVATE_KEY`, else the key file, which is created

@@ -1,4 +1,5 @@
 import Foundation
+import LabelStore
 import Yams
 
 /// Everything `labeler run` can be told, each with a default that runs: `config/labeler.yaml`
@@ -24,6 +25,9 @@ public struct LabelerConfiguration: Sendable, Equatable {
     public var perKeyQueue = 1_000
     public var rulesPath = "rules"
     public var storePath = "data/labels.sqlite"
+    /// `full`: a commit is on disk before its labels are served (the default); `normal`: one
+    /// fsync fewer per commit, but an OS crash can take back labels subscribers already have.
+    public var storeDurability = LabelStore.Durability.full
     public var signingKey = "data/signing.key"
     public var signingType = KeyKind.secp256k1
     public var serverHost = "127.0.0.1"
@@ -53,6 +57,7 @@ public struct LabelerConfiguration: Sendable, Equatable {
         ("scheduler.per_key_queue", { c, v throws(Problem) in c.perKeyQueue = try v.int(in: 1...10_000_000) }),
         ("rules.path", { c, v throws(Problem) in c.rulesPath = try v.nonEmptyString() }),
         ("store.path", { c, v throws(Problem) in c.storePath = try v.nonEmptyString() }),
+        ("store.durability", { c, v throws(Problem) in c.storeDurability = try v.choice() }),
         ("signing.key", { c, v throws(Problem) in c.signingKey = try v.nonEmptyString() }),
         ("signing.type", { c, v throws(Problem) in c.signingType = try v.choice() }),
         ("server.host", { c, v throws(Problem) in c.serverHost = try v.nonEmptyString() }),
