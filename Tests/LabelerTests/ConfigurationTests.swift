@@ -74,11 +74,13 @@ import Testing
             environment: [
                 "LABELER_SERVER_PORT": "9100", "LABELER_SCHEDULER_PER_KEY_QUEUE": "5",
                 "LABELER_SOURCE_COLLECTIONS": "a.b.c, d.e.f", "LABELER_LOG_LEVEL": "debug", "PATH": "/bin",
+                "LABELER_STORE_DURABILITY": "normal",
             ])
         #expect(c.sourceKind == .jetstream && c.sourceURL.hasPrefix("wss://jetstream2"))
         #expect(c.concurrency == 2 && c.perKeyQueue == 5)
         #expect(c.serverPort == 9100)  // the environment wins
         #expect(c.sourceCollections == ["a.b.c", "d.e.f"])
+        #expect(c.storeDurability == .normal && LabelerConfiguration().storeDurability == .full)
     }
 
     @Test(arguments: [
@@ -92,6 +94,7 @@ import Testing
         ("scheduler:\n  concurrency: many\n", ":2:16: scheduler.concurrency: must be a whole number"),
         ("source:\n  collections: app.bsky.feed.post\n", ":2:16: source.collections: must be a list"),
         ("store: data.sqlite\n", ":1:1: store must be a mapping"),
+        ("store:\n  durability: sometimes\n", ":2:15: store.durability: must be one of full, normal, not 'sometimes'"),
     ])
     func badFilesSayWhereAndWhat(_ yaml: String, _ message: String) throws {
         let path = try write(yaml)
