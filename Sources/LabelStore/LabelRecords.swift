@@ -3,11 +3,9 @@ import Foundation
 import GRDB
 
 /// A row of `label`: the current state of one label key, under the seq it was last changed with.
-/// Read and written column by column (not through Codable): the label stream reads these rows
-/// by the thousand.
-struct LabelRow: FetchableRecord, PersistableRecord, Sendable {
-    static let databaseTableName = "label"
-
+/// Read column by column (not through Codable): the label stream reads these rows by the
+/// thousand. Written only by `LabelStore.commit`, through `insertSQL`.
+struct LabelRow: FetchableRecord, Sendable {
     var seq: Int64?
     var src: String
     var uri: String
@@ -39,22 +37,6 @@ struct LabelRow: FetchableRecord, PersistableRecord, Sendable {
         eventSeq = row["event_seq"]
     }
 
-    func encode(to container: inout PersistenceContainer) throws {
-        container["seq"] = seq
-        container["src"] = src
-        container["uri"] = uri
-        container["cid"] = cid
-        container["val"] = val
-        container["neg"] = neg
-        container["cts"] = cts
-        container["exp"] = exp
-        container["sig"] = sig
-        container["key_id"] = keyID
-        container["locked"] = locked
-        container["event_source"] = eventSource
-        container["event_seq"] = eventSeq
-    }
-
     init(_ label: Label, sig: [UInt8], keyID: Int64, locked: Bool, event: EventPosition?) {
         src = label.src
         uri = label.uri
@@ -69,8 +51,6 @@ struct LabelRow: FetchableRecord, PersistableRecord, Sendable {
         eventSource = event?.source.rawValue
         eventSeq = event?.seq
     }
-
-    mutating func didInsert(_ inserted: InsertionSuccess) { seq = inserted.rowID }
 
     /// The writer's insert, as a prepared statement (see `LabelStore.commit`).
     static let insertSQL = """

@@ -16,26 +16,10 @@ public struct ThresholdEvent: Sendable, Hashable {
 }
 
 extension LabelStore {
-    /// How many times rule `ruleID` matched for account `did` at or after `since` (microseconds).
-    /// Threshold rules (`count` within a window) read this, so counts survive restarts.
-    ///
-    /// With `before`, hits of that event at or after its position, and of later events of the
-    /// same stream, are not counted: an event handled again after a restart sees exactly what it
-    /// saw the first time, even though its own hits may already be stored.
-    public func thresholdCount(ruleID: String, did: String, since: Int64, before: ThresholdEvent? = nil) throws(Error)
-        -> Int
-    {
-        var sql = "SELECT COUNT(*) FROM threshold_hit WHERE rule_id = ? AND did = ? AND time >= ?"
-        var arguments: StatementArguments = [ruleID, did, since]
-        if let before {
-            sql += " AND NOT (event_source IS ? AND (event_seq > ? OR (event_seq = ? AND ordinal >= ?)))"
-            arguments += [before.source.rawValue, before.seq, before.seq, before.ordinal]
-        }
-        do {
-            return try pool.read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }
-        } catch {
-            throw Error("reading threshold counts", error)
-        }
+    /// How many hits of rule `ruleID` for account `did` at or after `since` (microseconds) are
+    /// stored (what a restarted labeler counts from; `StoredThresholdCounts` keeps the counts).
+    public func thresholdCount(ruleID: String, did: String, since: Int64) throws(Error) -> Int {
+        try thresholdHits(ruleID: ruleID, did: did, since: since, window: 0).count
     }
 
     /// Every stored hit of rule `ruleID` for account `did` at or after `since` (microseconds), for

@@ -73,7 +73,8 @@ final class ScratchBox: @unchecked Sendable {
 /// so an account's counts are consistent within its events.
 public protocol ThresholdStore: Sendable {
     /// Hits at or after `since`; with `before`, not those of that event from its position on,
-    /// nor of later events (see `LabelStore.thresholdCount`).
+    /// nor of later events of the same stream: an event handled again after a restart sees
+    /// exactly what it saw the first time, even though its own hits may already be stored.
     func count(ruleID: String, did: String, since: Int64, before: ThresholdEvent?) -> Int
     /// Records `bumps` in memory, the first at position `from` of its event and the rest after it.
     func record(_ bumps: [CounterBump], from: ThresholdEvent?)
@@ -136,6 +137,8 @@ public final class StoredThresholdCounts: ThresholdStore {
             // Read outside the lock; events of one account run one at a time, so no other
             // worker loads this key meanwhile (another account's worker may record, which merges).
             let stored: [ThresholdHit]
+            // The store keeps no window per hit; 0 lets the eviction in `record` drop loaded hits
+            // first, which is safe: they are stored, and read again if the account comes back.
             do { stored = try store.thresholdHits(ruleID: ruleID, did: did, since: .min, window: 0) } catch {
                 onError(error)
                 return 0

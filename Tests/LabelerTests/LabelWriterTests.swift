@@ -2,6 +2,7 @@ import ATCrypto
 import ATProto
 import GRDB
 import LabelStore
+import Rules
 import TestSupport
 import Testing
 
@@ -243,5 +244,46 @@ import Testing
         #expect(stored == queued)
         #expect(cursor <= Int64(stored))
         #expect(writer.totals.failedTransactions == 0)
+    }
+}
+
+/// Limits and refusals of the writer.
+@Suite struct LabelWriterLimitTests {
+    /// A one-off command's writer gives up after its attempts, and the submitter hears why; a
+    /// restart of a source needs the writer to know which source.
+    @Test func aWriterWithLimitedAttemptsGivesUpAndSaysWhy() async throws {
+        let store = try LabelStore(path: temporaryPath("labels.sqlite"))
+        let writer = try LabelWriter(
+            store: store, src: "did:plc:labeler", key: .generate(.secp256k1),
+            configuration: .init(retryDelay: .milliseconds(1), attempts: 2), logger: quietLogger())
+        let run = Task { await writer.run() }
+        let error = await #expect(throws: LabelStore.Error.self) { try await writer.restartSource() }
+        #expect(error?.description == "a source restart with no source named")
+        #expect(writer.totals.failedTransactions == 2)
+        // The writer goes on with the next submission.
+        let rows = try await writer.submit([
+            LabelChange(action: .apply, uri: "did:plc:x", val: "spam", origin: .rule(id: "r"))
+        ])
+        #expect(rows.count == 1)
+        run.cancel()
+        await run.value
+    }
+
+    /// Memory holds the accounts whose hits can still count; beyond its capacity, those whose
+    /// hits have all left their window are forgotten, and counts stay what the store says.
+    @Test func thresholdCountsForgetExpiredAccountsBeyondCapacity() throws {
+        let store = try LabelStore(path: temporaryPath("labels.sqlite"))
+        let counts = StoredThresholdCounts(store: store, capacity: 2)
+        let hour: Int64 = 3_600_000_000
+        for n in 0..<3 {
+            counts.record([CounterBump(ruleID: "r", did: "did:plc:a\(n)", time: hour, window: hour)], from: nil)
+        }
+        #expect(counts.accountsHeld == 3)  // all still inside their window
+        #expect(counts.count(ruleID: "r", did: "did:plc:a0", since: 0, before: nil) == 1)
+        // A hit three hours later: the others have left their window and go.
+        counts.record([CounterBump(ruleID: "r", did: "did:plc:b", time: 4 * hour, window: hour)], from: nil)
+        #expect(counts.accountsHeld == 1)
+        #expect(counts.count(ruleID: "r", did: "did:plc:a0", since: 3 * hour, before: nil) == 0)
+        #expect(counts.count(ruleID: "r", did: "did:plc:b", since: 3 * hour, before: nil) == 1)
     }
 }
