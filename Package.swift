@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // C libraries, each wrapped once by a single Swift target.
@@ -67,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "labeler",
             dependencies: [
-                "ATProto", "ATCrypto", "Firehose", "KeyedScheduler", "Labeler", "LabelStore", "Rules",
+                "ATProto", "ATCrypto", "Firehose", "Identity", "KeyedScheduler", "Labeler", "LabelStore", "Rules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -108,11 +109,25 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Who an account is: DID documents (did:plc, did:web), handles (DNS TXT and HTTPS, checked both
+        // ways), a bounded cache; and the XRPC calls to an account's PDS that publish the labeler.
+        .target(
+            name: "Identity",
+            dependencies: [
+                "ATProto", "ATCrypto",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // Wiring: the ingest pipeline, configuration, services.
         .target(
             name: "Labeler",
             dependencies: [
-                "ATProto", "ATCrypto", "Firehose", "KeyedScheduler", "LabelStore", "LabelServer", "Rules",
+                "ATProto", "ATCrypto", "Firehose", "Identity", "KeyedScheduler", "LabelStore", "LabelServer", "Rules",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -201,6 +216,19 @@ let package = Package(
             path: "Tests/TestSupport",
             swiftSettings: strict
         ),
+        // An in-process PLC directory, web hosts, PDS and DNS server that check the real lexicons.
+        .target(
+            name: "TestNetwork",
+            dependencies: [
+                "ATProto",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TestNetwork",
+            swiftSettings: strict
+        ),
         .testTarget(name: "ATProtoTests", dependencies: ["ATProto", "SyntheticFirehose", "SeededRandom"], swiftSettings: strict),
         .testTarget(
             name: "LabelerTests",
@@ -228,6 +256,15 @@ let package = Package(
         ),
         .testTarget(name: "MatchingTests", dependencies: ["Matching", "SeededRandom"], swiftSettings: strict),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "ATProto", "Matching"], swiftSettings: strict),
+        .testTarget(
+            name: "IdentityTests",
+            dependencies: [
+                "Identity", "ATProto", "ATCrypto", "TestSupport", "TestNetwork",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "ATCryptoTests", dependencies: ["ATCrypto", "ATProto"], swiftSettings: strict),
         .testTarget(
             name: "FirehoseTests",
