@@ -1,4 +1,5 @@
 import ATProto
+import Identity
 import LabelStore
 import Logging
 import Rules
@@ -32,6 +33,9 @@ public final class EventLabeler: Sendable {
 
     public let evaluator: RuleEvaluator
     let writer: LabelWriter?
+    /// Told of every `#identity` event, so that a changed handle or DID document (a rotated
+    /// key) is resolved again rather than served from its cache.
+    let identity: IdentityResolver?
     let logger: Logger
     /// What the rules asked for; locked only for events that produced effects.
     private let tally = Mutex(Tally())
@@ -39,9 +43,10 @@ public final class EventLabeler: Sendable {
     private let typeCounts = EventTypeCounts()
     private let newestTime = Atomic<Int64>(.min)
 
-    public init(evaluator: RuleEvaluator, writer: LabelWriter?, logger: Logger) {
+    public init(evaluator: RuleEvaluator, writer: LabelWriter?, identity: IdentityResolver? = nil, logger: Logger) {
         self.evaluator = evaluator
         self.writer = writer
+        self.identity = identity
         self.logger = logger
     }
 
@@ -64,6 +69,9 @@ public final class EventLabeler: Sendable {
     /// Handles one event (the pipeline's handler).
     public func handle(seq: Int64, event: RepoEvent) async throws {
         let handled = typeCounts.count(event)
+        if let identity, case .identity(let change) = event {
+            await identity.invalidate(change.did, handle: change.handle.flatMap { try? Handle($0) })
+        }
         // The newest event's time (for the lag behind the relay), read from every 64th event:
         // parsing a datetime for each would cost more than the rest of an unlabeled event.
         var time: Int64? = nil

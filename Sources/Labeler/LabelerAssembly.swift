@@ -1,6 +1,7 @@
 import ATCrypto
 import ATProto
 import Foundation
+import Identity
 import LabelStore
 import Logging
 import Rules
@@ -24,6 +25,29 @@ public struct LabelerAssembly: Sendable {
     public init(configuration: LabelerConfiguration, environment: [String: String]) {
         self.configuration = configuration
         self.environment = environment
+    }
+
+    /// The identity resolver the `identity.*` keys describe.
+    public func identityResolver() throws(Failure) -> IdentityResolver {
+        var resolver = IdentityResolver.Configuration()
+        resolver.plcURL = configuration.identityPLCURL
+        resolver.cacheTTL = configuration.identityCacheTTL
+        resolver.timeout = configuration.identityTimeout
+        resolver.dnsTimeout = min(configuration.identityTimeout, .seconds(3))
+        if !configuration.identityDNSServer.isEmpty {
+            do { resolver.dnsServer = try DNSTXTClient.parseServer(configuration.identityDNSServer) } catch {
+                throw Failure("identity.dns_server: \(error)")
+            }
+        }
+        return IdentityResolver(configuration: resolver)
+    }
+
+    /// The labeler's DID (`did`), which going live needs.
+    public func labelerDID() throws(Failure) -> DID {
+        guard !configuration.did.isEmpty else {
+            throw Failure("did is empty: set it to the labeler account's DID in the configuration (or LABELER_DID)")
+        }
+        do { return try DID(configuration.did) } catch { throw Failure("did: \(error)") }
     }
 
     /// Opens (creating it and its folder when absent) the database at `store.path`.

@@ -33,6 +33,25 @@ public struct LabelerConfiguration: Sendable, Equatable {
     public var serverHost = "127.0.0.1"
     public var serverPort = 14_831
     public var adminToken = ""
+    /// The https origin the network reaches this labeler at (what `#atproto_labeler` must say):
+    /// scheme, host and port only. Empty until the labeler is put on the network.
+    public var publicURL = ""
+    /// The PLC directory that resolves did:plc.
+    public var identityPLCURL = "https://plc.directory"
+    /// How long a resolved DID document or handle is believed (`#identity` events end it sooner).
+    public var identityCacheTTL = Duration.seconds(3600)
+    /// How long one resolution request may take.
+    public var identityTimeout = Duration.seconds(10)
+    /// The DNS server for handle lookups, `ip[:port]`; empty: the system's.
+    public var identityDNSServer = ""
+    /// How `labeler declare` logs in to the labeler's account: a handle or DID (empty: `did`).
+    public var accountIdentifier = ""
+    /// The account's PDS; empty: the DID document's `#atproto_pds`.
+    public var accountPDSURL = ""
+
+    /// The environment variable that holds the account's app password. It is never read from a
+    /// file, so the configuration can be committed.
+    public static let accountPasswordVariable = "LABELER_ACCOUNT_PASSWORD"
 
     public init() {}
 
@@ -63,6 +82,16 @@ public struct LabelerConfiguration: Sendable, Equatable {
         ("server.host", { c, v throws(Problem) in c.serverHost = try v.nonEmptyString() }),
         ("server.port", { c, v throws(Problem) in c.serverPort = try v.int(in: 0...65_535) }),
         ("server.admin_token", { c, v throws(Problem) in c.adminToken = try v.string() }),
+        ("server.public_url", { c, v throws(Problem) in c.publicURL = try v.publicOrigin() }),
+        ("identity.plc_url", { c, v throws(Problem) in c.identityPLCURL = try v.httpURL() }),
+        ("identity.cache_ttl", { c, v throws(Problem) in c.identityCacheTTL = try v.duration() }),
+        ("identity.timeout", { c, v throws(Problem) in c.identityTimeout = try v.duration(minimum: .milliseconds(1)) }),
+        ("identity.dns_server", { c, v throws(Problem) in c.identityDNSServer = try v.string() }),
+        ("account.identifier", { c, v throws(Problem) in c.accountIdentifier = try v.string() }),
+        (
+            "account.pds_url",
+            { c, v throws(Problem) in c.accountPDSURL = try v.string().isEmpty ? "" : try v.httpURL() }
+        ),
     ]
 
     static func environmentName(_ path: String) -> String {
@@ -157,7 +186,7 @@ public struct LabelerConfiguration: Sendable, Equatable {
             guard let key = Self.keys.first(where: { Self.environmentName($0.path) == name }) else {
                 // Read by the logger and the key loader, not configuration keys.
                 if name == "LABELER_LOG_LEVEL" || name == SigningKeyLoader.environmentVariable
-                    || name == Self.environmentVariable
+                    || name == Self.environmentVariable || name == Self.accountPasswordVariable
                 {
                     continue
                 }
@@ -204,6 +233,51 @@ public struct LabelerConfiguration: Sendable, Equatable {
                     reason: "must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), not '\(s)'")
             }
             return value
+        }
+
+        /// `90`, `90s`, `500ms`, `15m`, `1h`, `2d`: a bare number is seconds.
+        func duration(minimum: Duration = .zero) throws(Problem) -> Duration {
+            let text = try string().trimmingCharacters(in: .whitespaces)
+            let units: [(suffix: String, seconds: Double)] = [
+                ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400),
+            ]
+            var number = Substring(text)
+            var scale = 1.0
+            if let unit = units.first(where: {
+                text.hasSuffix($0.suffix) && Double(text.dropLast($0.suffix.count)) != nil
+            }) {
+                number = text.dropLast(unit.suffix.count)
+                scale = unit.seconds
+            }
+            guard let value = Double(number), value.isFinite, value >= 0 else {
+                throw Problem(reason: "must be a duration such as 30s, 15m or 1h, not '\(text)'")
+            }
+            let duration = Duration.milliseconds(Int64((value * scale * 1000).rounded()))
+            guard duration >= minimum else { throw Problem(reason: "must be at least \(minimum)") }
+            return duration
+        }
+
+        /// An http(s) URL (the PLC directory, a PDS).
+        func httpURL() throws(Problem) -> String {
+            let text = try nonEmptyString()
+            guard let url = URLComponents(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme),
+                url.host?.isEmpty == false
+            else { throw Problem(reason: "must be an http(s) URL, not '\(text)'") }
+            return text.hasSuffix("/") ? String(text.dropLast()) : text
+        }
+
+        /// Scheme, host and optional port, nothing else: what `#atproto_labeler` may say. Empty
+        /// is allowed (not on the network yet).
+        func publicOrigin() throws(Problem) -> String {
+            let text = try string()
+            guard !text.isEmpty else { return "" }
+            guard let url = URLComponents(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme),
+                url.host?.isEmpty == false
+            else { throw Problem(reason: "must be an https origin such as https://labeler.example.com, not '\(text)'") }
+            guard url.path.isEmpty || url.path == "/", url.query == nil, url.fragment == nil, url.user == nil else {
+                throw Problem(reason: "must have no path, query or fragment (the network adds /xrpc/...): '\(text)'")
+            }
+            return text.hasSuffix("/") ? String(text.dropLast()) : text
         }
 
         func list() throws(Problem) -> [String] {

@@ -2,6 +2,7 @@ import ATCrypto
 import ATProto
 import Firehose
 import Foundation
+import Identity
 import KeyedScheduler
 import LabelServer
 import LabelStore
@@ -30,6 +31,8 @@ public final class LabelerService: Sendable {
     public let src: String
     public let reloader: RuleReloader
     public let labeler: EventLabeler
+    /// Resolves DIDs and handles; `#identity` events from the source invalidate what it holds.
+    public let identity: IdentityResolver
     public let writer: LabelWriter
     public let pipeline: IngestPipeline
     public let source: any EventSource
@@ -136,7 +139,8 @@ public final class LabelerService: Sendable {
                 thresholdLogger.error("threshold counts not read", metadata: ["error": "\(error)"])
             },
             eventSource: source.cursorName)
-        let labeler = EventLabeler(evaluator: evaluator, writer: writer, logger: logger)
+        do { identity = try assembly.identityResolver() } catch { throw StartError(description: error.description) }
+        let labeler = EventLabeler(evaluator: evaluator, writer: writer, identity: identity, logger: logger)
         self.labeler = labeler
 
         let writer = self.writer

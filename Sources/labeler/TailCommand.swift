@@ -2,6 +2,8 @@ import ATCrypto
 import ATProto
 import ArgumentParser
 import Firehose
+import Identity
+import Labeler
 import Logging
 
 extension LabelsCommand {
@@ -12,14 +14,19 @@ extension LabelsCommand {
             discussion: """
                 URL is the labeler's address (https://labeler.example, ws://127.0.0.1:14831); the \
                 subscribeLabels path is added. With --verify every label's signature is checked \
-                against --key, or against the label's src when that is a did:key; a label that does \
-                not verify is reported on standard error and the exit status is 1.
+                against --key when given, else against the #atproto_label key of the label's src \
+                (resolved with the configuration's identity settings; a did:key src is its own key). \
+                A signature that fails is checked again against a freshly resolved key before it \
+                counts; a label that does not verify is reported on standard error and the exit \
+                status is 1.
                 """)
 
         @Argument(help: "The labeler's URL.") var url: String
         @Option(help: "Start after this seq (0: from the beginning; default: live only).") var cursor: Int64?
         @Flag(help: "Check every signature.") var verify = false
-        @Option(help: "The labeler's signing key as a did:key (for --verify).") var key: String?
+        @Option(help: "The labeler's signing key as a did:key (for --verify; default: resolved from src).")
+        var key: String?
+        @OptionGroup var configuration: ConfigurationOption
         @Flag(help: "One atproto JSON label per line.") var json = false
         @Option(help: "Stop after this many labels.") var limit: Int?
 
@@ -38,17 +45,29 @@ extension LabelsCommand {
             do { client = try LabelStreamClient(url: url, logger: logger) } catch {
                 throw CommandFailure(error.description)
             }
+            var resolver: IdentityResolver? = nil
+            if verify && givenKey == nil {
+                let configuration = try configuration.load()
+                do {
+                    resolver = try LabelerAssembly(configuration: configuration, environment: [:]).identityResolver()
+                } catch {
+                    throw CommandFailure(error.description)
+                }
+            }
+            let verifier = LabelVerifier(resolver: resolver, fixedKey: givenKey)
             var seen = 0
             var invalid = 0
-            var keys: [String: PublicKey] = [:]
             do {
                 try await client.run(cursor: cursor) { message in
                     guard case .labels(let seq, let labels) = message else { return }
                     for label in labels {
                         var verdict = ""
                         if verify {
-                            let publicKey = try givenKey ?? Self.key(for: label.src, cache: &keys)
-                            if label.verifySignature(with: publicKey) {
+                            let result: LabelVerifier.Verdict
+                            do { result = try await verifier.verify(label) } catch {
+                                throw CommandFailure("--verify: \(label.src): \(error)")
+                            }
+                            if result == .valid {
                                 verdict = " verified"
                             } else {
                                 verdict = " INVALID"
@@ -76,23 +95,6 @@ extension LabelsCommand {
             }
             if invalid > 0 { throw CommandFailure("\(invalid) of \(seen) labels did not verify") }
             if verify { writeToStandardError("\(seen) labels, every signature verified\n") }
-        }
-
-        /// The key of a labeler whose `src` is a did:key. Other DIDs need their DID document
-        /// (its `#atproto_label` key), which is given with --key.
-        static func key(for src: String, cache: inout [String: PublicKey]) throws -> PublicKey {
-            if let known = cache[src] { return known }
-            guard src.hasPrefix("did:key:") else {
-                throw CommandFailure(
-                    "--verify: labels from \(src) need its #atproto_label key: pass it with --key did:key:…")
-            }
-            do {
-                let key = try PublicKey(didKey: src)
-                cache[src] = key
-                return key
-            } catch {
-                throw CommandFailure("--verify: src \(src): \(error.message)")
-            }
         }
     }
 

@@ -95,6 +95,14 @@ import Testing
         ("source:\n  collections: app.bsky.feed.post\n", ":2:16: source.collections: must be a list"),
         ("store: data.sqlite\n", ":1:1: store must be a mapping"),
         ("store:\n  durability: sometimes\n", ":2:15: store.durability: must be one of full, normal, not 'sometimes'"),
+        (
+            "server:\n  public_url: https://labeler.example.com/xrpc\n",
+            ":2:15: server.public_url: must have no path, query or fragment"
+        ),
+        ("server:\n  public_url: labeler.example.com\n", ":2:15: server.public_url: must be an https origin"),
+        ("identity:\n  cache_ttl: an hour\n", ":2:14: identity.cache_ttl: must be a duration such as 30s"),
+        ("identity:\n  timeout: 0s\n", ":2:12: identity.timeout: must be at least"),
+        ("identity:\n  plc_url: plc.directory\n", ":2:12: identity.plc_url: must be an http(s) URL"),
     ])
     func badFilesSayWhereAndWhat(_ yaml: String, _ message: String) throws {
         let path = try write(yaml)
@@ -104,6 +112,23 @@ import Testing
             let text = (error as? LabelerConfiguration.Error)?.description ?? ""
             return text.hasPrefix(path + message)
         }
+    }
+
+    @Test func goingLiveKeys() throws {
+        let path = try write(
+            """
+            server: {public_url: "https://labeler.example.com/"}
+            identity: {plc_url: "http://127.0.0.1:2582", cache_ttl: 15m, timeout: 500ms, dns_server: "10.0.0.2:5353"}
+            account: {identifier: labeler.example.com, pds_url: "https://pds.example.com"}
+            """)
+        let c = try LabelerConfiguration.load(
+            path: path, required: true,
+            environment: ["LABELER_ACCOUNT_PASSWORD": "app-password", "LABELER_IDENTITY_CACHE_TTL": "90"])
+        #expect(c.publicURL == "https://labeler.example.com")
+        #expect(c.identityPLCURL == "http://127.0.0.1:2582" && c.identityTimeout == .milliseconds(500))
+        #expect(c.identityCacheTTL == .seconds(90) && c.identityDNSServer == "10.0.0.2:5353")
+        #expect(c.accountIdentifier == "labeler.example.com" && c.accountPDSURL == "https://pds.example.com")
+        #expect(LabelerConfiguration().identityCacheTTL == .seconds(3600))
     }
 
     @Test func badEnvironmentSaysWhich() {
