@@ -74,7 +74,7 @@ public struct DIDDocument: Sendable, Equatable {
 
     /// Whether an entry's `id` names `fragment` (given without `#`) of this document: both
     /// `#fragment` and `<did>#fragment` are used in practice.
-    func names(_ entryID: String, _ fragment: String) -> Bool {
+    public func names(_ entryID: String, _ fragment: String) -> Bool {
         entryID == "#" + fragment || entryID == id.rawValue + "#" + fragment
     }
 

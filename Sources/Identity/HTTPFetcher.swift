@@ -17,7 +17,15 @@ public struct HTTPFetcher: Sendable {
     /// Answers larger than this are refused rather than read.
     public let maximumBody: Int
 
-    public init(client: HTTPClient = .shared, timeout: Duration, maximumBody: Int = 1 << 20) {
+    /// One client for the process. Unlike `HTTPClient.shared` it does not retry a refused
+    /// connection until the deadline: a host that is down says so at once.
+    public static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    public init(client: HTTPClient = HTTPFetcher.client, timeout: Duration, maximumBody: Int = 1 << 20) {
         self.client = client
         self.timeout = timeout
         self.maximumBody = maximumBody

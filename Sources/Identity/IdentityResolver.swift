@@ -88,7 +88,7 @@ public actor IdentityResolver {
     }
 
     /// Where the DID's document is published.
-    public func documentURL(for did: DID) throws(IdentityError) -> String {
+    public nonisolated func documentURL(for did: DID) throws(IdentityError) -> String {
         switch did.method {
         case "plc":
             let base =
