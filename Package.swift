@@ -234,7 +234,7 @@ let package = Package(
             name: "LabelerTests",
             dependencies: [
                 "Labeler", "LabelStore", "Firehose", "ATProto", "ATCrypto", "KeyedScheduler", "SyntheticFirehose",
-                "TestRelay", "Rules", "SeededRandom", "TestSupport", "TestNetwork", "Identity",
+                "TestRelay", "Rules", "SeededRandom", "TestSupport", "TestNetwork", "Identity", "LabelServer",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict

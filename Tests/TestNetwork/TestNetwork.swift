@@ -256,6 +256,8 @@ public final class TestNetwork: Sendable {
             return Response(
                 status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: did)))
         }
+        // A host that answers health checks but is no labeler (no WebSocket upgrade).
+        router.get("xrpc/_health") { _, _ -> Response in json(["version": "test-network"]) }
         pds(on: router, shared: shared)
     }
 }
