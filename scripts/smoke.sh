@@ -65,6 +65,7 @@ contains "stats count the coffee labels" '"by_val":\{"coffee":[1-9][0-9]*\}'
 
 expect "rules check on the starter rules" 0 "$bin/labeler" rules check rules
 contains "rules check summary" '^ok: [0-9]+ rules'
+contains "the starter rules' values are defined in rules/labels.yaml" '^ok: .*, [0-9]+ label definitions$'
 mkdir -p "$tmp/labelrules"
 cp rules/labels.yaml "$tmp/labelrules/"
 printf 'rules:\n  - id: undefined\n    on: [post]\n    match: {keywords: [x]}\n    label: spam-bot\n  - id: hider\n    on: [post]\n    match: {keywords: [y]}\n    label: "!hide"\n' > "$tmp/labelrules/r.yaml"
