@@ -65,6 +65,15 @@ contains "stats count the coffee labels" '"by_val":\{"coffee":[1-9][0-9]*\}'
 
 expect "rules check on the starter rules" 0 "$bin/labeler" rules check rules
 contains "rules check summary" '^ok: [0-9]+ rules'
+contains "the starter rules' values are defined in rules/labels.yaml" '^ok: .*, [0-9]+ label definitions$'
+mkdir -p "$tmp/labelrules"
+cp rules/labels.yaml "$tmp/labelrules/"
+printf 'rules:\n  - id: undefined\n    on: [post]\n    match: {keywords: [x]}\n    label: spam-bot\n  - id: hider\n    on: [post]\n    match: {keywords: [y]}\n    label: "!hide"\n' > "$tmp/labelrules/r.yaml"
+expect "rules check rejects a value labels.yaml does not define" 1 "$bin/labeler" rules check "$tmp/labelrules"
+contains "the undefined value at its label" "r.yaml:5:12: label value 'spam-bot' is not defined in labels.yaml \\($tmp/labelrules/labels.yaml\\)"
+sed -i 's/spam-bot/spam/' "$tmp/labelrules/r.yaml"
+expect "a global value loads, with a warning" 0 "$bin/labeler" rules check "$tmp/labelrules"
+contains "the global value's warning" "r.yaml:9:12: warning: label '!hide' is a global value"
 expect "rules test on the starter rules" 0 "$bin/labeler" rules test rules
 contains "rules test passes" ' passed, 0 failed$'
 mkdir -p "$tmp/badrules"

@@ -107,14 +107,24 @@ public struct LabelerAssembly: Sendable {
     }
 
     /// The rule set in `rules.path`; with no such folder, the empty set (`missingIsEmpty`) or a
-    /// failure. Each problem of a set that does not load is logged as `file:line:column: …`.
+    /// failure. Each problem of a set that does not load is logged as `file:line:column: …`, each
+    /// warning of one that does too.
     public func ruleSet(missingIsEmpty: Bool, logger: Logger) throws(Failure) -> RuleSet {
         let directory = configuration.rulesPath
         guard FileManager.default.fileExists(atPath: directory) else {
             if missingIsEmpty { return .empty }
             throw Failure("\(directory): no rules folder")
         }
-        do { return try RuleSet.load(directory: directory) } catch {
+        do {
+            let set = try RuleSet.load(directory: directory)
+            for warning in set.warnings { logger.warning("\(warning)") }
+            if set.labelDefinitions == nil {
+                logger.info(
+                    "no \(LabelDefinitions.fileName) in the rules folder: label values are not checked against definitions",
+                    metadata: ["rules": "\(directory)"])
+            }
+            return set
+        } catch {
             for diagnostic in error.diagnostics { logger.error("\(diagnostic)") }
             throw Failure("\(directory): the rules do not load (\(error.diagnostics.count) problems)")
         }

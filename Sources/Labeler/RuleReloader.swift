@@ -7,7 +7,7 @@ import Rules
 import Glibc
 #endif
 
-/// Reloads the rules on SIGHUP and when a rule or list file changes, swapping the new set in
+/// Reloads the rules on SIGHUP and when a rule, list or label definitions file changes, swapping the new set in
 /// atomically between events. A set that fails to load is never used: the running one stays,
 /// every problem is logged as `file:line:column: message`, and the failure is counted.
 public final class RuleReloader: Sendable {
@@ -50,6 +50,7 @@ public final class RuleReloader: Sendable {
     public func reload(reason: String) -> Bool {
         switch holder.reload(from: directory) {
         case .success(let set):
+            for warning in set.warnings { logger.warning("\(warning)") }
             logger.info("rules reloaded", metadata: ["reason": "\(reason)", "rules": "\(set.summary)"])
             return true
         case .failure(let error):

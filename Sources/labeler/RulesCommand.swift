@@ -18,7 +18,11 @@ struct RulesCommand: ParsableCommand {
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Load a rules folder and report every problem as file:line:column: message.",
-            discussion: "Exits 1 when there is any problem; the set would not load in the service either."
+            discussion: """
+                Exits 1 when there is any problem; the set would not load in the service either. Warnings \
+                (file:line:column: warning: message) do not stop it from loading. With a labels.yaml in the \
+                folder, every label value a rule emits must be defined there.
+                """
         )
 
         @Argument(help: "The rules folder (default: the configuration's rules.path).")
@@ -26,7 +30,14 @@ struct RulesCommand: ParsableCommand {
         @OptionGroup var file: ConfigurationOption
 
         func run() throws {
-            let set = try loadRules(try directory ?? file.load().rulesPath)
+            let directory = try self.directory ?? file.load().rulesPath
+            let set = try loadRules(directory)
+            for warning in set.warnings { print(warning) }
+            if set.labelDefinitions == nil {
+                print(
+                    "note: no \(LabelDefinitions.fileName) in \(directory): label values are not checked against definitions"
+                )
+            }
             print("ok: \(set.summary)")
         }
     }

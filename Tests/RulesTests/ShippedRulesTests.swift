@@ -27,6 +27,19 @@ import Testing
         }
     }
 
+    /// `rules/labels.yaml` defines exactly the values the starter rules emit, so the set loads
+    /// with it (as `labeler rules check rules` does) and declares nothing unused.
+    @Test func shippedLabelDefinitionsCoverTheShippedRules() throws {
+        let definitions = try #require(set.labelDefinitions)
+        #expect(definitions.path == TestSupport.shippedRules + "/labels.yaml")
+        #expect(Set(definitions.values) == Set(set.emittedValues))
+        #expect(definitions.values.count == set.emittedValues.count)
+        #expect(set.warnings.isEmpty)
+        for definition in definitions.definitions {
+            #expect(definition.locales.map(\.lang) == ["en"], "\(definition.value)")
+        }
+    }
+
     @Test(arguments: (1...20).map { "BADWORD\($0)" })
     func plantedPlaceholderSlurs(word: String) {
         #expect(TestSupport.labels(set, TestSupport.post("some text \(word) more")).contains("slur"))

@@ -17,8 +17,13 @@ import Synchronization
 public final class RuleSet: Sendable {
     /// The rules in evaluation order: every rule comes after the rules it references.
     public let rules: [RuleInfo]
-    /// Every file read: rule files, then list files.
+    /// Every file read: rule files, `labels.yaml` when there is one, then list files.
     public let files: [String]
+    /// The folder's `labels.yaml`, or `nil` when it has none (label values are then not checked
+    /// against definitions).
+    public let labelDefinitions: LabelDefinitions?
+    /// What loaded but deserves a look (a rule emitting a global value), ordered by place.
+    public let warnings: [RuleDiagnostic]
     /// Number of keywords (list entries) over all rules.
     public let keywordCount: Int
     /// Number of regexes over all rules.
@@ -53,13 +58,15 @@ public final class RuleSet: Sendable {
 
     init(
         rules: [RuleInfo], tables: CompiledTables, keywords: KeywordSet<ScanTag>, tokens: TokenSet<ScanTag>,
-        files: [String]
+        files: [String], labelDefinitions: LabelDefinitions? = nil, warnings: [RuleDiagnostic] = []
     ) {
         self.rules = rules
         self.tables = tables
         self.keywords = keywords
         self.tokens = tokens
         self.files = files
+        self.labelDefinitions = labelDefinitions
+        self.warnings = warnings
         serial = Self.serials.add(1, ordering: .relaxed).newValue
         keywordCount = keywords.count - tables.literalEntries + tokens.count
         regexCount = tables.regexes.count
@@ -116,6 +123,10 @@ public final class RuleSet: Sendable {
         rules: [], tables: CompiledTables(), keywords: KeywordSetBuilder<ScanTag>().build(),
         tokens: TokenSetBuilder<ScanTag>().build(), files: [])
 
+    /// The label values the rules emit (dry runs included), sorted: with the global ones among
+    /// them, what a service record's `policies.labelValues` lists.
+    public var emittedValues: [String] { Set(rules.compactMap(\.label)).sorted() }
+
     /// The rule with `id`, if any.
     public func rule(_ id: String) -> RuleInfo? {
         indexByID[id].map { rules[$0] }
@@ -155,6 +166,7 @@ public final class RuleSet: Sendable {
     public var summary: String {
         "\(rules.count) rules, \(keywordCount) keywords (\(tokens.count) as exact tokens), \(regexCount) regexes "
             + "(\(prefilteredRegexCount) with a literal prefilter), \(files.count) files"
+            + (labelDefinitions.map { ", \($0.definitions.count) label definitions" } ?? "")
     }
 }
 

@@ -84,9 +84,11 @@ struct RuleFileParser {
         let unless = entries["unless"].flatMap { condition($0, kinds: kinds) }
 
         var label: String?
+        var labelLocation: SourceLocation?
         if let labelNode = entries["label"], let value = reader.string(labelNode, "label") {
             if let problem = LabelValue.problem(with: value) { reader.error(labelNode, problem) }
             label = value
+            labelLocation = reader.location(of: labelNode)
         }
 
         let subject = subjectKind(entries, kinds: kinds, named: named)
@@ -138,7 +140,8 @@ struct RuleFileParser {
         return RuleDefinition(
             id: id, idLocation: idLocation, description: description, kinds: kinds, match: match ?? .any([]),
             unless: unless,
-            label: label, subject: subject, expiresIn: expiresIn, mode: mode, negateOnNoMatch: negate,
+            label: label, labelLocation: labelLocation, subject: subject, expiresIn: expiresIn, mode: mode,
+            negateOnNoMatch: negate,
             threshold: threshold, directory: directory)
     }
 

@@ -1,9 +1,9 @@
 import Matching
 
-/// Turns the rule files of a set into a ``RuleSet``: parses every file, then checks what spans
-/// rules (duplicate ids, unknown and cyclic `rule:` references), compiles every regex and keyword,
-/// and orders the rules so that each comes after the rules it references. Every problem is
-/// collected; any problem means no rule set.
+/// Turns the rule files of a set into a ``RuleSet``: parses every file and the label definitions,
+/// then checks what spans rules (duplicate ids, unknown and cyclic `rule:` references, label values
+/// without a definition), compiles every regex and keyword, and orders the rules so that each comes
+/// after the rules it references. Every problem is collected; any error means no rule set.
 enum RuleSetCompiler {
     static func compile(_ sources: RuleSources, options: RuleSet.LoadOptions) throws(RuleLoadError) -> RuleSet {
         var diagnostics: [RuleDiagnostic] = []
@@ -15,6 +15,19 @@ enum RuleSetCompiler {
             definitions += parser.parse()
             diagnostics += parser.diagnostics
             listFiles += parser.listFiles.filter { !listFiles.contains($0) }
+        }
+
+        var labelDefinitions: LabelDefinitions?
+        var warnings: [RuleDiagnostic] = []
+        if let file = sources.labelDefinitions {
+            var parser = LabelDefinitionParser(source: SourceText(path: file.path, text: file.text))
+            labelDefinitions = LabelDefinitions(path: file.path, definitions: parser.parse())
+            diagnostics += parser.diagnostics
+            checkLabels(
+                definitions, declared: parser.declaredValues, file: file.path, diagnostics: &diagnostics,
+                warnings: &warnings)
+        } else {
+            checkLabels(definitions, declared: nil, file: nil, diagnostics: &diagnostics, warnings: &warnings)
         }
 
         let index = indexIDs(definitions, diagnostics: &diagnostics)
@@ -33,7 +46,35 @@ enum RuleSetCompiler {
         guard diagnostics.isEmpty else { throw RuleLoadError(diagnostics: diagnostics) }
         return RuleSet(
             rules: builder.rules, tables: builder.tables, keywords: builder.keywords.build(),
-            tokens: builder.tokens.build(), files: sources.ruleFiles.map(\.path) + listFiles)
+            tokens: builder.tokens.build(),
+            files: sources.ruleFiles.map(\.path) + [labelDefinitions?.path].compactMap { $0 } + listFiles,
+            labelDefinitions: labelDefinitions,
+            warnings: warnings.sorted { ($0.location, $0.message) < ($1.location, $1.message) })
+    }
+
+    /// Checks the label value of every rule against the definitions: with `labels.yaml`
+    /// (`declared` not `nil`), a value it does not define is an error, unless it is a global value;
+    /// a global value the file does not redefine gets a warning saying what the app does with it.
+    private static func checkLabels(
+        _ definitions: [RuleDefinition], declared: [String: SourceLocation]?, file: String?,
+        diagnostics: inout [RuleDiagnostic], warnings: inout [RuleDiagnostic]
+    ) {
+        for definition in definitions {
+            guard let label = definition.label, let location = definition.labelLocation,
+                LabelValue.problem(with: label) == nil
+            else { continue }
+            let defined = declared?[label] != nil
+            if let warning = LabelValue.globalValueWarning(label, redefined: defined) {
+                warnings.append(RuleDiagnostic(location, warning, severity: .warning))
+            } else if let declared, let file, !defined {
+                diagnostics.append(
+                    RuleDiagnostic(
+                        location,
+                        "label value '\(label)' is not defined in \(LabelDefinitions.fileName) (\(file)); "
+                            + "every value a rule emits needs a definition there"
+                            + Suggestion.hint(for: label, in: declared.keys.sorted())))
+            }
+        }
     }
 
     /// Rule index by id; a repeated id is reported where it repeats.

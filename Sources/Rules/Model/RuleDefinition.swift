@@ -9,6 +9,8 @@ struct RuleDefinition {
     var match: ConditionDefinition
     var unless: ConditionDefinition?
     var label: String?
+    /// Where the label value is written.
+    var labelLocation: SourceLocation?
     var subject: LabelSubjectKind
     var expiresIn: RuleDuration?
     var mode: RuleMode

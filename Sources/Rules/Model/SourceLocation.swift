@@ -20,17 +20,29 @@ public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConver
     }
 }
 
-/// One problem found while loading a rule set, printed as `file:line:column: message`.
+/// One problem found while loading a rule set, printed as `file:line:column: message` (an error)
+/// or `file:line:column: warning: message`.
 public struct RuleDiagnostic: Hashable, Sendable, CustomStringConvertible {
-    public var location: SourceLocation
-    public var message: String
-
-    public init(_ location: SourceLocation, _ message: String) {
-        self.location = location
-        self.message = message
+    /// Errors stop the set from loading; warnings point out something the operator may not
+    /// intend, and the set loads.
+    public enum Severity: Hashable, Sendable {
+        case error
+        case warning
     }
 
-    public var description: String { "\(location): \(message)" }
+    public var location: SourceLocation
+    public var message: String
+    public var severity: Severity
+
+    public init(_ location: SourceLocation, _ message: String, severity: Severity = .error) {
+        self.location = location
+        self.message = message
+        self.severity = severity
+    }
+
+    public var description: String {
+        severity == .warning ? "\(location): warning: \(message)" : "\(location): \(message)"
+    }
 }
 
 /// A rule set that could not be loaded, with every problem found (not just the first): loading is

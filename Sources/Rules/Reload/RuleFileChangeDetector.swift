@@ -1,8 +1,8 @@
 import Foundation
 
 /// Notices when the files of a rule set change, by polling: the size and modification time of
-/// every rule file under the folder (files added and removed included) and of the list files the
-/// loaded set read. Cheap enough to run every second or two; the service reloads when
+/// every rule file under the folder and of its `labels.yaml` (files added and removed included)
+/// and of the list files the loaded set read. Cheap enough to run every second or two; the service reloads when
 /// ``poll()`` says so.
 ///
 /// ```swift
@@ -40,7 +40,7 @@ public struct RuleFileChangeDetector: Sendable {
     /// second reload of what was just loaded (a large list takes seconds to compile).
     public mutating func watch(listFiles: [String]) {
         let watched = Set(listFiles)
-        let ruleFiles = Set((try? RuleSources.yamlFiles(under: directory)) ?? [])
+        let ruleFiles = Set(folderFiles())
         for path in self.listFiles where !watched.contains(path) && !ruleFiles.contains(path) {
             last.removeValue(forKey: path)
         }
@@ -58,9 +58,14 @@ public struct RuleFileChangeDetector: Sendable {
     /// The stamps of every watched file now.
     public func snapshot() -> [String: Stamp?] {
         var stamps: [String: Stamp?] = [:]
-        let ruleFiles = (try? RuleSources.yamlFiles(under: directory)) ?? []
-        for path in ruleFiles + listFiles { stamps[path] = Self.stamp(of: path) }
+        for path in folderFiles() + listFiles { stamps[path] = Self.stamp(of: path) }
         return stamps
+    }
+
+    /// The rule files found in the folder now, and its `labels.yaml` whether it exists or not (so
+    /// that creating or deleting it is a change).
+    private func folderFiles() -> [String] {
+        ((try? RuleSources.yamlFiles(under: directory)) ?? []) + [RuleSources.labelDefinitionsPath(in: directory)]
     }
 
     static func stamp(of path: String) -> Stamp? {
