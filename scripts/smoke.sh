@@ -111,6 +111,16 @@ expect "labels stats --json" 0 "$OLDPWD/$bin/labeler" labels stats --json
 contains "stats keys" '^\{"labels":0,"negated":1,"last_seq":2,"cursor":null,.*"by_val":\{\},"by_rule":\{"manual":1\}\}$'
 cd "$OLDPWD"
 
+# Going live, with nothing reachable: doctor says what is missing, declare stops at the first gap.
+printf 'did: ""\nsource: {url: "ws://127.0.0.1:1"}\nidentity: {timeout: 2s}\nrules: {path: rules}\nstore: {path: "%s/live.sqlite"}\nsigning: {key: "%s/live.key"}\n' "$tmp" "$tmp" >"$tmp/live.yaml"
+expect "doctor exits 1 when a check fails" 1 "$bin/labeler" doctor --config "$tmp/live.yaml" --json
+contains "doctor --json names every check" '^\{"checks":\[\{"message":"the configuration loads","name":"config","ok":true\},.*"name":"relay".*\],"ok":false\}$'
+expect "doctor prints a line per check" 1 "$bin/labeler" doctor --config "$tmp/live.yaml"
+contains "doctor says how to fix the DID" '^✘ did_document: did is empty: set it'
+contains "the starter values are all defined" '^✔ label_values: '
+expect "declare without a DID is one line" 1 "$bin/labeler" declare --config "$tmp/live.yaml" --dry-run
+contains "declare says what is missing" '^Error: did is empty'
+
 expect "decode benchmark smoke" 0 "$bin/decode-bench" --synthetic 2000 --rounds 1
 contains "benchmark reports every level with no failures" 'verified +[0-9]+ msg/s +[0-9.]+ MB/s +0 failures'
 

@@ -139,7 +139,8 @@ public struct LabelerDoctor: Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             checks.append(
                 Check(
-                    "signing_key", ok: false, "\(path) does not exist: `labeler run` or `labeler keys show` creates it")
+                    "signing_key", ok: false,
+                    "\(path) does not exist: `labeler run` creates it, or `labeler keys generate --out \(path)`")
             )
             return nil
         }

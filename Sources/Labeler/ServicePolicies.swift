@@ -1,4 +1,5 @@
 import Foundation
+import Rules
 
 /// What the labeler's service record publishes about its labels: the values it emits and the
 /// definitions clients show them with, taken from `labels.yaml` and the rules.
@@ -28,5 +29,24 @@ public struct ServicePolicies: Sendable, Equatable {
         let body = value.hasPrefix("!") ? value.dropFirst() : Substring(value)
         return !body.isEmpty && body.utf8.count <= 100
             && body.utf8.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || $0 == UInt8(ascii: "-") }
+    }
+
+    /// The policies of a rule set: its `labels.yaml` definitions, and every value its rules emit
+    /// (the global ones among them are published without a definition).
+    public static func of(_ ruleSet: RuleSet) throws(LabelerAssembly.Failure) -> ServicePolicies {
+        guard let definitions = ruleSet.labelDefinitions else {
+            throw LabelerAssembly.Failure(
+                "the rules folder has no \(LabelDefinitions.fileName): define the label values there first (see docs/rules.md)"
+            )
+        }
+        let policies = definitions.policies(alsoPublishing: ruleSet.emittedValues)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data: Data
+        do { data = try encoder.encode(policies.labelValueDefinitions) } catch {
+            throw LabelerAssembly.Failure("\(definitions.path): cannot encode the definitions: \(error)")
+        }
+        return ServicePolicies(
+            labelValues: policies.labelValues, definitions: data, emittedValues: ruleSet.emittedValues)
     }
 }

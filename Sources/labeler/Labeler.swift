@@ -7,7 +7,7 @@ struct Labeler: AsyncParsableCommand {
         abstract: "An AT Protocol labeler: reads the firehose, applies rules, signs and serves labels.",
         subcommands: [
             RunCommand.self, ReplayCommand.self, RecordCommand.self, CaptureCommand.self, LabelsCommand.self,
-            LabelCommand.self, KeysCommand.self, RulesCommand.self,
+            LabelCommand.self, KeysCommand.self, RulesCommand.self, DeclareCommand.self, DoctorCommand.self,
         ]
     )
 

@@ -2,6 +2,7 @@ import ATCrypto
 import ATProto
 import Foundation
 import Identity
+import Rules
 import TestNetwork
 import TestSupport
 import Testing
@@ -220,5 +221,34 @@ import Testing
             #expect(fragment.contains(labelKey.multikey) && fragment.contains(Self.publicURL))
             #expect(!setup.network.calls.contains { $0.contains("Plc") })
         }
+    }
+}
+
+/// `#identity` events reach the resolver, so a rotated key is not served from its cache.
+@Suite struct IdentityEventTests {
+    @Test func anIdentityEventMakesTheResolverLookAgain() async throws {
+        let network = try TestNetwork()
+        let base = try await network.start()
+        let did = "did:plc:rotatingrotatingrotating"
+        let first = SigningKey.generate(.secp256k1).publicKey.didKey
+        let second = SigningKey.generate(.secp256k1).publicKey.didKey
+        network.withState {
+            $0.plc[did] = .init(verificationMethods: ["atproto_label": first], alsoKnownAs: [], services: [:])
+        }
+        var configuration = IdentityResolver.Configuration()
+        configuration.plcURL = base + "/plc"
+        let resolver = IdentityResolver(configuration: configuration)
+        let labeler = EventLabeler(
+            evaluator: RuleEvaluator(holder: RuleSetHolder(.empty)), writer: nil,
+            identity: resolver, logger: quietLogger())
+
+        #expect(try await resolver.key("atproto_label", of: try DID(did)).didKey == first)
+        network.withState { $0.plc[did]?.verificationMethods["atproto_label"] = second }
+        #expect(try await resolver.key("atproto_label", of: try DID(did)).didKey == first)  // cached
+        try await labeler.handle(
+            seq: 9,
+            event: .identity(IdentityEvent(seq: 9, did: try DID(did), time: "2026-12-02T10:00:00.000Z", handle: nil)))
+        #expect(try await resolver.key("atproto_label", of: try DID(did)).didKey == second)
+        await network.stop()
     }
 }
