@@ -129,7 +129,10 @@ public final class LabelServer: Service, Sendable {
             on: webSocketRouter)
 
         let webSocket = WebSocketServerConfiguration(
-            maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: configuration.pingInterval), closeTimeout: .seconds(5)
+            maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: configuration.pingInterval),
+            // After a final error frame the client may still be reading what was buffered before it;
+            // its close reply comes after that. Closing sooner would reset the connection and lose it.
+            closeTimeout: max(.seconds(5), configuration.errorFrameTimeout)
         )
         let listening = listening
         application = Application(
