@@ -2,7 +2,7 @@ import KeyedScheduler
 import TestSupport
 import Testing
 
-@Suite("Scheduler backpressure", .timeLimit(.minutes(1)))
+@Suite("Scheduler backpressure", .timeLimit(.minutes(5)))
 struct SchedulerBackpressureTests {
     @Test func submitSuspendsAtTheQueueLimitAndResumesWhenThereIsRoom() async throws {
         let gate = Gate()
@@ -28,7 +28,7 @@ struct SchedulerBackpressureTests {
             gate.open()
             try await blocked.value
             #expect(accepted.current)
-            #expect(await scheduler.shutdown(gracePeriod: .seconds(10)) == 3)
+            #expect(await scheduler.shutdown(gracePeriod: .seconds(120)) == 3)
         }
     }
 
@@ -56,7 +56,7 @@ struct SchedulerBackpressureTests {
             gate.open()
             try await hotKey.value
             try await otherKey.value
-            #expect(await scheduler.shutdown(gracePeriod: .seconds(10)) == 3)
+            #expect(await scheduler.shutdown(gracePeriod: .seconds(120)) == 3)
             #expect(started.current.filter { $0 != 3 } == [0, 1, 2])
         }
     }
@@ -84,7 +84,7 @@ struct SchedulerBackpressureTests {
             #expect(scheduler.metrics.waitingSubmitters == 0)
 
             gate.open()
-            #expect(await scheduler.shutdown(gracePeriod: .seconds(10)) == 0)
+            #expect(await scheduler.shutdown(gracePeriod: .seconds(120)) == 0)
             #expect(scheduler.metrics.submitted == 1)
         }
     }
@@ -100,12 +100,12 @@ struct SchedulerBackpressureTests {
             await #expect(throws: KeyedSchedulerError.seqNotIncreasing(seq: 52, previous: 53)) {
                 try await scheduler.submit(key: "b", seq: 52, payload: 0)
             }
-            #expect(await scheduler.shutdown(gracePeriod: .seconds(10)) == 53)
+            #expect(await scheduler.shutdown(gracePeriod: .seconds(120)) == 53)
         }
     }
 }
 
-@Suite("Scheduler batch submission", .timeLimit(.minutes(1)))
+@Suite("Scheduler batch submission", .timeLimit(.minutes(5)))
 struct SchedulerBatchTests {
     /// A batch that does not fit is admitted as room appears; the submitter waits once, until
     /// its last event is in, and the events before the one that waited run meanwhile.
@@ -137,7 +137,7 @@ struct SchedulerBatchTests {
             gate.open()
             try await submitter.value
             #expect(admitted.current)
-            #expect(await scheduler.shutdown(gracePeriod: .seconds(10)) == 6)
+            #expect(await scheduler.shutdown(gracePeriod: .seconds(120)) == 6)
             #expect(started.current.sorted() == [1, 2, 3, 4, 5, 6])
         }
     }
@@ -160,7 +160,7 @@ struct SchedulerBatchTests {
             // Seq 2 holds back the even key, and the mark stays below it.
             #expect(scheduler.lowWaterMark == 1)
             gate.open()
-            #expect(await scheduler.shutdown(gracePeriod: .seconds(10)) == 40)
+            #expect(await scheduler.shutdown(gracePeriod: .seconds(120)) == 40)
             let seen = order.current
             #expect(seen.filter { $0 % 2 == 0 } == Array(stride(from: 2, through: 40, by: 2)))
             #expect(seen.filter { $0 % 2 == 1 } == Array(stride(from: 1, through: 39, by: 2)))
@@ -179,7 +179,7 @@ struct SchedulerBatchTests {
             #expect(scheduler.metrics.submitted == 0)
             try await scheduler.submit([])
             try await scheduler.submit([.init(key: "a", seq: 11, payload: 0), .init(key: "b", seq: 12, payload: 0)])
-            #expect(await scheduler.shutdown(gracePeriod: .seconds(10)) == 12)
+            #expect(await scheduler.shutdown(gracePeriod: .seconds(120)) == 12)
         }
     }
 
@@ -203,7 +203,7 @@ struct SchedulerBatchTests {
             #expect(await submitter.value == .cancelled)
             #expect(scheduler.metrics.submitted == 2)
             gate.open()
-            #expect(await scheduler.shutdown(gracePeriod: .seconds(10)) == 2)
+            #expect(await scheduler.shutdown(gracePeriod: .seconds(120)) == 2)
             #expect(scheduler.metrics.waitingSubmitters == 0)
         }
     }

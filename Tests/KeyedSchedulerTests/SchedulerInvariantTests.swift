@@ -18,7 +18,7 @@ struct RunObservations: Sendable {
     init(events: Int) { finished = Array(repeating: false, count: events) }
 }
 
-@Suite("Scheduler under real concurrency", .timeLimit(.minutes(1)))
+@Suite("Scheduler under real concurrency", .timeLimit(.minutes(5)))
 struct SchedulerInvariantTests {
     /// Thousands of events over a few dozen keys with random (seeded) work: yields, short
     /// sleeps or nothing. Small bounds make the producer wait often. Submitted one by one
@@ -94,7 +94,7 @@ struct SchedulerInvariantTests {
                     try await scheduler.submit(indices.map { .init(key: plan[$0].key, seq: plan[$0].seq, payload: $0) })
                 }
             }
-            return await scheduler.shutdown(gracePeriod: .seconds(30))
+            return await scheduler.shutdown(gracePeriod: .seconds(120))
         }
         await watcher.value
 
