@@ -32,6 +32,8 @@ import Testing
         #expect(lines.first?.contains("post/6\"") == true)
         #expect(tail.logText.contains("15 labels, every signature verified"))
         #expect(relay.requestedCursors.first == 5)
+        // Stopping at --limit closes with a close frame, and waits for the reply.
+        #expect(relay.clientCloses.map(\.code) == [1000])
     }
 
     @Test(.timeLimit(.minutes(1))) func aLabelThatDoesNotVerifyFailsTheTail() async throws {
