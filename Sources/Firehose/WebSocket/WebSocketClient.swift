@@ -427,7 +427,9 @@ public final class WebSocketSession: @unchecked Sendable {
                     return try message(buffer, text: fragmentsAreText)
                 }
             case .ping:
-                try await send(.pong, data: frame.unmaskedData)
+                // A ping read from the buffer after the connection closed cannot be answered; the
+                // frames after it can still be read, and the next read reports the end.
+                try? await send(.pong, data: frame.unmaskedData)
             case .pong:
                 break
             case .connectionClose:
