@@ -84,7 +84,7 @@ enum ReadMode: String, CaseIterable, Sendable, CustomTestStringConvertible {
             url: url,
             webSocket: .init(
                 pingInterval: .milliseconds(200), silenceTimeout: silence, connectTimeout: .seconds(5),
-                readWindow: mode == .batches ? .milliseconds(3) : .zero),
+                closeTimeout: .seconds(30), readWindow: mode == .batches ? .milliseconds(3) : .zero),
             backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(100)))
     }
 
@@ -351,7 +351,7 @@ enum ReadMode: String, CaseIterable, Sendable, CustomTestStringConvertible {
         let (relay, source, received) = try await deliver(faults: faults, mode: mode)
         #expect(received.snapshot.seqs == Self.seqs)
         #expect(source.metrics.snapshot.closeCodes == [1013: 2])
-        #expect(relay.clientCloses.map(\.code) == [1013, 1013, 1001])
+        try await waitUntil("the close frames") { relay.clientCloses.map(\.code) == [1013, 1013, 1001] }
         await relay.stop()
     }
 
@@ -359,7 +359,7 @@ enum ReadMode: String, CaseIterable, Sendable, CustomTestStringConvertible {
     @Test(arguments: ReadMode.allCases) func shutdownSendsGoingAway(mode: ReadMode) async throws {
         let (relay, _, received) = try await deliver(mode: mode)
         #expect(received.snapshot.seqs == Self.seqs)
-        #expect(relay.clientCloses.map(\.code) == [1001])
+        try await waitUntil("the close frame") { relay.clientCloses.map(\.code) == [1001] }
         await relay.stop()
     }
 
@@ -372,7 +372,7 @@ enum ReadMode: String, CaseIterable, Sendable, CustomTestStringConvertible {
         let (relay, source, received) = try await deliver(faults: faults)
         #expect(received.snapshot.seqs == Self.seqs)
         #expect(source.metrics.snapshot.connections == 2)
-        #expect(relay.clientCloses.first?.code == code)
+        try await waitUntil("the close frame") { relay.clientCloses.first?.code == code }
         await relay.stop()
     }
 
@@ -445,14 +445,15 @@ enum ReadMode: String, CaseIterable, Sendable, CustomTestStringConvertible {
         let recorder = try CaptureRecorder(path: dir.file("rec.bin"), limit: 300)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let source = try RelaySource(configuration: .init(url: relay.url), logger: logger)
+        let source = try RelaySource(
+            configuration: .init(url: relay.url, webSocket: .init(closeTimeout: .seconds(30))), logger: logger)
         await #expect(throws: CaptureRecorder.LimitReached.self) {
             try await source.run(resumeAfter: { nil }, deliver: { try recorder.write($0) })
         }
         try recorder.flush()
         #expect(recorder.count == 300)
         // Stopping at the limit (`labeler record --limit`) closes with a close frame.
-        #expect(relay.clientCloses.map(\.code) == [1000])
+        try await waitUntil("the close frame") { relay.clientCloses.map(\.code) == [1000] }
         // The file holds the first 300 messages byte for byte.
         #expect(try readAll(dir.file("rec.bin")) == Array(messages.prefix(300)))
         await relay.stop()
