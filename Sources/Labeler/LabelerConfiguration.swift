@@ -20,6 +20,9 @@ public struct LabelerConfiguration: Sendable, Equatable {
     /// Least milliseconds between two reads of the source's socket while the stream is light:
     /// one wake-up per window for all the events that came in it (0: one per event).
     public var sourceReadWindowMilliseconds = 4
+    /// How long connecting to the source (TCP, TLS and the WebSocket upgrade together) may take
+    /// before the attempt is given up and retried with backoff.
+    public var sourceConnectTimeout = Duration.seconds(10)
     public var concurrency = 8
     public var queue = 10_000
     public var perKeyQueue = 1_000
@@ -70,6 +73,10 @@ public struct LabelerConfiguration: Sendable, Equatable {
         (
             "source.read_window_ms",
             { c, v throws(Problem) in c.sourceReadWindowMilliseconds = try v.int(in: 0...1_000) }
+        ),
+        (
+            "source.connect_timeout",
+            { c, v throws(Problem) in c.sourceConnectTimeout = try v.duration(minimum: .milliseconds(1)) }
         ),
         ("scheduler.concurrency", { c, v throws(Problem) in c.concurrency = try v.int(in: 1...4096) }),
         ("scheduler.queue", { c, v throws(Problem) in c.queue = try v.int(in: 1...10_000_000) }),

@@ -52,9 +52,29 @@ extension LabelerService {
                     "FutureCursor errors (the stored cursor was ahead of the relay).", { $0.futureCursors }
                 ),
                 ("labeler_source_http_errors_total", "Refused WebSocket upgrades (HTTP errors).", { $0.httpErrors }),
+                (
+                    "labeler_source_connect_timeouts_total",
+                    "Connections whose TCP, TLS or WebSocket upgrade did not finish within source.connect_timeout.",
+                    { $0.connectTimeouts }
+                ),
             ]
             for (name, help, read) in source {
                 registry.counter(name, help: help) { Double(read(relay.snapshot)) }
+            }
+            registry.counterFamily(
+                "labeler_source_close_frames_total",
+                help: "Close frames the relay sent, by close code (1005: none given).", labelNames: ["code"]
+            ) {
+                relay.snapshot.closeCodes.sorted { $0.key < $1.key }.map {
+                    .init(labels: [String($0.key)], value: Double($0.value))
+                }
+            }
+            registry.gauge(
+                "labeler_source_reconnect_delay_seconds",
+                help: "The wait before the last reconnection (it starts over after a connection that worked)."
+            ) {
+                let delay = (relay.snapshot.reconnectDelay ?? .zero).components
+                return Double(delay.seconds) + Double(delay.attoseconds) / 1e18
             }
         } else if let jetstream = source as? JetstreamSource {
             registry.counter("labeler_source_messages_total", help: "Messages received from Jetstream.") {

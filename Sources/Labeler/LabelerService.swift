@@ -77,13 +77,16 @@ public final class LabelerService: Sendable {
         } else {
             decodesRecords = { collection in RuleSet.collection(collection, matchesAnyOf: collections) }
         }
+        let webSocket = WebSocketClient.Configuration(
+            connectTimeout: configuration.sourceConnectTimeout,
+            readWindow: .milliseconds(configuration.sourceReadWindowMilliseconds))
         switch configuration.sourceKind {
         case .relay:
             do {
                 let relay = try RelaySource(
                     configuration: .init(
                         url: configuration.sourceURL,
-                        webSocket: .init(readWindow: .milliseconds(configuration.sourceReadWindowMilliseconds))),
+                        webSocket: webSocket),
                     decoder: RepoEventDecoder(decodesRecords: decodesRecords), logger: logger)
                 source = relay
                 relayMetrics = relay.metrics
@@ -106,7 +109,7 @@ public final class LabelerService: Sendable {
                     configuration: .init(
                         url: configuration.sourceURL, wantedCollections: wanted.contains("*") ? [] : wanted,
                         compressionDictionary: dictionary,
-                        webSocket: .init(readWindow: .milliseconds(configuration.sourceReadWindowMilliseconds))),
+                        webSocket: webSocket),
                     logger: logger)
             } catch {
                 throw StartError(description: "source.url: \(error)")

@@ -4,6 +4,7 @@ import SeededRandom
 import Synchronization
 import SyntheticFirehose
 import TestRelay
+import TestSupport
 import Testing
 
 @testable import Firehose
@@ -83,7 +84,7 @@ enum ReadMode: String, CaseIterable, Sendable, CustomTestStringConvertible {
             url: url,
             webSocket: .init(
                 pingInterval: .milliseconds(200), silenceTimeout: silence, connectTimeout: .seconds(5),
-                readWindow: mode == .batches ? .milliseconds(3) : .zero),
+                closeTimeout: .seconds(30), readWindow: mode == .batches ? .milliseconds(3) : .zero),
             backoff: Backoff(initial: .milliseconds(10), maximum: .milliseconds(100)))
     }
 
@@ -291,6 +292,137 @@ enum ReadMode: String, CaseIterable, Sendable, CustomTestStringConvertible {
         }
     }
 
+    /// A relay that corrupts a frame every 1,500 messages: each connection delivers that many
+    /// events and then fails, so each counts as one that worked and the wait before the next
+    /// stays at the floor (a count of failures that never went down would double it each time).
+    @Test func theBackoffStaysAtItsFloorWhileConnectionsDeliver() async throws {
+        var generator = SyntheticFirehose(seed: 31)
+        let messages = generator.messages(6_000)
+        let all = messages.compactMap { RelaySource.seq(of: $0) }
+        var faults = TestRelay.Faults()
+        faults.corruptEvery = 1_500
+        let relay = try await TestRelay(messages: messages, faults: faults)
+        var configuration = configuration(relay.url)
+        configuration.backoff = Backoff(initial: .milliseconds(40), maximum: .seconds(5))
+        let source = try RelaySource(configuration: configuration, logger: logger())
+        let received = Received()
+        let task = Task { try await source.run(resumeAfter: { received.durable }, deliver: { received.deliver($0) }) }
+        try await waitUntil("every event") { received.snapshot.seqs.count >= all.count }
+        task.cancel()
+        _ = await task.result
+        let metrics = source.metrics.snapshot
+        #expect(received.snapshot.seqs == all)
+        #expect(metrics.decodeErrors >= 3 && metrics.reconnects == metrics.decodeErrors)
+        #expect(metrics.longestReconnectDelay <= .milliseconds(40))
+        #expect(metrics.reconnectDelay.map { $0 <= .milliseconds(40) } == true)
+        await relay.stop()
+    }
+
+    /// A relay that accepts the connection and never answers the upgrade: each attempt ends at
+    /// the connect timeout and is retried, the wait growing since nothing worked.
+    @Test func aStalledUpgradeTimesOutAndIsRetriedWithBackoff() async throws {
+        var faults = TestRelay.Faults()
+        faults.stall = .upgrade
+        let relay = try await TestRelay(messages: Self.messages, faults: faults)
+        var configuration = configuration(relay.url)
+        configuration.webSocket.connectTimeout = .milliseconds(100)
+        configuration.backoff = Backoff(initial: .milliseconds(10), maximum: .milliseconds(40))
+        let source = try RelaySource(configuration: configuration, logger: logger())
+        let task = Task { try await source.run(resumeAfter: { nil }, deliver: { _ in }) }
+        try await waitUntil("three attempts that timed out") { source.metrics.snapshot.connectTimeouts >= 3 }
+        task.cancel()
+        _ = await task.result
+        let metrics = source.metrics.snapshot
+        #expect(metrics.connections == 0)
+        #expect(metrics.reconnects >= 3 && relay.connections >= 3)
+        #expect(metrics.longestReconnectDelay > .milliseconds(10))
+        await relay.stop()
+    }
+
+    /// The relay closes every 250 messages with 1013 and a reason: counted by code, echoed, and
+    /// read on from the cursor; stopping the source then says 1001 (going away).
+    @Test(arguments: ReadMode.allCases) func theRelaysCloseCodeIsCountedAndReadingResumes(mode: ReadMode)
+        async throws
+    {
+        var faults = TestRelay.Faults()
+        faults.closeAfter = 250
+        faults.closeCode = 1013
+        faults.closeReason = "try again later"
+        let (relay, source, received) = try await deliver(faults: faults, mode: mode)
+        #expect(received.snapshot.seqs == Self.seqs)
+        #expect(source.metrics.snapshot.closeCodes == [1013: 2])
+        try await waitUntil("the close frames") { relay.clientCloses.map(\.code) == [1013, 1013, 1001] }
+        await relay.stop()
+    }
+
+    /// Shutdown (the task cancelled) sends a close frame and waits for the relay's reply.
+    @Test(arguments: ReadMode.allCases) func shutdownSendsGoingAway(mode: ReadMode) async throws {
+        let (relay, _, received) = try await deliver(mode: mode)
+        #expect(received.snapshot.seqs == Self.seqs)
+        try await waitUntil("the close frame") { relay.clientCloses.map(\.code) == [1001] }
+        await relay.stop()
+    }
+
+    /// A frame with a reserved bit set, or a text frame that is not UTF-8, fails the connection
+    /// with the matching close code; reading resumes after the last event.
+    @Test(arguments: [(reservedBit: true, code: UInt16(1002)), (reservedBit: false, code: 1007)])
+    func aFrameThatBreaksTheProtocolFailsTheConnection(reservedBit: Bool, code: UInt16) async throws {
+        var faults = TestRelay.Faults()
+        if reservedBit { faults.reservedBitAt = 100 } else { faults.invalidTextAt = 100 }
+        let (relay, source, received) = try await deliver(faults: faults)
+        #expect(received.snapshot.seqs == Self.seqs)
+        #expect(source.metrics.snapshot.connections == 2)
+        try await waitUntil("the close frame") { relay.clientCloses.first?.code == code }
+        await relay.stop()
+    }
+
+    @Test(arguments: ReadMode.allCases) func fragmentedMessagesWithPingsBetweenAreJoined(mode: ReadMode)
+        async throws
+    {
+        var faults = TestRelay.Faults()
+        faults.fragments = 3
+        let (relay, source, received) = try await deliver(faults: faults, mode: mode)
+        #expect(received.snapshot.seqs == Self.seqs)
+        #expect(source.metrics.snapshot.connections == 1)
+        #expect(relay.pingsSent > Self.messages.count)
+        try await waitUntil("a pong for every ping") { relay.pongsReceived == relay.pingsSent }
+        await relay.stop()
+    }
+
+    @Test func wssWithATestCertificateAuthority() async throws {
+        let authority = try TestCertificateAuthority()
+        let relay = try await TestRelay(messages: Self.messages, tls: authority.server)
+        var configuration = configuration(relay.url)
+        configuration.webSocket.tls = authority.client
+        let source = try RelaySource(configuration: configuration, logger: logger())
+        let received = Received()
+        try await run(source, received) { $0.seqs.count >= Self.seqs.count }
+        #expect(received.snapshot.seqs == Self.seqs)
+        #expect(source.metrics.snapshot.connections == 1)
+        await relay.stop()
+    }
+
+    /// Failures in a row raise the wait; a connection that delivered, or stayed up long enough,
+    /// starts it over.
+    @Test func reconnectBackoffStartsOverAfterAConnectionThatWorked() {
+        var backoff = ReconnectBackoff(
+            Backoff(initial: .seconds(1), maximum: .seconds(60), resetAfter: .seconds(30)))
+        var rng = SplitMix64(seed: 3)
+        for failures in 0..<4 {
+            #expect(backoff.failures == failures)
+            backoff.connectionEnded(delivered: false, openFor: failures == 0 ? nil : .seconds(29))
+            let delay = backoff.nextDelay(using: &rng)
+            #expect(delay >= .seconds(1 << failures) / 2 && delay <= .seconds(1 << failures))
+        }
+        backoff.connectionEnded(delivered: true, openFor: .milliseconds(5))
+        #expect(backoff.failures == 0)
+        #expect(backoff.nextDelay(using: &rng) <= .seconds(1))
+        backoff.connectionEnded(delivered: false, openFor: nil)
+        #expect(backoff.failures == 1)
+        backoff.connectionEnded(delivered: false, openFor: .seconds(30))
+        #expect(backoff.failures == 0)
+    }
+
     @Test func backoffGrowsToItsCeilingWithJitter() {
         let backoff = Backoff(initial: .seconds(1), maximum: .seconds(60))
         #expect(backoff.ceiling(attempt: 0) == .seconds(1))
@@ -313,12 +445,15 @@ enum ReadMode: String, CaseIterable, Sendable, CustomTestStringConvertible {
         let recorder = try CaptureRecorder(path: dir.file("rec.bin"), limit: 300)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let source = try RelaySource(configuration: .init(url: relay.url), logger: logger)
+        let source = try RelaySource(
+            configuration: .init(url: relay.url, webSocket: .init(closeTimeout: .seconds(30))), logger: logger)
         await #expect(throws: CaptureRecorder.LimitReached.self) {
             try await source.run(resumeAfter: { nil }, deliver: { try recorder.write($0) })
         }
         try recorder.flush()
         #expect(recorder.count == 300)
+        // Stopping at the limit (`labeler record --limit`) closes with a close frame.
+        try await waitUntil("the close frame") { relay.clientCloses.map(\.code) == [1000] }
         // The file holds the first 300 messages byte for byte.
         #expect(try readAll(dir.file("rec.bin")) == Array(messages.prefix(300)))
         await relay.stop()

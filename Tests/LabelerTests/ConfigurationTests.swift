@@ -74,13 +74,16 @@ import Testing
             environment: [
                 "LABELER_SERVER_PORT": "9100", "LABELER_SCHEDULER_PER_KEY_QUEUE": "5",
                 "LABELER_SOURCE_COLLECTIONS": "a.b.c, d.e.f", "LABELER_LOG_LEVEL": "debug", "PATH": "/bin",
-                "LABELER_STORE_DURABILITY": "normal",
+                "LABELER_STORE_DURABILITY": "normal", "LABELER_SOURCE_CONNECT_TIMEOUT": "2500ms",
             ])
         #expect(c.sourceKind == .jetstream && c.sourceURL.hasPrefix("wss://jetstream2"))
         #expect(c.concurrency == 2 && c.perKeyQueue == 5)
         #expect(c.serverPort == 9100)  // the environment wins
         #expect(c.sourceCollections == ["a.b.c", "d.e.f"])
         #expect(c.storeDurability == .normal && LabelerConfiguration().storeDurability == .full)
+        #expect(
+            c.sourceConnectTimeout == .milliseconds(2500) && LabelerConfiguration().sourceConnectTimeout == .seconds(10)
+        )
     }
 
     @Test(arguments: [
@@ -102,6 +105,7 @@ import Testing
         ("server:\n  public_url: labeler.example.com\n", ":2:15: server.public_url: must be an https origin"),
         ("identity:\n  cache_ttl: an hour\n", ":2:14: identity.cache_ttl: must be a duration such as 30s"),
         ("identity:\n  timeout: 0s\n", ":2:12: identity.timeout: must be at least"),
+        ("source:\n  connect_timeout: soon\n", ":2:20: source.connect_timeout: must be a duration such as 30s"),
         ("identity:\n  plc_url: plc.directory\n", ":2:12: identity.plc_url: must be an http(s) URL"),
     ])
     func badFilesSayWhereAndWhat(_ yaml: String, _ message: String) throws {

@@ -2,6 +2,7 @@ import ATCrypto
 import ATProto
 import Foundation
 import TestRelay
+import TestSupport
 import Testing
 
 /// `labeler labels tail` against an in-process server sending `#labels` frames.
@@ -32,6 +33,9 @@ import Testing
         #expect(lines.first?.contains("post/6\"") == true)
         #expect(tail.logText.contains("15 labels, every signature verified"))
         #expect(relay.requestedCursors.first == 5)
+        // Stopping at --limit closes with a close frame (the relay may read it after the tail
+        // has gone, on a busy machine).
+        try await waitUntil("the close frame") { relay.clientCloses.map(\.code) == [1000] }
     }
 
     @Test(.timeLimit(.minutes(1))) func aLabelThatDoesNotVerifyFailsTheTail() async throws {

@@ -2,6 +2,12 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A DNS server on 127.0.0.1 that answers TXT queries from a table, for handle resolution tests.
 /// It can stay silent (a timeout), answer NXDOMAIN for names it does not know, or say every UDP
 /// answer is truncated so the client has to ask again over TCP (which it serves too).
@@ -27,21 +33,35 @@ public final class TestDNSServer: Sendable {
     public init() async throws {
         let shared = self.shared
         let group = MultiThreadedEventLoopGroup.singleton
-        udp = try await DatagramBootstrap(group: group)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(UDPHandler(shared: shared))
+        // The port the system gives the UDP socket may be taken for TCP (by any connection's
+        // local end, while other tests run): then another port is tried.
+        var attempt = 0
+        while true {
+            attempt += 1
+            let udp = try await DatagramBootstrap(group: group)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(UDPHandler(shared: shared))
+                    }
                 }
+                .bind(host: "127.0.0.1", port: 0).get()
+            let port = udp.localAddress!.port!
+            let tcp: any Channel
+            do {
+                tcp = try await ServerBootstrap(group: group)
+                    .childChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(TCPHandler(shared: shared))
+                        }
+                    }
+                    .bind(host: "127.0.0.1", port: port).get()
+            } catch let error as IOError where error.errnoCode == EADDRINUSE && attempt < 20 {
+                try? await udp.close()
+                continue
             }
-            .bind(host: "127.0.0.1", port: 0).get()
-        port = udp.localAddress!.port!
-        tcp = try await ServerBootstrap(group: group)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(TCPHandler(shared: shared))
-                }
-            }
-            .bind(host: "127.0.0.1", port: port).get()
+            (self.udp, self.tcp, self.port) = (udp, tcp, port)
+            return
+        }
     }
 
     /// `host:port`, as the resolver's configuration takes it.

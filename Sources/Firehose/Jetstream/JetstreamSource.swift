@@ -122,7 +122,8 @@ public final class JetstreamSource: EventSource {
         deliver: @escaping @Sendable ([SourceEvent]) async throws -> Void
     ) async throws {
         var rng = SystemRandomNumberGenerator()
-        var attempt = 0
+        var backoff = ReconnectBackoff(configuration.backoff)
+        let clock = ContinuousClock()
         var lastDelivered: Int64? = nil
         let decoder = JetstreamEventDecoder()
         while !Task.isCancelled {
@@ -131,11 +132,17 @@ public final class JetstreamSource: EventSource {
             let target = target(cursor: cursor)
             var waitAtLeast: Duration = .zero
             var reason = "closed by the server"
+            var opened: ContinuousClock.Instant? = nil
+            var delivered = false
             do {
                 try await WebSocketClient.withConnection(to: target, configuration: configuration.webSocket) {
                     session in
+                    opened = clock.now
                     state.withLock { $0.connections += 1 }
                     logger.info("connected to Jetstream", metadata: ["url": "\(target)"])
+                    defer {
+                        if let close = session.closeReceived { reason = "closed by the server with \(close)" }
+                    }
                     while case let messages = try await session.receiveAvailable(limit: Self.batchLimit),
                         !messages.isEmpty
                     {
@@ -186,7 +193,7 @@ public final class JetstreamSource: EventSource {
                             throw RelaySource.DeliveryFailure(underlying: error)
                         }
                         lastDelivered = newest
-                        attempt = 0
+                        delivered = true
                     }
                 }
             } catch let error as RelaySource.DeliveryFailure {
@@ -205,8 +212,8 @@ public final class JetstreamSource: EventSource {
                 reason = "\(error)"
             }
             if Task.isCancelled { return }
-            let delay = max(configuration.backoff.delay(attempt: attempt, using: &rng), waitAtLeast)
-            attempt += 1
+            backoff.connectionEnded(delivered: delivered, openFor: opened.map { clock.now - $0 })
+            let delay = max(backoff.nextDelay(using: &rng), waitAtLeast)
             logger.warning("Jetstream connection ended; reconnecting", metadata: ["reason": "\(reason)"])
             do { try await Task.sleep(for: delay) } catch { return }
         }

@@ -44,15 +44,24 @@ public struct LabelStreamClient: Sendable {
     /// (thrown as `Ended`). `cursor` nil means live only.
     public func run(cursor: Int64?, deliver: (LabelStreamMessage) async throws -> Void) async throws {
         var last = cursor
-        var attempt = 0
+        var backoff = ReconnectBackoff(self.backoff)
         var rng = SystemRandomNumberGenerator()
+        let clock = ContinuousClock()
         while !Task.isCancelled {
             let target = endpoint.with(
                 path: endpoint.target.split(separator: "?").first.map(String.init) ?? "/",
                 query: last.map { [("cursor", String($0))] } ?? [])
+            var opened: ContinuousClock.Instant? = nil
+            var delivered = false
             do {
                 try await WebSocketClient.withConnection(to: target, configuration: webSocket) { session in
+                    opened = clock.now
                     logger.info("connected", metadata: ["url": "\(target)"])
+                    defer {
+                        if let close = session.closeReceived {
+                            logger.warning("the server closed the connection", metadata: ["close": "\(close)"])
+                        }
+                    }
                     while let message = try await session.receive() {
                         guard case .binary(let bytes) = message else { continue }
                         let decoded = try LabelStreamMessage.decode(bytes[...], maxSize: webSocket.maxMessageSize)
@@ -61,7 +70,7 @@ public struct LabelStreamClient: Sendable {
                             if let l = last, seq <= l { continue }
                             do { try await deliver(decoded) } catch { throw ConsumerError(error: error) }
                             last = seq
-                            attempt = 0
+                            delivered = true
                         case .error(let error):
                             throw Ended(error: error)
                         default:
@@ -83,8 +92,8 @@ public struct LabelStreamClient: Sendable {
                 if Task.isCancelled { return }
                 logger.warning("connection ended; reconnecting", metadata: ["error": "\(error)"])
             }
-            attempt += 1
-            try await Task.sleep(for: backoff.delay(attempt: attempt, using: &rng))
+            backoff.connectionEnded(delivered: delivered, openFor: opened.map { clock.now - $0 })
+            try await Task.sleep(for: backoff.nextDelay(using: &rng))
         }
     }
 }

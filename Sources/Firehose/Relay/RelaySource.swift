@@ -6,9 +6,12 @@ import Logging
 ///
 /// - Resumes after the cursor the caller provides (the durable low-water mark) or after the last
 ///   seq it delivered in this process, whichever is later; repeated or backward seqs are skipped.
-/// - Reconnects on every failure with jittered exponential backoff; a silent connection (nothing
-///   for `silenceTimeout`) counts as dead. HTTP 429/5xx before the upgrade are retried, honouring
+/// - Reconnects on every failure with jittered exponential backoff, which starts over after a
+///   connection that delivered events or stayed up (``ReconnectBackoff``); a silent connection
+///   (nothing for `silenceTimeout`) counts as dead, and so does one whose TLS or upgrade is not
+///   done within `connectTimeout`. HTTP 429/5xx before the upgrade are retried, honouring
 ///   `Retry-After`; 501 (the host does not implement the endpoint) ends `run` with an error.
+/// - The relay's close code and reason are logged and counted by code.
 /// - A frame that cannot be decoded is a hard error (event-stream spec): it is counted and logged
 ///   with the last seq, the connection is dropped and re-established from the cursor.
 /// - `FutureCursor` means our cursor is ahead of the relay: the source logs it loudly, emits
@@ -87,7 +90,8 @@ public final class RelaySource: Sendable {
         read: (WebSocketSession, _ cursor: Int64?, _ lastDelivered: inout Int64?) async throws -> ConnectionEnd
     ) async throws {
         var rng = SystemRandomNumberGenerator()
-        var attempt = 0
+        var backoff = ReconnectBackoff(configuration.backoff)
+        let clock = ContinuousClock()
         var lastDelivered: Int64? = nil
         var liveOnly = false
         while !Task.isCancelled {
@@ -98,29 +102,34 @@ public final class RelaySource: Sendable {
                 query: cursor.map { [("cursor", String($0))] } ?? [])
             var waitAtLeast: Duration = .zero
             var outcome = "closed by the relay"
+            var opened: ContinuousClock.Instant? = nil
+            var closeReceived: WebSocketClose? = nil
+            let deliveredBefore = metrics.snapshot.delivered
             do {
                 let result = try await WebSocketClient.withConnection(
                     to: target, configuration: configuration.webSocket
                 ) {
                     session in
+                    opened = clock.now
                     metrics.update { $0.connections += 1 }
                     logger.info(
                         "connected to relay",
                         metadata: ["url": "\(target)", "cursor": "\(cursor.map(String.init) ?? "live")"])
+                    defer { closeReceived = session.closeReceived }
                     return try await read(session, cursor, &lastDelivered)
                 }
                 switch result {
                 case .futureCursor:
                     liveOnly = true
-                    attempt = 0
+                    backoff.reset()
                     outcome = "FutureCursor"
                     continue
-                case .closed(let progressed):
-                    if progressed { attempt = 0 }
+                case .closed:
                     liveOnly = false
                 }
             } catch let error as WebSocketError {
-                if case .http(let status, let retryAfter) = error.kind {
+                switch error.kind {
+                case .http(let status, let retryAfter):
                     metrics.update { $0.httpErrors += 1 }
                     if status == 501 {
                         logger.error(
@@ -129,6 +138,10 @@ public final class RelaySource: Sendable {
                         throw FatalError(description: "\(target): HTTP 501, the host does not implement subscribeRepos")
                     }
                     if let retryAfter { waitAtLeast = .seconds(retryAfter) }
+                case .connectTimeout:
+                    metrics.update { $0.connectTimeouts += 1 }
+                default:
+                    break
                 }
                 outcome = error.description
             } catch let error as DeliveryFailure {
@@ -143,16 +156,27 @@ public final class RelaySource: Sendable {
                 outcome = "\(error)"
             }
             if Task.isCancelled { return }
-            let delay = max(configuration.backoff.delay(attempt: attempt, using: &rng), waitAtLeast)
-            attempt += 1
-            metrics.update { $0.reconnects += 1 }
-            logger.warning(
-                "relay connection ended; reconnecting",
-                metadata: [
-                    "reason": "\(outcome)", "last_seq": "\(lastDelivered.map(String.init) ?? "none")",
-                    "delay_ms":
-                        "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
-                ])
+            var metadata: Logger.Metadata = [:]
+            if let close = closeReceived {
+                let code = close.code ?? WebSocketClose.noStatus
+                metrics.update { $0.closeCodes[code, default: 0] += 1 }
+                outcome = "closed by the relay with \(close)"
+                metadata["close_code"] = "\(code)"
+                metadata["close_reason"] = "\(close.reason)"
+            }
+            backoff.connectionEnded(
+                delivered: metrics.snapshot.delivered > deliveredBefore, openFor: opened.map { clock.now - $0 })
+            let delay = max(backoff.nextDelay(using: &rng), waitAtLeast)
+            metrics.update {
+                $0.reconnects += 1
+                $0.reconnectDelay = delay
+                $0.longestReconnectDelay = max($0.longestReconnectDelay, delay)
+            }
+            metadata["reason"] = "\(outcome)"
+            metadata["last_seq"] = "\(lastDelivered.map(String.init) ?? "none")"
+            metadata["delay_ms"] =
+                "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)"
+            logger.warning("relay connection ended; reconnecting", metadata: metadata)
             do { try await Task.sleep(for: delay) } catch { return }
         }
     }
@@ -182,11 +206,10 @@ public final class RelaySource: Sendable {
         _ session: WebSocketSession, cursor: Int64?, lastDelivered: inout Int64?,
         deliver: @Sendable ([SealedSourceEvent]) async throws -> Void
     ) async throws -> ConnectionEnd {
-        var progressed = false
         var awaitingFirstAfterReset = cursor == nil && lastDelivered != nil
         while true {
             let messages = try await session.receiveAvailable(limit: Self.batchLimit)
-            if messages.isEmpty { return .closed(progressed: progressed) }
+            if messages.isEmpty { return .closed }
             var batch: [SealedSourceEvent] = []
             batch.reserveCapacity(messages.count)
             var counts = RelaySourceMetrics.Snapshot()
@@ -235,7 +258,7 @@ public final class RelaySource: Sendable {
                     }
                     switch event {
                     case .info, .error:
-                        guard let end = control(event, cursor: cursor, progressed: progressed, counts: &counts) else {
+                        guard let end = control(event, cursor: cursor, counts: &counts) else {
                             continue
                         }
                         try await hand(batch, to: deliver)
@@ -267,7 +290,6 @@ public final class RelaySource: Sendable {
                 }
                 batch.append(sealed)
                 lastDelivered = seq
-                progressed = true
                 counts.events += 1
             }
             try await hand(batch, to: deliver)
@@ -275,7 +297,7 @@ public final class RelaySource: Sendable {
     }
 
     enum ConnectionEnd {
-        case closed(progressed: Bool)
+        case closed
         case futureCursor
     }
 
@@ -283,7 +305,6 @@ public final class RelaySource: Sendable {
         _ session: WebSocketSession, cursor: Int64?, lastDelivered: inout Int64?,
         deliver: @Sendable (SourceEvent) async throws -> Void
     ) async throws -> ConnectionEnd {
-        var progressed = false
         var awaitingFirstAfterReset = cursor == nil && lastDelivered != nil
         while let message = try await session.receive() {
             guard case .binary(let bytes) = message else {
@@ -315,7 +336,7 @@ public final class RelaySource: Sendable {
             switch event {
             case .info, .error:
                 var counts = RelaySourceMetrics.Snapshot()
-                let end = control(event, cursor: cursor, progressed: progressed, counts: &counts)
+                let end = control(event, cursor: cursor, counts: &counts)
                 metrics.update { $0.add(counts, lastSeq: nil) }
                 if let end { return end }
             case .unknown:
@@ -335,21 +356,20 @@ public final class RelaySource: Sendable {
                 }
                 try await hand(.event(seq: seq, event, raw: bytes), to: deliver)
                 lastDelivered = seq
-                progressed = true
                 metrics.update {
                     $0.events += 1
                     $0.lastSeq = seq
                 }
             }
         }
-        return .closed(progressed: progressed)
+        return .closed
     }
 
     /// An `#info` or error frame, in either way of reading: logged and counted in `counts`. An
     /// error frame ends the connection (`FutureCursor`: restart from the live head); `nil` means
     /// read on.
     private func control(
-        _ event: RepoEvent, cursor: Int64?, progressed: Bool, counts: inout RelaySourceMetrics.Snapshot
+        _ event: RepoEvent, cursor: Int64?, counts: inout RelaySourceMetrics.Snapshot
     ) -> ConnectionEnd? {
         switch event {
         case .info(let info):
@@ -366,7 +386,7 @@ public final class RelaySource: Sendable {
                 return .futureCursor
             }
             logger.error("relay error frame", metadata: ["error": "\(e.error)", "message": "\(e.message ?? "")"])
-            return .closed(progressed: progressed)
+            return .closed
         default:
             return nil
         }

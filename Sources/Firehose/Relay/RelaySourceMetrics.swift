@@ -19,6 +19,14 @@ public final class RelaySourceMetrics: Sendable {
         public var errorFrames = 0
         public var unknownFrames = 0
         public var httpErrors = 0
+        /// Connections whose TCP, TLS or upgrade did not finish within the connect timeout.
+        public var connectTimeouts = 0
+        /// Close frames the relay sent, by code (1005: a close without one).
+        public var closeCodes: [UInt16: Int] = [:]
+        /// The wait chosen before the last reconnection.
+        public var reconnectDelay: Duration?
+        /// The longest wait chosen before a reconnection.
+        public var longestReconnectDelay: Duration = .zero
         /// The last seq delivered.
         public var lastSeq: Int64?
         /// Seq ranges known to be missed (after a FutureCursor reset), as (after, before) pairs.
@@ -42,6 +50,9 @@ public final class RelaySourceMetrics: Sendable {
 }
 
 extension RelaySourceMetrics.Snapshot {
+    /// Events handed to the consumer, rejected ones included.
+    var delivered: Int { events + rejectedEvents }
+
     /// Adds the message counts of `other` (counted apart, for one batch); `lastSeq` is the last
     /// seq delivered since, if any.
     mutating func add(_ other: Self, lastSeq newest: Int64?) {
