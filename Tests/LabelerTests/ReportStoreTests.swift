@@ -77,4 +77,22 @@ import Testing
         #expect(try store.reports(state: .dismissed).isEmpty)
         #expect(try store.reports(limit: 1).map(\.id) == [4])
     }
+
+    @Test func aReportListsAsOneJSONObjectPerLine() throws {
+        let store = try LabelStore(path: temporaryPath("reports.sqlite"))
+        let (report, _) = try store.fileReport(
+            NewReport(
+                reasonType: Self.spam, reason: "line one\nline \"two\"", subject: post("1"), reportedBy: alice,
+                createdAt: "2026-01-01T00:00:00.000Z"))
+        let line = report.jsonLine
+        #expect(!line.contains("\n"))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        for key in ["id", "reason_type", "reason", "subject", "reported_by", "state", "created_at", "appeal"] {
+            #expect(object[key] != nil, "\(key)")
+        }
+        #expect(object["reason"] as? String == "line one\nline \"two\"")
+        #expect(object["subject"] as? String == post("1").key)
+        #expect(object["state"] as? String == "open")
+        #expect(object["appeal"] is NSNull)
+    }
 }
