@@ -3,11 +3,16 @@ import ATProto
 import Foundation
 import Identity
 import LabelServer
+import LabelStore
 import TestNetwork
 import TestSupport
 import Testing
 
 @testable import Labeler
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// The wiring of createReport: `reports.*` keys, and a token made as a PDS makes it, checked
 /// against the reporter's document in the in-process PLC directory.
@@ -113,5 +118,56 @@ import Testing
                 #expect(error.description.contains(problem), "\(error)")
             }
         }
+    }
+
+    /// A report filed as the app files it (through a PDS, with a service-auth token for our
+    /// `#atproto_labeler`) reaches the database; the same token again is a 401.
+    @Test func aReportFromTheNetworkIsStored() async throws {
+        let network = try TestNetwork()
+        let base = try await network.start()
+        let key = SigningKey.generate(.secp256k1)
+        network.withState {
+            $0.plc[Self.reporter] = .init(
+                verificationMethods: ["atproto": key.publicKey.didKey], alsoKnownAs: [], services: [:])
+        }
+        var configuration = try LabelerServiceTests.configuration()
+        configuration.did = Self.labeler
+        configuration.reportsEnabled = true
+        configuration.identityPLCURL = base + "/plc"
+        configuration.serverPort = 0
+        let service = try LabelerService(configuration: configuration, environment: [:], logger: quietLogger())
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await service.server.run() }
+                defer { group.cancelAll() }
+                let port = try await service.server.port()
+                let method = "com.atproto.moderation.createReport"
+                let token = try Self.token(key, audience: Self.labeler + "#atproto_labeler", method: method)
+                let body =
+                    #"{"reasonType":"com.atproto.moderation.defs#reasonSpam","reason":"spam","subject":{"$type":"com.atproto.admin.defs#repoRef","did":"did:plc:spammeraaaaaaaaaaaaaaaaa"}}"#
+                func send() async throws -> (Int, String) {
+                    var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/xrpc/\(method)")!)
+                    request.httpMethod = "POST"
+                    request.httpBody = Data(body.utf8)
+                    request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+                    request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization")
+                    let (data, response) = try await URLSession.shared.data(for: request)
+                    return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+                }
+                let (status, text) = try await send()
+                #expect(status == 200, "\(text)")
+                #expect(text.contains(#""reportedBy":"\#(Self.reporter)""#))
+                let stored = try service.store.reports()
+                #expect(stored.map(\.reportedBy) == [Self.reporter])
+                let (again, message) = try await send()
+                #expect(again == 401)
+                #expect(message.contains("already used"), "\(message)")
+                #expect(try service.store.reportCount() == 1)
+            }
+        } catch {
+            await network.stop()
+            throw error
+        }
+        await network.stop()
     }
 }
