@@ -62,6 +62,9 @@ expect "the configured DID is the labels' src" 0 "$bin/labeler" labels list --db
 contains "a label from the configured DID" '"src":"did:plc:smokelabeler"'
 expect "stored labels are listed" 0 "$bin/labeler" labels stats --db "$tmp/r.sqlite" --json
 contains "stats count the coffee labels" '"by_val":\{"coffee":[1-9][0-9]*\}'
+expect "reports list on a database with no reports" 0 "$bin/labeler" reports list --db "$tmp/r.sqlite" --json --state open
+expect "reports show of a missing report exits 1" 1 "$bin/labeler" reports show 7 --db "$tmp/r.sqlite"
+contains "a missing report is one line" '^Error: no report 7$'
 
 expect "rules check on the starter rules" 0 "$bin/labeler" rules check rules
 contains "rules check summary" '^ok: [0-9]+ rules'

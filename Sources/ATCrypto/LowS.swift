@@ -79,3 +79,12 @@ enum BigEndian256 {
         value.count == 32 && !isZero(value) && compare(value, order) < 0
     }
 }
+
+extension KeyType {
+    /// Whether a 64-byte `r ‖ s` signature is in the low-S form atproto requires, so that a
+    /// verifier can name a high-S signature as such instead of reporting a plain mismatch.
+    /// Any other length is not a compact signature and is reported as false.
+    public func isLowS(_ signature: [UInt8]) -> Bool {
+        signature.count == 64 && LowS.isLowS(signature, curve: self)
+    }
+}

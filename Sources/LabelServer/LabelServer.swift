@@ -100,11 +100,13 @@ public final class LabelServer: Service, Sendable {
     ///   - commits: the label writer's commit stream (the highest seq after each commit). The
     ///     server is its only consumer.
     ///   - metrics: the server registers its own metrics here; `/metrics` renders all of it.
+    ///   - reports: what `createReport` accepts, and how its caller is authenticated; nil
+    ///     answers it with 501.
     /// - Throws: when the store cannot be read.
     public init(
         configuration: Configuration, store: LabelStore, signingKey: SigningKey, keyID: Int64, submit: @escaping Submit,
         commits: some AsyncSequence<Int64, Never> & Sendable, health: HealthProvider, metrics: MetricsRegistry,
-        logger: Logger
+        reports: ReportIntake? = nil, logger: Logger
     ) throws(LabelStore.Error) {
         self.configuration = configuration
         let signer = LabelSigner(key: signingKey, keyID: keyID)
@@ -122,7 +124,7 @@ public final class LabelServer: Service, Sendable {
         let router = Router(context: ServerRequestContext.self)
         HTTPRoutes(
             store: store, signer: signer, broadcaster: broadcaster, submit: submit,
-            adminToken: AdminToken(configuration.adminToken), health: health, metrics: metrics
+            adminToken: AdminToken(configuration.adminToken), health: health, metrics: metrics, reports: reports
         ).register(on: router)
         let webSocketRouter = Router(context: ServerRequestContext.self)
         SubscribeLabelsRoute(broadcaster: broadcaster, finalFrameTimeout: configuration.errorFrameTimeout).register(

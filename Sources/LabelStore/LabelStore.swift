@@ -167,6 +167,41 @@ public final class LabelStore: Sendable {
                     INSERT INTO write_epoch (id, value) VALUES (1, 0);
                     """)
         }
+        migrator.registerMigration("v7 reports") { db in
+            // Reports sent with com.atproto.moderation.createReport. One row per reporter and
+            // subject (a DID, or an at:// URI without its cid): a repeated report is an action on
+            // the first one, not a new row, so a reporter cannot pile reports on one subject.
+            try db.execute(
+                sql: """
+                    CREATE TABLE report (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        reason_type TEXT NOT NULL,
+                        reason TEXT,
+                        subject_type TEXT NOT NULL CHECK (subject_type IN ('account', 'record')),
+                        subject TEXT NOT NULL,
+                        subject_cid TEXT,
+                        reported_by TEXT NOT NULL,
+                        state TEXT NOT NULL DEFAULT 'open'
+                            CHECK (state IN ('open', 'escalated', 'resolved', 'dismissed')),
+                        created_at TEXT NOT NULL,
+                        updated_at TEXT NOT NULL,
+                        UNIQUE (reported_by, subject)
+                    );
+                    CREATE INDEX report_subject ON report(subject);
+                    CREATE INDEX report_state ON report(state, id);
+                    CREATE TABLE report_action (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        report_id INTEGER NOT NULL REFERENCES report(id),
+                        action TEXT NOT NULL,
+                        actor TEXT,
+                        reason_type TEXT,
+                        reason TEXT,
+                        note TEXT,
+                        created_at TEXT NOT NULL
+                    );
+                    CREATE INDEX report_action_report ON report_action(report_id, id);
+                    """)
+        }
         return migrator
     }
 

@@ -1,4 +1,6 @@
+import ATProto
 import Foundation
+import LabelServer
 import LabelStore
 import Yams
 
@@ -51,6 +53,15 @@ public struct LabelerConfiguration: Sendable, Equatable {
     public var accountIdentifier = ""
     /// The account's PDS; empty: the DID document's `#atproto_pds`.
     public var accountPDSURL = ""
+    /// Whether `com.atproto.moderation.createReport` is answered (it needs `did`); off, it is a 501.
+    public var reportsEnabled = false
+    /// The reason types reports may have (from `com.atproto.moderation.defs` or
+    /// `tools.ozone.report.defs`).
+    public var reportReasonTypes = ReportIntake.defaultReasonTypes
+    /// `account`, `record` or both.
+    public var reportSubjectTypes = ReportIntake.subjectTypes
+    /// The collections whose records may be reported; empty: every collection.
+    public var reportSubjectCollections: [String] = []
 
     /// The environment variable that holds the account's app password. It is never read from a
     /// file, so the configuration can be committed.
@@ -98,6 +109,28 @@ public struct LabelerConfiguration: Sendable, Equatable {
         (
             "account.pds_url",
             { c, v throws(Problem) in c.accountPDSURL = try v.string().isEmpty ? "" : try v.httpURL() }
+        ),
+        ("reports.enabled", { c, v throws(Problem) in c.reportsEnabled = try v.bool() }),
+        (
+            "reports.reason_types",
+            { c, v throws(Problem) in
+                c.reportReasonTypes = try v.list(of: ReportIntake.knownReasonTypes, what: "reason type")
+            }
+        ),
+        (
+            "reports.subject_types",
+            { c, v throws(Problem) in
+                c.reportSubjectTypes = try v.list(of: Set(ReportIntake.subjectTypes), what: "subject type")
+            }
+        ),
+        (
+            "reports.subject_collections",
+            { c, v throws(Problem) in
+                c.reportSubjectCollections = try v.list()
+                for collection in c.reportSubjectCollections where !NSID.isValid(collection) {
+                    throw Problem(reason: "'\(collection)' is not a collection NSID")
+                }
+            }
         ),
     ]
 
@@ -285,6 +318,24 @@ public struct LabelerConfiguration: Sendable, Equatable {
                 throw Problem(reason: "must have no path, query or fragment (the network adds /xrpc/...): '\(text)'")
             }
             return text.hasSuffix("/") ? String(text.dropLast()) : text
+        }
+
+        func bool() throws(Problem) -> Bool {
+            switch try string().lowercased() {
+            case "true", "yes", "on", "1": return true
+            case "false", "no", "off", "0": return false
+            case let other: throw Problem(reason: "must be true or false, not '\(other)'")
+            }
+        }
+
+        /// A list whose every entry is one of `allowed`, at least one entry long.
+        func list(of allowed: Set<String>, what: String) throws(Problem) -> [String] {
+            let entries = try list()
+            guard !entries.isEmpty else { throw Problem(reason: "must name at least one \(what)") }
+            for entry in entries where !allowed.contains(entry) {
+                throw Problem(reason: "'\(entry)' is not a known \(what)")
+            }
+            return entries
         }
 
         func list() throws(Problem) -> [String] {

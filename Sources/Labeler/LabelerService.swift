@@ -155,6 +155,7 @@ public final class LabelerService: Sendable {
             secondsBehindRelay: { labeler.secondsBehind })
         let commitFeed = CommitFeed(writerCommits: writer.commits, store: store)
         self.commitFeed = commitFeed
+        let reports = try Self.reportIntake(configuration, assembly: assembly, identity: identity)
         do {
             server = try LabelServer(
                 configuration: .init(
@@ -162,11 +163,30 @@ public final class LabelerService: Sendable {
                     adminToken: configuration.adminToken.isEmpty ? nil : configuration.adminToken),
                 store: store, signingKey: key, keyID: writer.currentKeyID,
                 submit: { changes in try await writer.submit(changes) }, commits: commitFeed.stream, health: health,
-                metrics: metrics, logger: logger)
+                metrics: metrics, reports: reports, logger: logger)
         } catch {
             throw StartError(description: error.description)
         }
         registerMetrics(on: metrics)
+    }
+
+    /// What createReport takes when `reports.enabled`: the configured types, and tokens checked
+    /// by a service-auth verifier addressed to our DID, resolving reporters through `identity`.
+    static func reportIntake(
+        _ configuration: LabelerConfiguration, assembly: LabelerAssembly, identity: IdentityResolver
+    ) throws(StartError) -> ReportIntake? {
+        guard configuration.reportsEnabled else { return nil }
+        let did: DID
+        do { did = try assembly.labelerDID() } catch {
+            throw StartError(description: "reports.enabled: reports are addressed to the labeler's DID: \(error)")
+        }
+        let verifier = ServiceAuthVerifier(resolver: identity)
+        return ReportIntake(
+            reasonTypes: configuration.reportReasonTypes, subjectTypes: configuration.reportSubjectTypes,
+            subjectCollections: configuration.reportSubjectCollections,
+            authenticate: { token, method in
+                try await verifier.verify(token, audience: did, method: method).issuer.rawValue
+            })
     }
 
     /// The stored cursor of the configured source.

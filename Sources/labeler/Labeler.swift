@@ -8,6 +8,7 @@ struct Labeler: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, ReplayCommand.self, RecordCommand.self, CaptureCommand.self, LabelsCommand.self,
             LabelCommand.self, KeysCommand.self, RulesCommand.self, DeclareCommand.self, DoctorCommand.self,
+            ReportsCommand.self,
         ]
     )
 

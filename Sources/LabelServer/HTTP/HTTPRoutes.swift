@@ -12,10 +12,13 @@ struct HTTPRoutes: Sendable {
     let adminToken: AdminToken?
     let health: HealthProvider
     let metrics: MetricsRegistry
+    /// nil: reports are not taken (501, as for any method this server does not implement).
+    let reports: ReportIntake?
 
     static let queryLabels = "com.atproto.label.queryLabels"
     static let subscribeLabels = "com.atproto.label.subscribeLabels"
     static let emitEvent = "tools.ozone.moderation.emitEvent"
+    static let createReport = "com.atproto.moderation.createReport"
     static let health = "_health"
 
     func register(on router: Router<ServerRequestContext>) {
@@ -52,6 +55,10 @@ struct HTTPRoutes: Sendable {
         case Self.emitEvent:
             guard method == .post else { throw Self.wrongMethod(nsid, expected: .post) }
             return try await emitEvent(request, context: context)
+        case Self.createReport:
+            guard let reports else { throw Self.notImplemented }
+            guard method == .post else { throw Self.wrongMethod(nsid, expected: .post) }
+            return try await receiveReport(request, context: context, intake: reports)
         case Self.health:
             guard method == .get else { throw Self.wrongMethod(nsid, expected: .get) }
             return healthReport()
@@ -118,6 +125,52 @@ struct HTTPRoutes: Sendable {
         // changed nothing).
         let id = try written.last?.seq ?? store.lastLabelSeq()
         return JSONResponse.ok(event.view(id: id, createdAt: now.rawValue))
+    }
+
+    /// A report from an account, sent through its PDS with a service-auth token. Every refusal of
+    /// the token is a 401 naming what was wrong, and nothing is stored.
+    func receiveReport(_ request: Request, context: ServerRequestContext, intake: ReportIntake) async throws -> Response
+    {
+        guard let token = Self.bearerToken(request.headers[.authorization]) else {
+            var error = XRPCError(
+                status: .unauthorized, error: "AuthenticationRequired",
+                message: "A service-auth bearer token is required.")
+            error.headers[.wwwAuthenticate] = "Bearer"
+            throw error
+        }
+        let reporter: String
+        do { reporter = try await intake.authenticate(token, Self.createReport) } catch {
+            context.logger.info("report refused", metadata: ["reason": "\(error)"])
+            throw XRPCError(status: .unauthorized, error: "AuthenticationRequired", message: "\(error)")
+        }
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: ReportIntake.maximumBodyBytes)
+        } catch {
+            throw XRPCError(status: .contentTooLarge, error: "InvalidRequest", message: "The body is too large.")
+        }
+        let report = try CreateReportRequest(json: String(buffer: body), intake: intake)
+        let (stored, deduplicated) = try store.fileReport(
+            NewReport(
+                reasonType: report.reasonType, reason: report.reason, subject: report.subject, reportedBy: reporter,
+                createdAt: Datetime.now().rawValue))
+        context.logger.info(
+            "report received",
+            metadata: [
+                "id": "\(stored.id)", "reporter": "\(reporter)", "subject": "\(stored.subject.key)",
+                "reason_type": "\(report.reasonType)", "deduplicated": "\(deduplicated)",
+            ])
+        return JSONResponse.ok(CreateReportRequest.view(stored))
+    }
+
+    /// The token of an `Authorization: Bearer …` header.
+    static func bearerToken(_ authorization: String?) -> String? {
+        guard let authorization, authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
+            return nil
+        }
+        let token = authorization.dropFirst(7).drop { $0 == " " }
+        return token.isEmpty || token.contains(" ") ? nil : String(token)
     }
 
     func healthReport() -> Response {

@@ -1,0 +1,265 @@
+import ATProto
+import Foundation
+import GRDB
+
+/// Where a report stands: `open` until someone looks at it; `escalated` when it needs a second
+/// look; `resolved` when something was done; `dismissed` when nothing needed doing.
+public enum ReportState: String, Sendable, CaseIterable {
+    case open, escalated, resolved, dismissed
+}
+
+/// What is reported: an account (`com.atproto.admin.defs#repoRef`, by DID) or a record
+/// (`com.atproto.repo.strongRef`, by at:// URI and the CID the reporter saw).
+public enum ReportSubject: Sendable, Hashable {
+    case account(did: String)
+    case record(uri: String, cid: String)
+
+    /// The DID or the URI: what makes two reports of one reporter the same report.
+    public var key: String {
+        switch self {
+        case .account(let did): did
+        case .record(let uri, _): uri
+        }
+    }
+
+    /// `account` or `record`, as stored and as `reports.subject_types` names them.
+    public var type: String {
+        switch self {
+        case .account: "account"
+        case .record: "record"
+        }
+    }
+
+    /// The lexicon's subject union, as JSON (the createReport output echoes it).
+    public var json: String {
+        switch self {
+        case .account(let did):
+            #"{"$type":"com.atproto.admin.defs#repoRef","did":"# + DataModelJSON.quote(did) + "}"
+        case .record(let uri, let cid):
+            #"{"$type":"com.atproto.repo.strongRef","uri":"# + DataModelJSON.quote(uri) + #","cid":"#
+                + DataModelJSON.quote(cid) + "}"
+        }
+    }
+}
+
+/// A report as stored.
+public struct StoredReport: Sendable, Equatable {
+    public var id: Int64
+    public var reasonType: String
+    public var reason: String?
+    public var subject: ReportSubject
+    public var reportedBy: String
+    public var state: ReportState
+    public var createdAt: String
+    public var updatedAt: String
+}
+
+extension StoredReport {
+    /// One JSON object on one line, for `labeler reports list --json` and scripts reading it:
+    /// `id, reason_type, reason, subject` (the DID or URI), `subject_cid, reported_by, state,
+    /// created_at, updated_at, appeal` (null: no appeal is linked to the report).
+    public var jsonLine: String {
+        var json = #"{"id":"# + String(id)
+        json += #","reason_type":"# + DataModelJSON.quote(reasonType)
+        json += #","reason":"# + (reason.map(DataModelJSON.quote) ?? "null")
+        json += #","subject":"# + DataModelJSON.quote(subject.key)
+        if case .record(_, let cid) = subject {
+            json += #","subject_cid":"# + DataModelJSON.quote(cid)
+        } else {
+            json += #","subject_cid":null"#
+        }
+        json += #","reported_by":"# + DataModelJSON.quote(reportedBy)
+        json += #","state":"# + DataModelJSON.quote(state.rawValue)
+        json += #","created_at":"# + DataModelJSON.quote(createdAt)
+        json += #","updated_at":"# + DataModelJSON.quote(updatedAt)
+        json += #","appeal":null}"#
+        return json
+    }
+}
+
+extension ReportAction {
+    /// One JSON object on one line, for `labeler reports show --json`.
+    public var jsonObject: String {
+        func text(_ value: String?) -> String { value.map(DataModelJSON.quote) ?? "null" }
+        return #"{"action":"# + DataModelJSON.quote(action) + #","actor":"# + text(actor) + #","reason_type":"#
+            + text(reasonType) + #","reason":"# + text(reason) + #","note":"# + text(note) + #","created_at":"#
+            + DataModelJSON.quote(createdAt) + "}"
+    }
+}
+
+/// One entry of a report's history: its filing, each repeat by the same reporter, each change of
+/// state.
+public struct ReportAction: Sendable, Equatable {
+    public var id: Int64
+    /// `filed`, `repeated`, or the state it moved to.
+    public var action: String
+    public var actor: String?
+    public var reasonType: String?
+    public var reason: String?
+    public var note: String?
+    public var createdAt: String
+}
+
+/// A report to file.
+public struct NewReport: Sendable, Equatable {
+    public var reasonType: String
+    public var reason: String?
+    public var subject: ReportSubject
+    public var reportedBy: String
+    public var createdAt: String
+
+    public init(reasonType: String, reason: String?, subject: ReportSubject, reportedBy: String, createdAt: String) {
+        self.reasonType = reasonType
+        self.reason = reason
+        self.subject = subject
+        self.reportedBy = reportedBy
+        self.createdAt = createdAt
+    }
+}
+
+extension LabelStore {
+    /// Files a report, or, when this reporter already reported this subject, records the repeat
+    /// on that report and returns it. Reports are not labels: they do not go through the label
+    /// writer, and one transaction per report is enough for their rate.
+    ///
+    /// - Returns: the stored report and whether it was already there.
+    public func fileReport(_ report: NewReport) throws(Error) -> (report: StoredReport, deduplicated: Bool) {
+        do {
+            return try pool.write { db in
+                if let existing = try Row.fetchOne(
+                    db, sql: "SELECT * FROM report WHERE reported_by = ? AND subject = ?",
+                    arguments: [report.reportedBy, report.subject.key])
+                {
+                    let stored = try Self.storedReport(existing)
+                    try Self.recordAction(
+                        db, report: stored.id, action: "repeated", actor: report.reportedBy,
+                        reasonType: report.reasonType, reason: report.reason, note: nil, at: report.createdAt)
+                    return (stored, true)
+                }
+                let cid: String? =
+                    if case .record(_, let cid) = report.subject { cid } else { nil }
+                try db.execute(
+                    sql: """
+                        INSERT INTO report (reason_type, reason, subject_type, subject, subject_cid, reported_by,
+                            state, created_at, updated_at)
+                        VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)
+                        """,
+                    arguments: [
+                        report.reasonType, report.reason, report.subject.type, report.subject.key, cid,
+                        report.reportedBy, report.createdAt, report.createdAt,
+                    ])
+                let id = db.lastInsertedRowID
+                try Self.recordAction(
+                    db, report: id, action: "filed", actor: report.reportedBy, reasonType: report.reasonType,
+                    reason: report.reason, note: nil, at: report.createdAt)
+                return (
+                    StoredReport(
+                        id: id, reasonType: report.reasonType, reason: report.reason, subject: report.subject,
+                        reportedBy: report.reportedBy, state: .open, createdAt: report.createdAt,
+                        updatedAt: report.createdAt),
+                    false
+                )
+            }
+        } catch {
+            throw Error("storing a report", error)
+        }
+    }
+
+    /// Reports, newest first. `subject` is a DID or an at:// URI: a DID finds the reports of the
+    /// account and of every record in its repository.
+    public func reports(state: ReportState? = nil, subject: String? = nil, limit: Int = 1000) throws(Error)
+        -> [StoredReport]
+    {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let state {
+            conditions.append("state = ?")
+            arguments += [state.rawValue]
+        }
+        if let subject {
+            if subject.hasPrefix("did:") {
+                conditions.append("(subject = ? OR (subject >= ? AND subject < ?))")
+                let prefix = "at://" + subject + "/"
+                // Every URI of the repository sorts between `at://did/` and `at://did0`.
+                arguments += [subject, prefix, "at://" + subject + "0"]
+            } else {
+                conditions.append("subject = ?")
+                arguments += [subject]
+            }
+        }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        arguments += [limit]
+        do {
+            return try pool.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT * FROM report \(whereClause) ORDER BY id DESC LIMIT ?", arguments: arguments
+                ).map(Self.storedReport)
+            }
+        } catch {
+            throw Error("reading reports", error)
+        }
+    }
+
+    /// One report, or nil when there is none with that id.
+    public func report(id: Int64) throws(Error) -> StoredReport? {
+        do {
+            return try pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT * FROM report WHERE id = ?", arguments: [id]).map(Self.storedReport)
+            }
+        } catch {
+            throw Error("reading report \(id)", error)
+        }
+    }
+
+    /// A report's history, oldest first.
+    public func reportActions(id: Int64) throws(Error) -> [ReportAction] {
+        do {
+            return try pool.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT * FROM report_action WHERE report_id = ? ORDER BY id", arguments: [id]
+                ).map { row in
+                    ReportAction(
+                        id: row["id"], action: row["action"], actor: row["actor"], reasonType: row["reason_type"],
+                        reason: row["reason"], note: row["note"], createdAt: row["created_at"])
+                }
+            }
+        } catch {
+            throw Error("reading the history of report \(id)", error)
+        }
+    }
+
+    /// How many reports are stored.
+    public func reportCount() throws(Error) -> Int {
+        do {
+            return try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM report") ?? 0 }
+        } catch {
+            throw Error("counting reports", error)
+        }
+    }
+
+    static func recordAction(
+        _ db: Database, report: Int64, action: String, actor: String?, reasonType: String?, reason: String?,
+        note: String?, at time: String
+    ) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO report_action (report_id, action, actor, reason_type, reason, note, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [report, action, actor, reasonType, reason, note, time])
+    }
+
+    static func storedReport(_ row: Row) throws -> StoredReport {
+        let stateText: String = row["state"]
+        guard let state = ReportState(rawValue: stateText) else {
+            throw Error(description: "report \(row["id"] as Int64) has an unknown state \(stateText)")
+        }
+        let subjectType: String = row["subject_type"]
+        let key: String = row["subject"]
+        let cid: String? = row["subject_cid"]
+        let subject: ReportSubject = subjectType == "account" ? .account(did: key) : .record(uri: key, cid: cid ?? "")
+        return StoredReport(
+            id: row["id"], reasonType: row["reason_type"], reason: row["reason"], subject: subject,
+            reportedBy: row["reported_by"], state: state, createdAt: row["created_at"], updatedAt: row["updated_at"])
+    }
+}

@@ -1,0 +1,98 @@
+import ATProto
+import ArgumentParser
+import LabelStore
+import Labeler
+
+struct ReportsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reports",
+        abstract: "Review the reports accounts sent (reads the database; safe while the service runs).",
+        subcommands: [List.self, Show.self]
+    )
+
+    /// `--state` also takes `all`.
+    enum StateFilter: String, ExpressibleByArgument, CaseIterable {
+        case open, escalated, resolved, dismissed, all
+
+        var state: ReportState? { ReportState(rawValue: rawValue) }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List reports, newest first.")
+
+        @Option(help: "open, escalated, resolved, dismissed or all.") var state: StateFilter = .all
+        @Option(help: "An at:// URI, or a DID (the account and every record of it).") var subject: String?
+        @Option(help: "At most this many.") var limit = 100
+        @Option(help: "SQLite database (default: the configuration's store.path).") var db: String?
+        @OptionGroup var file: ConfigurationOption
+        @Flag(
+            help:
+                "One JSON object per line: id, reason_type, reason, subject, subject_cid, reported_by, state, created_at, updated_at, appeal."
+        )
+        var json = false
+
+        func validate() throws {
+            guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+        }
+
+        func run() throws {
+            let store = try openExistingStore(try db ?? file.load().storePath)
+            let reports: [StoredReport]
+            do { reports = try store.reports(state: state.state, subject: subject, limit: limit) } catch {
+                throw CommandFailure(error.description)
+            }
+            for report in reports {
+                if json {
+                    print(report.jsonLine)
+                } else {
+                    print(
+                        "\(report.id)\t\(report.state.rawValue)\t\(report.reasonType)\t\(report.subject.key)\tby \(report.reportedBy)\t\(report.createdAt)"
+                    )
+                }
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One report and its history.")
+
+        @Argument(help: "The report's id.") var id: Int64
+        @Option(help: "SQLite database (default: the configuration's store.path).") var db: String?
+        @OptionGroup var file: ConfigurationOption
+        @Flag(help: "One JSON object: the report's fields and its history.") var json = false
+
+        func run() throws {
+            let store = try openExistingStore(try db ?? file.load().storePath)
+            let report: StoredReport?
+            let history: [ReportAction]
+            do {
+                report = try store.report(id: id)
+                history = try store.reportActions(id: id)
+            } catch {
+                throw CommandFailure(error.description)
+            }
+            guard let report else { throw CommandFailure("no report \(id)") }
+            if json {
+                print(
+                    String(report.jsonLine.dropLast()) + #","history":["#
+                        + history.map(\.jsonObject).joined(separator: ",") + "]}")
+                return
+            }
+            print("report     \(report.id) (\(report.state.rawValue))")
+            print("subject    \(report.subject.key)")
+            if case .record(_, let cid) = report.subject { print("cid        \(cid)") }
+            print("reason     \(report.reasonType)")
+            if let reason = report.reason { print("text       \(DataModelJSON.quote(reason))") }
+            print("by         \(report.reportedBy)")
+            print("created    \(report.createdAt)")
+            for action in history {
+                var line = "\(action.createdAt)  \(action.action)"
+                if let actor = action.actor { line += " by \(actor)" }
+                if let type = action.reasonType { line += "  \(type)" }
+                if let reason = action.reason { line += "  \(DataModelJSON.quote(reason))" }
+                if let note = action.note { line += "  note: \(note)" }
+                print(line)
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import ATProto
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import LabelStore
+import Testing
+
+@testable import LabelServer
+
+/// `com.atproto.moderation.createReport` over the router: tokens are checked by a stand-in for the
+/// service-auth verifier (`good:<did>` passes as that DID), so these tests are about the route;
+/// the verifier has its own.
+@Suite struct CreateReportTests {
+    struct Refused: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static let path = "/xrpc/com.atproto.moderation.createReport"
+    static let reporter = "did:plc:reporteraaaaaaaaaaaaaaaa"
+    static let post = "at://did:plc:spammeraaaaaaaaaaaaaaaaa/app.bsky.feed.post/3kabc"
+    static let cid = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
+
+    static func intake(
+        reasonTypes: [String] = ReportIntake.defaultReasonTypes, subjectTypes: [String] = ReportIntake.subjectTypes,
+        collections: [String] = []
+    ) -> ReportIntake {
+        ReportIntake(
+            reasonTypes: reasonTypes, subjectTypes: subjectTypes, subjectCollections: collections,
+            authenticate: { token, method in
+                guard method == "com.atproto.moderation.createReport" else { throw Refused(description: "wrong lxm") }
+                guard token.hasPrefix("good:") else { throw Refused(description: "the token signature is bad") }
+                return String(token.dropFirst(5))
+            })
+    }
+
+    static func recordBody(reasonType: String = "com.atproto.moderation.defs#reasonSpam", reason: String? = "spam")
+        -> String
+    {
+        var json = #"{"reasonType":"# + DataModelJSON.quote(reasonType)
+        if let reason { json += #","reason":"# + DataModelJSON.quote(reason) }
+        json += #","subject":{"$type":"com.atproto.repo.strongRef","uri":"\#(post)","cid":"\#(cid)"}}"#
+        return json
+    }
+
+    static let accountBody =
+        #"{"reasonType":"com.atproto.moderation.defs#reasonRude","subject":{"$type":"com.atproto.admin.defs#repoRef","did":"did:plc:spammeraaaaaaaaaaaaaaaaa"}}"#
+
+    func send(_ h: Harness, _ body: String, token: String? = "good:\(Self.reporter)") async throws
+        -> TestClient.Response
+    {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let token { headers[.authorization] = "Bearer " + token }
+        return try await h.request(Self.path, method: .post, headers: headers, body: body)
+    }
+
+    @Test func withoutReportsEnabledItIs501() async throws {
+        try await Harness.with(over: .router) { h in
+            let response = try await send(h, Self.recordBody())
+            #expect(response.status == .notImplemented)
+            #expect(response.xrpcError == "MethodNotImplemented")
+        }
+    }
+
+    @Test func aReportIsStoredAndEchoed() async throws {
+        try await Harness.with(over: .router, reports: Self.intake()) { h in
+            let response = try await send(h, Self.recordBody())
+            #expect(response.status == .ok)
+            let json = try response.json
+            #expect(json["id"]?.intValue == 1)
+            #expect(json["reasonType"]?.stringValue == "com.atproto.moderation.defs#reasonSpam")
+            #expect(json["reason"]?.stringValue == "spam")
+            #expect(json["reportedBy"]?.stringValue == Self.reporter)
+            #expect(json["subject"]?["$type"]?.stringValue == "com.atproto.repo.strongRef")
+            #expect(json["subject"]?["uri"]?.stringValue == Self.post)
+            #expect(json["subject"]?["cid"]?.stringValue == Self.cid)
+            #expect(json["createdAt"]?.stringValue.map(Datetime.isValid) == true)
+            let stored = try #require(try h.store.report(id: 1))
+            #expect(stored.reportedBy == Self.reporter && stored.state == .open)
+
+            let account = try await send(h, Self.accountBody)
+            #expect(account.status == .ok)
+            #expect(try account.json["subject"]?["did"]?.stringValue == "did:plc:spammeraaaaaaaaaaaaaaaaa")
+            #expect(try h.store.reportCount() == 2)
+        }
+    }
+
+    @Test func theSameReporterAndSubjectIsDeduplicated() async throws {
+        try await Harness.with(over: .router, reports: Self.intake()) { h in
+            let first = try await send(h, Self.recordBody(reason: "first"))
+            let again = try await send(h, Self.recordBody(reason: "again"))
+            #expect(again.status == .ok)
+            #expect(try again.json["id"] == first.json["id"])
+            #expect(try h.store.reportCount() == 1)
+            #expect(try h.store.reportActions(id: 1).map(\.action) == ["filed", "repeated"])
+            let other = try await send(h, Self.recordBody(), token: "good:did:plc:otheraaaaaaaaaaaaaaaaaaa")
+            #expect(try other.json["id"]?.intValue == 2)
+        }
+    }
+
+    @Test func everyAuthFailureIsA401AndStoresNothing() async throws {
+        try await Harness.with(over: .router, reports: Self.intake()) { h in
+            for token in [nil, "", "bad", "good"] as [String?] {
+                let response = try await send(h, Self.recordBody(), token: token)
+                #expect(response.status == .unauthorized, "\(token ?? "no token")")
+                #expect(response.xrpcError == "AuthenticationRequired")
+                #expect(try response.json["message"]?.stringValue?.isEmpty == false)
+            }
+            let basic = try await h.request(
+                Self.path, method: .post, headers: [.authorization: "Basic Zm9vOmJhcg=="], body: Self.recordBody())
+            #expect(basic.status == .unauthorized)
+            let refused = try await send(h, Self.recordBody(), token: "bad")
+            #expect(try refused.json["message"]?.stringValue == "the token signature is bad")
+            #expect(try h.store.reportCount() == 0)
+        }
+    }
+
+    @Test func reasonTypesAndSubjectsAreChecked() async throws {
+        try await Harness.with(over: .router, reports: Self.intake()) { h in
+            for body in [
+                Self.recordBody(reasonType: "com.example#reasonWhatever"),
+                // Known, but not among the defaults.
+                Self.recordBody(reasonType: "tools.ozone.report.defs#reasonViolenceThreats"),
+                #"{"reasonType":"com.atproto.moderation.defs#reasonSpam"}"#,
+                #"{"reasonType":"com.atproto.moderation.defs#reasonSpam","subject":{"$type":"com.atproto.admin.defs#repoRef","did":"alice"}}"#,
+                #"{"reasonType":"com.atproto.moderation.defs#reasonSpam","subject":{"$type":"com.atproto.repo.strongRef","uri":"at://did:plc:spammeraaaaaaaaaaaaaaaaa","cid":"\#(Self.cid)"}}"#,
+                #"{"reasonType":"com.atproto.moderation.defs#reasonSpam","subject":{"$type":"com.atproto.repo.strongRef","uri":"\#(Self.post)"}}"#,
+                #"{"reasonType":"com.atproto.moderation.defs#reasonSpam","subject":{"$type":"chat.bsky.convo.defs#messageRef"}}"#,
+                #"{"reasonType":1,"subject":{}}"#,
+                "not json",
+            ] {
+                let response = try await send(h, body)
+                #expect(response.status == .badRequest, "\(body)")
+                #expect(response.xrpcError == "InvalidRequest", "\(body)")
+            }
+            #expect(try h.store.reportCount() == 0)
+        }
+        let ozone = "tools.ozone.report.defs#reasonViolenceThreats"
+        try await Harness.with(
+            over: .router,
+            reports: Self.intake(reasonTypes: [ozone], subjectTypes: ["record"], collections: ["app.bsky.feed.post"])
+        ) { h in
+            let ozoneReport = try await send(h, Self.recordBody(reasonType: ozone))
+            #expect(ozoneReport.status == .ok)
+            // Accounts are not taken, nor the default reason types, nor other collections.
+            let profile = Self.recordBody(reasonType: ozone).replacingOccurrences(
+                of: "app.bsky.feed.post", with: "app.bsky.actor.profile")
+            for body in [Self.accountBody, Self.recordBody(), profile] {
+                let response = try await send(h, body)
+                #expect(response.status == .badRequest, "\(body)")
+            }
+            #expect(try h.store.reportCount() == 1)
+        }
+    }
+
+    @Test func aLongReasonIs413() async throws {
+        try await Harness.with(over: .router, reports: Self.intake()) { h in
+            let limit = ReportIntake.maximumReasonBytes
+            #expect(try await send(h, Self.recordBody(reason: String(repeating: "é", count: limit / 2))).status == .ok)
+            let long = try await send(
+                h, Self.recordBody(reason: String(repeating: "é", count: limit / 2 + 1)), token: "good:did:plc:other")
+            #expect(long.status == .contentTooLarge)
+            let huge = try await send(
+                h, Self.recordBody(reason: String(repeating: "a", count: ReportIntake.maximumBodyBytes)),
+                token: "good:did:plc:other")
+            #expect(huge.status == .contentTooLarge)
+            #expect(try h.store.reportCount() == 1)
+        }
+    }
+
+    @Test func onlyPOST() async throws {
+        try await Harness.with(over: .router, reports: Self.intake()) { h in
+            let response = try await h.request(Self.path)
+            #expect(response.status == .methodNotAllowed)
+        }
+    }
+}
