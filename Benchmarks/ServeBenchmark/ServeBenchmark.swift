@@ -55,9 +55,10 @@ struct ServeBenchmark {
         let fillStart = clock.now
         let batch = 10_000
         for start in stride(from: 0, to: options.backfill, by: batch) {
-            let changes = (start..<min(start + batch, options.backfill)).map {
+            let changes = try (start..<min(start + batch, options.backfill)).map {
                 LabelChange(
-                    action: .apply, uri: "at://did:plc:bench\($0 % 977)/app.bsky.feed.post/\($0)", val: "spam",
+                    action: .apply, subject: try LabelSubject("at://did:plc:bench\($0 % 977)/app.bsky.feed.post/\($0)"),
+                    val: "spam",
                     origin: .rule(id: "bench"))
             }
             _ = try await writer.submit(changes)
@@ -184,9 +185,11 @@ struct ServeBenchmark {
                 var seq = 0
                 for tick in 0..<ticks {
                     try await clock.sleep(until: start + .milliseconds(10 * tick))
-                    let changes = (0..<perTick).map { i in
+                    let changes = try (0..<perTick).map { i in
                         LabelChange(
-                            action: .apply, uri: "at://did:plc:live\(i)/app.bsky.feed.post/\(seq + i)", val: "spam",
+                            action: .apply,
+                            subject: try LabelSubject("at://did:plc:live\(i)/app.bsky.feed.post/\(seq + i)"),
+                            val: "spam",
                             origin: .rule(id: "bench"))
                     }
                     let now = Timestamps.now()

@@ -66,9 +66,11 @@ struct WriterBenchmark {
                     var n = 0
                     while n < perWorker {
                         let count = min(batchSize, perWorker - n)
-                        let changes = (0..<count).map { i in
+                        let changes = try (0..<count).map { i in
                             LabelChange(
-                                action: .apply, uri: "at://did:plc:w\(w)/app.bsky.feed.post/\(n + i)", val: "spam",
+                                action: .apply,
+                                subject: try LabelSubject("at://did:plc:w\(w)/app.bsky.feed.post/\(n + i)"),
+                                val: "spam",
                                 origin: .rule(id: "bench"), field: "text", snippet: "matched text")
                         }
                         if waits { _ = try await writer.submit(changes) } else { try await writer.enqueue(changes) }

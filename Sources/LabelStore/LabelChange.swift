@@ -22,8 +22,8 @@ public struct LabelChange: Sendable, Hashable {
     }
 
     public var action: Action
-    /// `at://` URI of a record, or a bare DID for an account.
-    public var uri: String
+    /// The record or account the label is on.
+    public var subject: LabelSubject
     public var cid: String?
     public var val: String
     public var exp: String?
@@ -39,11 +39,11 @@ public struct LabelChange: Sendable, Hashable {
     public var eventSeq: Int64?
 
     public init(
-        action: Action, uri: String, cid: String? = nil, val: String, exp: String? = nil, origin: Origin,
+        action: Action, subject: LabelSubject, cid: String? = nil, val: String, exp: String? = nil, origin: Origin,
         field: String? = nil, snippet: String? = nil, reason: String? = nil, eventSeq: Int64? = nil
     ) {
         self.action = action
-        self.uri = uri
+        self.subject = subject
         self.cid = cid
         self.val = val
         self.exp = exp

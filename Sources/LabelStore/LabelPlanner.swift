@@ -1,24 +1,22 @@
 import ATProto
 
-/// One label of one labeler: the subject (`uri`, and `cid` when the label is on one version of a
+/// One label of one labeler: the subject (and `cid` when the label is on one version of a
 /// record) and the value. The store keeps one current row per key; "no cid" is stored as "".
 public struct LabelKey: Hashable, Sendable, CustomStringConvertible {
-    public var uri: String
+    public var subject: LabelSubject
     /// The record version, or "" for a label on every version (or on an account).
     public var cid: String
     public var val: String
 
-    public init(uri: String, cid: String?, val: String) {
-        self.uri = uri
+    public init(subject: LabelSubject, cid: String?, val: String) {
+        self.subject = subject
         self.cid = cid ?? ""
         self.val = val
     }
 
-    public init(_ change: LabelChange) { self.init(uri: change.uri, cid: change.cid, val: change.val) }
+    public init(_ change: LabelChange) { self.init(subject: change.subject, cid: change.cid, val: change.val) }
 
-    public init(_ label: Label) { self.init(uri: label.uri, cid: label.cid, val: label.val) }
-
-    public var description: String { cid.isEmpty ? "\(uri) \(val)" : "\(uri) \(cid) \(val)" }
+    public var description: String { cid.isEmpty ? "\(subject) \(val)" : "\(subject) \(cid) \(val)" }
 }
 
 /// The stream event behind a label's latest change: the stream's name (the cursor's) and the
@@ -137,7 +135,8 @@ public enum LabelPlanner {
                 cts = Datetime(unixMicros: previous.unixMicros + 1000).rawValue
             }
             let label = Label(
-                src: src, uri: change.uri, cid: change.cid, val: change.val, neg: change.action == .negate ? true : nil,
+                src: src, uri: change.subject.rawValue, cid: change.cid, val: change.val,
+                neg: change.action == .negate ? true : nil,
                 cts: cts, exp: change.action == .apply ? change.exp : nil)
             step.label = label
             switch change.origin {

@@ -70,8 +70,6 @@ struct LabelRow: FetchableRecord, Sendable {
                 sig: Array(sig)),
             keyID: keyID)
     }
-
-    var key: LabelKey { LabelKey(uri: uri, cid: cid, val: val) }
 }
 
 /// A row of `label_history`: one accepted change, with why it was made.
@@ -102,7 +100,7 @@ struct LabelHistoryRow: Codable, FetchableRecord, PersistableRecord, Sendable {
     init(_ change: LabelChange, seq: Int64, src: String, at time: String) {
         self.seq = seq
         self.src = src
-        uri = change.uri
+        uri = change.subject.rawValue
         cid = change.cid ?? ""
         val = change.val
         action = change.action.rawValue

@@ -34,12 +34,12 @@ extension LabelStore {
         }
     }
 
-    /// The history of one subject (a record URI or a DID), oldest first.
-    public func history(uri: String) throws(Error) -> [LabelHistoryEntry] {
+    /// The history of one subject, oldest first.
+    public func history(of subject: LabelSubject) throws(Error) -> [LabelHistoryEntry] {
         do {
             return try pool.read { db in
                 try LabelHistoryRow.fetchAll(
-                    db, sql: "SELECT * FROM label_history WHERE uri = ? ORDER BY id", arguments: [uri]
+                    db, sql: "SELECT * FROM label_history WHERE uri = ? ORDER BY id", arguments: [subject.rawValue]
                 )
                 .map(\.entry)
             }

@@ -87,7 +87,7 @@ extension LabelStore {
                 WHERE src = ? AND uri = ? AND cid = ? AND val = ?
                 """)
         for key in keys where current[key] == nil {
-            if let row = try Row.fetchOne(statement, arguments: [src, key.uri, key.cid, key.val]) {
+            if let row = try Row.fetchOne(statement, arguments: [src, key.subject.rawValue, key.cid, key.val]) {
                 let eventSource: String? = row["event_source"]
                 let eventSeq: Int64? = row["event_seq"]
                 current[key] = CurrentLabel(

@@ -5,7 +5,7 @@ extension LabelChange {
     /// The change a rule asks for, with what it matched (for `labels explain`).
     public init(_ effect: LabelEffect) {
         self.init(
-            action: effect.negate ? .negate : .apply, uri: effect.subject.uri, cid: effect.subject.cid,
+            action: effect.negate ? .negate : .apply, subject: effect.subject, cid: effect.cid,
             val: effect.value,
             exp: effect.expires, origin: .rule(id: effect.ruleID), field: effect.evidence.map { "\($0.field)" },
             snippet: effect.evidence?.text)

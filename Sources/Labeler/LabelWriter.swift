@@ -533,8 +533,11 @@ public final class LabelWriter: Sendable {
             $0.signSeconds += prepared.signSeconds
         }
         if prepared.batch.contains(where: { $0.continuation != nil }) {
+            // The store writes one row for each step with a label, in the steps' order.
             var rows: [LabelKey: [StoredLabel]] = [:]
-            for row in written { rows[LabelKey(row.label), default: []].append(row) }
+            for (step, row) in zip(prepared.transaction.steps.lazy.filter { $0.label != nil }, written) {
+                rows[LabelKey(step.change), default: []].append(row)
+            }
             for pending in prepared.batch {
                 var mine: [StoredLabel] = []
                 for change in pending.changes {

@@ -31,8 +31,8 @@ struct AdminEndpoint {
 
     /// Sends one `#modEventLabel`.
     func emit(
-        action: LabelChange.Action, uri: String, cid: String?, val: String, durationInHours: Int64?, comment: String?,
-        createdBy: String
+        action: LabelChange.Action, subject: LabelSubject, cid: String?, val: String, durationInHours: Int64?,
+        comment: String?, createdBy: String
     ) async throws -> Outcome {
         var event: [(String, CBORValue)] = [
             ("$type", "tools.ozone.moderation.defs#modEventLabel"),
@@ -41,14 +41,15 @@ struct AdminEndpoint {
         ]
         if let comment { event.append(("comment", .text(CBORText(comment)))) }
         if let durationInHours { event.append(("durationInHours", .int(durationInHours))) }
-        let subject: CBORValue =
+        let uri = CBORValue.text(CBORText(subject.rawValue))
+        let reference: CBORValue =
             if let cid {
-                .map(["$type": "com.atproto.repo.strongRef", "uri": .text(CBORText(uri)), "cid": .text(CBORText(cid))])
+                .map(["$type": "com.atproto.repo.strongRef", "uri": uri, "cid": .text(CBORText(cid))])
             } else {
-                .map(["$type": "com.atproto.admin.defs#repoRef", "did": .text(CBORText(uri))])
+                .map(["$type": "com.atproto.admin.defs#repoRef", "did": uri])
             }
         let body: CBORValue = .map([
-            "event": .map(CBORMap(event)), "subject": subject, "createdBy": .text(CBORText(createdBy)),
+            "event": .map(CBORMap(event)), "subject": reference, "createdBy": .text(CBORText(createdBy)),
         ])
         var request = URLRequest(url: URL(string: url + "/xrpc/tools.ozone.moderation.emitEvent")!)
         request.httpMethod = "POST"

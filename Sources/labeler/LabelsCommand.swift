@@ -15,6 +15,11 @@ func openExistingStore(_ path: String) throws -> LabelStore {
     do { return try LabelStore(path: path) } catch { throw CommandFailure(error.description) }
 }
 
+/// `text` as a label subject; otherwise the command stops with one line saying why.
+func labelSubject(_ text: String) throws -> LabelSubject {
+    do { return try LabelSubject(text) } catch { throw CommandFailure(error.description) }
+}
+
 /// A label in its atproto JSON form (`sig` as `{"$bytes": …}`), one line.
 func labelJSON(_ label: Label) -> String { DataModelJSON.serialize(label.cborValue()) }
 
@@ -70,11 +75,12 @@ struct LabelsCommand: ParsableCommand {
         @OptionGroup var file: ConfigurationOption
 
         func run() throws {
+            let subject = try labelSubject(uri)
             let store = try openExistingStore(try db ?? file.load().storePath)
             let history: [LabelHistoryEntry]
-            do { history = try store.history(uri: uri) } catch { throw CommandFailure(error.description) }
+            do { history = try store.history(of: subject) } catch { throw CommandFailure(error.description) }
             guard !history.isEmpty else {
-                print("no labels recorded for \(uri)")
+                print("no labels recorded for \(subject)")
                 return
             }
             for entry in history {
@@ -151,10 +157,13 @@ struct LabelCommand: ParsableCommand {
         var allowDidKeySrc = false
         @OptionGroup var file: ConfigurationOption
 
+        /// The subject, checked (by `validate` before anything runs).
+        var subject: LabelSubject {
+            get throws { try labelSubject(uri) }
+        }
+
         func validate() throws {
-            guard ATURI.isValid(uri) || DID.isValid(uri) else {
-                throw ValidationError("\(uri) is neither an at:// URI nor a DID")
-            }
+            _ = try self.subject
             if let problem = LabelValue.problem(with: val) { throw ValidationError(problem) }
             if let cid, (try? CID(string: cid)) == nil { throw ValidationError("--cid \(cid) is not a CID") }
             if let did, !DID.isValid(did) { throw ValidationError("--did \(did) is not a DID") }
@@ -165,14 +174,16 @@ struct LabelCommand: ParsableCommand {
         /// waits for the service's transactions). Returns whether the service took it.
         func send(_ action: LabelChange.Action, exp: String?, hours: Int64?) async throws -> Bool {
             let configured = try file.load()
+            let subject = try self.subject
+            // Without a cid only an account can be named (a `repoRef`); a record needs a `strongRef`.
             guard let endpoint = AdminEndpoint.configured(server: server, configuration: configured),
-                cid != nil || DID.isValid(uri), exp == nil || hours != nil
+                cid != nil || subject.account != nil, exp == nil || hours != nil
             else { return false }
             // The event's author: the labeler's DID (the actor's name goes in the comment).
             guard let createdBy = did ?? (configured.did.isEmpty ? nil : configured.did) else { return false }
             let comment = "by \(actor)" + (reason.map { ": \($0)" } ?? "")
             switch try await endpoint.emit(
-                action: action, uri: uri, cid: cid, val: val, durationInHours: hours, comment: comment,
+                action: action, subject: subject, cid: cid, val: val, durationInHours: hours, comment: comment,
                 createdBy: createdBy)
             {
             case .done(let answer):
@@ -194,7 +205,8 @@ struct LabelCommand: ParsableCommand {
             let assembly = LabelerAssembly(configuration: configured, environment: ProcessInfoLite.environmentVariables)
             let logger = CommandLineLogging.logger("labeler.label")
             let change = LabelChange(
-                action: action, uri: uri, cid: cid, val: val, exp: exp, origin: .manual(actor: actor), reason: reason)
+                action: action, subject: try subject, cid: cid, val: val, exp: exp, origin: .manual(actor: actor),
+                reason: reason)
             let rows: [StoredLabel]
             do {
                 let signingKey = try assembly.signingKey(createIfAbsent: false, logger: logger)

@@ -114,6 +114,7 @@ struct RulesCommand: ParsableCommand {
             guard NSID.isValid(collection) else {
                 throw ValidationError("--collection '\(collection)' is not an NSID.")
             }
+            guard DID.isValid(did) else { throw ValidationError("--did '\(did)' is not a DID.") }
         }
 
         func run() throws {
@@ -173,14 +174,14 @@ struct RulesCommand: ParsableCommand {
                     line +=
                         set.rule(firing.ruleID)?.mode == .log
                         ? "  would label \(label.value)" : "  label \(label.value)"
-                    line += " on \(label.subject.uri)"
+                    line += " on \(label.subject)"
                     if let expires = label.expires { line += " until \(expires)" }
                 }
                 print(line)
                 if let evidence = firing.evidence { print("       \(evidence)") }
             }
             for negation in effects.negations {
-                print("negate \(negation.ruleID)  \(negation.value) on \(negation.subject.uri)")
+                print("negate \(negation.ruleID)  \(negation.value) on \(negation.subject)")
             }
             for bump in effects.counterBumps {
                 if let threshold = set.rule(bump.ruleID)?.threshold {
@@ -188,7 +189,7 @@ struct RulesCommand: ParsableCommand {
                 }
             }
             for failure in effects.failures {
-                print("error  \(failure.ruleID)  \(failure.reason) (regex \(failure.pattern))")
+                print("error  \(failure.ruleID)  \(failure.reason)\(failure.pattern.map { " (regex \($0))" } ?? "")")
             }
             if effects.fired.isEmpty && effects.failures.isEmpty { print("no rule fired") }
         }

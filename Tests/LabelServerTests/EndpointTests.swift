@@ -63,7 +63,8 @@ import Testing
             #expect(labels.map(\.val) == ["spam", "!hide"])
             #expect(labels.allSatisfy { $0.cid == "bafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5m" })
             #expect(
-                try h.store.history(uri: "at://did:plc:target/app.bsky.feed.post/1").first?.actor == "did:plc:moderator"
+                try h.store.history(of: try LabelSubject("at://did:plc:target/app.bsky.feed.post/1")).first?.actor
+                    == "did:plc:moderator"
             )
 
             let negated = try await h.request(

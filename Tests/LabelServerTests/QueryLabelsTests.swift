@@ -6,6 +6,25 @@ import Labeler
 import TestSupport
 import Testing
 
+@testable import LabelStore
+
+extension Harness {
+    /// Stores signed labels on `uris` as rows, the way another tool sharing the database could:
+    /// any text, not only the subjects the writer takes, since queries must cope with whatever
+    /// is stored.
+    func storeRows(_ uris: [String]) throws {
+        let keyID = try store.keyID(forDIDKey: key.publicKey.didKey, at: Datetime.now().rawValue)
+        let rows = try uris.map { uri in
+            let label = try Label(src: Harness.src, uri: uri, val: "spam", cts: Datetime.now().rawValue).signed(
+                with: key)
+            return LabelRow(label, sig: label.sig ?? [], keyID: keyID, locked: false, event: nil)
+        }
+        try store.pool.write { db in
+            for row in rows { try db.execute(sql: LabelRow.insertSQL, arguments: row.insertArguments) }
+        }
+    }
+}
+
 @Suite struct QueryLabelsTests {
     /// The labels of a queryLabels response, and its cursor.
     static func page(_ h: Harness, _ query: String) async throws -> (labels: [Label], cursor: String?) {
@@ -27,7 +46,9 @@ import Testing
                 "at://did:plc:a/app.bsky.actor.profile/self", "at://did:plc:ab/app.bsky.feed.post/1", "did:plc:a",
             ]
             _ = try await h.writer.submit(
-                uris.map { LabelChange(action: .apply, uri: $0, val: "spam", origin: .rule(id: "t")) })
+                uris.map {
+                    LabelChange(action: .apply, subject: try LabelSubject($0), val: "spam", origin: .rule(id: "t"))
+                })
             #expect(try await Self.uris(h, "uriPatterns=did:plc:a") == ["did:plc:a"])
             #expect(
                 try await Self.uris(h, "uriPatterns=at://did:plc:a/app.bsky.feed.post/2") == [
@@ -46,8 +67,7 @@ import Testing
     @Test func percentAndUnderscoreAreLiteral() async throws {
         try await Harness.with(over: .router) { h in
             let uris = ["at://did:plc:a/x/a%b", "at://did:plc:a/x/aXb", "at://did:plc:a/x/a_c", "at://did:plc:a/x/aYc"]
-            _ = try await h.writer.submit(
-                uris.map { LabelChange(action: .apply, uri: $0, val: "spam", origin: .rule(id: "t")) })
+            try h.storeRows(uris)
             // %25 is '%' in a query string.
             #expect(try await Self.uris(h, "uriPatterns=at://did:plc:a/x/a%25*") == [uris[0]])
             #expect(try await Self.uris(h, "uriPatterns=at://did:plc:a/x/a_*") == [uris[2]])
@@ -59,8 +79,7 @@ import Testing
     @Test func prefixBoundIncludesEveryContinuation() async throws {
         try await Harness.with(over: .router) { h in
             let uris = ["at://p/a", "at://p/a\u{7F}", "at://p/aé", "at://p/a\u{10FFFF}z", "at://p/b", "at://p/"]
-            _ = try await h.writer.submit(
-                uris.map { LabelChange(action: .apply, uri: $0, val: "spam", origin: .rule(id: "t")) })
+            try h.storeRows(uris)
             let got = try await Self.uris(h, "uriPatterns=at://p/a*")
             #expect(got == Array(uris[0...3]))
         }
@@ -96,14 +115,18 @@ import Testing
         try await Harness.with(over: .router) { h in
             let origin = LabelChange.Origin.rule(id: "t")
             _ = try await h.writer.submit([
-                LabelChange(action: .apply, uri: "did:plc:a", val: "keep", origin: origin),
-                LabelChange(action: .apply, uri: "did:plc:a", val: "gone", origin: origin),
+                LabelChange(action: .apply, subject: try LabelSubject("did:plc:a"), val: "keep", origin: origin),
+                LabelChange(action: .apply, subject: try LabelSubject("did:plc:a"), val: "gone", origin: origin),
                 LabelChange(
-                    action: .apply, uri: "did:plc:a", val: "old", exp: "2001-01-01T00:00:00.000Z", origin: origin),
+                    action: .apply, subject: try LabelSubject("did:plc:a"), val: "old", exp: "2001-01-01T00:00:00.000Z",
+                    origin: origin),
                 LabelChange(
-                    action: .apply, uri: "did:plc:a", val: "later", exp: "2999-01-01T00:00:00.000Z", origin: origin),
+                    action: .apply, subject: try LabelSubject("did:plc:a"), val: "later",
+                    exp: "2999-01-01T00:00:00.000Z", origin: origin),
             ])
-            _ = try await h.writer.submit([LabelChange(action: .negate, uri: "did:plc:a", val: "gone", origin: origin)])
+            _ = try await h.writer.submit([
+                LabelChange(action: .negate, subject: try LabelSubject("did:plc:a"), val: "gone", origin: origin)
+            ])
             let labels = try await Self.page(h, "uriPatterns=did:plc:a").labels
             #expect(labels.map(\.val) == ["keep", "later"])
             #expect(labels.allSatisfy { $0.ver == 1 && $0.neg == nil })

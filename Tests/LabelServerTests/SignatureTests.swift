@@ -13,14 +13,16 @@ import Testing
         try await Harness.with(keyType: keyType) { h in
             let origin = LabelChange.Origin.rule(id: "t")
             _ = try await h.writer.submit([
-                LabelChange(action: .apply, uri: "did:plc:a", val: "spam", origin: origin),
+                LabelChange(action: .apply, subject: try LabelSubject("did:plc:a"), val: "spam", origin: origin),
                 LabelChange(
-                    action: .apply, uri: "at://did:plc:a/app.bsky.feed.post/1",
+                    action: .apply, subject: try LabelSubject("at://did:plc:a/app.bsky.feed.post/1"),
                     cid: "bafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5m", val: "porn",
                     exp: "2999-01-01T00:00:00.000Z", origin: origin),
-                LabelChange(action: .apply, uri: "did:plc:b", val: "gone", origin: origin),
+                LabelChange(action: .apply, subject: try LabelSubject("did:plc:b"), val: "gone", origin: origin),
             ])
-            _ = try await h.writer.submit([LabelChange(action: .negate, uri: "did:plc:b", val: "gone", origin: origin)])
+            _ = try await h.writer.submit([
+                LabelChange(action: .negate, subject: try LabelSubject("did:plc:b"), val: "gone", origin: origin)
+            ])
             try await Self.expectEveryLabelVerifies(h, streamed: 3, queried: 2, signer: h.key.publicKey)
         }
     }
@@ -33,7 +35,8 @@ import Testing
             try await h.apply(3)
             _ = try await h.writer.submit([
                 LabelChange(
-                    action: .negate, uri: "at://did:plc:alice/app.bsky.feed.post/0", val: "spam", origin: .rule(id: "t")
+                    action: .negate, subject: try LabelSubject("at://did:plc:alice/app.bsky.feed.post/0"), val: "spam",
+                    origin: .rule(id: "t")
                 )
             ])
         }

@@ -108,7 +108,7 @@ import Testing
             $0.maxSubscriberLag = 1_000  // room for the fast one on a busy machine; the slow one never reads
         }) { h in
             // Large frames fill the socket buffers quickly.
-            let prefix = "at://did:plc:bob/app.bsky.feed.post/" + String(repeating: "k", count: 1500) + "-"
+            let prefix = "at://did:plc:" + String(repeating: "k", count: 1500) + "/app.bsky.feed.post/"
             let total = 6000
             try await h.subscribe(cursor: nil, silenceTimeout: .seconds(600)) { slow in
                 try await h.subscribe(cursor: nil) { fast in

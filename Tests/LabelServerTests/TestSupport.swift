@@ -93,8 +93,9 @@ struct Harness: Sendable {
     )
         async throws -> [StoredLabel]
     {
-        let changes = (from..<(from + count)).map {
-            LabelChange(action: .apply, uri: "\(prefix)\($0)", val: val, origin: .rule(id: "test"))
+        let changes = try (from..<(from + count)).map {
+            LabelChange(
+                action: .apply, subject: try LabelSubject("\(prefix)\($0)"), val: val, origin: .rule(id: "test"))
         }
         return try await writer.submit(changes)
     }

@@ -16,9 +16,10 @@ import Testing
         let store = try LabelStore(path: database)
         let old = SigningKey.generate(.secp256k1)
         let oldID = try store.keyID(forDIDKey: old.publicKey.didKey, at: "2026-01-01T00:00:00.000Z")
-        let changes = (0..<2_500).map { i in
+        let changes = try (0..<2_500).map { i in
             LabelChange(
-                action: .apply, uri: "at://did:plc:a/app.bsky.feed.post/\(i)", val: "spam", origin: .rule(id: "r"))
+                action: .apply, subject: try LabelSubject("at://did:plc:a/app.bsky.feed.post/\(i)"), val: "spam",
+                origin: .rule(id: "r"))
         }
         let before = try store.write(
             changes, src: "did:plc:labeler", now: "2026-01-01T00:00:01.000Z", cursor: nil, keyID: oldID

@@ -6,16 +6,17 @@ import Testing
 @Suite struct LabelPlannerTests {
     let src = "did:plc:labeler"
     let now = try! Datetime("2026-01-01T00:00:10.000Z")
+    let subject = try! LabelSubject("at://did:plc:a/app.bsky.feed.post/1")
 
     func apply(_ val: String = "spam", rule: String? = "r1", exp: String? = nil, event: Int64? = nil) -> LabelChange {
         LabelChange(
-            action: .apply, uri: "at://did:plc:a/app.bsky.feed.post/1", val: val, exp: exp,
+            action: .apply, subject: subject, val: val, exp: exp,
             origin: rule.map { .rule(id: $0) } ?? .manual(actor: "mod"), eventSeq: event)
     }
 
     func negate(_ val: String = "spam", rule: String? = "r1", event: Int64? = nil) -> LabelChange {
         LabelChange(
-            action: .negate, uri: "at://did:plc:a/app.bsky.feed.post/1", val: val,
+            action: .negate, subject: subject, val: val,
             origin: rule.map { .rule(id: $0) } ?? .manual(actor: "mod"), eventSeq: event)
     }
 
@@ -26,7 +27,7 @@ import Testing
         -> [LabelKey: CurrentLabel]
     {
         [
-            LabelKey(uri: "at://did:plc:a/app.bsky.feed.post/1", cid: nil, val: "spam"): CurrentLabel(
+            LabelKey(subject: subject, cid: nil, val: "spam"): CurrentLabel(
                 seq: 7, negated: negated, cts: cts, exp: exp, locked: locked,
                 event: event.map { EventPosition(source: "relay a", seq: $0) })
         ]

@@ -61,55 +61,75 @@ extension LabelStore {
             changes, src: src, now: now, cursor: cursor.map { (name: $0.0, seq: $0.1) }, keyID: key, sign: fakeSign)
     }
 
-    func apply(_ uri: String, _ val: String = "spam", rule: String = "r1", exp: String? = nil) -> LabelChange {
-        LabelChange(action: .apply, uri: uri, val: val, exp: exp, origin: .rule(id: rule))
+    func apply(_ uri: String, _ val: String = "spam", rule: String = "r1", exp: String? = nil) throws -> LabelChange {
+        LabelChange(action: .apply, subject: try LabelSubject(uri), val: val, exp: exp, origin: .rule(id: rule))
     }
 
-    func negate(_ uri: String, _ val: String = "spam", by origin: LabelChange.Origin = .rule(id: "r1")) -> LabelChange {
-        LabelChange(action: .negate, uri: uri, val: val, origin: origin)
+    func negate(_ uri: String, _ val: String = "spam", by origin: LabelChange.Origin = .rule(id: "r1")) throws
+        -> LabelChange
+    {
+        LabelChange(action: .negate, subject: try LabelSubject(uri), val: val, origin: origin)
     }
 
     @Test func seqsIncreaseAndAreNeverReused() throws {
-        let first = try write([apply("at://a/x/1"), apply("at://a/x/2")])
+        let first = try write([
+            apply("at://did:plc:a/app.bsky.feed.post/1"), apply("at://did:plc:a/app.bsky.feed.post/2"),
+        ])
         #expect(first.map(\.seq) == [1, 2])
-        let negated = try write([negate("at://a/x/1")], now: "2026-01-01T00:00:02.000Z")
+        let negated = try write([negate("at://did:plc:a/app.bsky.feed.post/1")], now: "2026-01-01T00:00:02.000Z")
         #expect(negated.map(\.seq) == [3])
         // The row for x/1 moved to seq 3; seq 1 is gone from the stream and is never handed out again.
         #expect(try store.labels(after: 0, limit: 10).map(\.seq) == [2, 3])
-        let again = try write([apply("at://a/x/1")], now: "2026-01-01T00:00:03.000Z")
+        let again = try write([apply("at://did:plc:a/app.bsky.feed.post/1")], now: "2026-01-01T00:00:03.000Z")
         #expect(again.map(\.seq) == [4])
         #expect(try store.lastLabelSeq() == 4)
     }
 
     @Test func noOpsAreDropped() throws {
-        #expect(try write([apply("at://a/x/1")]).count == 1)
-        #expect(try write([apply("at://a/x/1")]).isEmpty)  // already applied
-        #expect(try write([negate("at://a/x/9")]).isEmpty)  // never applied
-        #expect(try write([apply("at://a/x/1", exp: "2026-02-01T00:00:00.000Z")]).count == 1)  // expiry changed
-        #expect(try store.history(uri: "at://a/x/1").count == 2)
+        #expect(try write([apply("at://did:plc:a/app.bsky.feed.post/1")]).count == 1)
+        #expect(try write([apply("at://did:plc:a/app.bsky.feed.post/1")]).isEmpty)  // already applied
+        #expect(try write([negate("at://did:plc:a/app.bsky.feed.post/9")]).isEmpty)  // never applied
+        // The expiry changed.
+        #expect(try write([apply("at://did:plc:a/app.bsky.feed.post/1", exp: "2026-02-01T00:00:00.000Z")]).count == 1)
+        #expect(try store.history(of: try LabelSubject("at://did:plc:a/app.bsky.feed.post/1")).count == 2)
     }
 
     @Test func aPersonsNegationWinsOverRules() throws {
-        _ = try write([apply("at://a/x/1")])
+        _ = try write([apply("at://did:plc:a/app.bsky.feed.post/1")])
         let manual = try write(
-            [negate("at://a/x/1", by: .manual(actor: "mod@example"))], now: "2026-01-01T00:00:02.000Z")
+            [negate("at://did:plc:a/app.bsky.feed.post/1", by: .manual(actor: "mod@example"))],
+            now: "2026-01-01T00:00:02.000Z")
         #expect(manual.first?.label.neg == true)
-        #expect(try write([apply("at://a/x/1")], now: "2026-01-01T00:00:03.000Z").isEmpty)
+        #expect(try write([apply("at://did:plc:a/app.bsky.feed.post/1")], now: "2026-01-01T00:00:03.000Z").isEmpty)
         // A person may apply it again, which unlocks it.
         let reapplied = try write(
-            [LabelChange(action: .apply, uri: "at://a/x/1", val: "spam", origin: .manual(actor: "mod@example"))],
+            [
+                LabelChange(
+                    action: .apply, subject: try LabelSubject("at://did:plc:a/app.bsky.feed.post/1"), val: "spam",
+                    origin: .manual(actor: "mod@example"))
+            ],
             now: "2026-01-01T00:00:04.000Z")
         #expect(reapplied.count == 1 && reapplied[0].label.neg == nil)
         // A person negating a label that rules had already negated still locks it.
-        _ = try write([apply("at://a/x/2")])
-        _ = try write([negate("at://a/x/2")], now: "2026-01-01T00:00:05.000Z")
-        #expect(try write([negate("at://a/x/2", by: .manual(actor: "m"))], now: "2026-01-01T00:00:06.000Z").isEmpty)
-        #expect(try write([apply("at://a/x/2")], now: "2026-01-01T00:00:07.000Z").isEmpty)
-        #expect(try store.history(uri: "at://a/x/2").map(\.origin) == ["rule", "rule", "manual"])
+        _ = try write([apply("at://did:plc:a/app.bsky.feed.post/2")])
+        _ = try write([negate("at://did:plc:a/app.bsky.feed.post/2")], now: "2026-01-01T00:00:05.000Z")
+        #expect(
+            try write(
+                [negate("at://did:plc:a/app.bsky.feed.post/2", by: .manual(actor: "m"))],
+                now: "2026-01-01T00:00:06.000Z"
+            ).isEmpty)
+        #expect(try write([apply("at://did:plc:a/app.bsky.feed.post/2")], now: "2026-01-01T00:00:07.000Z").isEmpty)
+        #expect(
+            try store.history(of: try LabelSubject("at://did:plc:a/app.bsky.feed.post/2")).map(\.origin) == [
+                "rule", "rule", "manual",
+            ])
     }
 
     @Test func laterChangesInABatchSeeEarlierOnes() throws {
-        let rows = try write([apply("at://a/x/1"), apply("at://a/x/1"), negate("at://a/x/1"), apply("at://a/x/1")])
+        let rows = try write([
+            apply("at://did:plc:a/app.bsky.feed.post/1"), apply("at://did:plc:a/app.bsky.feed.post/1"),
+            negate("at://did:plc:a/app.bsky.feed.post/1"), apply("at://did:plc:a/app.bsky.feed.post/1"),
+        ])
         #expect(rows.map(\.seq) == [1, 2, 3])
         #expect(rows.map(\.label.isNegation) == [false, true, false])
         #expect(
@@ -117,12 +137,13 @@ extension LabelStore {
                 "2026-01-01T00:00:01.000Z", "2026-01-01T00:00:01.001Z", "2026-01-01T00:00:01.002Z",
             ])
         #expect(try store.labels(after: 0, limit: 10).map(\.seq) == [3])
-        #expect(try store.history(uri: "at://a/x/1").count == 3)
+        #expect(try store.history(of: try LabelSubject("at://did:plc:a/app.bsky.feed.post/1")).count == 3)
     }
 
     @Test func ctsNeverGoesBackwards() throws {
-        let first = try write([apply("at://a/x/1")], now: "2026-01-01T00:00:05.000Z")
-        let second = try write([negate("at://a/x/1")], now: "2026-01-01T00:00:01.000Z")  // a clock step back
+        let first = try write([apply("at://did:plc:a/app.bsky.feed.post/1")], now: "2026-01-01T00:00:05.000Z")
+        // A clock step back.
+        let second = try write([negate("at://did:plc:a/app.bsky.feed.post/1")], now: "2026-01-01T00:00:01.000Z")
         #expect(first[0].label.cts == "2026-01-01T00:00:05.000Z")
         #expect(second[0].label.cts == "2026-01-01T00:00:05.001Z")
     }
@@ -130,7 +151,8 @@ extension LabelStore {
     @Test func storedLabelsAreExactlyWhatWasSigned() throws {
         let written = try write([
             LabelChange(
-                action: .apply, uri: "at://a/x/1", cid: "bafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5m",
+                action: .apply, subject: try LabelSubject("at://did:plc:a/app.bsky.feed.post/1"),
+                cid: "bafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5m",
                 val: "spam", exp: "2026-03-01T00:00:00.000Z", origin: .rule(id: "r1"), field: "text",
                 snippet: "free crypto")
         ])
@@ -140,29 +162,31 @@ extension LabelStore {
             read[0].label
                 == fakeSign(
                     Label(
-                        src: src, uri: "at://a/x/1", cid: "bafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5m",
+                        src: src, uri: "at://did:plc:a/app.bsky.feed.post/1",
+                        cid: "bafyreiacmzmmzfukfenvoukzfza4k5cyeqbjjqunee4cpo3rn4vovmcg5m",
                         val: "spam", cts: "2026-01-01T00:00:01.000Z", exp: "2026-03-01T00:00:00.000Z")))
-        let history = try store.history(uri: "at://a/x/1")
+        let history = try store.history(of: try LabelSubject("at://did:plc:a/app.bsky.feed.post/1"))
         #expect(
             history.count == 1 && history[0].ruleID == "r1" && history[0].field == "text"
                 && history[0].snippet == "free crypto")
     }
 
     @Test func labelsAndCursorCommitTogetherOrNotAtAll() throws {
-        _ = try write([apply("at://a/x/1")], cursor: ("relay r", 10))
+        _ = try write([apply("at://did:plc:a/app.bsky.feed.post/1")], cursor: ("relay r", 10))
         #expect(try store.cursor(for: "relay r") == 10)
         struct SignerDown: Error {}
         #expect(throws: LabelStore.Error.self) {
             try store.write(
-                [apply("at://a/x/2"), apply("at://a/x/3")], src: src, now: "2026-01-01T00:00:02.000Z",
+                [apply("at://did:plc:a/app.bsky.feed.post/2"), apply("at://did:plc:a/app.bsky.feed.post/3")], src: src,
+                now: "2026-01-01T00:00:02.000Z",
                 cursor: (name: "relay r", seq: 20), keyID: key
             ) { label in
-                if label.uri == "at://a/x/3" { throw SignerDown() }
+                if label.uri == "at://did:plc:a/app.bsky.feed.post/3" { throw SignerDown() }
                 return fakeSign(label)
             }
         }
         // Nothing of the failed batch is stored: not the first label, not the cursor.
-        #expect(try store.labels(after: 0, limit: 10).map(\.label.uri) == ["at://a/x/1"])
+        #expect(try store.labels(after: 0, limit: 10).map(\.label.uri) == ["at://did:plc:a/app.bsky.feed.post/1"])
         #expect(try store.cursor(for: "relay r") == 10)
     }
 
@@ -206,8 +230,10 @@ extension LabelStore {
     }
 
     @Test func eventsHandledAgainAfterARestartChangeNothing() throws {
-        func change(_ action: LabelChange.Action, event: Int64) -> LabelChange {
-            LabelChange(action: action, uri: "at://a/x/1", val: "spam", origin: .rule(id: "r1"), eventSeq: event)
+        func change(_ action: LabelChange.Action, event: Int64) throws -> LabelChange {
+            LabelChange(
+                action: action, subject: try LabelSubject("at://did:plc:a/app.bsky.feed.post/1"), val: "spam",
+                origin: .rule(id: "r1"), eventSeq: event)
         }
         func write(_ changes: [LabelChange], source: CursorName = "relay a") throws -> [StoredLabel] {
             try store.write(
@@ -220,7 +246,10 @@ extension LabelStore {
         // After the restart both run again: without the event seq, 10 would re-apply the label.
         #expect(try write([change(.apply, event: 10)]).isEmpty)
         #expect(try write([change(.negate, event: 20)]).isEmpty)
-        #expect(try store.history(uri: "at://a/x/1").map(\.action) == [.apply, .negate])
+        #expect(
+            try store.history(of: try LabelSubject("at://did:plc:a/app.bsky.feed.post/1")).map(\.action) == [
+                .apply, .negate,
+            ])
         // A later event changes it again; so does any event of another stream.
         #expect(try write([change(.apply, event: 30)]).count == 1)
         #expect(try write([change(.negate, event: 5)], source: "jetstream b").count == 1)
@@ -231,7 +260,9 @@ extension LabelStore {
 
     @Test func aPersonsChangeKeepsTheRowsLastEvent() throws {
         let rule = { (action: LabelChange.Action, event: Int64) in
-            LabelChange(action: action, uri: "at://a/x/1", val: "spam", origin: .rule(id: "r1"), eventSeq: event)
+            LabelChange(
+                action: action, subject: try LabelSubject("at://did:plc:a/app.bsky.feed.post/1"), val: "spam",
+                origin: .rule(id: "r1"), eventSeq: event)
         }
         func write(_ changes: [LabelChange]) throws -> [StoredLabel] {
             try store.write(
@@ -240,8 +271,12 @@ extension LabelStore {
         }
         #expect(try write([rule(.apply, 10), rule(.negate, 20)]).count == 2)
         #expect(
-            try write([LabelChange(action: .apply, uri: "at://a/x/1", val: "spam", origin: .manual(actor: "mod"))])
-                .count == 1)
+            try write([
+                LabelChange(
+                    action: .apply, subject: try LabelSubject("at://did:plc:a/app.bsky.feed.post/1"), val: "spam",
+                    origin: .manual(actor: "mod"))
+            ])
+            .count == 1)
         // Event 20 handled again must not undo the person's apply.
         #expect(try write([rule(.negate, 20)]).isEmpty)
     }
@@ -255,15 +290,19 @@ extension LabelStore {
             try db.execute(
                 sql: """
                     INSERT INTO label (src, uri, val, neg, cts, sig, key_id)
-                    VALUES ('did:plc:labeler', 'at://a/x/1', 'spam', 0, '2026-01-01T00:00:00.000Z', x'00', 1)
+                    VALUES ('did:plc:labeler', 'at://did:plc:a/app.bsky.feed.post/1', 'spam', 0, '2026-01-01T00:00:00.000Z', x'00', 1)
                     """)
         }
         try queue.close()
         let store = try LabelStore(path: path)
-        #expect(try store.labels(after: 0, limit: 10).map(\.label.uri) == ["at://a/x/1"])
+        #expect(try store.labels(after: 0, limit: 10).map(\.label.uri) == ["at://did:plc:a/app.bsky.feed.post/1"])
         // The old row has no event: a rule's negation is applied as before.
         let written = try store.write(
-            [LabelChange(action: .negate, uri: "at://a/x/1", val: "spam", origin: .rule(id: "r1"), eventSeq: 1)],
+            [
+                LabelChange(
+                    action: .negate, subject: try LabelSubject("at://did:plc:a/app.bsky.feed.post/1"), val: "spam",
+                    origin: .rule(id: "r1"), eventSeq: 1)
+            ],
             src: "did:plc:labeler", now: "2026-01-01T00:00:01.000Z", cursor: nil, keyID: 1, eventSource: "relay a",
             sign: fakeSign)
         #expect(written.count == 1)
@@ -273,14 +312,15 @@ extension LabelStore {
     /// committed is refused, and nothing of it is stored.
     @Test func aCommitPlannedOnRowsChangedMeanwhileIsRefused() throws {
         let other = try LabelStore(path: store.path)
-        let change = [apply("at://a/x/1")]
+        let change = [try apply("at://did:plc:a/app.bsky.feed.post/1")]
         let snapshot = try store.snapshotNow(of: change.map(LabelKey.init), src: src)
         let time = try Datetime("2026-01-01T00:00:01.000Z")
         var steps = LabelPlanner.plan(change, current: snapshot.current, src: src, now: time, eventSource: nil)
         steps[0].label = fakeSign(steps[0].label!)
         #expect(
             try other.write(
-                [apply("at://a/x/1")], src: src, now: "2026-01-01T00:00:02.000Z", cursor: nil, keyID: key,
+                [apply("at://did:plc:a/app.bsky.feed.post/1")], src: src, now: "2026-01-01T00:00:02.000Z", cursor: nil,
+                keyID: key,
                 sign: fakeSign
             ).count == 1)
         let refused = #expect(throws: LabelStore.Error.self) {
@@ -292,7 +332,7 @@ extension LabelStore {
         #expect(try store.cursor(for: "relay x") == nil)
         #expect(try store.labels(after: 0, limit: 10).map(\.label.cts) == ["2026-01-01T00:00:02.000Z"])
         // Planned again on the new rows, it changes nothing.
-        #expect(try write([apply("at://a/x/1")]).isEmpty)
+        #expect(try write([apply("at://did:plc:a/app.bsky.feed.post/1")]).isEmpty)
     }
 
     @Test func commitsAreOnDiskBeforeTheyReturn() throws {

@@ -23,7 +23,8 @@ import Testing
                     var mine: [StoredLabel] = []
                     for n in 0..<25 {
                         let change = LabelChange(
-                            action: .apply, uri: "at://did:plc:a\(task)/app.bsky.feed.post/\(n)", val: "spam",
+                            action: .apply, subject: try LabelSubject("at://did:plc:a\(task)/app.bsky.feed.post/\(n)"),
+                            val: "spam",
                             origin: .rule(id: "r"))
                         let rows = try await writer.submit([change, change])  // the repeat is a no-op
                         mine += rows
@@ -49,7 +50,9 @@ import Testing
         #expect(writer.totals.labels == 400)
         #expect(writer.totals.batches < 400)  // grouped: fewer transactions than submissions
         await #expect(throws: LabelWriter.Stopped.self) {
-            try await writer.submit([LabelChange(action: .apply, uri: "did:plc:x", val: "late", origin: .rule(id: "r"))]
+            try await writer.submit([
+                LabelChange(action: .apply, subject: try LabelSubject("did:plc:x"), val: "late", origin: .rule(id: "r"))
+            ]
             )
         }
     }
@@ -67,11 +70,11 @@ import Testing
         let run = Task { await writer.run() }
         let uri = "at://did:plc:a/app.bsky.feed.post/1"
         let applied = try await writer.submit([
-            LabelChange(action: .apply, uri: uri, val: "spam", origin: .rule(id: "r"))
+            LabelChange(action: .apply, subject: try LabelSubject(uri), val: "spam", origin: .rule(id: "r"))
         ])
         #expect(applied.count == 1)
         let negated = try await writer.submit([
-            LabelChange(action: .negate, uri: uri, val: "spam", origin: .rule(id: "r"))
+            LabelChange(action: .negate, subject: try LabelSubject(uri), val: "spam", origin: .rule(id: "r"))
         ])
         #expect(negated.count == 1 && negated[0].label.neg == true)
         // The cursor moves; from now on only negations that change nothing come.
@@ -79,7 +82,8 @@ import Testing
         for n in 0..<20 {
             let rows = try await writer.submit([
                 LabelChange(
-                    action: .negate, uri: "at://did:plc:b/app.bsky.feed.post/\(n)", val: "spam", origin: .rule(id: "r"))
+                    action: .negate, subject: try LabelSubject("at://did:plc:b/app.bsky.feed.post/\(n)"), val: "spam",
+                    origin: .rule(id: "r"))
             ])
             #expect(rows.isEmpty)
         }
@@ -108,7 +112,8 @@ import Testing
             for event in 1...events {
                 try await writer.enqueue([
                     LabelChange(
-                        action: .apply, uri: "at://did:plc:a/app.bsky.feed.post/\(event)", val: "spam",
+                        action: .apply, subject: try LabelSubject("at://did:plc:a/app.bsky.feed.post/\(event)"),
+                        val: "spam",
                         origin: .rule(id: "r"))
                 ])
                 finished.withLock { $0 = event }  // the event is done once its labels are queued
@@ -162,7 +167,9 @@ import Testing
             configuration: .init(retryDelay: .milliseconds(10)), logger: quietLogger(),
             cursor: { (name: "relay test", seq: 42) })
         let run = Task { await writer.run() }
-        try await writer.enqueue([LabelChange(action: .apply, uri: "did:plc:a", val: "spam", origin: .rule(id: "r"))])
+        try await writer.enqueue([
+            LabelChange(action: .apply, subject: try LabelSubject("did:plc:a"), val: "spam", origin: .rule(id: "r"))
+        ])
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(30)
         while writer.totals.failedTransactions < 3 && clock.now < deadline {
@@ -191,9 +198,10 @@ import Testing
             eventSource: "relay r",
             cursor: { mark.value.map { (name: "relay r", seq: $0) } })
         let run = Task { await writer.run() }
-        func change(_ action: LabelChange.Action, event: Int64) -> LabelChange {
+        func change(_ action: LabelChange.Action, event: Int64) throws -> LabelChange {
             LabelChange(
-                action: action, uri: "at://did:plc:a/app.bsky.feed.post/1", val: "spam", origin: .rule(id: "r"),
+                action: action, subject: try LabelSubject("at://did:plc:a/app.bsky.feed.post/1"), val: "spam",
+                origin: .rule(id: "r"),
                 eventSeq: event)
         }
         try await writer.enqueue([change(.apply, event: 400)])
@@ -207,7 +215,10 @@ import Testing
         run.cancel()
         await run.value
         #expect(try store.cursor(for: "relay r") == 3)
-        #expect(try store.history(uri: "at://did:plc:a/app.bsky.feed.post/1").map(\.action) == [.apply, .negate])
+        #expect(
+            try store.history(of: try LabelSubject("at://did:plc:a/app.bsky.feed.post/1")).map(\.action) == [
+                .apply, .negate,
+            ])
     }
 
     /// Stopping while a transaction is being committed still commits it, and the final cursor
@@ -225,7 +236,8 @@ import Testing
             do {
                 try await writer.enqueue([
                     LabelChange(
-                        action: .apply, uri: "at://did:plc:a/app.bsky.feed.post/\(n)", val: "spam",
+                        action: .apply, subject: try LabelSubject("at://did:plc:a/app.bsky.feed.post/\(n)"),
+                        val: "spam",
                         origin: .rule(id: "r"),
                         eventSeq: Int64(n))
                 ])
@@ -262,7 +274,7 @@ import Testing
         #expect(writer.totals.failedTransactions == 2)
         // The writer goes on with the next submission.
         let rows = try await writer.submit([
-            LabelChange(action: .apply, uri: "did:plc:x", val: "spam", origin: .rule(id: "r"))
+            LabelChange(action: .apply, subject: try LabelSubject("did:plc:x"), val: "spam", origin: .rule(id: "r"))
         ])
         #expect(rows.count == 1)
         run.cancel()

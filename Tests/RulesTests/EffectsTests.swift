@@ -13,11 +13,12 @@ import Testing
               - {id: acc, on: [post], label: acc, subject: account, match: {keywords: [x]}}
             """)
         let effects = set.evaluate(TestSupport.post("x"), using: RuleScratch())
-        let bySubject = Dictionary(uniqueKeysWithValues: effects.labels.map { ($0.value, $0.subject) })
+        let byValue = Dictionary(uniqueKeysWithValues: effects.labels.map { ($0.value, $0) })
         #expect(
-            bySubject["rec"]
-                == LabelSubject(uri: "at://\(TestSupport.did)/app.bsky.feed.post/3lrecord00000", cid: TestSupport.cid))
-        #expect(bySubject["acc"] == LabelSubject(uri: TestSupport.did, cid: nil))
+            byValue["rec"]?.subject == .record(try ATURI("at://\(TestSupport.did)/app.bsky.feed.post/3lrecord00000")))
+        #expect(byValue["rec"]?.cid == TestSupport.cid)
+        #expect(byValue["acc"]?.subject == TestSupport.account)
+        #expect(byValue["acc"]?.cid == nil)
         #expect(effects.labels.map(\.ruleID).sorted() == ["acc", "rec"])
     }
 
@@ -62,13 +63,13 @@ import Testing
         #expect(edit.negations.map(\.value) == ["spam"])
         let negation = try #require(edit.negations.first)
         #expect(negation.negate)
-        #expect(negation.subject.cid == TestSupport.previousCID)
+        #expect(negation.cid == TestSupport.previousCID)
         #expect(negation.evidence == nil)
         let delete = set.evaluate(TestSupport.record(Collections.post, nil, action: .delete), using: scratch)
         #expect(delete.negations.map(\.value) == ["spam"])
         #expect(delete.labels.isEmpty)
         let profileDelete = set.evaluate(TestSupport.record(Collections.profile, nil, action: .delete), using: scratch)
-        #expect(profileDelete.negations.map(\.subject) == [LabelSubject(uri: TestSupport.did)])
+        #expect(profileDelete.negations.map(\.subject) == [TestSupport.account])
     }
 
     @Test func thresholdsCountThisEventAndReportBumps() throws {
@@ -92,7 +93,7 @@ import Testing
             ])
         let reached = set.evaluate(TestSupport.post("x"), counts: FixedThresholdCounts(["repeat": 2]), using: scratch)
         #expect(reached.labels.map(\.value) == ["spam", "spam-account"])
-        #expect(reached.labels.last?.subject == LabelSubject(uri: TestSupport.did))
+        #expect(reached.labels.last?.subject == TestSupport.account)
         // No match, no bump.
         #expect(
             set.evaluate(TestSupport.post("y"), counts: FixedThresholdCounts(["repeat": 9]), using: scratch)
@@ -136,6 +137,31 @@ import Testing
         #expect(failure.uri == "at://\(TestSupport.did)/app.bsky.feed.post/3lrecord00000")
         #expect(failure.pattern == "(a+)+$")
         #expect(failure.reason.contains("limit"))
+    }
+
+    /// Contexts built from text (not from the stream, whose DIDs and paths are checked when
+    /// decoded) may not make a valid subject: the rule's label is then a failure, not a label
+    /// on garbage.
+    @Test func aLabelWhoseSubjectIsNotValidIsAFailure() throws {
+        let set = try TestSupport.rules(
+            """
+            rules:
+              - {id: rec, on: [post], label: rec, on_no_match: negate, match: {keywords: [x]}}
+              - {id: acc, on: [post], label: acc, subject: account, match: {keywords: [x]}}
+            """)
+        let badAccount = TestSupport.post("x", did: "did:plc:has space")
+        let effects = set.evaluate(badAccount, using: RuleScratch())
+        #expect(effects.labels.isEmpty)
+        #expect(effects.fired.map(\.ruleID).sorted() == ["acc", "rec"])
+        #expect(effects.failures.map(\.ruleID).sorted() == ["acc", "rec"])
+        #expect(effects.failures.allSatisfy { $0.pattern == nil && $0.reason.hasPrefix("invalid ") })
+        #expect(effects.failures.first?.description.contains("(regex") == false)
+
+        let badRecordKey = TestSupport.record(Collections.post, nil, action: .delete, rkey: "has/slash")
+        let negation = set.evaluate(badRecordKey, using: RuleScratch())
+        #expect(negation.negations.isEmpty)
+        #expect(negation.failures.map(\.ruleID) == ["rec"])
+        #expect(negation.failures.first?.reason.hasPrefix("invalid label subject") == true)
     }
 
     @Test func missingRecordAndEmptySets() throws {

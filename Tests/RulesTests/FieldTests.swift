@@ -107,7 +107,7 @@ import Testing
         let effects = set.evaluate(
             .identity(did: TestSupport.did, handle: "support-team.example.com", time: 0), using: RuleScratch())
         #expect(effects.labels.map(\.value).sorted() == ["any-handle", "bad-handle"])
-        #expect(effects.labels.allSatisfy { $0.subject == LabelSubject(uri: TestSupport.did) })
+        #expect(effects.labels.allSatisfy { $0.subject == TestSupport.account })
         // Post rules never see identity events, and handle rules never see records.
         #expect(TestSupport.labels(set, TestSupport.post("support-team")).isEmpty)
     }

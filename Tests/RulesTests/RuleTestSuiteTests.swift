@@ -97,6 +97,31 @@ import Testing
         }
     }
 
+    /// A case's labels name its account and record, so both must be valid syntax.
+    @Test func aCaseNeedsAValidDIDAndRecordKey() {
+        do {
+            _ = try RuleTestSuite.load(files: [
+                RuleSources.File(
+                    path: "t.yaml",
+                    text: """
+                        cases:
+                          - name: bad account
+                            text: x
+                            did: did:plc:has space
+                            rkey: a/b
+                            expect: none
+                        """)
+            ])
+            Issue.record("broken test file loaded")
+        } catch {
+            #expect(
+                error.diagnostics.map(\.description) == [
+                    "t.yaml:4:10: 'did:plc:has space' is not a valid DID",
+                    "t.yaml:5:11: 'a/b' is not a valid record key",
+                ])
+        }
+    }
+
     @Test func failingCasesSayWhatWasExpectedAndWhatCame() throws {
         let set = try TestSupport.rules("rules:\n  - {id: r, on: [post], label: spam, match: {keywords: [x]}}\n")
         let cases = try RuleTestSuite.load(files: [

@@ -5,6 +5,8 @@ import Rules
 /// Builds rule sets and events for tests.
 enum TestSupport {
     static let did = "did:plc:testaccount0000000000000"
+    /// The account of `did`, as labels on it name it.
+    static let account = LabelSubject.account(try! DID(did))
     static let cid = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"
     static let previousCID = "bafyreihf5qcpkzaaxxbsgqutbc43wbe5g6xxoqlzv7lhjbqrd3eiadfqvy"
     /// 2025-01-01T00:00:00Z.

@@ -15,7 +15,7 @@ struct EmitEventRequest: Sendable {
     let event: CBORValue
     let subject: CBORValue
     let createdBy: String
-    let uri: String
+    let labelSubject: LabelSubject
     let cid: String?
     let create: [String]
     let negate: [String]
@@ -46,19 +46,19 @@ struct EmitEventRequest: Sendable {
 
         switch s["$type"]?.stringValue {
         case Self.repoRefType:
-            guard let did = s["did"]?.stringValue, DID.isValid(did) else {
+            guard let text = s["did"]?.stringValue, let did = try? DID(text) else {
                 throw .invalidRequest("subject.did must be a DID")
             }
-            uri = did
+            labelSubject = .account(did)
             cid = nil
         case Self.strongRefType:
-            guard let uri = s["uri"]?.stringValue, ATURI.isValid(uri) else {
+            guard let text = s["uri"]?.stringValue, let uri = try? ATURI(text) else {
                 throw .invalidRequest("subject.uri must be an at:// URI")
             }
             guard let cid = s["cid"]?.stringValue, CIDString.isValid(cid) else {
                 throw .invalidRequest("subject.cid must be a CID")
             }
-            self.uri = uri
+            labelSubject = .record(uri)
             self.cid = cid
         default:
             throw .invalidRequest("subject must be a \(Self.repoRefType) or a \(Self.strongRefType)")
@@ -111,9 +111,12 @@ struct EmitEventRequest: Sendable {
         let exp = durationInHours.map { Datetime.format(unixMicros: now.unixMicros + $0 * 3_600_000_000) }
         let origin = LabelChange.Origin.manual(actor: createdBy)
         return create.map {
-            LabelChange(action: .apply, uri: uri, cid: cid, val: $0, exp: exp, origin: origin, reason: comment)
+            LabelChange(
+                action: .apply, subject: labelSubject, cid: cid, val: $0, exp: exp, origin: origin, reason: comment)
         }
-            + negate.map { LabelChange(action: .negate, uri: uri, cid: cid, val: $0, origin: origin, reason: comment) }
+            + negate.map {
+                LabelChange(action: .negate, subject: labelSubject, cid: cid, val: $0, origin: origin, reason: comment)
+            }
     }
 
     /// A `tools.ozone.moderation.defs#modEventView` for the response.

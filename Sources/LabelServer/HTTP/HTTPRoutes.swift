@@ -118,7 +118,7 @@ struct HTTPRoutes: Sendable {
         context.logger.info(
             "labels changed by hand",
             metadata: [
-                "actor": "\(event.createdBy)", "uri": "\(event.uri)", "create": "\(event.create)",
+                "actor": "\(event.createdBy)", "uri": "\(event.labelSubject)", "create": "\(event.create)",
                 "negate": "\(event.negate)", "rows": "\(written.count)",
             ])
         // The event's id is the stream position of its last label (or the current head when it

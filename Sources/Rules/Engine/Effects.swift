@@ -1,15 +1,4 @@
-/// Who a label is about: a record (`at://` URI, with a CID) or an account (its DID, no CID).
-public struct LabelSubject: Hashable, Sendable, CustomStringConvertible {
-    public var uri: String
-    public var cid: String?
-
-    public init(uri: String, cid: String? = nil) {
-        self.uri = uri
-        self.cid = cid
-    }
-
-    public var description: String { cid.map { "\(uri) (cid \($0))" } ?? uri }
-}
+import ATProto
 
 /// Where and why a condition held: the field, which of its values (the second alt text is
 /// value 1), the matched span as UTF-8 byte offsets in that value, and the matched text.
@@ -51,7 +40,11 @@ public struct LabelEffect: Hashable, Sendable, CustomStringConvertible {
     public var ruleID: String
     /// The label value.
     public var value: String
+    /// The record or account the label is on.
     public var subject: LabelSubject
+    /// The version of the record the label is on (none for accounts); a negation names the
+    /// replaced version, the one the label being negated was applied to.
+    public var cid: String?
     /// `true` for a negation (`on_no_match: negate`).
     public var negate: Bool
     /// Expiry (`expires_in`), as an atproto datetime; `nil` for none.
@@ -60,19 +53,22 @@ public struct LabelEffect: Hashable, Sendable, CustomStringConvertible {
     public var evidence: MatchEvidence?
 
     public init(
-        ruleID: String, value: String, subject: LabelSubject, negate: Bool = false, expires: String? = nil,
-        evidence: MatchEvidence? = nil
+        ruleID: String, value: String, subject: LabelSubject, cid: String? = nil, negate: Bool = false,
+        expires: String? = nil, evidence: MatchEvidence? = nil
     ) {
         self.ruleID = ruleID
         self.value = value
         self.subject = subject
+        self.cid = cid
         self.negate = negate
         self.expires = expires
         self.evidence = evidence
     }
 
     public var description: String {
-        var line = "\(negate ? "negate" : "apply") \(value) on \(subject) by rule \(ruleID)"
+        var line = "\(negate ? "negate" : "apply") \(value) on \(subject)"
+        if let cid { line += " (cid \(cid))" }
+        line += " by rule \(ruleID)"
         if let expires { line += ", expires \(expires)" }
         return line
     }
@@ -107,24 +103,28 @@ public struct CounterBump: Hashable, Sendable {
     }
 }
 
-/// A rule that could not be evaluated on one record (a regex gave up at its match limit). The rule
-/// neither fires nor negates for this record; the other rules are unaffected.
+/// A rule that could not be evaluated on one record (a regex gave up at its match limit), or
+/// whose label could not name the record (an event built from text that is not a valid DID or
+/// record path). The rule neither labels nor negates for this record; the other rules are
+/// unaffected.
 public struct RuleFailure: Error, Hashable, Sendable, CustomStringConvertible {
     public var ruleID: String
     /// The record URI (or DID, for identity events).
     public var uri: String
-    /// The regex that failed.
-    public var pattern: String
+    /// The regex that failed; nil when the label's subject was the problem.
+    public var pattern: String?
     public var reason: String
 
-    public init(ruleID: String, uri: String, pattern: String, reason: String) {
+    public init(ruleID: String, uri: String, pattern: String?, reason: String) {
         self.ruleID = ruleID
         self.uri = uri
         self.pattern = pattern
         self.reason = reason
     }
 
-    public var description: String { "rule \(ruleID) on \(uri): \(reason) (regex \(pattern))" }
+    public var description: String {
+        "rule \(ruleID) on \(uri): \(reason)" + (pattern.map { " (regex \($0))" } ?? "")
+    }
 }
 
 /// Everything the rules decided about one event. The engine only describes; the caller applies:

@@ -225,18 +225,39 @@ struct Evaluation {
 
     // MARK: Labels
 
-    /// The label subject of `info` for this event; negations name the replaced version's CID.
-    func subject(of info: RuleInfo, negating: Bool) -> LabelSubject {
-        switch info.subject {
-        case .account: LabelSubject(uri: context.did)
-        case .record: LabelSubject(uri: context.uri, cid: negating ? context.previousCID : context.cid)
+    /// The label of `info` for this event, on the account or the record as the rule says, or a
+    /// failure when the context's text does not make a valid subject (events from the stream
+    /// always do: their DID and path were checked when decoded). Negations name the replaced
+    /// version's CID.
+    func label(
+        _ info: RuleInfo, value: String, negating: Bool, expires: String? = nil, evidence: MatchEvidence? = nil
+    ) -> Result<LabelEffect, RuleFailure> {
+        let subject: LabelSubject
+        var cid: String? = nil
+        do throws(SyntaxError) {
+            switch info.subject {
+            case .account:
+                subject = .account(try DID(context.did))
+            case .record:
+                subject = try LabelSubject(context.uri)
+                cid = negating ? context.previousCID : context.cid
+            }
+        } catch {
+            return .failure(RuleFailure(ruleID: info.id, uri: context.uri, pattern: nil, reason: error.description))
         }
+        return .success(
+            LabelEffect(
+                ruleID: info.id, value: value, subject: subject, cid: cid, negate: negating, expires: expires,
+                evidence: evidence))
     }
 
     func negate(_ info: RuleInfo, into effects: inout Effects) {
         guard let value = info.label else { return }
-        let negation = LabelEffect(
-            ruleID: info.id, value: value, subject: subject(of: info, negating: true), negate: true)
-        if info.mode == .log { effects.dryRun.append(negation) } else { effects.negations.append(negation) }
+        switch label(info, value: value, negating: true) {
+        case .success(let negation):
+            if info.mode == .log { effects.dryRun.append(negation) } else { effects.negations.append(negation) }
+        case .failure(let failure):
+            effects.failures.append(failure)
+        }
     }
 }

@@ -111,11 +111,16 @@ extension RuleSet {
         gatedByRule.forEach(index) { evaluation.scratch.open(rule: $0) }
         effects.fired.append(RuleFiring(ruleID: info.id, evidence: evidence))
         guard let value = info.label else { return }
-        let label = LabelEffect(
-            ruleID: info.id, value: value, subject: evaluation.subject(of: info, negating: false),
+        let made = evaluation.label(
+            info, value: value, negating: false,
             expires: info.expiresIn.map { Datetime.format(unixMicros: context.time + $0.microseconds) },
             evidence: evidence)
-        if info.mode == .log { effects.dryRun.append(label) } else { effects.labels.append(label) }
+        switch made {
+        case .success(let label):
+            if info.mode == .log { effects.dryRun.append(label) } else { effects.labels.append(label) }
+        case .failure(let failure):
+            effects.failures.append(failure)
+        }
     }
 
     /// Whether rule `index`, listed for other collections, runs on `context`'s collection.

@@ -87,6 +87,11 @@ public enum RuleTestSuite {
             entries["name"].flatMap { reader.string($0, "name") } ?? "case at line \(reader.location(of: node).line)"
         let did = entries["did"].flatMap { reader.string($0, "did") } ?? defaultDID
         let rkey = entries["rkey"].flatMap { reader.string($0, "rkey") } ?? "3ltestrecord22"
+        // Labels name the account and the record: both must be what a stream could carry.
+        if let didNode = entries["did"], !DID.isValid(did) { reader.error(didNode, "'\(did)' is not a valid DID") }
+        if let rkeyNode = entries["rkey"], !RecordKey.isValid(rkey) {
+            reader.error(rkeyNode, "'\(rkey)' is not a valid record key")
+        }
         var action = RecordContext.Action.create
         if let actionNode = entries["action"], let text = reader.string(actionNode, "action") {
             if let value = RecordContext.Action(rawValue: text) {
