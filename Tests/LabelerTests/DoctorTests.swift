@@ -202,7 +202,8 @@ import Testing
             let task = Task { await writer.run() }
             try await writer.submit([
                 LabelChange(
-                    action: .apply, uri: "did:plc:44ybard66vv44zksje25o7dz", val: "coffee", origin: .manual(actor: "t"))
+                    action: .apply, subject: try LabelSubject("did:plc:44ybard66vv44zksje25o7dz"), val: "coffee",
+                    origin: .manual(actor: "t"))
             ])
             task.cancel()
             await task.value
