@@ -106,6 +106,9 @@ import Testing
     @Test func slowConsumerIsDroppedWhileAFastOneKeepsUp() async throws {
         try await Harness.with(configure: {
             $0.maxSubscriberLag = 1_000  // room for the fast one on a busy machine; the slow one never reads
+            // The slow one does not read, so it cannot answer pings either: on a loaded machine the
+            // ping timeout would close it (resetting what it had not read) before the lag drops it.
+            $0.pingInterval = .seconds(600)
         }) { h in
             // Large frames fill the socket buffers quickly.
             let prefix = "at://did:plc:" + String(repeating: "k", count: 1500) + "/app.bsky.feed.post/"
