@@ -74,7 +74,7 @@ public struct DIDDocument: Sendable, Equatable {
 
     /// Whether an entry's `id` names `fragment` (given without `#`) of this document: both
     /// `#fragment` and `<did>#fragment` are used in practice.
-    public func names(_ entryID: String, _ fragment: String) -> Bool {
+    func names(_ entryID: String, _ fragment: String) -> Bool {
         entryID == "#" + fragment || entryID == id.rawValue + "#" + fragment
     }
 
@@ -109,7 +109,12 @@ public struct DIDDocument: Sendable, Equatable {
 
     /// The endpoint of the service called `fragment` (`atproto_pds`, `atproto_labeler`).
     public func serviceEndpoint(_ fragment: String) -> String? {
-        services.first { names($0.id, fragment) }?.endpoint
+        service(fragment)?.endpoint
+    }
+
+    /// The first service called `fragment`.
+    public func service(_ fragment: String) -> Service? {
+        services.first { names($0.id, fragment) }
     }
 
     /// The handle the document claims: the first `at://` entry of `alsoKnownAs` that is a valid

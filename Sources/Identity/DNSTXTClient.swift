@@ -62,27 +62,16 @@ public struct DNSTXTClient: Sendable {
         return try await withDeadline(name) { try await self.exchangeTCP(query, id: id) }
     }
 
+    /// One exchange under the client's timeout, its failures as `IdentityError`s.
     private func withDeadline(
         _ name: String, _ body: @escaping @Sendable () async throws -> DNSMessage.Answer
     ) async throws(IdentityError) -> DNSMessage.Answer {
-        let timeout = self.timeout
         do {
-            return try await withThrowingTaskGroup(of: DNSMessage.Answer?.self) { group in
-                group.addTask { try await body() }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let answer = first else {
-                    throw IdentityError.timeout(url: "dns://\(server)/\(name)", seconds: timeout.seconds)
-                }
-                return answer
-            }
+            return try await Identity.withDeadline(timeout, body)
+        } catch is DeadlinePassed {
+            throw IdentityError.timeout(url: "dns://\(server)/\(name)", seconds: timeout.inSeconds)
         } catch let error as IdentityError {
             throw error
-        } catch let error as DNSMessage.ParseError {
-            throw IdentityError.dns("\(name): \(error)")
         } catch {
             throw IdentityError.dns("\(name): \(error)")
         }
@@ -134,12 +123,5 @@ public struct DNSTXTClient: Sendable {
             }
             throw IdentityError.dns("the server closed the connection before answering")
         }
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        let (s, attoseconds) = components
-        return Double(s) + Double(attoseconds) / 1e18
     }
 }

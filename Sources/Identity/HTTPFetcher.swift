@@ -50,7 +50,7 @@ public struct HTTPFetcher: Sendable {
         request.headers.add(name: "User-Agent", value: "labeler")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let deadline = NIODeadline.now() + TimeAmount.nanoseconds(Int64(timeout.seconds * 1e9))
+        let deadline = NIODeadline.now() + TimeAmount.nanoseconds(Int64(timeout.inSeconds * 1e9))
         do {
             let response = try await client.execute(request, deadline: deadline)
             let bytes = try await response.body.collect(upTo: maximumBody)
@@ -59,7 +59,7 @@ public struct HTTPFetcher: Sendable {
         } catch let error as HTTPClientError
             where error == .deadlineExceeded || error == .connectTimeout || error == .readTimeout
         {
-            throw IdentityError.timeout(url: url, seconds: timeout.seconds)
+            throw IdentityError.timeout(url: url, seconds: timeout.inSeconds)
         } catch is NIOTooManyBytesError {
             throw IdentityError.badDocument("\(url): the answer is larger than \(maximumBody) bytes")
         } catch let error as HTTPClientError where error == .invalidURL || error == .emptyHost || error == .emptyScheme

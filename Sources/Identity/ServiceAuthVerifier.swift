@@ -164,8 +164,9 @@ struct ParsedToken {
     init(_ token: String) throws(ServiceAuthError) {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3 else { throw .malformed("\(parts.count) parts, not header.payload.signature") }
-        guard let headerBytes = Base64URL.decode(parts[0]), let payloadBytes = Base64URL.decode(parts[1]),
-            let signature = Base64URL.decode(parts[2])
+        guard let headerBytes = Base64.decode(parts[0], alphabet: .url),
+            let payloadBytes = Base64.decode(parts[1], alphabet: .url),
+            let signature = Base64.decode(parts[2], alphabet: .url)
         else { throw .malformed("a part is not base64url") }
         guard let header = try? DataModelJSON.parseObject(String(decoding: headerBytes, as: UTF8.self)) else {
             throw .malformed("the header is not a JSON object")
@@ -198,20 +199,6 @@ struct ParsedToken {
             issuer: issuer, audience: aud, method: lxm, issuedAt: iat, expires: exp, nonce: jti)
         signingInput = Array(parts[0].utf8) + [UInt8(ascii: ".")] + Array(parts[1].utf8)
         self.signature = signature
-    }
-}
-
-/// base64url without padding (RFC 7515 §2), the JWT encoding.
-public enum Base64URL {
-    public static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        // The standard alphabet's `+` and `/` are not base64url.
-        guard !text.utf8.contains(UInt8(ascii: "+")), !text.utf8.contains(UInt8(ascii: "/")) else { return nil }
-        return Base64.decode(
-            String(text).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/"))
-    }
-
-    public static func encode(_ bytes: some Collection<UInt8>) -> String {
-        Base64.encode(bytes).replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
     }
 }
 

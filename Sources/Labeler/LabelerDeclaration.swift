@@ -75,7 +75,7 @@ public enum LabelerDeclaration {
     public static func documentState(_ document: DIDDocument, key: PublicKey, publicURL: String) -> DocumentState {
         let method = document.verificationMethod(labelKeyFragment)
         let current = try? document.key(labelKeyFragment)
-        let service = document.services.first { document.names($0.id, labelerServiceFragment) }
+        let service = document.service(labelerServiceFragment)
         return DocumentState(
             labelKey: current?.didKey ?? method?.publicKeyMultibase.map { "did:key:" + $0 },
             labelerEndpoint: service?.endpoint, labelerType: service?.type, wantedKey: key.didKey,

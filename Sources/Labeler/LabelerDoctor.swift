@@ -212,7 +212,7 @@ public struct LabelerDoctor: Sendable {
         guard let document else {
             return Check("labeler_endpoint", ok: false, "not checked: the DID document did not resolve")
         }
-        let service = document.services.first { document.names($0.id, LabelerDeclaration.labelerServiceFragment) }
+        let service = document.service(LabelerDeclaration.labelerServiceFragment)
         guard let service, let endpoint = service.endpoint else {
             return Check(
                 "labeler_endpoint", ok: false, "the DID document has no #atproto_labeler: run `labeler declare`")
@@ -377,7 +377,7 @@ public struct LabelerDoctor: Sendable {
                     configuration: .init(url: configuration.sourceURL), decoder: RepoEventDecoder(), logger: logger)
                 cursorName = source.cursorName
                 endpoint = try WebSocketEndpoint(configuration.sourceURL).with(
-                    path: "/xrpc/com.atproto.sync.subscribeRepos", query: [])
+                    path: RelaySource.subscribePath, query: [])
             case .jetstream:
                 let source = try JetstreamSource(configuration: .init(url: configuration.sourceURL), logger: logger)
                 cursorName = source.cursorName
@@ -435,25 +435,4 @@ public struct LabelerDoctor: Sendable {
             return nil
         }
     }
-}
-
-/// Runs `body`, or throws `DeadlinePassed` once `timeout` has passed (a host that accepts the
-/// connection and never answers must not hang a check).
-func withDeadline<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T
-{
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw DeadlinePassed(timeout: timeout) }
-        return value
-    }
-}
-
-struct DeadlinePassed: Error, CustomStringConvertible {
-    let timeout: Duration
-    var description: String { "no answer within \(timeout)" }
 }

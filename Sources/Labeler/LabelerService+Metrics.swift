@@ -73,8 +73,7 @@ extension LabelerService {
                 "labeler_source_reconnect_delay_seconds",
                 help: "The wait before the last reconnection (it starts over after a connection that worked)."
             ) {
-                let delay = (relay.snapshot.reconnectDelay ?? .zero).components
-                return Double(delay.seconds) + Double(delay.attoseconds) / 1e18
+                (relay.snapshot.reconnectDelay ?? .zero).inSeconds
             }
         } else if let jetstream = source as? JetstreamSource {
             registry.counter("labeler_source_messages_total", help: "Messages received from Jetstream.") {

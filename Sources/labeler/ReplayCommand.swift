@@ -144,7 +144,7 @@ struct ReplayCommand: AsyncParsableCommand {
         progress?.cancel()
         if progress != nil { writeToStandardError("\r\u{1B}[K") }
         let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         let counts = source.counts
         let errors = counts.undecodable + summary.undecodable + summary.rejected + summary.failed
         let rules = labeler.totals

@@ -55,6 +55,7 @@ import Testing
                 #expect(try Base32.decode(Base32.encode(bytes).utf8) == bytes)
                 #expect(Base64.decode(Base64.encode(bytes)) == bytes)
                 #expect(Base64.decode(Base64.encode(bytes, padded: true)) == bytes)
+                #expect(Base64.decode(Base64.encode(bytes, alphabet: .url), alphabet: .url) == bytes)
             }
         }
         #expect(
@@ -64,6 +65,10 @@ import Testing
         #expect(throws: Multibase.Error.self) { try Multibase.decode("mAAAA") }
         #expect(Base64.decode("ab$d") == nil)
         #expect(Base64.decode("a") == nil)
+        // The two alphabets differ in two digits, and each refuses the other's.
+        #expect(Base64.encode([0xfb, 0xff]) == "+/8" && Base64.encode([0xfb, 0xff], alphabet: .url) == "-_8")
+        #expect(Base64.decode("-_8", alphabet: .url) == [0xfb, 0xff] && Base64.decode("-_8") == nil)
+        #expect(Base64.decode("+/8", alphabet: .url) == nil)
     }
 
     @Test func varints() throws {

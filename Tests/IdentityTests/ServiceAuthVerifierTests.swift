@@ -80,9 +80,11 @@ final class ManualClock: Sendable {
             "exp": Self.start + 60, "jti": jti,
         ]
         for (name, value) in claims { payload[name] = value }
-        let input = Base64URL.encode(Self.encodeJSON(headerObject)) + "." + Base64URL.encode(Self.encodeJSON(payload))
+        let input =
+            Base64.encode(Self.encodeJSON(headerObject), alphabet: .url) + "."
+            + Base64.encode(Self.encodeJSON(payload), alphabet: .url)
         let signature = rewrite(try! key.sign(Array(input.utf8)))
-        return input + "." + Base64URL.encode(signature)
+        return input + "." + Base64.encode(signature, alphabet: .url)
     }
 
     /// The same signature with `s` replaced by `n − s`: valid ECDSA, but high-S.

@@ -22,7 +22,8 @@ import FoundationNetworking
 
     static func token(_ key: SigningKey, audience: String, method: String) throws -> String {
         func part(_ object: [String: Any]) throws -> String {
-            Base64URL.encode(Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])))
+            Base64.encode(
+                Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])), alphabet: .url)
         }
         let now = Int64(Date().timeIntervalSince1970)
         let input =
@@ -31,7 +32,7 @@ import FoundationNetworking
                 "iss": reporter, "aud": audience, "lxm": method, "iat": now, "exp": now + 60,
                 "jti": UUID().uuidString,
             ])
-        return input + "." + Base64URL.encode(try key.sign(Array(input.utf8)))
+        return input + "." + Base64.encode(try key.sign(Array(input.utf8)), alphabet: .url)
     }
 
     @Test func reportsAreOffUnlessEnabledAndThenNeedTheDID() throws {

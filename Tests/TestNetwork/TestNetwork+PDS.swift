@@ -63,12 +63,11 @@ extension TestNetwork {
         }
 
         router.post("xrpc/\(putRecord)") { request, _ -> Response in
-            if let response = try await intercept(putRecord, request: request, shared: shared) { return response }
-            guard let did = session(request, shared: shared) else {
-                return error("AuthenticationRequired", "Authentication Required", status: .unauthorized)
+            let (did, input): (String, Any?)
+            switch try await authorized(putRecord, request, shared: shared) {
+            case .answer(let response): return response
+            case .proceed(let caller, let body): (did, input) = (caller, body)
             }
-            let input = try await body(request)
-            if let response = check("input", of: putRecord, input, shared: shared) { return response }
             let fields = input as? [String: Any] ?? [:]
             let collection = fields["collection"] as? String ?? ""
             let record = fields["record"] ?? [:]
@@ -98,12 +97,11 @@ extension TestNetwork {
         }
 
         router.post("xrpc/\(signOperation)") { request, _ -> Response in
-            if let response = try await intercept(signOperation, request: request, shared: shared) { return response }
-            guard let did = session(request, shared: shared) else {
-                return error("AuthenticationRequired", "Authentication Required", status: .unauthorized)
+            let (did, input): (String, Any?)
+            switch try await authorized(signOperation, request, shared: shared) {
+            case .answer(let response): return response
+            case .proceed(let caller, let body): (did, input) = (caller, body)
             }
-            let input = try await body(request)
-            if let response = check("input", of: signOperation, input, shared: shared) { return response }
             let fields = input as? [String: Any] ?? [:]
             let (token, current) = shared.state.withLock { ($0.accounts[did]?.plcToken, $0.plc[did]) }
             guard let token, fields["token"] as? String == token else {
@@ -141,12 +139,11 @@ extension TestNetwork {
         }
 
         router.post("xrpc/\(submitOperation)") { request, _ -> Response in
-            if let response = try await intercept(submitOperation, request: request, shared: shared) { return response }
-            guard let did = session(request, shared: shared) else {
-                return error("AuthenticationRequired", "Authentication Required", status: .unauthorized)
+            let (did, input): (String, Any?)
+            switch try await authorized(submitOperation, request, shared: shared) {
+            case .answer(let response): return response
+            case .proceed(let caller, let body): (did, input) = (caller, body)
             }
-            let input = try await body(request)
-            if let response = check("input", of: submitOperation, input, shared: shared) { return response }
             guard let operation = (input as? [String: Any])?["operation"] as? [String: Any],
                 operation["type"] as? String == "plc_operation", operation["sig"] is String,
                 let methods = operation["verificationMethods"] as? [String: String],
@@ -167,6 +164,26 @@ extension TestNetwork {
             }
             return Response(status: .ok)
         }
+    }
+
+    /// What a method that needs a session does first.
+    enum Prelude {
+        /// The caller's DID and the request body, which fits the method's input lexicon.
+        case proceed(did: String, input: Any?)
+        /// The answer already decided: a fault the test asked for, no session, a bad body.
+        case answer(Response)
+    }
+
+    /// Records the call and applies the test's faults, then requires a session and an input that
+    /// fits the lexicon.
+    static func authorized(_ method: String, _ request: Request, shared: Shared) async throws -> Prelude {
+        if let response = try await intercept(method, request: request, shared: shared) { return .answer(response) }
+        guard let did = session(request, shared: shared) else {
+            return .answer(error("AuthenticationRequired", "Authentication Required", status: .unauthorized))
+        }
+        let input = try await body(request)
+        if let response = check("input", of: method, input, shared: shared) { return .answer(response) }
+        return .proceed(did: did, input: input)
     }
 
     /// A stand-in CID for a record: the same bytes always give the same string.

@@ -1,9 +1,25 @@
-/// Standard base64 (RFC 4648 §4). atproto writes `$bytes` and label `sig` unpadded and accepts both.
+/// Base64 (RFC 4648): the standard alphabet (§4), in which atproto writes `$bytes` and label
+/// `sig` unpadded and accepts both, and the URL-safe one (§5) of JWTs.
 public enum Base64 {
+    public enum Alphabet: Sendable {
+        /// `+` and `/`.
+        case standard
+        /// `-` and `_` (base64url), as JWTs are written.
+        case url
+
+        var digits: [UInt8] { self == .standard ? Base64.alphabet : Base64.urlAlphabet }
+        var reverse: [Int8] { self == .standard ? Base64.reverse : Base64.urlReverse }
+    }
+
     static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
     static let reverse = digitTable(alphabet)
+    static let urlAlphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    static let urlReverse = digitTable(urlAlphabet)
 
-    public static func encode(_ bytes: some Collection<UInt8>, padded: Bool = false) -> String {
+    public static func encode(
+        _ bytes: some Collection<UInt8>, padded: Bool = false, alphabet set: Alphabet = .standard
+    ) -> String {
+        let alphabet = set.digits
         var out = [UInt8]()
         out.reserveCapacity((bytes.count + 2) / 3 * 4)
         var iterator = bytes.makeIterator()
@@ -20,7 +36,8 @@ public enum Base64 {
 
     /// Decodes with or without `=` padding; nil for any other character, a bad length, or
     /// non-zero trailing bits.
-    public static func decode(_ text: some StringProtocol) -> [UInt8]? {
+    public static func decode(_ text: some StringProtocol, alphabet set: Alphabet = .standard) -> [UInt8]? {
+        let reverse = set.reverse
         var chars = Array(text.utf8)
         if chars.count % 4 == 0 {
             while chars.last == 61 { chars.removeLast() }

@@ -65,7 +65,7 @@ public struct CaptureStats: Sendable, Equatable {
             while let message = try reader.readMessage() { stats.add(message, decoder: decoder) }
         }
         let elapsed = clock.now - start
-        stats.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        stats.seconds = elapsed.inSeconds
         return stats
     }
 

@@ -17,6 +17,9 @@ import Logging
 /// - `FutureCursor` means our cursor is ahead of the relay: the source logs it loudly, emits
 ///   `.reset` and restarts from the live head, recording the gap.
 public final class RelaySource: Sendable {
+    /// The method every relay serves its stream at.
+    public static let subscribePath = "/xrpc/com.atproto.sync.subscribeRepos"
+
     public struct Configuration: Sendable {
         /// The relay, e.g. `wss://bsky.network`. A path, if given, is replaced by the XRPC path.
         public var url: String
@@ -98,7 +101,7 @@ public final class RelaySource: Sendable {
             let durable = await resumeAfter()
             let cursor: Int64? = liveOnly ? nil : [durable, lastDelivered].compactMap { $0 }.max()
             let target = endpoint.with(
-                path: "/xrpc/com.atproto.sync.subscribeRepos",
+                path: Self.subscribePath,
                 query: cursor.map { [("cursor", String($0))] } ?? [])
             var waitAtLeast: Duration = .zero
             var outcome = "closed by the relay"

@@ -1,3 +1,4 @@
+import ATProto
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -61,7 +62,7 @@ public struct WebSocketError: Error, Equatable, Sendable, CustomStringConvertibl
     }
 
     static func seconds(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration.inSeconds
         return seconds == seconds.rounded() ? "\(Int(seconds))" : "\(seconds)"
     }
 
