@@ -129,6 +129,18 @@ import Testing
             await #expect(throws: IdentityError.self) {
                 try await resolver.document(for: try DID("did:web:other.test"))
             }
+            // A host that answers more than a document can be is cut off, not read to the end.
+            let padding = String(repeating: " ", count: DIDDocument.maximumSize)
+            network.withState { $0.webDocuments["huge.test"] = Data((json + padding).utf8) }
+            do {
+                _ = try await resolver.document(for: try DID("did:web:huge.test"))
+                Issue.record("an oversized document must be refused")
+            } catch let error as IdentityError {
+                guard case .badDocument(let reason) = error, reason.contains("larger than") else {
+                    Issue.record("expected an oversized-answer error, got \(error)")
+                    return
+                }
+            }
         }
     }
 
@@ -156,6 +168,13 @@ import Testing
             let carol = try Handle("carol.test")
             await #expect(throws: IdentityError.self) { try await resolver.resolve(handle: carol) }
             // Neither DNS nor HTTPS knows the handle.
+            // A DNS record that names something other than a DID.
+            dns.setTXT("_atproto.dave.test", ["did=not-a-did"])
+            let dave = try Handle("dave.test")
+            await #expect(throws: IdentityError.handleMismatch(handle: dave, reason: "DNS names not-a-did, not a DID"))
+            {
+                try await resolver.resolve(handle: dave)
+            }
             let nobody = try Handle("nobody.test")
             await #expect(throws: IdentityError.self) { try await resolver.resolve(handle: nobody) }
         }

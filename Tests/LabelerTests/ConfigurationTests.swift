@@ -107,6 +107,7 @@ import Testing
         ("identity:\n  timeout: 0s\n", ":2:12: identity.timeout: must be at least"),
         ("source:\n  connect_timeout: soon\n", ":2:20: source.connect_timeout: must be a duration such as 30s"),
         ("identity:\n  plc_url: plc.directory\n", ":2:12: identity.plc_url: must be an http(s) URL"),
+        ("account:\n  pds_url: ftp://pds.example.com\n", ":2:12: account.pds_url: must be an http(s) URL"),
     ])
     func badFilesSayWhereAndWhat(_ yaml: String, _ message: String) throws {
         let path = try write(yaml)

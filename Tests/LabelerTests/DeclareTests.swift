@@ -177,6 +177,36 @@ import Testing
         }
     }
 
+    @Test func aDocumentChangeNeedsTheTokenAndTheRightAccount() async throws {
+        try await withNetwork { setup in
+            // Logged in, but as another account: nothing is written.
+            let other = "did:plc:otherotherotherotherothe"
+            setup.network.withState {
+                $0.accounts[other] = .init(did: other, handle: "other.test", password: "other-password")
+            }
+            var wrongAccount = try inputs()
+            wrongAccount.identifier = "other.test"
+            wrongAccount.password = "other-password"
+            await #expect {
+                _ = try await setup.declarer().run(wrongAccount, dryRun: false)
+            } throws: { "\($0)".contains("logged in as \(other)") }
+            #expect(try record(setup.network) == nil)
+
+            // No token given for the PLC change: the record is written, the document is not.
+            await #expect {
+                _ = try await setup.declarer(token: nil).run(try inputs(), dryRun: false)
+            } throws: { "\($0)".contains("needs the emailed token") }
+            #expect(try record(setup.network) != nil)
+            #expect(setup.network.withState { $0.plcOperations[Self.did] } == nil)
+
+            // The wrong token: the PDS refuses to sign, the directory is untouched.
+            await #expect {
+                _ = try await setup.declarer(token: "WRONG").run(try inputs(), dryRun: false)
+            } throws: { "\($0)".contains("signing the PLC operation") && "\($0)".contains("InvalidToken") }
+            #expect(setup.network.withState { $0.plcOperations[Self.did] } == nil)
+        }
+    }
+
     @Test func aPDSThatIsDownStopsItBeforeAnyWrite() async throws {
         try await withNetwork { setup in
             setup.network.withState { $0.failing["com.atproto.repo.getRecord"] = 503 }
