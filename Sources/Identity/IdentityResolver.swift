@@ -204,7 +204,4 @@ public actor IdentityResolver {
         documents.remove(did)
         if let handle { handles.remove(handle.normalized) }
     }
-
-    /// How many documents and handles are held.
-    public var cachedCount: (documents: Int, handles: Int) { (documents.count, handles.count) }
 }

@@ -136,19 +136,6 @@ public final class TestNetwork: Sendable {
         throw CancellationError()
     }
 
-    public var baseURL: String {
-        get throws {
-            guard let port = running.withLock({ $0?.port }) else { throw CancellationError() }
-            return "http://127.0.0.1:\(port)"
-        }
-    }
-
-    /// The PLC directory's URL, for `identity.plc_url`.
-    public var plcURL: String { get throws { try baseURL + "/plc" } }
-
-    /// Where `host`'s well-known files are served: the resolver's origin for that host.
-    public func origin(of host: String) throws -> String { try baseURL + "/web/" + host }
-
     public func stop() async {
         guard
             let task = running.withLock({ value -> Task<Void, any Error>? in
