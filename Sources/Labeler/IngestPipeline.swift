@@ -9,9 +9,10 @@ import Synchronization
 ///
 /// Events of one account run in stream order, one at a time; accounts run concurrently up to the
 /// configured concurrency. The scheduler's low-water mark (every event at or below it finished)
-/// is the cursor: the label writer stores it with its transactions (`lowWaterMark`), and the
-/// source resumes after the stored one on restart, so nothing is skipped; events above it may be
-/// handled again after a crash. The pipeline itself writes nothing.
+/// is the cursor: each time it moves, the scheduler publishes it (`KeyedScheduler.lowWaterMarks`)
+/// and `run` hands it to the label writer (`cursorAdvanced`), which stores it with its
+/// transactions; the source resumes after the stored one on restart, so nothing is skipped;
+/// events above it may be handled again after a crash. The pipeline itself writes nothing.
 ///
 /// The source hands over events in their envelopes (seq and account read, the rest not decoded),
 /// in batches (`EventSource.runSealed`); each is decoded by the worker that runs it, just before
@@ -72,8 +73,8 @@ public final class IngestPipeline: Sendable {
     private let sourceTask = Locked<Task<Void, any Error>?>(nil)
 
     /// The cursor now: every event at or below it has been handled; nil while there is none
-    /// (before the first event, and while the source restarts its sequence). The label writer
-    /// stores it with each transaction.
+    /// (before the first event, and while the source restarts its sequence). For health and
+    /// metrics; the writer is handed each mark as it moves (`run`'s `cursorAdvanced`).
     public var lowWaterMark: Int64? {
         let (scheduler, mark) = progress.withLock { ($0.scheduler, $0.mark) }
         return scheduler.map { $0.lowWaterMark } ?? mark
@@ -115,19 +116,23 @@ public final class IngestPipeline: Sendable {
     ///
     /// - Parameters:
     ///   - handler: runs each event (the rules, with `EventLabeler`); concurrently for different
-    ///     accounts. Given here, not at init, so that the label writer can be built on this
-    ///     pipeline's `lowWaterMark` before the handler that writes to it exists.
+    ///     accounts.
+    ///   - cursorAdvanced: given each low-water mark as it moves forward, in order; the last of
+    ///     each sequence before `restartSource` is called, and before `run` returns
+    ///     (`LabelWriter.cursorAdvanced`).
     ///   - restartSource: called when the source's sequence restarted (a relay whose seqs went
     ///     back), after the old sequence's events finished and before the new ones start: the
     ///     label writer drops the stored cursor and forgets the old seqs (`LabelWriter.restartSource`).
-    public func run(handler: @escaping Handler, restartSource: (@Sendable () async throws -> Void)? = nil) async throws
-        -> Summary
-    {
+    public func run(
+        handler: @escaping Handler, cursorAdvanced: (@Sendable (Int64) -> Void)? = nil,
+        restartSource: (@Sendable () async throws -> Void)? = nil
+    ) async throws -> Summary {
         let cursorName = source.cursorName
         var resumeAfter = try store?.cursor(for: cursorName)
         // A reset (the relay's sequence restarted) needs a fresh scheduler, since seqs go back.
         while true {
-            let outcome = try await runEpoch(startingAfter: resumeAfter, handler: handler)
+            let outcome = try await runEpoch(
+                startingAfter: resumeAfter, handler: handler, cursorAdvanced: cursorAdvanced)
             guard outcome == .reset, !stopping.value else { break }
             summary.withLock { $0.resets += 1 }
             // The old sequence's cursor means nothing in the new one: report none from now on.
@@ -143,7 +148,9 @@ public final class IngestPipeline: Sendable {
 
     enum EpochEnd { case finished, reset }
 
-    private func runEpoch(startingAfter: Int64?, handler: @escaping Handler) async throws -> EpochEnd {
+    private func runEpoch(
+        startingAfter: Int64?, handler: @escaping Handler, cursorAdvanced: (@Sendable (Int64) -> Void)?
+    ) async throws -> EpochEnd {
         let logger = self.logger
         let summary = self.summary
         let decoded = self.decoded
@@ -177,6 +184,11 @@ public final class IngestPipeline: Sendable {
 
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await scheduler.run() }
+            // The marks end with the scheduler, after its last one: waiting for the group below
+            // hands every mark of this sequence over before a restart or the return.
+            group.addTask {
+                for await mark in scheduler.lowWaterMarks { cursorAdvanced?(mark) }
+            }
 
             var sourceError: (any Error)? = nil
             // The source runs in a task of its own so that `stop()` can end it without cancelling

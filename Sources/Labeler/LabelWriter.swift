@@ -16,8 +16,9 @@ import Synchronization
 /// the store and planned again.
 ///
 /// Why the cursor never passes an event whose labels are not stored: a worker queues its event's
-/// changes before the event finishes, and the writer reads the cursor (the scheduler's low-water
-/// mark: every event at or below it has finished) *before* it takes the queue. So every change
+/// changes before the event finishes; the scheduler publishes a low-water mark (every event at
+/// or below it has finished) only after that, and the pipeline hands it on (`cursorAdvanced`);
+/// the writer notes the newest mark it was given *before* it takes the queue. So every change
 /// of every event at or below the cursor is in this transaction or an earlier one. Events above
 /// it are handled again after a restart, and the planner recognises their changes as done.
 ///
@@ -84,6 +85,9 @@ public final class LabelWriter: Sendable {
         /// Workers waiting for room in the queue.
         var roomWaiters: [CheckedContinuation<Void, Never>] = []
         var stopped = false
+        /// The newest low-water mark handed over (`cursorAdvanced`); nil before the first and
+        /// after the source's sequence restarted.
+        var lowWaterMark: Int64?
     }
 
     /// Counters for metrics.
@@ -109,8 +113,7 @@ public final class LabelWriter: Sendable {
     let key: SigningKey
     let keyID: Int64
     let configuration: Configuration
-    let cursor: (@Sendable () -> (name: CursorName, seq: Int64)?)?
-    /// The stream that changes' `eventSeq`s come from.
+    /// The stream that changes' `eventSeq`s come from, and whose cursor is stored.
     let eventSource: CursorName?
     let logger: Logger
     private let state = Mutex(State())
@@ -129,13 +132,12 @@ public final class LabelWriter: Sendable {
     private let committedID = Mutex<Int64>(0)
 
     /// - Parameters:
-    ///   - cursor: the cursor to store with each transaction (the source's name and the
-    ///     scheduler's low-water mark), or nil when there is none.
-    ///   - eventSource: the name of the stream whose seqs the changes carry (the cursor's name),
-    ///     so that events handled again after a restart change nothing.
+    ///   - eventSource: the name of the stream whose seqs the changes carry, so that events
+    ///     handled again after a restart change nothing; its cursor (the low-water marks given to
+    ///     `cursorAdvanced`) is stored with the transactions. Nil: no stream, no cursor.
     public init(
         store: LabelStore, src: String, key: SigningKey, configuration: Configuration = .init(), logger: Logger,
-        eventSource: CursorName? = nil, cursor: (@Sendable () -> (name: CursorName, seq: Int64)?)? = nil
+        eventSource: CursorName? = nil
     ) throws(LabelStore.Error) {
         self.eventSource = eventSource
         self.store = store
@@ -143,7 +145,6 @@ public final class LabelWriter: Sendable {
         self.key = key
         self.configuration = configuration
         self.logger = logger
-        self.cursor = cursor
         keyID = try store.keyID(forDIDKey: key.publicKey.didKey, at: configuration.now().rawValue)
         (commits, commitsContinuation) = AsyncStream.makeStream(of: Int64.self, bufferingPolicy: .bufferingNewest(1))
     }
@@ -162,10 +163,18 @@ public final class LabelWriter: Sendable {
         }
     }
 
+    /// The stream's low-water mark moved to `seq`: every event at or below it has finished, so
+    /// its changes are queued. The next transaction that covers those changes stores it as the
+    /// cursor. Marks only move forward within one sequence; an older one is ignored.
+    public func cursorAdvanced(to seq: Int64) {
+        state.withLock { s in s.lowWaterMark = max(s.lowWaterMark ?? seq, seq) }
+    }
+
     /// The source's sequence restarted (a relay whose seqs went back): once everything queued
     /// before is committed, drops its cursor and forgets the events recorded on labels and
     /// threshold hits, since its new seqs cannot be compared with the old. Returns once that is
-    /// durable. The caller stops reporting a cursor of the old sequence first.
+    /// durable. The old sequence's low-water mark is dropped at once; the caller hands over no
+    /// more of them after this call.
     public func restartSource() async throws {
         _ = try await withCheckedThrowingContinuation { continuation in
             if !append([], thresholdHits: [], restartsSource: true, continuation: continuation) {
@@ -181,6 +190,7 @@ public final class LabelWriter: Sendable {
     ) -> Bool {
         let (stopped, waiter) = state.withLock { s -> (Bool, CheckedContinuation<Void, Never>?) in
             if s.stopped { return (true, nil) }
+            if restartsSource { s.lowWaterMark = nil }
             s.lastID += 1
             let pending = Pending(
                 id: s.lastID, changes: changes, thresholdHits: thresholdHits, restartsSource: restartsSource,
@@ -302,11 +312,13 @@ public final class LabelWriter: Sendable {
         commitsContinuation.finish()
     }
 
-    /// Reads the cursor, then notes the last submission queued so far: every change of every event
-    /// at or below that cursor is in a submission up to that one (see the type's comment).
+    /// The newest low-water mark with the last submission queued so far: every change of every
+    /// event at or below that mark is in a submission up to that one (see the type's comment).
     private func checkpoint() -> Checkpoint? {
-        guard let mark = cursor?() else { return nil }
-        return Checkpoint(cursor: mark, lastQueued: state.withLock { $0.lastID })
+        guard let name = eventSource else { return nil }
+        return state.withLock { s in
+            s.lowWaterMark.map { Checkpoint(cursor: (name: name, seq: $0), lastQueued: s.lastID) }
+        }
     }
 
     /// The cursor a transaction that ends with `batch` may store: the newest checkpoint whose

@@ -130,23 +130,16 @@ public struct LabelerAssembly: Sendable {
         }
     }
 
-    /// The label writer for `store`, signing with `key` as `src`; with a cursor, it stores that
-    /// stream's low-water mark with its transactions.
+    /// The label writer for `store`, signing with `key` as `src`; with a stream, it stores that
+    /// stream's cursor (the low-water marks the pipeline hands it) with its transactions.
     public func labelWriter(
         store: LabelStore, key: SigningKey, src: String, logger: Logger,
-        configuration: LabelWriter.Configuration = .init(),
-        cursor: (name: CursorName, lowWaterMark: @Sendable () -> Int64?)? = nil
+        configuration: LabelWriter.Configuration = .init(), eventSource: CursorName? = nil
     ) throws(Failure) -> LabelWriter {
-        let reader = cursor.map { cursor in
-            { @Sendable () -> (name: CursorName, seq: Int64)? in
-                cursor.lowWaterMark().map { (name: cursor.name, seq: $0) }
-            }
-        }
         do {
             return try LabelWriter(
                 store: store, src: src, key: key, configuration: configuration, logger: logger,
-                eventSource: cursor?.name,
-                cursor: reader)
+                eventSource: eventSource)
         } catch {
             throw Failure(error.description)
         }

@@ -117,9 +117,9 @@ public final class LabelerService: Sendable {
             relayMetrics = nil
         }
 
-        // Built in the order data flows back: the pipeline (whose low-water mark is the cursor),
-        // the writer that stores that cursor with the labels, the rules that hand labels to the
-        // writer; the pipeline gets its handler when it runs.
+        // The pipeline, the writer that stores its cursor with the labels, and the rules that
+        // hand labels to the writer; the pipeline is given the handler and the writer's
+        // `cursorAdvanced` when it runs, so nothing here refers back.
         let pipeline = IngestPipeline(
             source: source, store: store,
             configuration: .init(
@@ -131,7 +131,7 @@ public final class LabelerService: Sendable {
         do {
             writer = try assembly.labelWriter(
                 store: store, key: key, src: src, logger: logger,
-                cursor: (name: source.cursorName, lowWaterMark: { pipeline.lowWaterMark }))
+                eventSource: source.cursorName)
         } catch {
             throw StartError(description: error.description)
         }
@@ -233,6 +233,7 @@ public struct IngestService: Service {
             let summary = try await withGracefulShutdownHandler {
                 try await pipeline.run(
                     handler: { [labeler] seq, event in try await labeler.handle(seq: seq, event: event) },
+                    cursorAdvanced: { [writer] in writer.cursorAdvanced(to: $0) },
                     restartSource: { [writer] in try await writer.restartSource() })
             } onGracefulShutdown: {
                 logger.info("stopping: draining queued events")

@@ -107,7 +107,7 @@ struct ReplayCommand: AsyncParsableCommand {
                 let signingKey = try assembly.signingKey(createIfAbsent: true, logger: logger)
                 return try assembly.labelWriter(
                     store: store, key: signingKey, src: try assembly.src(signingWith: signingKey, withoutDID: .allow),
-                    logger: logger, cursor: (name: source.cursorName, lowWaterMark: { pipeline.lowWaterMark }))
+                    logger: logger, eventSource: source.cursorName)
             }
         } catch {
             throw CommandFailure(error.description)
@@ -125,13 +125,17 @@ struct ReplayCommand: AsyncParsableCommand {
                 }
             } : nil
         let writerTask = writer.map { writer in Task { await writer.run() } }
+        var cursorAdvanced: (@Sendable (Int64) -> Void)? = nil
         var restartSource: (@Sendable () async throws -> Void)? = nil
-        if let writer { restartSource = { try await writer.restartSource() } }
+        if let writer {
+            cursorAdvanced = { writer.cursorAdvanced(to: $0) }
+            restartSource = { try await writer.restartSource() }
+        }
         let summary: IngestPipeline.Summary
         do {
             summary = try await pipeline.run(
                 handler: { seq, event in try await labeler.handle(seq: seq, event: event) },
-                restartSource: restartSource)
+                cursorAdvanced: cursorAdvanced, restartSource: restartSource)
         } catch {
             progress?.cancel()
             writerTask?.cancel()

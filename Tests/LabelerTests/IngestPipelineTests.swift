@@ -25,11 +25,12 @@ func runStoringCursor(
 ) async throws -> IngestPipeline.Summary {
     let name = pipeline.source.cursorName
     let writer = try LabelWriter(
-        store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger(), eventSource: name,
-        cursor: { pipeline.lowWaterMark.map { (name: name, seq: $0) } })
+        store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger(), eventSource: name)
     let writing = Task { await writer.run() }
     let outcome = await Result {
-        try await pipeline.run(handler: handler, restartSource: { try await writer.restartSource() })
+        try await pipeline.run(
+            handler: handler, cursorAdvanced: { writer.cursorAdvanced(to: $0) },
+            restartSource: { try await writer.restartSource() })
     }
     writing.cancel()
     await writing.value

@@ -12,10 +12,9 @@ import Testing
     @Test func concurrentSubmittersGetTheirRowsAndEverySignatureVerifies() async throws {
         let store = try LabelStore(path: temporaryPath("labels.sqlite"))
         let key = SigningKey.generate(.secp256k1)
-        let mark = Locked<Int64>(0)
         let writer = try LabelWriter(
-            store: store, src: "did:plc:labeler", key: key, logger: quietLogger(),
-            cursor: { (name: "relay test", seq: mark.value) })
+            store: store, src: "did:plc:labeler", key: key, logger: quietLogger(), eventSource: "relay test")
+        writer.cursorAdvanced(to: 0)
         let run = Task { await writer.run() }
         try await withThrowingTaskGroup(of: [StoredLabel].self) { group in
             for task in 0..<16 {
@@ -28,7 +27,7 @@ import Testing
                             origin: .rule(id: "r"))
                         let rows = try await writer.submit([change, change])  // the repeat is a no-op
                         mine += rows
-                        mark.withLock { $0 = max($0, Int64(task * 100 + n)) }
+                        writer.cursorAdvanced(to: Int64(task * 100 + n))
                     }
                     return mine
                 }
@@ -62,11 +61,11 @@ import Testing
     /// database through the idle tick.
     @Test func negationsThatChangeNothingNeedNoTransaction() async throws {
         let store = try LabelStore(path: temporaryPath("labels.sqlite"))
-        let mark = Locked<Int64>(0)
         let writer = try LabelWriter(
             store: store, src: "did:plc:labeler", key: SigningKey.generate(.secp256k1),
             configuration: .init(idleCursorInterval: .milliseconds(200)), logger: quietLogger(),
-            cursor: { (name: "relay test", seq: mark.value) })
+            eventSource: "relay test")
+        writer.cursorAdvanced(to: 0)
         let run = Task { await writer.run() }
         let uri = "at://did:plc:a/app.bsky.feed.post/1"
         let applied = try await writer.submit([
@@ -78,7 +77,7 @@ import Testing
         ])
         #expect(negated.count == 1 && negated[0].label.neg == true)
         // The cursor moves; from now on only negations that change nothing come.
-        mark.withLock { $0 = 99 }
+        writer.cursorAdvanced(to: 99)
         for n in 0..<20 {
             let rows = try await writer.submit([
                 LabelChange(
@@ -101,11 +100,9 @@ import Testing
     @Test func theStoredCursorNeverPassesALabelNotYetStored() async throws {
         let path = temporaryPath("labels.sqlite")
         let store = try LabelStore(path: path)
-        let finished = Locked<Int64>(0)
         let writer = try LabelWriter(
             store: store, src: "did:plc:labeler", key: .generate(.secp256k1),
-            configuration: .init(maxBatch: 7, maxQueued: 50), logger: quietLogger(),
-            cursor: { (name: "relay test", seq: finished.value) })
+            configuration: .init(maxBatch: 7, maxQueued: 50), logger: quietLogger(), eventSource: "relay test")
         let run = Task { await writer.run() }
         let events: Int64 = 1_500
         let producing = Task {
@@ -116,7 +113,7 @@ import Testing
                         val: "spam",
                         origin: .rule(id: "r"))
                 ])
-                finished.withLock { $0 = event }  // the event is done once its labels are queued
+                writer.cursorAdvanced(to: event)  // the event is done once its labels are queued
                 if event % 10 == 0 { await Task.yield() }
             }
         }
@@ -164,8 +161,8 @@ import Testing
         }
         let writer = try LabelWriter(
             store: store, src: "did:plc:labeler", key: .generate(.secp256k1),
-            configuration: .init(retryDelay: .milliseconds(10)), logger: quietLogger(),
-            cursor: { (name: "relay test", seq: 42) })
+            configuration: .init(retryDelay: .milliseconds(10)), logger: quietLogger(), eventSource: "relay test")
+        writer.cursorAdvanced(to: 42)
         let run = Task { await writer.run() }
         try await writer.enqueue([
             LabelChange(action: .apply, subject: try LabelSubject("did:plc:a"), val: "spam", origin: .rule(id: "r"))
@@ -192,11 +189,10 @@ import Testing
     /// after it.
     @Test func aSourceRestartCommitsWhatCameBeforeAndForgetsTheOldSequence() async throws {
         let store = try LabelStore(path: temporaryPath("labels.sqlite"))
-        let mark = Locked<Int64?>(500)
         let writer = try LabelWriter(
             store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger(),
-            eventSource: "relay r",
-            cursor: { mark.value.map { (name: "relay r", seq: $0) } })
+            eventSource: "relay r")
+        writer.cursorAdvanced(to: 500)
         let run = Task { await writer.run() }
         func change(_ action: LabelChange.Action, event: Int64) throws -> LabelChange {
             LabelChange(
@@ -205,13 +201,12 @@ import Testing
                 eventSeq: event)
         }
         try await writer.enqueue([change(.apply, event: 400)])
-        // The old sequence's events are all done; the pipeline stops reporting its cursor first.
-        mark.withLock { $0 = nil }
+        // The old sequence's events are all done; the restart drops its mark.
         try await writer.restartSource()
         #expect(try store.cursor(for: "relay r") == nil)
         // Seq 3 of the new sequence is below the old 400, and still counts.
         #expect(try await writer.submit([change(.negate, event: 3)]).count == 1)
-        mark.withLock { $0 = 3 }
+        writer.cursorAdvanced(to: 3)
         run.cancel()
         await run.value
         #expect(try store.cursor(for: "relay r") == 3)
@@ -221,15 +216,44 @@ import Testing
             ])
     }
 
+    /// The cursor only moves forward within a sequence: a mark older than one already given is
+    /// ignored, and a writer with no stream stores no cursor whatever it is given.
+    @Test func anOlderMarkNeverMovesTheCursorBack() async throws {
+        let store = try LabelStore(path: temporaryPath("labels.sqlite"))
+        let writer = try LabelWriter(
+            store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger(),
+            eventSource: "relay r")
+        let run = Task { await writer.run() }
+        writer.cursorAdvanced(to: 10)
+        writer.cursorAdvanced(to: 7)
+        _ = try await writer.submit([
+            LabelChange(action: .apply, subject: try LabelSubject("did:plc:a"), val: "spam", origin: .rule(id: "r"))
+        ])
+        run.cancel()
+        await run.value
+        #expect(try store.cursor(for: "relay r") == 10)
+
+        let other = try LabelStore(path: temporaryPath("labels.sqlite"))
+        let streamless = try LabelWriter(
+            store: other, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger())
+        let running = Task { await streamless.run() }
+        streamless.cursorAdvanced(to: 10)
+        _ = try await streamless.submit([
+            LabelChange(action: .apply, subject: try LabelSubject("did:plc:a"), val: "spam", origin: .rule(id: "r"))
+        ])
+        running.cancel()
+        await running.value
+        #expect(try other.statistics().cursors.isEmpty)
+    }
+
     /// Stopping while a transaction is being committed still commits it, and the final cursor
     /// covers only what is stored.
     @Test func stoppingNeverCutsATransactionShort() async throws {
         let store = try LabelStore(path: temporaryPath("labels.sqlite"))
-        let mark = Locked<Int64>(0)
         let writer = try LabelWriter(
             store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger(),
-            eventSource: "relay r",
-            cursor: { (name: "relay r", seq: mark.value) })
+            eventSource: "relay r")
+        writer.cursorAdvanced(to: 0)
         let run = Task { await writer.run() }
         var queued = 0
         for n in 1...2_000 {
@@ -245,7 +269,7 @@ import Testing
                 break
             }
             queued = n
-            mark.withLock { $0 = Int64(n) }
+            writer.cursorAdvanced(to: Int64(n))
             if n == 1_000 { run.cancel() }
         }
         await run.value
