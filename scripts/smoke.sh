@@ -65,6 +65,14 @@ contains "stats count the coffee labels" '"by_val":\{"coffee":[1-9][0-9]*\}'
 expect "reports list on a database with no reports" 0 "$bin/labeler" reports list --db "$tmp/r.sqlite" --json --state open
 expect "reports show of a missing report exits 1" 1 "$bin/labeler" reports show 7 --db "$tmp/r.sqlite"
 contains "a missing report is one line" '^Error: no report 7$'
+expect "labels retract needs to be told which labels" 64 "$bin/labeler" labels retract --db "$tmp/r.sqlite" --key "$tmp/replay.key"
+contains "the missing criteria in one line" 'say which labels: --rule, --val or --uri'
+expect "labels retract --dry-run counts and changes nothing" 0 "$bin/labeler" labels retract --val coffee --dry-run --json --db "$tmp/r.sqlite" --key "$tmp/replay.key"
+contains "the dry run's count and samples" '^\{"criteria":"val=coffee","count":[1-9][0-9]*,"samples":\[\{"uri":'
+expect "labels retract negates them" 0 "$bin/labeler" labels retract --val coffee --json --db "$tmp/r.sqlite" --key "$tmp/replay.key"
+contains "every coffee label negated" '^\{"retraction":1,"criteria":"val=coffee","targets":([0-9]+),"negated":\1,"skipped":0,"resumed":false\}$'
+expect "after the retraction no coffee label is applied" 0 "$bin/labeler" labels stats --db "$tmp/r.sqlite" --json
+contains "stats show none" '"by_val":\{\}'
 
 expect "rules check on the starter rules" 0 "$bin/labeler" rules check rules
 contains "rules check summary" '^ok: [0-9]+ rules'

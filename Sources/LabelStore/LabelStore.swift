@@ -202,6 +202,32 @@ public final class LabelStore: Sendable {
                     CREATE INDEX report_action_report ON report_action(report_id, id);
                     """)
         }
+        migrator.registerMigration("v8 retractions") { db in
+            // `labeler labels retract`: the labels each retraction takes back, with the seq their
+            // row had when it began (see LabelStore+Retractions.swift), and how far it got.
+            try db.execute(
+                sql: """
+                    CREATE TABLE retraction (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        criteria TEXT NOT NULL,
+                        created_at TEXT NOT NULL,
+                        done_through INTEGER NOT NULL DEFAULT 0,
+                        finished_at TEXT
+                    );
+                    CREATE TABLE retraction_target (
+                        retraction_id INTEGER NOT NULL REFERENCES retraction(id),
+                        ordinal INTEGER NOT NULL,
+                        seq INTEGER NOT NULL,
+                        src TEXT NOT NULL,
+                        uri TEXT NOT NULL,
+                        cid TEXT NOT NULL DEFAULT '',
+                        val TEXT NOT NULL,
+                        rule_id TEXT,
+                        applied_at TEXT NOT NULL,
+                        PRIMARY KEY (retraction_id, ordinal)
+                    );
+                    """)
+        }
         return migrator
     }
 

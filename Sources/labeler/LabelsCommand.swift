@@ -26,8 +26,8 @@ func labelJSON(_ label: Label) -> String { DataModelJSON.serialize(label.cborVal
 struct LabelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "labels",
-        abstract: "Inspect stored labels (reads the database; safe while the service runs).",
-        subcommands: [List.self, Explain.self, Stats.self, Tail.self]
+        abstract: "Inspect stored labels, and retract them in bulk (safe while the service runs).",
+        subcommands: [List.self, Explain.self, Stats.self, Tail.self, Retract.self]
     )
 
     struct List: ParsableCommand {
