@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import LabelStore
+import Synchronization
 import Testing
 
 @testable import LabelServer
@@ -15,6 +16,11 @@ import Testing
         let description: String
     }
 
+    /// How many tokens the stand-in verifier was asked to check.
+    final class TokenChecks: Sendable {
+        let count = Atomic<Int>(0)
+    }
+
     static let path = "/xrpc/com.atproto.moderation.createReport"
     static let reporter = "did:plc:reporteraaaaaaaaaaaaaaaa"
     static let post = "at://did:plc:spammeraaaaaaaaaaaaaaaaa/app.bsky.feed.post/3kabc"
@@ -22,11 +28,12 @@ import Testing
 
     static func intake(
         reasonTypes: [String] = ReportIntake.defaultReasonTypes, subjectTypes: [String] = ReportIntake.subjectTypes,
-        collections: [String] = []
+        collections: [String] = [], limits: ReportLimits = ReportLimits(), checked: TokenChecks? = nil
     ) -> ReportIntake {
         ReportIntake(
-            reasonTypes: reasonTypes, subjectTypes: subjectTypes, subjectCollections: collections,
+            reasonTypes: reasonTypes, subjectTypes: subjectTypes, subjectCollections: collections, limits: limits,
             authenticate: { token, method in
+                checked?.count.add(1, ordering: .relaxed)
                 guard method == "com.atproto.moderation.createReport" else { throw Refused(description: "wrong lxm") }
                 guard token.hasPrefix("good:") else { throw Refused(description: "the token signature is bad") }
                 return String(token.dropFirst(5))
@@ -164,6 +171,65 @@ import Testing
                 token: "good:did:plc:other")
             #expect(huge.status == .contentTooLarge)
             #expect(try h.store.reportCount() == 1)
+        }
+    }
+
+    /// One reporter over its daily limit gets 429s with the `ratelimit-*` headers and stores
+    /// nothing more; another reporter still goes through.
+    @Test func aFloodFromOneReporterIs429WhileOthersGoThrough() async throws {
+        let limits = ReportLimits(.init(perReporterPerDay: 5, perIPPerMinute: 0, perMinute: 0))
+        try await Harness.with(over: .router, reports: Self.intake(limits: limits)) { h in
+            var statuses: [HTTPResponse.Status] = []
+            var refusal: TestClient.Response?
+            for i in 0..<40 {
+                let body = Self.recordBody().replacingOccurrences(of: "3kabc", with: "3k\(i)")
+                let response = try await send(h, body)
+                statuses.append(response.status)
+                if response.status == .tooManyRequests { refusal = response }
+            }
+            #expect(statuses.prefix(5).allSatisfy { $0 == .ok })
+            #expect(statuses.dropFirst(5).allSatisfy { $0 == .tooManyRequests })
+            let limited = try #require(refusal)
+            #expect(limited.xrpcError == "RateLimitExceeded")
+            #expect(try limited.json["message"]?.stringValue?.contains("per day") == true)
+            #expect(limited.headers[.init("ratelimit-limit")!] == "5")
+            #expect(limited.headers[.init("ratelimit-remaining")!] == "0")
+            #expect(limited.headers[.init("ratelimit-policy")!] == "5;w=86400")
+            let reset = try #require(limited.headers[.init("ratelimit-reset")!].flatMap { Int64($0) })
+            let now = Int64(Date().timeIntervalSince1970)
+            #expect(reset > now + 86_000 && reset <= now + 86_401)
+            #expect(try h.store.reportCount() == 5)
+
+            let other = try await send(h, Self.recordBody(), token: "good:did:plc:otheraaaaaaaaaaaaaaaaaaa")
+            #expect(other.status == .ok)
+            #expect(try h.store.reportCount() == 6)
+        }
+    }
+
+    /// The per-address and overall limits turn a flood away before its tokens are checked (which
+    /// would resolve DIDs).
+    @Test func theAddressLimitComesBeforeTheToken() async throws {
+        let checked = TokenChecks()
+        let limits = ReportLimits(.init(perReporterPerDay: 0, perIPPerMinute: 4, perMinute: 0))
+        try await Harness.with(over: .router, reports: Self.intake(limits: limits, checked: checked)) { h in
+            var statuses: [HTTPResponse.Status] = []
+            for _ in 0..<20 { statuses.append(try await send(h, Self.recordBody(), token: "bad").status) }
+            #expect(statuses.prefix(4).allSatisfy { $0 == .unauthorized })
+            #expect(statuses.dropFirst(4).allSatisfy { $0 == .tooManyRequests })
+            #expect(checked.count.load(ordering: .relaxed) == 4)
+            let refused = try await send(h, Self.recordBody())
+            #expect(refused.status == .tooManyRequests)
+            #expect(try refused.json["message"]?.stringValue?.contains("from one address") == true)
+            #expect(refused.headers[.init("ratelimit-policy")!] == "4;w=60")
+            #expect(try h.store.reportCount() == 0)
+        }
+        let overall = ReportLimits(.init(perReporterPerDay: 0, perIPPerMinute: 0, perMinute: 3))
+        try await Harness.with(over: .router, reports: Self.intake(limits: overall, checked: checked)) { h in
+            for i in 0..<6 {
+                let response = try await send(h, Self.recordBody(), token: "good:did:plc:reporter\(i)")
+                #expect(response.status == (i < 3 ? .ok : .tooManyRequests))
+            }
+            #expect(checked.count.load(ordering: .relaxed) == 7)
         }
     }
 
