@@ -65,6 +65,15 @@ contains "stats count the coffee labels" '"by_val":\{"coffee":[1-9][0-9]*\}'
 expect "reports list on a database with no reports" 0 "$bin/labeler" reports list --db "$tmp/r.sqlite" --json --state open
 expect "reports show of a missing report exits 1" 1 "$bin/labeler" reports show 7 --db "$tmp/r.sqlite"
 contains "a missing report is one line" '^Error: no report 7$'
+expect "reports mute for a while" 0 "$bin/labeler" reports mute did:plc:smokereporter --for 30d --note floods --db "$tmp/r.sqlite"
+contains "the mute says until when" '^muted did:plc:smokereporter until 20[0-9]{2}-[0-9]{2}-[0-9]{2}T'
+expect "reports list --muted" 0 "$bin/labeler" reports list --muted --db "$tmp/r.sqlite"
+expect "reports unmute" 0 "$bin/labeler" reports unmute did:plc:smokereporter --db "$tmp/r.sqlite"
+contains "unmuted" '^unmuted did:plc:smokereporter$'
+expect "unmuting a reporter that is not muted exits 1" 1 "$bin/labeler" reports unmute did:plc:smokereporter --db "$tmp/r.sqlite"
+contains "not muted is one line" '^Error: did:plc:smokereporter is not muted$'
+expect "reports mute with a bad DID exits 64" 64 "$bin/labeler" reports mute alice --db "$tmp/r.sqlite"
+expect "reports mute with a bad duration exits 64" 64 "$bin/labeler" reports mute did:plc:smokereporter --for soon --db "$tmp/r.sqlite"
 
 expect "rules check on the starter rules" 0 "$bin/labeler" rules check rules
 contains "rules check summary" '^ok: [0-9]+ rules'

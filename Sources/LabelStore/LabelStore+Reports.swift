@@ -50,6 +50,8 @@ public struct StoredReport: Sendable, Equatable {
     public var subject: ReportSubject
     public var reportedBy: String
     public var state: ReportState
+    /// Filed while its reporter was muted: kept, but out of review unless asked for.
+    public var muted: Bool
     public var createdAt: String
     public var updatedAt: String
 }
@@ -57,7 +59,7 @@ public struct StoredReport: Sendable, Equatable {
 extension StoredReport {
     /// One JSON object on one line, for `labeler reports list --json` and scripts reading it:
     /// `id, reason_type, reason, subject` (the DID or URI), `subject_cid, reported_by, state,
-    /// created_at, updated_at, appeal` (null: no appeal is linked to the report).
+    /// muted, created_at, updated_at, appeal` (null: no appeal is linked to the report).
     public var jsonLine: String {
         var json = #"{"id":"# + String(id)
         json += #","reason_type":"# + DataModelJSON.quote(reasonType)
@@ -70,6 +72,7 @@ extension StoredReport {
         }
         json += #","reported_by":"# + DataModelJSON.quote(reportedBy)
         json += #","state":"# + DataModelJSON.quote(state.rawValue)
+        json += #","muted":"# + (muted ? "true" : "false")
         json += #","created_at":"# + DataModelJSON.quote(createdAt)
         json += #","updated_at":"# + DataModelJSON.quote(updatedAt)
         json += #","appeal":null}"#
@@ -119,8 +122,9 @@ public struct NewReport: Sendable, Equatable {
 
 extension LabelStore {
     /// Files a report, or, when this reporter already reported this subject, records the repeat
-    /// on that report and returns it. Reports are not labels: they do not go through the label
-    /// writer, and one transaction per report is enough for their rate.
+    /// on that report and returns it. A report from a reporter muted at its `createdAt` is stored
+    /// muted. Reports are not labels: they do not go through the label writer, and one
+    /// transaction per report is enough for their rate.
     ///
     /// - Returns: the stored report and whether it was already there.
     public func fileReport(_ report: NewReport) throws(Error) -> (report: StoredReport, deduplicated: Bool) {
@@ -138,15 +142,16 @@ extension LabelStore {
                 }
                 let cid: String? =
                     if case .record(_, let cid) = report.subject { cid } else { nil }
+                let muted = try Self.mute(db, did: report.reportedBy, at: report.createdAt) != nil
                 try db.execute(
                     sql: """
                         INSERT INTO report (reason_type, reason, subject_type, subject, subject_cid, reported_by,
-                            state, created_at, updated_at)
-                        VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)
+                            state, muted, created_at, updated_at)
+                        VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)
                         """,
                     arguments: [
                         report.reasonType, report.reason, report.subject.type, report.subject.key, cid,
-                        report.reportedBy, report.createdAt, report.createdAt,
+                        report.reportedBy, muted, report.createdAt, report.createdAt,
                     ])
                 let id = db.lastInsertedRowID
                 try Self.recordAction(
@@ -155,7 +160,7 @@ extension LabelStore {
                 return (
                     StoredReport(
                         id: id, reasonType: report.reasonType, reason: report.reason, subject: report.subject,
-                        reportedBy: report.reportedBy, state: .open, createdAt: report.createdAt,
+                        reportedBy: report.reportedBy, state: .open, muted: muted, createdAt: report.createdAt,
                         updatedAt: report.createdAt),
                     false
                 )
@@ -166,12 +171,13 @@ extension LabelStore {
     }
 
     /// Reports, newest first. `subject` is a DID or an at:// URI: a DID finds the reports of the
-    /// account and of every record in its repository.
-    public func reports(state: ReportState? = nil, subject: String? = nil, limit: Int = 1000) throws(Error)
-        -> [StoredReport]
+    /// account and of every record in its repository. `muted`: only the reports filed while their
+    /// reporter was muted, which are otherwise left out.
+    public func reports(state: ReportState? = nil, subject: String? = nil, muted: Bool = false, limit: Int = 1000)
+        throws(Error) -> [StoredReport]
     {
-        var conditions: [String] = []
-        var arguments: StatementArguments = []
+        var conditions: [String] = ["muted = ?"]
+        var arguments: StatementArguments = [muted]
         if let state {
             conditions.append("state = ?")
             arguments += [state.rawValue]
@@ -260,6 +266,7 @@ extension LabelStore {
         let subject: ReportSubject = subjectType == "account" ? .account(did: key) : .record(uri: key, cid: cid ?? "")
         return StoredReport(
             id: row["id"], reasonType: row["reason_type"], reason: row["reason"], subject: subject,
-            reportedBy: row["reported_by"], state: state, createdAt: row["created_at"], updatedAt: row["updated_at"])
+            reportedBy: row["reported_by"], state: state, muted: row["muted"], createdAt: row["created_at"],
+            updatedAt: row["updated_at"])
     }
 }

@@ -202,6 +202,21 @@ public final class LabelStore: Sendable {
                     CREATE INDEX report_action_report ON report_action(report_id, id);
                     """)
         }
+        migrator.registerMigration("v8 reporter mutes") { db in
+            // Reporters whose reports are kept out of review (`labeler reports mute`), and the
+            // mark on each report filed while its reporter was muted.
+            try db.execute(
+                sql: """
+                    CREATE TABLE reporter_mute (
+                        did TEXT PRIMARY KEY,
+                        until TEXT,
+                        actor TEXT,
+                        note TEXT,
+                        created_at TEXT NOT NULL
+                    );
+                    ALTER TABLE report ADD COLUMN muted INTEGER NOT NULL DEFAULT 0 CHECK (muted IN (0, 1));
+                    """)
+        }
         return migrator
     }
 

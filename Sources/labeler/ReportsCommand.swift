@@ -2,12 +2,13 @@ import ATProto
 import ArgumentParser
 import LabelStore
 import Labeler
+import Rules
 
 struct ReportsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reports",
         abstract: "Review the reports accounts sent (reads the database; safe while the service runs).",
-        subcommands: [List.self, Show.self]
+        subcommands: [List.self, Show.self, Mute.self, Unmute.self]
     )
 
     /// `--state` also takes `all`.
@@ -23,11 +24,12 @@ struct ReportsCommand: ParsableCommand {
         @Option(help: "open, escalated, resolved, dismissed or all.") var state: StateFilter = .all
         @Option(help: "An at:// URI, or a DID (the account and every record of it).") var subject: String?
         @Option(help: "At most this many.") var limit = 100
+        @Flag(help: "Only the reports filed while their reporter was muted (left out otherwise).") var muted = false
         @Option(help: "SQLite database (default: the configuration's store.path).") var db: String?
         @OptionGroup var file: ConfigurationOption
         @Flag(
             help:
-                "One JSON object per line: id, reason_type, reason, subject, subject_cid, reported_by, state, created_at, updated_at, appeal."
+                "One JSON object per line: id, reason_type, reason, subject, subject_cid, reported_by, state, muted, created_at, updated_at, appeal."
         )
         var json = false
 
@@ -38,7 +40,7 @@ struct ReportsCommand: ParsableCommand {
         func run() throws {
             let store = try openExistingStore(try db ?? file.load().storePath)
             let reports: [StoredReport]
-            do { reports = try store.reports(state: state.state, subject: subject, limit: limit) } catch {
+            do { reports = try store.reports(state: state.state, subject: subject, muted: muted, limit: limit) } catch {
                 throw CommandFailure(error.description)
             }
             for report in reports {
@@ -83,7 +85,7 @@ struct ReportsCommand: ParsableCommand {
             if case .record(_, let cid) = report.subject { print("cid        \(cid)") }
             print("reason     \(report.reasonType)")
             if let reason = report.reason { print("text       \(DataModelJSON.quote(reason))") }
-            print("by         \(report.reportedBy)")
+            print("by         \(report.reportedBy)\(report.muted ? " (muted when it reported)" : "")")
             print("created    \(report.createdAt)")
             for action in history {
                 var line = "\(action.createdAt)  \(action.action)"
@@ -93,6 +95,65 @@ struct ReportsCommand: ParsableCommand {
                 if let note = action.note { line += "  note: \(note)" }
                 print(line)
             }
+        }
+    }
+
+    struct Mute: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Mute a reporter: its reports are still answered as usual, but stored muted and kept out of review.",
+            discussion: """
+                Only the reports it files from now on are muted; `reports list --muted` shows them. \
+                Muting again replaces the mute.
+                """)
+
+        @Argument(help: "The reporter's DID.") var did: String
+        @Option(name: .customLong("for"), help: "How long (30m, 24h, 30d); without it, until unmuted.")
+        var duration: String?
+        @Option(help: "Why (kept with the mute).") var note: String?
+        @Option(help: "Who is muting (kept with the mute).") var actor = ProcessInfoLite.environment("USER") ?? "cli"
+        @Option(help: "SQLite database (default: the configuration's store.path).") var db: String?
+        @OptionGroup var file: ConfigurationOption
+
+        func validate() throws {
+            guard DID.isValid(did) else { throw ValidationError("\(did) is not a DID") }
+            if let duration, RuleDuration(duration) == nil {
+                throw ValidationError("--for \(duration): use a duration like 24h or 30d")
+            }
+        }
+
+        func run() throws {
+            let store = try openExistingStore(try db ?? file.load().storePath)
+            let now = Datetime.now()
+            let until = duration.flatMap(RuleDuration.init).map {
+                Datetime.format(unixMicros: now.unixMicros + $0.microseconds)
+            }
+            do { try store.muteReporter(did, until: until, actor: actor, note: note, at: now.rawValue) } catch {
+                throw CommandFailure(error.description)
+            }
+            print("muted \(did) \(until.map { "until \($0)" } ?? "until unmuted")")
+        }
+    }
+
+    struct Unmute: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "End a reporter's mute: its next reports are reviewed again (the muted ones stay muted).")
+
+        @Argument(help: "The reporter's DID.") var did: String
+        @Option(help: "SQLite database (default: the configuration's store.path).") var db: String?
+        @OptionGroup var file: ConfigurationOption
+
+        func validate() throws {
+            guard DID.isValid(did) else { throw ValidationError("\(did) is not a DID") }
+        }
+
+        func run() throws {
+            let store = try openExistingStore(try db ?? file.load().storePath)
+            let had: Bool
+            do { had = try store.unmuteReporter(did) } catch { throw CommandFailure(error.description) }
+            // A typo in the DID must not look like success.
+            guard had else { throw CommandFailure("\(did) is not muted") }
+            print("unmuted \(did)")
         }
     }
 }

@@ -233,6 +233,22 @@ import Testing
         }
     }
 
+    /// A muted reporter gets the answer anyone gets; its report is stored muted.
+    @Test func aMutedReporterIsAnsweredAsUsual() async throws {
+        try await Harness.with(over: .router, reports: Self.intake()) { h in
+            try h.store.muteReporter(
+                Self.reporter, until: nil, actor: "mod", note: nil, at: Datetime.now().rawValue)
+            let response = try await send(h, Self.recordBody())
+            #expect(response.status == .ok)
+            let json = try response.json
+            #expect(json["reportedBy"]?.stringValue == Self.reporter)
+            #expect(json["muted"] == nil)
+            let id = try #require(json["id"]?.intValue)
+            #expect(try h.store.report(id: id)?.muted == true)
+            #expect(try h.store.reports().isEmpty)
+        }
+    }
+
     @Test func onlyPOST() async throws {
         try await Harness.with(over: .router, reports: Self.intake()) { h in
             let response = try await h.request(Self.path)

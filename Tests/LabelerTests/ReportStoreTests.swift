@@ -60,6 +60,46 @@ import Testing
         #expect(try store.reportCount() == 3)
     }
 
+    /// A muted reporter's reports are stored muted and left out of the list unless asked for;
+    /// a mute with an end is over at its end; unmuting says whether there was one.
+    @Test func mutedReportersReportsAreKeptOutOfReview() throws {
+        let store = try LabelStore(path: temporaryPath("reports.sqlite"))
+        func file(_ rkey: String, by reporter: String, at time: String) throws -> StoredReport {
+            try store.fileReport(
+                NewReport(
+                    reasonType: Self.spam, reason: nil, subject: post(rkey), reportedBy: reporter, createdAt: time)
+            ).report
+        }
+        let before = try file("1", by: alice, at: "2026-01-01T00:00:00.000Z")
+        try store.muteReporter(
+            alice, until: "2026-01-31T00:00:00Z", actor: "mod", note: "floods", at: "2026-01-01T00:01:00.000Z")
+        #expect(try store.reporterMute(alice, at: "2026-01-02T00:00:00.000Z")?.note == "floods")
+        let during = try file("2", by: alice, at: "2026-01-02T00:00:00.000Z")
+        let byBob = try file("2", by: bob, at: "2026-01-02T00:00:01.000Z")
+        let after = try file("3", by: alice, at: "2026-01-31T00:00:00.000Z")
+        #expect(!before.muted && during.muted && !byBob.muted && !after.muted)
+        #expect(try store.report(id: during.id)?.muted == true)
+        #expect(try store.reports().map(\.id) == [after.id, byBob.id, before.id])
+        #expect(try store.reports(muted: true).map(\.id) == [during.id])
+        #expect(try store.reports(subject: spammer, muted: true).map(\.id) == [during.id])
+        #expect(during.jsonLine.contains(#""muted":true"#))
+        // Ended mutes are not in force; a mute until unmuted is.
+        #expect(try store.reporterMute(alice, at: "2026-01-31T00:00:00.000Z") == nil)
+        try store.muteReporter(bob, until: nil, actor: nil, note: nil, at: "2026-02-01T00:00:00.000Z")
+        #expect(try store.reporterMutes(at: "2030-01-01T00:00:00.000Z").map(\.did) == [bob])
+        #expect(try file("4", by: bob, at: "2030-01-01T00:00:00.000Z").muted)
+        #expect(try store.unmuteReporter(bob))
+        #expect(try !store.unmuteReporter(bob))
+        #expect(try !file("5", by: bob, at: "2030-01-01T00:00:01.000Z").muted)
+        // A repeat of a report filed before the mute stays where it was.
+        try store.muteReporter(alice, until: nil, actor: nil, note: nil, at: "2030-01-01T00:00:00.000Z")
+        let repeated = try store.fileReport(
+            NewReport(
+                reasonType: Self.spam, reason: "again", subject: post("1"), reportedBy: alice,
+                createdAt: "2030-01-02T00:00:00.000Z"))
+        #expect(repeated.deduplicated && !repeated.report.muted)
+    }
+
     @Test func reportsAreListedByStateAndSubject() throws {
         let store = try LabelStore(path: temporaryPath("reports.sqlite"))
         let other = "did:plc:otheraaaaaaaaaaaaaaaaaaa"
