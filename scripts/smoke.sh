@@ -74,6 +74,32 @@ expect "unmuting a reporter that is not muted exits 1" 1 "$bin/labeler" reports 
 contains "not muted is one line" '^Error: did:plc:smokereporter is not muted$'
 expect "reports mute with a bad DID exits 64" 64 "$bin/labeler" reports mute alice --db "$tmp/r.sqlite"
 expect "reports mute with a bad duration exits 64" 64 "$bin/labeler" reports mute did:plc:smokereporter --for soon --db "$tmp/r.sqlite"
+# Two reports as createReport stores them, in the configured database (DID did:plc:smokelabeler).
+python3 - "$tmp/cfg.sqlite" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for subject in ("did:plc:smokespammer", "did:plc:smokeother"):
+    db.execute(
+        "INSERT INTO report (reason_type, subject_type, subject, reported_by, state, created_at, updated_at)"
+        " VALUES ('com.atproto.moderation.defs#reasonSpam', 'account', ?, 'did:plc:smokereporter', 'open',"
+        " '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')", (subject,))
+db.commit()
+PY
+expect "reports resolve --label labels the subject through the writer" 0 "$bin/labeler" reports resolve 1 --label spam --exp 7d --note "seen it" --config "$tmp/labeler.yaml"
+contains "the resolution names the label's seq" '^report 1 resolved: applied spam \(seq [0-9]+\)$'
+expect "labels explain after a resolution" 0 "$bin/labeler" labels explain did:plc:smokespammer --config "$tmp/labeler.yaml"
+contains "labels explain names the report and the note" 'apply spam  manual by .*  report 1  reason: seen it$'
+expect "a resolved report is not resolved again" 1 "$bin/labeler" reports resolve 1 --dismiss --config "$tmp/labeler.yaml"
+contains "already resolved is one line" '^Error: report 1 is already resolved$'
+expect "reports resolve --negate of a label the subject does not have exits 1" 1 "$bin/labeler" reports resolve 2 --negate spam --config "$tmp/labeler.yaml"
+contains "no such label is one line" '^Error: did:plc:smokeother has no label spam to negate$'
+expect "reports resolve needs exactly one action" 64 "$bin/labeler" reports resolve 2 --dismiss --label spam --config "$tmp/labeler.yaml"
+expect "reports resolve --dismiss" 0 "$bin/labeler" reports resolve 2 --dismiss --note "not spam" --config "$tmp/labeler.yaml"
+contains "dismissed" '^report 2 dismissed$'
+expect "reports list --state resolved" 0 "$bin/labeler" reports list --state resolved --json --config "$tmp/labeler.yaml"
+contains "the resolved report is listed" '^\{"id":1,.*"state":"resolved"'
+expect "reports show after a resolution" 0 "$bin/labeler" reports show 1 --config "$tmp/labeler.yaml"
+contains "the history has the resolution" 'resolved by .*  "applied spam \(seq [0-9]+\)"  note: seen it$'
 
 expect "rules check on the starter rules" 0 "$bin/labeler" rules check rules
 contains "rules check summary" '^ok: [0-9]+ rules'

@@ -6,6 +6,9 @@ import GRDB
 /// look; `resolved` when something was done; `dismissed` when nothing needed doing.
 public enum ReportState: String, Sendable, CaseIterable {
     case open, escalated, resolved, dismissed
+
+    /// Still waiting for someone: open or escalated.
+    public var isOpen: Bool { self == .open || self == .escalated }
 }
 
 /// What is reported: an account (`com.atproto.admin.defs#repoRef`, by DID) or a record
@@ -98,6 +101,8 @@ public struct ReportAction: Sendable, Equatable {
     public var action: String
     public var actor: String?
     public var reasonType: String?
+    /// The reporter's text for `filed` and `repeated`; what was done (the label and its seq) for
+    /// `resolved`.
     public var reason: String?
     public var note: String?
     public var createdAt: String
@@ -231,6 +236,39 @@ extension LabelStore {
             }
         } catch {
             throw Error("reading the history of report \(id)", error)
+        }
+    }
+
+    /// Closes an open or escalated report as `resolved` or `dismissed`, with a history entry
+    /// naming who did it, why (`note`) and what was done (`outcome`). A report already closed is
+    /// refused, so two people resolving one report do not both act on it unnoticed.
+    public func closeReport(
+        id: Int64, as state: ReportState, actor: String?, note: String?, outcome: String?, at time: String
+    ) throws(Error) -> StoredReport {
+        guard state == .resolved || state == .dismissed else {
+            throw Error(description: "a report is closed as resolved or dismissed, not \(state.rawValue)")
+        }
+        do {
+            return try pool.write { db in
+                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM report WHERE id = ?", arguments: [id]) else {
+                    throw Error(description: "no report \(id)")
+                }
+                var report = try Self.storedReport(row)
+                guard report.state.isOpen else {
+                    throw Error(description: "report \(id) is already \(report.state.rawValue)")
+                }
+                try db.execute(
+                    sql: "UPDATE report SET state = ?, updated_at = ? WHERE id = ?",
+                    arguments: [state.rawValue, time, id])
+                try Self.recordAction(
+                    db, report: id, action: state.rawValue, actor: actor, reasonType: nil, reason: outcome, note: note,
+                    at: time)
+                report.state = state
+                report.updatedAt = time
+                return report
+            }
+        } catch {
+            throw Error("closing report \(id)", error)
         }
     }
 

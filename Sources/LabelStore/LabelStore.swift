@@ -217,6 +217,11 @@ public final class LabelStore: Sendable {
                     ALTER TABLE report ADD COLUMN muted INTEGER NOT NULL DEFAULT 0 CHECK (muted IN (0, 1));
                     """)
         }
+        migrator.registerMigration("v9 label history report") { db in
+            // The report a person resolved with this change (`labeler reports resolve`), so that
+            // `labels explain` names it.
+            try db.execute(sql: "ALTER TABLE label_history ADD COLUMN report_id INTEGER")
+        }
         return migrator
     }
 

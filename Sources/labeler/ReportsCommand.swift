@@ -1,5 +1,6 @@
 import ATProto
 import ArgumentParser
+import Foundation
 import LabelStore
 import Labeler
 import Rules
@@ -8,7 +9,7 @@ struct ReportsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reports",
         abstract: "Review the reports accounts sent (reads the database; safe while the service runs).",
-        subcommands: [List.self, Show.self, Mute.self, Unmute.self]
+        subcommands: [List.self, Show.self, Resolve.self, Mute.self, Unmute.self]
     )
 
     /// `--state` also takes `all`.
@@ -154,6 +155,116 @@ struct ReportsCommand: ParsableCommand {
             // A typo in the DID must not look like success.
             guard had else { throw CommandFailure("\(did) is not muted") }
             print("unmuted \(did)")
+        }
+    }
+
+    struct Resolve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Close a report: label its subject, negate a label on it, or dismiss it.",
+            discussion: """
+                Labels are written through a label writer on the configured database, as \
+                `labeler label add` without the service does (safe while the service runs; it \
+                serves them within a second). Their history names the report and the note, so \
+                `labels explain` shows them. Only an open or escalated report can be closed.
+                """)
+
+        @Argument(help: "The report's id.") var id: Int64
+        @Option(help: "Apply this label to the report's subject.") var label: String?
+        @Option(help: "With --label: expire after this long (30s, 10m, 24h, 7d).") var exp: String?
+        @Option(help: "Negate this label on the report's subject.") var negate: String?
+        @Flag(help: "Close the report without changing any label.") var dismiss = false
+        @Option(help: "Why (kept in the report's history and the label's).") var note: String?
+        @Option(help: "Who is acting (kept in the history).") var actor = ProcessInfoLite.environment("USER") ?? "cli"
+        @Option(help: "SQLite database (default: the configuration's store.path).") var db: String?
+        @Option(help: "Signing key file (default: the configuration's).") var key: String?
+        @Flag(help: "Sign with the key's did:key as src when no DID is configured (the network ignores such labels).")
+        var allowDidKeySrc = false
+        @OptionGroup var file: ConfigurationOption
+
+        func validate() throws {
+            guard [label != nil, negate != nil, dismiss].filter({ $0 }).count == 1 else {
+                throw ValidationError("give exactly one of --label VAL, --negate VAL or --dismiss")
+            }
+            if exp != nil && label == nil { throw ValidationError("--exp goes with --label") }
+            if let exp, RuleDuration(exp) == nil {
+                throw ValidationError("--exp \(exp): use a duration like 24h or 7d")
+            }
+            for val in [label, negate].compactMap({ $0 }) {
+                if let problem = LabelValue.problem(with: val) { throw ValidationError(problem) }
+            }
+        }
+
+        func run() async throws {
+            var configured = try file.load()
+            if let db { configured.storePath = db }
+            if let key { configured.signingKey = key }
+            let store = try openExistingStore(configured.storePath)
+            let report: StoredReport?
+            do { report = try store.report(id: id) } catch { throw CommandFailure(error.description) }
+            guard let report else { throw CommandFailure("no report \(id)") }
+            // Checked before any label is written; `closeReport` checks again in its transaction.
+            guard report.state.isOpen else { throw CommandFailure("report \(id) is already \(report.state.rawValue)") }
+            let now = Datetime.now()
+            var outcome: String? = nil
+            if label != nil || negate != nil {
+                outcome = try await changeLabels(of: report, in: store, configuration: configured, now: now)
+            }
+            let closed: StoredReport
+            do {
+                closed = try store.closeReport(
+                    id: id, as: dismiss ? .dismissed : .resolved, actor: actor, note: note, outcome: outcome,
+                    at: Datetime.now().rawValue)
+            } catch {
+                throw CommandFailure(error.description)
+            }
+            print("report \(id) \(closed.state.rawValue)\(outcome.map { ": \($0)" } ?? "")")
+        }
+
+        /// Applies `--label` or negates `--negate` on the report's subject through the writer;
+        /// returns what was done, in words, for the report's history.
+        func changeLabels(
+            of report: StoredReport, in store: LabelStore, configuration: LabelerConfiguration, now: Datetime
+        ) async throws -> String {
+            let writer = try CommandLabelWriter(
+                configuration: configuration, allowDidKeySrc: allowDidKeySrc,
+                logger: CommandLineLogging.logger("labeler.reports"))
+            let subject = try labelSubject(report.subject.key)
+            let origin = LabelChange.Origin.manual(actor: actor)
+            let changes: [LabelChange]
+            if let val = label {
+                let expiry = exp.flatMap(RuleDuration.init).map {
+                    Datetime.format(unixMicros: now.unixMicros + $0.microseconds)
+                }
+                changes = [
+                    LabelChange(
+                        action: .apply, subject: subject, val: val, exp: expiry, origin: origin, reason: note,
+                        reportID: report.id)
+                ]
+            } else {
+                let val = negate ?? ""
+                // Every version the label is on (with or without a cid) is negated.
+                let current: [StoredLabel]
+                do {
+                    current = try store.activeLabels(
+                        .init(
+                            uriPatterns: [.exact(subject.rawValue)], sources: [writer.src], limit: 1000,
+                            now: now.rawValue)
+                    ).filter { $0.label.val == val }
+                } catch {
+                    throw CommandFailure(error.description)
+                }
+                guard !current.isEmpty else { throw CommandFailure("\(subject) has no label \(val) to negate") }
+                changes = current.map {
+                    LabelChange(
+                        action: .negate, subject: subject, cid: $0.label.cid, val: val, origin: origin, reason: note,
+                        reportID: report.id)
+                }
+            }
+            let rows = try await writer.submit(changes, to: store)
+            let verb = label != nil ? "applied" : "negated"
+            let val = label ?? negate ?? ""
+            guard !rows.isEmpty else { return "\(val) was already \(verb)" }
+            return "\(verb) \(val) (seq \(rows.map { String($0.seq) }.joined(separator: ", ")))"
         }
     }
 }

@@ -100,6 +100,36 @@ import Testing
         #expect(repeated.deduplicated && !repeated.report.muted)
     }
 
+    /// Closing a report moves it to resolved or dismissed with a history entry; a closed report is
+    /// not closed again.
+    @Test func aReportIsClosedOnce() throws {
+        let store = try LabelStore(path: temporaryPath("reports.sqlite"))
+        let report = try store.fileReport(
+            NewReport(
+                reasonType: Self.spam, reason: nil, subject: post("1"), reportedBy: alice,
+                createdAt: "2026-01-01T00:00:00.000Z")
+        ).report
+        let closed = try store.closeReport(
+            id: report.id, as: .resolved, actor: "mod", note: "confirmed", outcome: "applied spam (seq 3)",
+            at: "2026-01-02T00:00:00.000Z")
+        #expect(closed.state == .resolved && closed.updatedAt == "2026-01-02T00:00:00.000Z")
+        #expect(try store.report(id: report.id) == closed)
+        let last = try #require(try store.reportActions(id: report.id).last)
+        #expect(last.action == "resolved" && last.actor == "mod" && last.note == "confirmed")
+        #expect(last.reason == "applied spam (seq 3)")
+        #expect(try store.reports(state: .resolved).map(\.id) == [report.id])
+        #expect {
+            _ = try store.closeReport(
+                id: report.id, as: .dismissed, actor: nil, note: nil, outcome: nil, at: "2026-01-03T00:00:00.000Z")
+        } throws: { ($0 as? LabelStore.Error)?.description == "report 1 is already resolved" }
+        #expect {
+            _ = try store.closeReport(id: 99, as: .dismissed, actor: nil, note: nil, outcome: nil, at: "2026")
+        } throws: { ($0 as? LabelStore.Error)?.description == "no report 99" }
+        #expect(throws: LabelStore.Error.self) {
+            _ = try store.closeReport(id: report.id, as: .open, actor: nil, note: nil, outcome: nil, at: "2026")
+        }
+    }
+
     @Test func reportsAreListedByStateAndSubject() throws {
         let store = try LabelStore(path: temporaryPath("reports.sqlite"))
         let other = "did:plc:otheraaaaaaaaaaaaaaaaaaa"
