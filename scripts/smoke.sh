@@ -100,6 +100,25 @@ expect "reports list --state resolved" 0 "$bin/labeler" reports list --state res
 contains "the resolved report is listed" '^\{"id":1,.*"state":"resolved"'
 expect "reports show after a resolution" 0 "$bin/labeler" reports show 1 --config "$tmp/labeler.yaml"
 contains "the history has the resolution" 'resolved by .*  "applied spam \(seq [0-9]+\)"  note: seen it$'
+# The labeled account appeals, linked to its label as createReport links it.
+python3 - "$tmp/cfg.sqlite" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute(
+    "INSERT INTO report (reason_type, subject_type, subject, reported_by, state, created_at, updated_at)"
+    " VALUES ('com.atproto.moderation.defs#reasonAppeal', 'account', 'did:plc:smokespammer',"
+    " 'did:plc:smokespammer', 'open', '2026-01-02T00:00:00.000Z', '2026-01-02T00:00:00.000Z')")
+db.execute(
+    "INSERT INTO report_label (report_id, seq, src, uri, cid, val) SELECT 3, seq, src, uri, NULL, val FROM label"
+    " WHERE uri = 'did:plc:smokespammer' AND val = 'spam'")
+db.commit()
+PY
+expect "reports show of an appeal" 0 "$bin/labeler" reports show 3 --config "$tmp/labeler.yaml"
+contains "the appeal names the label it is about" '^appeals    spam \(seq [0-9]+\)$'
+expect "reports resolve --negate grants the appeal" 0 "$bin/labeler" reports resolve 3 --negate spam --config "$tmp/labeler.yaml"
+contains "the label is negated" '^report 3 resolved: negated spam \(seq [0-9]+\)$'
+expect "labels explain after the appeal" 0 "$bin/labeler" labels explain did:plc:smokespammer --config "$tmp/labeler.yaml"
+contains "the negation says why" 'negate spam  manual by .*  report 3  reason: appeal 3 granted$'
 
 expect "rules check on the starter rules" 0 "$bin/labeler" rules check rules
 contains "rules check summary" '^ok: [0-9]+ rules'

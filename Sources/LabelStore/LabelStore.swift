@@ -222,6 +222,21 @@ public final class LabelStore: Sendable {
             // `labels explain` names it.
             try db.execute(sql: "ALTER TABLE label_history ADD COLUMN report_id INTEGER")
         }
+        migrator.registerMigration("v10 appeals") { db in
+            // The labels an appeal is about: those on its subject when it was filed.
+            try db.execute(
+                sql: """
+                    CREATE TABLE report_label (
+                        report_id INTEGER NOT NULL REFERENCES report(id),
+                        seq INTEGER NOT NULL,
+                        src TEXT NOT NULL,
+                        uri TEXT NOT NULL,
+                        cid TEXT,
+                        val TEXT NOT NULL,
+                        PRIMARY KEY (report_id, seq)
+                    );
+                    """)
+        }
         return migrator
     }
 

@@ -88,6 +88,12 @@ struct ReportsCommand: ParsableCommand {
             if let reason = report.reason { print("text       \(DataModelJSON.quote(reason))") }
             print("by         \(report.reportedBy)\(report.muted ? " (muted when it reported)" : "")")
             print("created    \(report.createdAt)")
+            if let appeal = report.appeal {
+                let labels = appeal.map { "\($0.val) (seq \($0.seq)\($0.cid.map { " @\($0)" } ?? ""))" }
+                print(
+                    "appeals    \(labels.isEmpty ? "no label (none was on the subject)" : labels.joined(separator: ", "))"
+                )
+            }
             for action in history {
                 var line = "\(action.createdAt)  \(action.action)"
                 if let actor = action.actor { line += " by \(actor)" }
@@ -230,6 +236,8 @@ struct ReportsCommand: ParsableCommand {
                 logger: CommandLineLogging.logger("labeler.reports"))
             let subject = try labelSubject(report.subject.key)
             let origin = LabelChange.Origin.manual(actor: actor)
+            // Why the label changed, in its history: the note, else for an appeal that it was granted.
+            let reason = note ?? (report.appeal != nil && negate != nil ? "appeal \(report.id) granted" : nil)
             let changes: [LabelChange]
             if let val = label {
                 let expiry = exp.flatMap(RuleDuration.init).map {
@@ -237,7 +245,7 @@ struct ReportsCommand: ParsableCommand {
                 }
                 changes = [
                     LabelChange(
-                        action: .apply, subject: subject, val: val, exp: expiry, origin: origin, reason: note,
+                        action: .apply, subject: subject, val: val, exp: expiry, origin: origin, reason: reason,
                         reportID: report.id)
                 ]
             } else {
@@ -256,7 +264,7 @@ struct ReportsCommand: ParsableCommand {
                 guard !current.isEmpty else { throw CommandFailure("\(subject) has no label \(val) to negate") }
                 changes = current.map {
                     LabelChange(
-                        action: .negate, subject: subject, cid: $0.label.cid, val: val, origin: origin, reason: note,
+                        action: .negate, subject: subject, cid: $0.label.cid, val: val, origin: origin, reason: reason,
                         reportID: report.id)
                 }
             }

@@ -249,6 +249,45 @@ import Testing
         }
     }
 
+    static let spammer = "did:plc:spammeraaaaaaaaaaaaaaaaa"
+
+    /// An appeal comes from the account it concerns (the record's repository, or the account
+    /// itself) and is linked to the labels on its subject; from anyone else it is a 400.
+    @Test func onlyTheAccountConcernedMayAppeal() async throws {
+        let ozoneAppeal = "tools.ozone.report.defs#reasonAppeal"
+        let intake = Self.intake(reasonTypes: ReportIntake.defaultReasonTypes + [ozoneAppeal])
+        try await Harness.with(over: .router, reports: intake) { h in
+            try await h.apply(1, prefix: Self.post.replacingOccurrences(of: "3kabc", with: ""), val: "spam", from: 0)
+            let labeled = Self.post.replacingOccurrences(of: "3kabc", with: "0")
+            let appeal = Self.recordBody(reasonType: "com.atproto.moderation.defs#reasonAppeal", reason: "not spam")
+                .replacingOccurrences(of: Self.post, with: labeled)
+            let refused = try await send(h, appeal)
+            #expect(refused.status == .badRequest && refused.xrpcError == "InvalidRequest")
+            #expect(try refused.json["message"]?.stringValue?.contains(Self.spammer) == true)
+            #expect(try h.store.reportCount() == 0)
+
+            let granted = try await send(h, appeal, token: "good:\(Self.spammer)")
+            #expect(granted.status == .ok)
+            let id = try #require(try granted.json["id"]?.intValue)
+            let stored = try #require(try h.store.report(id: id))
+            #expect(stored.appeal?.map(\.val) == ["spam"] && stored.appeal?.first?.uri == labeled)
+            #expect(stored.jsonLine.contains(#""appeal":[{"val":"spam""#))
+
+            // The account itself, with the ozone reason type; nothing is on it.
+            let account = Self.accountBody.replacingOccurrences(
+                of: "com.atproto.moderation.defs#reasonRude", with: ozoneAppeal)
+            #expect(try await send(h, account).status == .badRequest)
+            let own = try await send(h, account, token: "good:\(Self.spammer)")
+            #expect(own.status == .ok)
+            let accountAppealID = try #require(try own.json["id"]?.intValue)
+            let accountAppeal = try #require(try h.store.report(id: accountAppealID))
+            #expect(accountAppeal.appeal == [])
+            // Other reports are not appeals.
+            _ = try await send(h, Self.recordBody())
+            #expect(try h.store.reports().first?.appeal == nil)
+        }
+    }
+
     @Test func onlyPOST() async throws {
         try await Harness.with(over: .router, reports: Self.intake()) { h in
             let response = try await h.request(Self.path)

@@ -1,4 +1,7 @@
+import ATCrypto
+import ATProto
 import Foundation
+import Labeler
 import TestSupport
 import Testing
 
@@ -128,6 +131,47 @@ import Testing
         #expect(throws: LabelStore.Error.self) {
             _ = try store.closeReport(id: report.id, as: .open, actor: nil, note: nil, outcome: nil, at: "2026")
         }
+    }
+
+    /// An appeal is linked to the labels on its subject when it is filed: applied, unexpired and
+    /// not negated ones. Other reports are not appeals.
+    @Test func anAppealIsLinkedToTheLabelsOnItsSubject() async throws {
+        let store = try LabelStore(path: temporaryPath("reports.sqlite"))
+        let writer = try LabelWriter(
+            store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger())
+        let run = Task { await writer.run() }
+        let record = post("1")
+        let subject = try LabelSubject(record.key)
+        let origin = LabelChange.Origin.manual(actor: "mod")
+        _ = try await writer.submit([
+            LabelChange(action: .apply, subject: subject, val: "spam", origin: origin),
+            LabelChange(action: .apply, subject: subject, cid: "bafyreib2rxk3rh6kzwq", val: "rude", origin: origin),
+            LabelChange(action: .apply, subject: subject, val: "porn", origin: origin),
+            LabelChange(action: .apply, subject: subject, val: "old", exp: "2026-01-01T00:00:00.000Z", origin: origin),
+            LabelChange(action: .apply, subject: try LabelSubject(post("2").key), val: "spam", origin: origin),
+        ])
+        _ = try await writer.submit([LabelChange(action: .negate, subject: subject, val: "porn", origin: origin)])
+        run.cancel()
+        await run.value
+
+        let appeal = try store.fileReport(
+            NewReport(
+                reasonType: "com.atproto.moderation.defs#reasonAppeal", reason: "not spam", subject: record,
+                reportedBy: spammer, createdAt: "2026-06-01T00:00:00.000Z")
+        ).report
+        #expect(appeal.appeal?.map(\.val) == ["spam", "rude"])
+        #expect(appeal.appeal?.map(\.cid) == [nil, "bafyreib2rxk3rh6kzwq"])
+        #expect(appeal.appeal?.allSatisfy { $0.uri == record.key && $0.src == "did:plc:labeler" } == true)
+        #expect(try store.report(id: appeal.id) == appeal)
+        #expect(try store.reports().first == appeal)
+        #expect(appeal.jsonLine.contains(#""appeal":[{"val":"spam","uri":"\#(record.key)","cid":null"#))
+        let report = try store.fileReport(
+            NewReport(
+                reasonType: Self.spam, reason: nil, subject: record, reportedBy: alice,
+                createdAt: "2026-06-01T00:00:00.000Z")
+        ).report
+        #expect(report.appeal == nil && report.jsonLine.hasSuffix(#""appeal":null}"#))
+        #expect(ReportSubject.account(did: spammer).ownerDID == spammer && record.ownerDID == spammer)
     }
 
     @Test func reportsAreListedByStateAndSubject() throws {

@@ -165,6 +165,12 @@ struct HTTPRoutes: Sendable {
             throw XRPCError(status: .contentTooLarge, error: "InvalidRequest", message: "The body is too large.")
         }
         let report = try CreateReportRequest(json: String(buffer: body), intake: intake)
+        // An appeal asks to lift a decision about the appellant's own account or record; from
+        // anyone else it is not an appeal, and filing it as a report would only mislead.
+        if StoredReport.appealReasonTypes.contains(report.reasonType), report.subject.ownerDID != reporter {
+            throw XRPCError.invalidRequest(
+                "Only the account concerned (\(report.subject.ownerDID)) may appeal; \(reporter) is not it")
+        }
         let (stored, deduplicated) = try store.fileReport(
             NewReport(
                 reasonType: report.reasonType, reason: report.reason, subject: report.subject, reportedBy: reporter,
