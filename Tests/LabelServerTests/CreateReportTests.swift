@@ -233,6 +233,31 @@ import Testing
         }
     }
 
+    /// Over a socket the address is the connection's peer; a loopback peer is the proxy, and the
+    /// client is the address it appended to `X-Forwarded-For`, each with its own budget.
+    @Test func behindTheProxyEachClientAddressHasItsOwnLimit() async throws {
+        let limits = ReportLimits(.init(perReporterPerDay: 0, perIPPerMinute: 2, perMinute: 0))
+        try await Harness.with(over: .socket, reports: Self.intake(limits: limits)) { h in
+            func send(from client: String?) async throws -> HTTPResponse.Status {
+                var headers: HTTPFields = [.contentType: "application/json", .authorization: "Bearer bad"]
+                if let client { headers[.init("x-forwarded-for")!] = "203.0.113.250, " + client }
+                return try await h.request(Self.path, method: .post, headers: headers, body: Self.recordBody()).status
+            }
+            var statuses: [HTTPResponse.Status] = []
+            for client in ["198.51.100.1", "198.51.100.2"] {
+                for _ in 0..<3 { statuses.append(try await send(from: client)) }
+            }
+            // The first address of the header is the client's own say, not a budget of its own.
+            statuses.append(try await send(from: "198.51.100.1"))
+            for _ in 0..<3 { statuses.append(try await send(from: nil)) }
+            #expect(
+                statuses == [
+                    .unauthorized, .unauthorized, .tooManyRequests, .unauthorized, .unauthorized, .tooManyRequests,
+                    .tooManyRequests, .unauthorized, .unauthorized, .tooManyRequests,
+                ])
+        }
+    }
+
     /// A muted reporter gets the answer anyone gets; its report is stored muted.
     @Test func aMutedReporterIsAnsweredAsUsual() async throws {
         try await Harness.with(over: .router, reports: Self.intake()) { h in
