@@ -37,6 +37,7 @@ import Testing
         // Forgetting a running window would hand its key a fresh budget: the new key waits.
         let refused = limiter.hit("d", nowMillis: 2_000)
         #expect(!refused.allowed && refused.resetsAtMillis == 61_000)
+        #expect(limiter.hit("e", nowMillis: 60_999).resetsAtMillis == 61_000)
         // Known keys keep counting.
         #expect(limiter.hit("a", nowMillis: 2_000).remaining == 3)
         // Once the windows ended there is room again.

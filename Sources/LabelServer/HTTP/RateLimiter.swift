@@ -36,6 +36,8 @@ public struct RateLimiter: Sendable {
     /// is what a flood from many keys would aim for.
     public let maximumKeys: Int
     private var windows: [String: (startMillis: Int64, count: Int)] = [:]
+    /// With every window running, the earliest end among them: no window can be dropped before.
+    private var fullUntilMillis: Int64 = .min
 
     public init(policy: Policy, maximumKeys: Int = 200_000) {
         self.policy = policy
@@ -61,10 +63,15 @@ public struct RateLimiter: Sendable {
                 allowed: true, policy: policy, remaining: policy.limit - window.count - 1, resetsAtMillis: resets)
         }
         if windows[key] == nil && windows.count >= maximumKeys {
+            // Scanning every window for ended ones is paid once per ending, not once per request
+            // of a flood that keeps the table full.
+            guard nowMillis >= fullUntilMillis else {
+                return Decision(allowed: false, policy: policy, remaining: 0, resetsAtMillis: fullUntilMillis)
+            }
             windows = windows.filter { nowMillis < $0.value.startMillis + windowMillis }
             if windows.count >= maximumKeys {
-                let soonest = windows.values.map(\.startMillis).min().map { $0 + windowMillis } ?? nowMillis
-                return Decision(allowed: false, policy: policy, remaining: 0, resetsAtMillis: soonest)
+                fullUntilMillis = windows.values.map(\.startMillis).min().map { $0 + windowMillis } ?? nowMillis
+                return Decision(allowed: false, policy: policy, remaining: 0, resetsAtMillis: fullUntilMillis)
             }
         }
         windows[key] = (nowMillis, 1)
