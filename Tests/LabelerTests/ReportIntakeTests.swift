@@ -50,6 +50,21 @@ import FoundationNetworking
         }
     }
 
+    /// The `reports.per_*` keys are the limits the intake counts with.
+    @Test func theConfiguredLimitsReachTheIntake() throws {
+        var configuration = LabelerConfiguration()
+        configuration.reportsEnabled = true
+        configuration.did = Self.labeler
+        configuration.reportsPerReporterPerDay = 7
+        configuration.reportsPerIPPerMinute = 0
+        configuration.reportsPerMinute = 90
+        let intake = try #require(
+            try LabelerService.reportIntake(
+                configuration, assembly: LabelerAssembly(configuration: configuration, environment: [:]),
+                identity: IdentityResolver()))
+        #expect(intake.limits.configuration == .init(perReporterPerDay: 7, perIPPerMinute: 0, perMinute: 90))
+    }
+
     @Test(arguments: KeyType.allCases) func aTokenAsAPDSMakesItPasses(curve: KeyType) async throws {
         let network = try TestNetwork()
         let base = try await network.start()
