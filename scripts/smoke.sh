@@ -68,6 +68,8 @@ contains "a missing report is one line" '^Error: no report 7$'
 expect "reports mute for a while" 0 "$bin/labeler" reports mute did:plc:smokereporter --for 30d --note floods --db "$tmp/r.sqlite"
 contains "the mute says until when" '^muted did:plc:smokereporter until 20[0-9]{2}-[0-9]{2}-[0-9]{2}T'
 expect "reports list --muted" 0 "$bin/labeler" reports list --muted --db "$tmp/r.sqlite"
+expect "reports mutes" 0 "$bin/labeler" reports mutes --json --db "$tmp/r.sqlite"
+contains "reports mutes lists the mute" '^\{"did":"did:plc:smokereporter","until":"20[^"]+","actor":"[^"]+","note":"floods","created_at":"[^"]+"\}$'
 expect "reports unmute" 0 "$bin/labeler" reports unmute did:plc:smokereporter --db "$tmp/r.sqlite"
 contains "unmuted" '^unmuted did:plc:smokereporter$'
 expect "unmuting a reporter that is not muted exits 1" 1 "$bin/labeler" reports unmute did:plc:smokereporter --db "$tmp/r.sqlite"

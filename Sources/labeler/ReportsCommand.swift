@@ -9,7 +9,7 @@ struct ReportsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reports",
         abstract: "Review the reports accounts sent (reads the database; safe while the service runs).",
-        subcommands: [List.self, Show.self, Resolve.self, Mute.self, Unmute.self]
+        subcommands: [List.self, Show.self, Resolve.self, Mute.self, Unmute.self, Mutes.self]
     )
 
     /// `--state` also takes `all`.
@@ -273,6 +273,36 @@ struct ReportsCommand: ParsableCommand {
             let val = label ?? negate ?? ""
             guard !rows.isEmpty else { return "\(val) was already \(verb)" }
             return "\(verb) \(val) (seq \(rows.map { String($0.seq) }.joined(separator: ", ")))"
+        }
+    }
+
+    struct Mutes: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The reporters muted now, by DID.")
+
+        @Option(help: "SQLite database (default: the configuration's store.path).") var db: String?
+        @OptionGroup var file: ConfigurationOption
+        @Flag(help: "One JSON object per line: did, until, actor, note, created_at.") var json = false
+
+        func run() throws {
+            let store = try openExistingStore(try db ?? file.load().storePath)
+            let mutes: [ReporterMute]
+            do { mutes = try store.reporterMutes(at: Datetime.now().rawValue) } catch {
+                throw CommandFailure(error.description)
+            }
+            for mute in mutes {
+                if json {
+                    func text(_ value: String?) -> String { value.map(DataModelJSON.quote) ?? "null" }
+                    print(
+                        #"{"did":"# + DataModelJSON.quote(mute.did) + #","until":"# + text(mute.until) + #","actor":"#
+                            + text(mute.actor) + #","note":"# + text(mute.note) + #","created_at":"#
+                            + DataModelJSON.quote(mute.createdAt) + "}")
+                } else {
+                    var line = "\(mute.did)\t\(mute.until.map { "until \($0)" } ?? "until unmuted")"
+                    if let actor = mute.actor { line += "\tby \(actor)" }
+                    if let note = mute.note { line += "\t\(note)" }
+                    print(line)
+                }
+            }
         }
     }
 }
