@@ -199,6 +199,9 @@ import Testing
             let now = Int64(Date().timeIntervalSince1970)
             #expect(reset > now + 86_000 && reset <= now + 86_401)
             #expect(try h.store.reportCount() == 5)
+            #expect(
+                h.metrics.render().contains(#"labeler_reports_rate_limited_total{limit="per_reporter_per_day"} 35"#))
+            #expect(h.metrics.render().contains(#"labeler_reports_rate_limited_total{limit="per_minute"} 0"#))
 
             let other = try await send(h, Self.recordBody(), token: "good:did:plc:otheraaaaaaaaaaaaaaaaaaa")
             #expect(other.status == .ok)

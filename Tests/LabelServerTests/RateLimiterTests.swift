@@ -64,6 +64,7 @@ import Testing
         let third = try #require(limits.admitReport(by: "did:plc:a"))
         #expect(third.decision.resetsAtMillis == 1_700_000_000_000 + 86_400_000)
         #expect(limits.admitReport(by: "did:plc:b") == nil)
+        #expect(limits.refusals == ["per_ip_per_minute": 50, "per_minute": 1, "per_reporter_per_day": 1])
         now.withLock { $0 += 86_400_000 }
         #expect(limits.admitReport(by: "did:plc:a") == nil)
         #expect(limits.admitRequest(from: "10.0.0.1") == nil)
@@ -74,7 +75,7 @@ import Testing
             decision: .init(
                 allowed: false, policy: .init(limit: 50, windowSeconds: 86_400), remaining: 0,
                 resetsAtMillis: 1_700_000_100_500),
-            limited: "reports per day from one account")
+            limited: "reports per day from one account", key: "per_reporter_per_day")
         let limits = ReportLimits(clock: { 1_700_000_000_000 })
         let error = limits.error(for: refusal)
         #expect(error.status == .tooManyRequests && error.error == "RateLimitExceeded")

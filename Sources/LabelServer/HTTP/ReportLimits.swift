@@ -33,6 +33,8 @@ public final class ReportLimits: Sendable {
     public let configuration: Configuration
     private let clock: Clock
     private let limiters: Mutex<(address: RateLimiter, everyone: RateLimiter, reporter: RateLimiter)>
+    /// Requests refused, by the configuration key of the limit that refused them (for `/metrics`).
+    private let refused = Mutex<[String: Int]>([:])
 
     public init(_ configuration: Configuration = .init(), clock: @escaping Clock = ReportLimits.systemClock) {
         self.configuration = configuration
@@ -50,28 +52,47 @@ public final class ReportLimits: Sendable {
         public var decision: RateLimiter.Decision
         /// "requests per minute from one address", …
         public var limited: String
+        /// The limit's configuration key without `reports.`: `per_ip_per_minute`, …
+        public var key: String
     }
+
+    /// The configuration keys of the limits (without `reports.`), in the order they are checked.
+    public static let keys = ["per_ip_per_minute", "per_minute", "per_reporter_per_day"]
+
+    /// Requests each limit refused since the start, by key.
+    public var refusals: [String: Int] { refused.withLock { $0 } }
 
     /// Counts a request from `address` against its own limit and then everybody's; returns the
     /// refusal, or nil when it may go on. A request refused for its address does not use up
     /// everybody's budget, so one flooding address does not lock out the others.
     public func admitRequest(from address: String) -> Refusal? {
         let now = clock()
-        return limiters.withLock { limiters in
+        let refusal = limiters.withLock { limiters -> Refusal? in
             let byAddress = limiters.address.hit(address, nowMillis: now)
             guard byAddress.allowed else {
-                return Refusal(decision: byAddress, limited: "requests per minute from one address")
+                return Refusal(
+                    decision: byAddress, limited: "requests per minute from one address", key: "per_ip_per_minute")
             }
             let overall = limiters.everyone.hit("", nowMillis: now)
-            return overall.allowed ? nil : Refusal(decision: overall, limited: "reports per minute to this labeler")
+            return overall.allowed
+                ? nil : Refusal(decision: overall, limited: "reports per minute to this labeler", key: "per_minute")
         }
+        return counted(refusal)
     }
 
     /// Counts a report of `reporter` (a DID whose token verified); returns the refusal, or nil.
     public func admitReport(by reporter: String) -> Refusal? {
         let now = clock()
         let decision = limiters.withLock { $0.reporter.hit(reporter, nowMillis: now) }
-        return decision.allowed ? nil : Refusal(decision: decision, limited: "reports per day from one account")
+        return counted(
+            decision.allowed
+                ? nil
+                : Refusal(decision: decision, limited: "reports per day from one account", key: "per_reporter_per_day"))
+    }
+
+    private func counted(_ refusal: Refusal?) -> Refusal? {
+        if let refusal { refused.withLock { $0[refusal.key, default: 0] += 1 } }
+        return refusal
     }
 
     /// The 429 answer to `refusal`, its `retry-after` counted from now.
