@@ -73,6 +73,62 @@ expect "labels retract negates them" 0 "$bin/labeler" labels retract --val coffe
 contains "every coffee label negated" '^\{"retraction":1,"criteria":"val=coffee","targets":([0-9]+),"negated":\1,"skipped":0,"resumed":false\}$'
 expect "after the retraction no coffee label is applied" 0 "$bin/labeler" labels stats --db "$tmp/r.sqlite" --json
 contains "stats show none" '"by_val":\{\}'
+expect "reports mute for a while" 0 "$bin/labeler" reports mute did:plc:smokereporter --for 30d --note floods --db "$tmp/r.sqlite"
+contains "the mute says until when" '^muted did:plc:smokereporter until 20[0-9]{2}-[0-9]{2}-[0-9]{2}T'
+expect "reports list --muted" 0 "$bin/labeler" reports list --muted --db "$tmp/r.sqlite"
+expect "reports mutes" 0 "$bin/labeler" reports mutes --json --db "$tmp/r.sqlite"
+contains "reports mutes lists the mute" '^\{"did":"did:plc:smokereporter","until":"20[^"]+","actor":"[^"]+","note":"floods","created_at":"[^"]+"\}$'
+expect "reports unmute" 0 "$bin/labeler" reports unmute did:plc:smokereporter --db "$tmp/r.sqlite"
+contains "unmuted" '^unmuted did:plc:smokereporter$'
+expect "unmuting a reporter that is not muted exits 1" 1 "$bin/labeler" reports unmute did:plc:smokereporter --db "$tmp/r.sqlite"
+contains "not muted is one line" '^Error: did:plc:smokereporter is not muted$'
+expect "reports mute with a bad DID exits 64" 64 "$bin/labeler" reports mute alice --db "$tmp/r.sqlite"
+expect "reports mute with a bad duration exits 64" 64 "$bin/labeler" reports mute did:plc:smokereporter --for soon --db "$tmp/r.sqlite"
+# Two reports as createReport stores them, in the configured database (DID did:plc:smokelabeler).
+python3 - "$tmp/cfg.sqlite" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for subject in ("did:plc:smokespammer", "did:plc:smokeother"):
+    db.execute(
+        "INSERT INTO report (reason_type, subject_type, subject, reported_by, state, created_at, updated_at)"
+        " VALUES ('com.atproto.moderation.defs#reasonSpam', 'account', ?, 'did:plc:smokereporter', 'open',"
+        " '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')", (subject,))
+db.commit()
+PY
+expect "reports resolve --label labels the subject through the writer" 0 "$bin/labeler" reports resolve 1 --label spam --exp 7d --note "seen it" --config "$tmp/labeler.yaml"
+contains "the resolution names the label's seq" '^report 1 resolved: applied spam \(seq [0-9]+\)$'
+expect "labels explain after a resolution" 0 "$bin/labeler" labels explain did:plc:smokespammer --config "$tmp/labeler.yaml"
+contains "labels explain names the report and the note" 'apply spam  manual by .*  report 1  reason: seen it$'
+expect "a resolved report is not resolved again" 1 "$bin/labeler" reports resolve 1 --dismiss --config "$tmp/labeler.yaml"
+contains "already resolved is one line" '^Error: report 1 is already resolved$'
+expect "reports resolve --negate of a label the subject does not have exits 1" 1 "$bin/labeler" reports resolve 2 --negate spam --config "$tmp/labeler.yaml"
+contains "no such label is one line" '^Error: did:plc:smokeother has no label spam to negate$'
+expect "reports resolve needs exactly one action" 64 "$bin/labeler" reports resolve 2 --dismiss --label spam --config "$tmp/labeler.yaml"
+expect "reports resolve --dismiss" 0 "$bin/labeler" reports resolve 2 --dismiss --note "not spam" --config "$tmp/labeler.yaml"
+contains "dismissed" '^report 2 dismissed$'
+expect "reports list --state resolved" 0 "$bin/labeler" reports list --state resolved --json --config "$tmp/labeler.yaml"
+contains "the resolved report is listed" '^\{"id":1,.*"state":"resolved"'
+expect "reports show after a resolution" 0 "$bin/labeler" reports show 1 --config "$tmp/labeler.yaml"
+contains "the history has the resolution" 'resolved by .*  "applied spam \(seq [0-9]+\)"  note: seen it$'
+# The labeled account appeals, linked to its label as createReport links it.
+python3 - "$tmp/cfg.sqlite" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute(
+    "INSERT INTO report (reason_type, subject_type, subject, reported_by, state, created_at, updated_at)"
+    " VALUES ('com.atproto.moderation.defs#reasonAppeal', 'account', 'did:plc:smokespammer',"
+    " 'did:plc:smokespammer', 'open', '2026-01-02T00:00:00.000Z', '2026-01-02T00:00:00.000Z')")
+db.execute(
+    "INSERT INTO report_label (report_id, seq, src, uri, cid, val) SELECT 3, seq, src, uri, NULL, val FROM label"
+    " WHERE uri = 'did:plc:smokespammer' AND val = 'spam'")
+db.commit()
+PY
+expect "reports show of an appeal" 0 "$bin/labeler" reports show 3 --config "$tmp/labeler.yaml"
+contains "the appeal names the label it is about" '^appeals    spam \(seq [0-9]+\)$'
+expect "reports resolve --negate grants the appeal" 0 "$bin/labeler" reports resolve 3 --negate spam --config "$tmp/labeler.yaml"
+contains "the label is negated" '^report 3 resolved: negated spam \(seq [0-9]+\)$'
+expect "labels explain after the appeal" 0 "$bin/labeler" labels explain did:plc:smokespammer --config "$tmp/labeler.yaml"
+contains "the negation says why" 'negate spam  manual by .*  report 3  reason: appeal 3 granted$'
 
 expect "rules check on the starter rules" 0 "$bin/labeler" rules check rules
 contains "rules check summary" '^ok: [0-9]+ rules'

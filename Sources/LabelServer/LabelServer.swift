@@ -120,6 +120,15 @@ public final class LabelServer: Service, Sendable {
             logger: logger)
         self.broadcaster = broadcaster
         Self.registerMetrics(broadcaster, on: metrics)
+        if let limits = reports?.limits {
+            metrics.counterFamily(
+                "labeler_reports_rate_limited_total", help: "createReport requests refused with 429, by limit.",
+                labelNames: ["limit"]
+            ) {
+                let refusals = limits.refusals
+                return ReportLimits.keys.map { .init(labels: [$0], value: Double(refusals[$0] ?? 0)) }
+            }
+        }
 
         let router = Router(context: ServerRequestContext.self)
         HTTPRoutes(

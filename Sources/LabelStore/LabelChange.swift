@@ -32,6 +32,8 @@ public struct LabelChange: Sendable, Hashable {
     public var field: String?
     public var snippet: String?
     public var reason: String?
+    /// The report this change resolves (`labeler reports resolve`), kept in the history.
+    public var reportID: Int64?
     /// The seq of the stream event whose rules asked for this change (nil for people). A change
     /// from an event at or below the one that last changed the label is already reflected in it:
     /// that event is being handled again after a restart, and the change is dropped, so a
@@ -40,7 +42,8 @@ public struct LabelChange: Sendable, Hashable {
 
     public init(
         action: Action, subject: LabelSubject, cid: String? = nil, val: String, exp: String? = nil, origin: Origin,
-        field: String? = nil, snippet: String? = nil, reason: String? = nil, eventSeq: Int64? = nil
+        field: String? = nil, snippet: String? = nil, reason: String? = nil, reportID: Int64? = nil,
+        eventSeq: Int64? = nil
     ) {
         self.action = action
         self.subject = subject
@@ -51,6 +54,7 @@ public struct LabelChange: Sendable, Hashable {
         self.field = field
         self.snippet = snippet
         self.reason = reason
+        self.reportID = reportID
         self.eventSeq = eventSeq
     }
 }
@@ -77,5 +81,7 @@ public struct LabelHistoryEntry: Sendable, Hashable {
     public var field: String?
     public var snippet: String?
     public var reason: String?
+    /// The report the change resolved, when a person resolved one with it.
+    public var reportID: Int64?
     public var time: String
 }

@@ -89,11 +89,13 @@ struct LabelHistoryRow: Codable, FetchableRecord, PersistableRecord, Sendable {
     var field: String?
     var snippet: String?
     var reason: String?
+    var reportID: Int64?
     var createdAt: String
 
     enum CodingKeys: String, CodingKey {
         case id, seq, src, uri, cid, val, action, origin, actor, field, snippet, reason
         case ruleID = "rule_id"
+        case reportID = "report_id"
         case createdAt = "created_at"
     }
 
@@ -115,24 +117,26 @@ struct LabelHistoryRow: Codable, FetchableRecord, PersistableRecord, Sendable {
         field = change.field
         snippet = change.snippet
         reason = change.reason
+        reportID = change.reportID
         createdAt = time
     }
 
     /// The writer's insert, as a prepared statement (see `LabelStore.commit`).
     static let insertSQL = """
-        INSERT INTO label_history (seq, src, uri, cid, val, action, origin, rule_id, actor, field, snippet, reason, created_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO label_history (seq, src, uri, cid, val, action, origin, rule_id, actor, field, snippet, reason,
+            report_id, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     var insertArguments: StatementArguments {
-        [seq, src, uri, cid, val, action, origin, ruleID, actor, field, snippet, reason, createdAt]
+        [seq, src, uri, cid, val, action, origin, ruleID, actor, field, snippet, reason, reportID, createdAt]
     }
 
     var entry: LabelHistoryEntry {
         LabelHistoryEntry(
             seq: seq, uri: uri, cid: cid.isEmpty ? nil : cid, val: val,
             action: LabelChange.Action(rawValue: action) ?? .apply, origin: origin, ruleID: ruleID, actor: actor,
-            field: field, snippet: snippet, reason: reason, time: createdAt)
+            field: field, snippet: snippet, reason: reason, reportID: reportID, time: createdAt)
     }
 }
 

@@ -202,7 +202,42 @@ public final class LabelStore: Sendable {
                     CREATE INDEX report_action_report ON report_action(report_id, id);
                     """)
         }
-        migrator.registerMigration("v8 retractions") { db in
+        migrator.registerMigration("v8 reporter mutes") { db in
+            // Reporters whose reports are kept out of review (`labeler reports mute`), and the
+            // mark on each report filed while its reporter was muted.
+            try db.execute(
+                sql: """
+                    CREATE TABLE reporter_mute (
+                        did TEXT PRIMARY KEY,
+                        until TEXT,
+                        actor TEXT,
+                        note TEXT,
+                        created_at TEXT NOT NULL
+                    );
+                    ALTER TABLE report ADD COLUMN muted INTEGER NOT NULL DEFAULT 0 CHECK (muted IN (0, 1));
+                    """)
+        }
+        migrator.registerMigration("v9 label history report") { db in
+            // The report a person resolved with this change (`labeler reports resolve`), so that
+            // `labels explain` names it.
+            try db.execute(sql: "ALTER TABLE label_history ADD COLUMN report_id INTEGER")
+        }
+        migrator.registerMigration("v10 appeals") { db in
+            // The labels an appeal is about: those on its subject when it was filed.
+            try db.execute(
+                sql: """
+                    CREATE TABLE report_label (
+                        report_id INTEGER NOT NULL REFERENCES report(id),
+                        seq INTEGER NOT NULL,
+                        src TEXT NOT NULL,
+                        uri TEXT NOT NULL,
+                        cid TEXT,
+                        val TEXT NOT NULL,
+                        PRIMARY KEY (report_id, seq)
+                    );
+                    """)
+        }
+        migrator.registerMigration("v11 retractions") { db in
             // `labeler labels retract`: the labels each retraction takes back, with the seq their
             // row had when it began (see LabelStore+Retractions.swift), and how far it got.
             try db.execute(

@@ -62,6 +62,13 @@ public struct LabelerConfiguration: Sendable, Equatable {
     public var reportSubjectTypes = ReportIntake.subjectTypes
     /// The collections whose records may be reported; empty: every collection.
     public var reportSubjectCollections: [String] = []
+    /// Reports one account may send per day; 0: no limit.
+    public var reportsPerReporterPerDay = ReportLimits.Configuration().perReporterPerDay
+    /// createReport requests one address may send per minute, counted before the token is
+    /// checked; 0: no limit.
+    public var reportsPerIPPerMinute = ReportLimits.Configuration().perIPPerMinute
+    /// createReport requests everybody together may send per minute; 0: no limit.
+    public var reportsPerMinute = ReportLimits.Configuration().perMinute
 
     /// The environment variable that holds the account's app password. It is never read from a
     /// file, so the configuration can be committed.
@@ -132,6 +139,15 @@ public struct LabelerConfiguration: Sendable, Equatable {
                 }
             }
         ),
+        (
+            "reports.per_reporter_per_day",
+            { c, v throws(Problem) in c.reportsPerReporterPerDay = try v.int(in: 0...10_000_000) }
+        ),
+        (
+            "reports.per_ip_per_minute",
+            { c, v throws(Problem) in c.reportsPerIPPerMinute = try v.int(in: 0...10_000_000) }
+        ),
+        ("reports.per_minute", { c, v throws(Problem) in c.reportsPerMinute = try v.int(in: 0...10_000_000) }),
     ]
 
     static func environmentName(_ path: String) -> String {

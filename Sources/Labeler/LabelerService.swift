@@ -184,6 +184,10 @@ public final class LabelerService: Sendable {
         return ReportIntake(
             reasonTypes: configuration.reportReasonTypes, subjectTypes: configuration.reportSubjectTypes,
             subjectCollections: configuration.reportSubjectCollections,
+            limits: ReportLimits(
+                .init(
+                    perReporterPerDay: configuration.reportsPerReporterPerDay,
+                    perIPPerMinute: configuration.reportsPerIPPerMinute, perMinute: configuration.reportsPerMinute)),
             authenticate: { token, method in
                 try await verifier.verify(token, audience: did, method: method).issuer.rawValue
             })

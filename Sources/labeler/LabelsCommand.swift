@@ -3,6 +3,7 @@ import ATProto
 import ArgumentParser
 import LabelStore
 import Labeler
+import Logging
 import Rules
 
 #if canImport(Glibc)
@@ -88,6 +89,7 @@ struct LabelsCommand: ParsableCommand {
                 var line = "\(entry.time)  seq \(entry.seq)  \(entry.action.rawValue) \(entry.val)  \(who)"
                 if let field = entry.field { line += "  \(field)" }
                 if let snippet = entry.snippet { line += " \(DataModelJSON.quote(snippet))" }
+                if let report = entry.reportID { line += "  report \(report)" }
                 if let reason = entry.reason { line += "  reason: \(reason)" }
                 print(line)
             }
@@ -127,6 +129,49 @@ struct LabelsCommand: ParsableCommand {
                 for (val, n) in stats.byValue.sorted(by: { $0.value > $1.value }) { print("value     \(val): \(n)") }
                 for (rule, n) in stats.byRule.sorted(by: { $0.value > $1.value }) { print("rule      \(rule): \(n)") }
             }
+        }
+    }
+}
+
+/// A label writer of the command's own on the configured database (the same planning, signing
+/// and commit as the service's; a commit planned while the service wrote is planned again), for
+/// the commands that change labels without the running service.
+struct CommandLabelWriter {
+    let assembly: LabelerAssembly
+    let key: SigningKey
+    /// The labels' `src`: the configured DID, or the key's did:key when allowed.
+    let src: String
+    let logger: Logger
+
+    init(configuration: LabelerConfiguration, allowDidKeySrc: Bool, logger: Logger) throws {
+        assembly = LabelerAssembly(configuration: configuration, environment: ProcessInfoLite.environmentVariables)
+        self.logger = logger
+        do {
+            key = try assembly.signingKey(createIfAbsent: false, logger: logger)
+            src = try assembly.src(signingWith: key, withoutDID: allowDidKeySrc ? .allow : .refuse)
+        } catch {
+            throw CommandFailure(error.description)
+        }
+    }
+
+    /// The configured database, created when absent.
+    func openStore() throws -> LabelStore {
+        do { return try assembly.openStore() } catch { throw CommandFailure(error.description) }
+    }
+
+    /// Writes `changes` and returns the rows written (none for changes that change nothing).
+    func submit(_ changes: [LabelChange], to store: LabelStore) async throws -> [StoredLabel] {
+        do {
+            let writer = try assembly.labelWriter(
+                store: store, key: key, src: src, logger: logger, configuration: .init(attempts: 3))
+            let running = Task { await writer.run() }
+            defer { running.cancel() }
+            let rows = try await writer.submit(changes)
+            running.cancel()
+            await running.value
+            return rows
+        } catch {
+            throw CommandFailure("\(error)")
         }
     }
 }
@@ -202,26 +247,13 @@ struct LabelCommand: ParsableCommand {
             if let key { configured.signingKey = key }
             if let db { configured.storePath = db }
             if let did { configured.did = did }
-            let assembly = LabelerAssembly(configuration: configured, environment: ProcessInfoLite.environmentVariables)
-            let logger = CommandLineLogging.logger("labeler.label")
             let change = LabelChange(
                 action: action, subject: try subject, cid: cid, val: val, exp: exp, origin: .manual(actor: actor),
                 reason: reason)
-            let rows: [StoredLabel]
-            do {
-                let signingKey = try assembly.signingKey(createIfAbsent: false, logger: logger)
-                let src = try assembly.src(signingWith: signingKey, withoutDID: allowDidKeySrc ? .allow : .refuse)
-                let writer = try assembly.labelWriter(
-                    store: try assembly.openStore(), key: signingKey, src: src, logger: logger,
-                    configuration: .init(attempts: 3))
-                let running = Task { await writer.run() }
-                defer { running.cancel() }
-                rows = try await writer.submit([change])
-                running.cancel()
-                await running.value
-            } catch {
-                throw CommandFailure("\(error)")
-            }
+            let writer = try CommandLabelWriter(
+                configuration: configured, allowDidKeySrc: allowDidKeySrc,
+                logger: CommandLineLogging.logger("labeler.label"))
+            let rows = try await writer.submit([change], to: try writer.openStore())
             if let row = rows.first {
                 print("seq \(row.seq): \(labelJSON(row.label))")
             } else {

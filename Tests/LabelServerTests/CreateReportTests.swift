@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import LabelStore
+import Synchronization
 import Testing
 
 @testable import LabelServer
@@ -15,6 +16,11 @@ import Testing
         let description: String
     }
 
+    /// How many tokens the stand-in verifier was asked to check.
+    final class TokenChecks: Sendable {
+        let count = Atomic<Int>(0)
+    }
+
     static let path = "/xrpc/com.atproto.moderation.createReport"
     static let reporter = "did:plc:reporteraaaaaaaaaaaaaaaa"
     static let post = "at://did:plc:spammeraaaaaaaaaaaaaaaaa/app.bsky.feed.post/3kabc"
@@ -22,11 +28,12 @@ import Testing
 
     static func intake(
         reasonTypes: [String] = ReportIntake.defaultReasonTypes, subjectTypes: [String] = ReportIntake.subjectTypes,
-        collections: [String] = []
+        collections: [String] = [], limits: ReportLimits = ReportLimits(), checked: TokenChecks? = nil
     ) -> ReportIntake {
         ReportIntake(
-            reasonTypes: reasonTypes, subjectTypes: subjectTypes, subjectCollections: collections,
+            reasonTypes: reasonTypes, subjectTypes: subjectTypes, subjectCollections: collections, limits: limits,
             authenticate: { token, method in
+                checked?.count.add(1, ordering: .relaxed)
                 guard method == "com.atproto.moderation.createReport" else { throw Refused(description: "wrong lxm") }
                 guard token.hasPrefix("good:") else { throw Refused(description: "the token signature is bad") }
                 return String(token.dropFirst(5))
@@ -164,6 +171,148 @@ import Testing
                 token: "good:did:plc:other")
             #expect(huge.status == .contentTooLarge)
             #expect(try h.store.reportCount() == 1)
+        }
+    }
+
+    /// One reporter over its daily limit gets 429s with the `ratelimit-*` headers and stores
+    /// nothing more; another reporter still goes through.
+    @Test func aFloodFromOneReporterIs429WhileOthersGoThrough() async throws {
+        let limits = ReportLimits(.init(perReporterPerDay: 5, perIPPerMinute: 0, perMinute: 0))
+        try await Harness.with(over: .router, reports: Self.intake(limits: limits)) { h in
+            var statuses: [HTTPResponse.Status] = []
+            var refusal: TestClient.Response?
+            for i in 0..<40 {
+                let body = Self.recordBody().replacingOccurrences(of: "3kabc", with: "3k\(i)")
+                let response = try await send(h, body)
+                statuses.append(response.status)
+                if response.status == .tooManyRequests { refusal = response }
+            }
+            #expect(statuses.prefix(5).allSatisfy { $0 == .ok })
+            #expect(statuses.dropFirst(5).allSatisfy { $0 == .tooManyRequests })
+            let limited = try #require(refusal)
+            #expect(limited.xrpcError == "RateLimitExceeded")
+            #expect(try limited.json["message"]?.stringValue?.contains("per day") == true)
+            #expect(limited.headers[.init("ratelimit-limit")!] == "5")
+            #expect(limited.headers[.init("ratelimit-remaining")!] == "0")
+            #expect(limited.headers[.init("ratelimit-policy")!] == "5;w=86400")
+            let reset = try #require(limited.headers[.init("ratelimit-reset")!].flatMap { Int64($0) })
+            let now = Int64(Date().timeIntervalSince1970)
+            #expect(reset > now + 86_000 && reset <= now + 86_401)
+            #expect(try h.store.reportCount() == 5)
+            #expect(
+                h.metrics.render().contains(#"labeler_reports_rate_limited_total{limit="per_reporter_per_day"} 35"#))
+            #expect(h.metrics.render().contains(#"labeler_reports_rate_limited_total{limit="per_minute"} 0"#))
+
+            let other = try await send(h, Self.recordBody(), token: "good:did:plc:otheraaaaaaaaaaaaaaaaaaa")
+            #expect(other.status == .ok)
+            #expect(try h.store.reportCount() == 6)
+        }
+    }
+
+    /// The per-address and overall limits turn a flood away before its tokens are checked (which
+    /// would resolve DIDs).
+    @Test func theAddressLimitComesBeforeTheToken() async throws {
+        let checked = TokenChecks()
+        let limits = ReportLimits(.init(perReporterPerDay: 0, perIPPerMinute: 4, perMinute: 0))
+        try await Harness.with(over: .router, reports: Self.intake(limits: limits, checked: checked)) { h in
+            var statuses: [HTTPResponse.Status] = []
+            for _ in 0..<20 { statuses.append(try await send(h, Self.recordBody(), token: "bad").status) }
+            #expect(statuses.prefix(4).allSatisfy { $0 == .unauthorized })
+            #expect(statuses.dropFirst(4).allSatisfy { $0 == .tooManyRequests })
+            #expect(checked.count.load(ordering: .relaxed) == 4)
+            let refused = try await send(h, Self.recordBody())
+            #expect(refused.status == .tooManyRequests)
+            #expect(try refused.json["message"]?.stringValue?.contains("from one address") == true)
+            #expect(refused.headers[.init("ratelimit-policy")!] == "4;w=60")
+            #expect(try h.store.reportCount() == 0)
+        }
+        let overall = ReportLimits(.init(perReporterPerDay: 0, perIPPerMinute: 0, perMinute: 3))
+        try await Harness.with(over: .router, reports: Self.intake(limits: overall, checked: checked)) { h in
+            for i in 0..<6 {
+                let response = try await send(h, Self.recordBody(), token: "good:did:plc:reporter\(i)")
+                #expect(response.status == (i < 3 ? .ok : .tooManyRequests))
+            }
+            #expect(checked.count.load(ordering: .relaxed) == 7)
+        }
+    }
+
+    /// Over a socket the address is the connection's peer; a loopback peer is the proxy, and the
+    /// client is the address it appended to `X-Forwarded-For`, each with its own budget.
+    @Test func behindTheProxyEachClientAddressHasItsOwnLimit() async throws {
+        let limits = ReportLimits(.init(perReporterPerDay: 0, perIPPerMinute: 2, perMinute: 0))
+        try await Harness.with(over: .socket, reports: Self.intake(limits: limits)) { h in
+            func send(from client: String?) async throws -> HTTPResponse.Status {
+                var headers: HTTPFields = [.contentType: "application/json", .authorization: "Bearer bad"]
+                if let client { headers[.init("x-forwarded-for")!] = "203.0.113.250, " + client }
+                return try await h.request(Self.path, method: .post, headers: headers, body: Self.recordBody()).status
+            }
+            var statuses: [HTTPResponse.Status] = []
+            for client in ["198.51.100.1", "198.51.100.2"] {
+                for _ in 0..<3 { statuses.append(try await send(from: client)) }
+            }
+            // The first address of the header is the client's own say, not a budget of its own.
+            statuses.append(try await send(from: "198.51.100.1"))
+            for _ in 0..<3 { statuses.append(try await send(from: nil)) }
+            #expect(
+                statuses == [
+                    .unauthorized, .unauthorized, .tooManyRequests, .unauthorized, .unauthorized, .tooManyRequests,
+                    .tooManyRequests, .unauthorized, .unauthorized, .tooManyRequests,
+                ])
+        }
+    }
+
+    /// A muted reporter gets the answer anyone gets; its report is stored muted.
+    @Test func aMutedReporterIsAnsweredAsUsual() async throws {
+        try await Harness.with(over: .router, reports: Self.intake()) { h in
+            try h.store.muteReporter(
+                Self.reporter, until: nil, actor: "mod", note: nil, at: Datetime.now().rawValue)
+            let response = try await send(h, Self.recordBody())
+            #expect(response.status == .ok)
+            let json = try response.json
+            #expect(json["reportedBy"]?.stringValue == Self.reporter)
+            #expect(json["muted"] == nil)
+            let id = try #require(json["id"]?.intValue)
+            #expect(try h.store.report(id: id)?.muted == true)
+            #expect(try h.store.reports().isEmpty)
+        }
+    }
+
+    static let spammer = "did:plc:spammeraaaaaaaaaaaaaaaaa"
+
+    /// An appeal comes from the account it concerns (the record's repository, or the account
+    /// itself) and is linked to the labels on its subject; from anyone else it is a 400.
+    @Test func onlyTheAccountConcernedMayAppeal() async throws {
+        let ozoneAppeal = "tools.ozone.report.defs#reasonAppeal"
+        let intake = Self.intake(reasonTypes: ReportIntake.defaultReasonTypes + [ozoneAppeal])
+        try await Harness.with(over: .router, reports: intake) { h in
+            try await h.apply(1, prefix: Self.post.replacingOccurrences(of: "3kabc", with: ""), val: "spam", from: 0)
+            let labeled = Self.post.replacingOccurrences(of: "3kabc", with: "0")
+            let appeal = Self.recordBody(reasonType: "com.atproto.moderation.defs#reasonAppeal", reason: "not spam")
+                .replacingOccurrences(of: Self.post, with: labeled)
+            let refused = try await send(h, appeal)
+            #expect(refused.status == .badRequest && refused.xrpcError == "InvalidRequest")
+            #expect(try refused.json["message"]?.stringValue?.contains(Self.spammer) == true)
+            #expect(try h.store.reportCount() == 0)
+
+            let granted = try await send(h, appeal, token: "good:\(Self.spammer)")
+            #expect(granted.status == .ok)
+            let id = try #require(try granted.json["id"]?.intValue)
+            let stored = try #require(try h.store.report(id: id))
+            #expect(stored.appeal?.map(\.val) == ["spam"] && stored.appeal?.first?.uri == labeled)
+            #expect(stored.jsonLine.contains(#""appeal":[{"val":"spam""#))
+
+            // The account itself, with the ozone reason type; nothing is on it.
+            let account = Self.accountBody.replacingOccurrences(
+                of: "com.atproto.moderation.defs#reasonRude", with: ozoneAppeal)
+            #expect(try await send(h, account).status == .badRequest)
+            let own = try await send(h, account, token: "good:\(Self.spammer)")
+            #expect(own.status == .ok)
+            let accountAppealID = try #require(try own.json["id"]?.intValue)
+            let accountAppeal = try #require(try h.store.report(id: accountAppealID))
+            #expect(accountAppeal.appeal == [])
+            // Other reports are not appeals.
+            _ = try await send(h, Self.recordBody())
+            #expect(try h.store.reports().first?.appeal == nil)
         }
     }
 

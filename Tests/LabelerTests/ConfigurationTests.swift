@@ -136,6 +136,23 @@ import Testing
         #expect(LabelerConfiguration().identityCacheTTL == .seconds(3600))
     }
 
+    @Test func reportLimitKeys() throws {
+        let path = try write("reports: {per_reporter_per_day: 10, per_ip_per_minute: 0}\n")
+        let c = try LabelerConfiguration.load(
+            path: path, required: true, environment: ["LABELER_REPORTS_PER_MINUTE": "120"])
+        #expect(c.reportsPerReporterPerDay == 10 && c.reportsPerIPPerMinute == 0 && c.reportsPerMinute == 120)
+        let defaults = LabelerConfiguration()
+        #expect(defaults.reportsPerReporterPerDay == 50)
+        #expect(defaults.reportsPerIPPerMinute == 300 && defaults.reportsPerMinute == 1_000)
+        #expect {
+            _ = try LabelerConfiguration.load(
+                path: "/nonexistent", required: false, environment: ["LABELER_REPORTS_PER_IP_PER_MINUTE": "-1"])
+        } throws: {
+            ($0 as? LabelerConfiguration.Error)?.description
+                == "environment: LABELER_REPORTS_PER_IP_PER_MINUTE: must be between 0 and 10000000"
+        }
+    }
+
     @Test func badEnvironmentSaysWhich() {
         #expect {
             _ = try LabelerConfiguration.load(

@@ -246,6 +246,29 @@ import Testing
         #expect(try other.statistics().cursors.isEmpty)
     }
 
+    /// A change made to resolve a report keeps the report's id and the note in the label's
+    /// history, for `labels explain`.
+    @Test func aReportsResolutionIsInTheLabelsHistory() async throws {
+        let store = try LabelStore(path: temporaryPath("labels.sqlite"))
+        let writer = try LabelWriter(
+            store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger())
+        let run = Task { await writer.run() }
+        let subject = try LabelSubject("did:plc:spammeraaaaaaaaaaaaaaaaa")
+        let rows = try await writer.submit([
+            LabelChange(
+                action: .apply, subject: subject, val: "spam", origin: .manual(actor: "mod"), reason: "confirmed",
+                reportID: 7)
+        ])
+        _ = try await writer.submit([
+            LabelChange(action: .negate, subject: subject, val: "spam", origin: .manual(actor: "mod"))
+        ])
+        run.cancel()
+        await run.value
+        let history = try store.history(of: subject)
+        #expect(history.map(\.reportID) == [7, nil])
+        #expect(history.first?.reason == "confirmed" && history.first?.seq == rows.first?.seq)
+    }
+
     /// Stopping while a transaction is being committed still commits it, and the final cursor
     /// covers only what is stored.
     @Test func stoppingNeverCutsATransactionShort() async throws {

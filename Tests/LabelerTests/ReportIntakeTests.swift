@@ -20,7 +20,9 @@ import FoundationNetworking
     static let labeler = "did:plc:labeleraaaaaaaaaaaaaaaaa"
     static let reporter = "did:plc:reporteraaaaaaaaaaaaaaaa"
 
-    static func token(_ key: SigningKey, audience: String, method: String) throws -> String {
+    static func token(_ key: SigningKey, audience: String, method: String, issuer: String = reporter) throws
+        -> String
+    {
         func part(_ object: [String: Any]) throws -> String {
             Base64.encode(
                 Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])), alphabet: .url)
@@ -29,7 +31,7 @@ import FoundationNetworking
         let input =
             try part(["alg": key.type == .secp256k1 ? "ES256K" : "ES256", "typ": "JWT"]) + "."
             + part([
-                "iss": reporter, "aud": audience, "lxm": method, "iat": now, "exp": now + 60,
+                "iss": issuer, "aud": audience, "lxm": method, "iat": now, "exp": now + 60,
                 "jti": UUID().uuidString,
             ])
         return input + "." + Base64.encode(try key.sign(Array(input.utf8)), alphabet: .url)
@@ -48,6 +50,21 @@ import FoundationNetworking
                 configuration, assembly: LabelerAssembly(configuration: configuration, environment: [:]),
                 identity: identity)
         }
+    }
+
+    /// The `reports.per_*` keys are the limits the intake counts with.
+    @Test func theConfiguredLimitsReachTheIntake() throws {
+        var configuration = LabelerConfiguration()
+        configuration.reportsEnabled = true
+        configuration.did = Self.labeler
+        configuration.reportsPerReporterPerDay = 7
+        configuration.reportsPerIPPerMinute = 0
+        configuration.reportsPerMinute = 90
+        let intake = try #require(
+            try LabelerService.reportIntake(
+                configuration, assembly: LabelerAssembly(configuration: configuration, environment: [:]),
+                identity: IdentityResolver()))
+        #expect(intake.limits.configuration == .init(perReporterPerDay: 7, perIPPerMinute: 0, perMinute: 90))
     }
 
     @Test(arguments: KeyType.allCases) func aTokenAsAPDSMakesItPasses(curve: KeyType) async throws {
@@ -164,6 +181,87 @@ import FoundationNetworking
                 #expect(again == 401)
                 #expect(message.contains("already used"), "\(message)")
                 #expect(try service.store.reportCount() == 1)
+            }
+        } catch {
+            await network.stop()
+            throw error
+        }
+        await network.stop()
+    }
+
+    /// Done as the app does it, with tokens the reporters' keys sign: one reporter's flood gets
+    /// 429s while another still goes through; the labeled account may appeal, nobody else.
+    @Test func aFloodIsLimitedWhileOthersGoThroughAndOnlyTheAccountAppeals() async throws {
+        let network = try TestNetwork()
+        let base = try await network.start()
+        let flooder = (did: Self.reporter, key: SigningKey.generate(.secp256k1))
+        let other = (did: "did:plc:otherreporteraaaaaaaaaa", key: SigningKey.generate(.p256))
+        let spammer = (did: "did:plc:spammeraaaaaaaaaaaaaaaaa", key: SigningKey.generate(.secp256k1))
+        network.withState {
+            for account in [flooder, other, spammer] {
+                $0.plc[account.did] = .init(
+                    verificationMethods: ["atproto": account.key.publicKey.didKey], alsoKnownAs: [], services: [:])
+            }
+        }
+        var configuration = try LabelerServiceTests.configuration()
+        configuration.did = Self.labeler
+        configuration.reportsEnabled = true
+        configuration.reportsPerReporterPerDay = 3
+        configuration.identityPLCURL = base + "/plc"
+        configuration.serverPort = 0
+        let service = try LabelerService(configuration: configuration, environment: [:], logger: quietLogger())
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await service.server.run() }
+                defer { group.cancelAll() }
+                let port = try await service.server.port()
+                let method = "com.atproto.moderation.createReport"
+                func send(_ reasonType: String, about subject: String, as issuer: String, _ key: SigningKey)
+                    async throws -> (status: Int, text: String, headers: [AnyHashable: Any])
+                {
+                    let token = try Self.token(
+                        key, audience: Self.labeler + "#atproto_labeler", method: method, issuer: issuer)
+                    var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/xrpc/\(method)")!)
+                    request.httpMethod = "POST"
+                    request.httpBody = Data(
+                        (#"{"reasonType":"# + DataModelJSON.quote(reasonType)
+                            + #","subject":{"$type":"com.atproto.admin.defs#repoRef","did":"#
+                            + DataModelJSON.quote(subject) + "}}").utf8)
+                    request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+                    request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization")
+                    let (data, response) = try await URLSession.shared.data(for: request)
+                    let http = response as? HTTPURLResponse
+                    return (http?.statusCode ?? 0, String(decoding: data, as: UTF8.self), http?.allHeaderFields ?? [:])
+                }
+                let spam = "com.atproto.moderation.defs#reasonSpam"
+                var statuses: [Int] = []
+                var limited: (status: Int, text: String, headers: [AnyHashable: Any])?
+                for n in 0..<8 {
+                    let answer = try await send(
+                        spam, about: "did:plc:target\(n)aaaaaaaaaaaaaaaaaa", as: flooder.did, flooder.key)
+                    statuses.append(answer.status)
+                    if answer.status == 429 { limited = answer }
+                }
+                #expect(statuses == [200, 200, 200, 429, 429, 429, 429, 429])
+                let refusal = try #require(limited)
+                #expect(refusal.text.contains(#""error":"RateLimitExceeded""#))
+                let headers = Dictionary(
+                    uniqueKeysWithValues: refusal.headers.map { ("\($0.key)".lowercased(), "\($0.value)") })
+                #expect(headers["ratelimit-limit"] == "3" && headers["ratelimit-remaining"] == "0")
+                #expect(headers["ratelimit-policy"] == "3;w=86400" && headers["ratelimit-reset"] != nil)
+
+                let fromOther = try await send(spam, about: spammer.did, as: other.did, other.key)
+                #expect(fromOther.status == 200, "\(fromOther.text)")
+
+                let appeal = "com.atproto.moderation.defs#reasonAppeal"
+                let notTheirs = try await send(appeal, about: spammer.did, as: other.did, other.key)
+                #expect(notTheirs.status == 400 && notTheirs.text.contains(#""error":"InvalidRequest""#))
+                let own = try await send(appeal, about: spammer.did, as: spammer.did, spammer.key)
+                #expect(own.status == 200, "\(own.text)")
+                let stored = try service.store.reports(subject: spammer.did)
+                #expect(stored.map(\.reportedBy) == [spammer.did, other.did])
+                #expect(stored.first?.appeal == [] && stored.last?.appeal == nil)
+                #expect(try service.store.reportCount() == 5)
             }
         } catch {
             await network.stop()

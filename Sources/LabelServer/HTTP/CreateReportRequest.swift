@@ -44,14 +44,18 @@ public struct ReportIntake: Sendable {
     /// Empty: records of every collection.
     public var subjectCollections: Set<String>
     public var authenticate: Authenticate
+    /// The abuse limits; their counts are shared by every copy of this value.
+    public var limits: ReportLimits
 
     public init(
         reasonTypes: [String] = ReportIntake.defaultReasonTypes, subjectTypes: [String] = ReportIntake.subjectTypes,
-        subjectCollections: [String] = [], authenticate: @escaping Authenticate
+        subjectCollections: [String] = [], limits: ReportLimits = ReportLimits(),
+        authenticate: @escaping Authenticate
     ) {
         self.reasonTypes = Set(reasonTypes)
         self.subjectTypes = Set(subjectTypes)
         self.subjectCollections = Set(subjectCollections)
+        self.limits = limits
         self.authenticate = authenticate
     }
 }

@@ -128,9 +128,18 @@ struct HTTPRoutes: Sendable {
     }
 
     /// A report from an account, sent through its PDS with a service-auth token. Every refusal of
-    /// the token is a 401 naming what was wrong, and nothing is stored.
+    /// the token is a 401 naming what was wrong, and nothing is stored. The per-address and overall
+    /// limits are counted first, so that a flood is turned away before any DID is resolved; the
+    /// reporter's own once the token says who it is.
     func receiveReport(_ request: Request, context: ServerRequestContext, intake: ReportIntake) async throws -> Response
     {
+        let address = ClientAddress.key(
+            peer: context.channel.remoteAddress?.ipAddress, forwardedFor: request.headers[.init("x-forwarded-for")!])
+        if let refusal = intake.limits.admitRequest(from: address) {
+            context.logger.info(
+                "report refused: rate limit", metadata: ["address": "\(address)", "limit": "\(refusal.limited)"])
+            throw intake.limits.error(for: refusal)
+        }
         guard let token = Self.bearerToken(request.headers[.authorization]) else {
             var error = XRPCError(
                 status: .unauthorized, error: "AuthenticationRequired",
@@ -143,6 +152,11 @@ struct HTTPRoutes: Sendable {
             context.logger.info("report refused", metadata: ["reason": "\(error)"])
             throw XRPCError(status: .unauthorized, error: "AuthenticationRequired", message: "\(error)")
         }
+        if let refusal = intake.limits.admitReport(by: reporter) {
+            context.logger.info(
+                "report refused: rate limit", metadata: ["reporter": "\(reporter)", "limit": "\(refusal.limited)"])
+            throw intake.limits.error(for: refusal)
+        }
         var request = request
         let body: ByteBuffer
         do {
@@ -151,6 +165,12 @@ struct HTTPRoutes: Sendable {
             throw XRPCError(status: .contentTooLarge, error: "InvalidRequest", message: "The body is too large.")
         }
         let report = try CreateReportRequest(json: String(buffer: body), intake: intake)
+        // An appeal asks to lift a decision about the appellant's own account or record; from
+        // anyone else it is not an appeal, and filing it as a report would only mislead.
+        if StoredReport.appealReasonTypes.contains(report.reasonType), report.subject.ownerDID != reporter {
+            throw XRPCError.invalidRequest(
+                "Only the account concerned (\(report.subject.ownerDID)) may appeal; \(reporter) is not it")
+        }
         let (stored, deduplicated) = try store.fileReport(
             NewReport(
                 reasonType: report.reasonType, reason: report.reason, subject: report.subject, reportedBy: reporter,
