@@ -130,6 +130,10 @@ import Testing
 }
 
 @Suite(.serialized) struct RuleReloaderTests {
+    /// The whole suite runs in parallel on two cores, often beside a build: there, tests that
+    /// take a second alone were seen taking seventy, so a reload may wait that long for a thread.
+    static let generous: Duration = .seconds(300)
+
     func writeRules(_ dir: String, label: String) throws {
         try """
         rules:
@@ -152,13 +156,15 @@ import Testing
 
         // A file change is picked up (the reloader took its reference state when it was made).
         try writeRules(dir, label: "second-label-x")
-        try await waitUntil("the changed file loaded") { holder.current.rules.first?.label == "second-label-x" }
+        try await waitUntil("the changed file loaded", timeout: Self.generous) {
+            holder.current.rules.first?.label == "second-label-x"
+        }
         #expect(holder.current.rules.first?.label == "second-label-x")
 
         // A broken file is refused; the running set stays.
         try "rules:\n  - id: r\n    on: [post]\n    match: {regex: \"(\"}\n    label: x\n".write(
             toFile: dir + "/r.yaml", atomically: true, encoding: .utf8)
-        try await waitUntil("the broken file refused") { holder.failedReloads > 0 }
+        try await waitUntil("the broken file refused", timeout: Self.generous) { holder.failedReloads > 0 }
         #expect(holder.failedReloads >= 1)
         #expect(holder.current.rules.first?.label == "second-label-x")
 
@@ -166,7 +172,7 @@ import Testing
         try writeRules(dir, label: "third")
         let generation = holder.generation
         kill(getpid(), SIGHUP)
-        try await waitUntil("the SIGHUP reload") {
+        try await waitUntil("the SIGHUP reload", timeout: Self.generous) {
             holder.current.rules.first?.label == "third" && holder.generation > generation
         }
         #expect(holder.current.rules.first?.label == "third")
