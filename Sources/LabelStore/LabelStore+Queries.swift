@@ -27,14 +27,9 @@ extension LabelStore {
         var conditions = ["seq > ?"]
         var arguments: [any DatabaseValueConvertible] = [filter.since]
         if let uri = filter.uri {
-            if uri.hasSuffix("*") {
-                // A prefix: LIKE with the wildcards of the prefix itself escaped.
-                conditions.append("uri LIKE ? ESCAPE '\\'")
-                arguments.append(Self.likeEscaped(String(uri.dropLast())) + "%")
-            } else {
-                conditions.append("uri = ?")
-                arguments.append(uri)
-            }
+            let condition = Self.uriCondition(uri, column: "uri")
+            conditions.append(condition.sql)
+            arguments.append(condition.argument)
         }
         if let val = filter.val {
             conditions.append("val = ?")
@@ -53,6 +48,13 @@ extension LabelStore {
         } catch {
             throw Error("reading labels", error)
         }
+    }
+
+    /// The SQL condition on `column` for `uri`: an exact URI or DID, or a prefix ending in `*`
+    /// (LIKE, with the prefix's own wildcards escaped).
+    static func uriCondition(_ uri: String, column: String) -> (sql: String, argument: String) {
+        guard uri.hasSuffix("*") else { return ("\(column) = ?", uri) }
+        return ("\(column) LIKE ? ESCAPE '\\'", likeEscaped(String(uri.dropLast())) + "%")
     }
 
     static func likeEscaped(_ text: String) -> String {

@@ -76,13 +76,9 @@ extension LabelStore {
             arguments.append(val)
         }
         if let uri = criteria.uri {
-            if uri.hasSuffix("*") {
-                conditions.append("l.uri LIKE ? ESCAPE '\\'")
-                arguments.append(Self.likeEscaped(String(uri.dropLast())) + "%")
-            } else {
-                conditions.append("l.uri = ?")
-                arguments.append(uri)
-            }
+            let condition = Self.uriCondition(uri, column: "l.uri")
+            conditions.append(condition.sql)
+            arguments.append(condition.argument)
         }
         // The latest application of each label: the newest 'apply' row of its history.
         let sql = """
