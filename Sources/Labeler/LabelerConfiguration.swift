@@ -189,6 +189,14 @@ public struct LabelerConfiguration: Sendable, Equatable {
         return (try load(path: path, required: required, environment: environment), path)
     }
 
+    /// Every key at its default, then the environment: for commands that read no file unless
+    /// told to (`replay`) but still take `LABELER_*` settings such as the PLC directory.
+    public static func load(environment: [String: String]) throws(Error) -> LabelerConfiguration {
+        var configuration = LabelerConfiguration()
+        try configuration.apply(environment: environment)
+        return configuration
+    }
+
     /// Loads `path` (a missing file is an error only when `required`), then the environment.
     public static func load(path: String, required: Bool, environment: [String: String]) throws(Error)
         -> LabelerConfiguration

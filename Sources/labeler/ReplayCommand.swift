@@ -52,7 +52,7 @@ struct ReplayCommand: AsyncParsableCommand {
         help: """
             Check every commit against its account's key: off, log (count failures) or enforce \
             (reject them); default: the configuration's source.verify, else off. DIDs resolve \
-            through the configuration's identity.plc_url.
+            through identity.plc_url (the configuration's, or LABELER_IDENTITY_PLC_URL).
             """)
     var verify: VerifyMode?
 
@@ -66,7 +66,11 @@ struct ReplayCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = CommandLineLogging.logger("labeler.replay")
         var settings = self
-        var identity = LabelerConfiguration()
+        // Without a file, the `identity.*` and `source.verify` settings still come from `LABELER_*`.
+        var identity: LabelerConfiguration
+        do { identity = try LabelerConfiguration.load(environment: ProcessInfoLite.environmentVariables) } catch {
+            throw CommandFailure(error.description)
+        }
         // Only a file named here or by LABELER_CONFIG: a replay stores labels only when asked to.
         let named =
             config
@@ -87,7 +91,7 @@ struct ReplayCommand: AsyncParsableCommand {
             settings.verify = verify ?? file.sourceVerify
             identity = file
         }
-        identity.sourceVerify = settings.verify ?? .off
+        identity.sourceVerify = settings.verify ?? identity.sourceVerify
         try await settings.replay(identity: identity, logger: logger)
     }
 
