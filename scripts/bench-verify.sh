@@ -5,7 +5,7 @@
 # Usage: bash scripts/bench-verify.sh [COMMITS] [ACCOUNTS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-commits=${1:-100000}
+commits=${1:-50000}
 accounts=${2:-2000}
 swift build -c release --product verify-bench --scratch-path .build-release
 swift build -c release --product labeler --scratch-path .build-release
