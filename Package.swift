@@ -205,6 +205,14 @@ let package = Package(
             path: "Benchmarks/ServeBenchmark",
             swiftSettings: strict
         ),
+        // What source.verify costs per commit (signed sync 1.1 commits, in-process PLC directory);
+        // build with -c release, run pinned to one core.
+        .executableTarget(
+            name: "verify-bench",
+            dependencies: ["ATProto", "ATCrypto", "Firehose", "Identity", "SeededRandom", "SyntheticFirehose", "TestNetwork"],
+            path: "Benchmarks/VerifyBenchmark",
+            swiftSettings: strict
+        ),
         // Writes synthetic captures and fuzzing seeds.
         .executableTarget(
             name: "synthetic-capture",

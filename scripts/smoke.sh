@@ -34,6 +34,12 @@ expect "capture stats on a truncated capture exits 1" 1 "$bin/labeler" capture s
 contains "truncated capture names the file" 'truncated.bin: file ends inside the record'
 expect "capture stats on a missing file exits 1" 1 "$bin/labeler" capture stats "$tmp/none.bin"
 contains "missing file is one line" '^Error: .*none.bin: cannot open: No such file or directory$'
+# Synthetic commits carry random signatures over an empty tree: each fails its inversion proof
+# (or its account is inactive) before any DID is resolved, so this needs no network.
+expect "capture verify on unsigned synthetic commits exits 1" 1 "$bin/labeler" capture verify "$tmp/c.bin" --json
+contains "capture verify counts the failures by reason" '^\{"messages":3000,"commits":[0-9]+,"verified":0,"without_proof":0,"failed":[1-9][0-9]*,"undecodable":0,.*"failed_by_reason":\{.*"proof_mismatch":[1-9][0-9]*'
+expect "capture verify on a missing file exits 1" 1 "$bin/labeler" capture verify "$tmp/none.bin"
+contains "capture verify: a missing file is one line" '^Error: .*none.bin: cannot open: No such file or directory$'
 
 expect "keys generate" 0 "$bin/labeler" keys generate --out "$tmp/keys/k1"
 contains "keys generate prints a secp256k1 did:key" '^did:key:zQ3s[1-9A-HJ-NP-Za-km-z]+$'

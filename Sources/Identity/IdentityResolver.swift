@@ -3,6 +3,7 @@ import ATProto
 import Foundation
 import Logging
 import NIOCore
+import Synchronization
 
 /// Resolves DIDs to their documents and handles to DIDs, and remembers both for a while.
 ///
@@ -46,6 +47,9 @@ public actor IdentityResolver {
     private var inFlight: [DID: Task<DIDDocument, any Error>] = [:]
     /// Fetches made (not answered from the cache), for tests and metrics.
     public private(set) var fetches = 0
+    /// DID document requests answered from the cache and not, readable without waiting for the
+    /// actor (`/metrics` reads them synchronously).
+    public nonisolated let documentLookups = CacheCounts()
 
     public init(configuration: Configuration = .init(), fetcher: HTTPFetcher? = nil) {
         self.configuration = configuration
@@ -60,7 +64,11 @@ public actor IdentityResolver {
 
     /// The DID's document, from the cache unless `fresh`.
     public func document(for did: DID, fresh: Bool = false) async throws(IdentityError) -> DIDDocument {
-        if !fresh, let cached = documents.value(for: did, at: .now) { return cached }
+        if !fresh, let cached = documents.value(for: did, at: .now) {
+            documentLookups.hits.wrappingAdd(1, ordering: .relaxed)
+            return cached
+        }
+        documentLookups.misses.wrappingAdd(1, ordering: .relaxed)
         let task: Task<DIDDocument, any Error>
         if let running = inFlight[did] {
             task = running
@@ -80,6 +88,14 @@ public actor IdentityResolver {
             if inFlight[did] == task { inFlight[did] = nil }
             throw error as? IdentityError ?? .unreachable(url: did.rawValue, reason: "\(error)")
         }
+    }
+
+    /// The DID's document if the cache holds it, without fetching: lets a caller that bounds its
+    /// fetches skip the bound for what is already known.
+    public func cachedDocument(for did: DID) -> DIDDocument? {
+        guard let cached = documents.value(for: did, at: .now) else { return nil }
+        documentLookups.hits.wrappingAdd(1, ordering: .relaxed)
+        return cached
     }
 
     /// The key under `fragment` (`atproto_label`, `atproto`) in the DID's document.
@@ -193,6 +209,15 @@ public actor IdentityResolver {
                 handle: handle, reason: "\(did) does not claim it (its document says \(document.alsoKnownAs))")
         }
         return did
+    }
+
+    /// Hits and misses of the document cache.
+    public final class CacheCounts: Sendable {
+        let hits = Atomic<Int>(0)
+        let misses = Atomic<Int>(0)
+
+        public var hitCount: Int { hits.load(ordering: .relaxed) }
+        public var missCount: Int { misses.load(ordering: .relaxed) }
     }
 
     // MARK: Invalidation

@@ -17,7 +17,9 @@ import Synchronization
 /// The source hands over events in their envelopes (seq and account read, the rest not decoded),
 /// in batches (`EventSource.runSealed`); each is decoded by the worker that runs it, just before
 /// the handler, so decoding uses every core. An event that does not decode is counted (rejected
-/// or undecodable) and logged, and its seq consumed; the handler does not see it.
+/// or undecodable) and logged, and its seq consumed; the handler does not see it. With a
+/// `verification` gate (`source.verify`), a decoded event the gate rejects is treated the same
+/// way.
 public final class IngestPipeline: Sendable {
     /// Handles one event. Runs concurrently for different accounts.
     public typealias Handler = @Sendable (_ seq: Int64, _ event: RepoEvent) async throws -> Void
@@ -26,10 +28,18 @@ public final class IngestPipeline: Sendable {
         public var scheduler: KeyedSchedulerConfiguration
         /// How long to let queued work finish at shutdown.
         public var drainTimeout: Duration
+        /// Checks each decoded event before the handler (`source.verify`); nil: nothing is
+        /// checked. It runs on the account's worker, so a slow DID lookup holds up only that
+        /// account's events.
+        public var verification: VerificationGate?
 
-        public init(scheduler: KeyedSchedulerConfiguration = .init(), drainTimeout: Duration = .seconds(30)) {
+        public init(
+            scheduler: KeyedSchedulerConfiguration = .init(), drainTimeout: Duration = .seconds(30),
+            verification: VerificationGate? = nil
+        ) {
             self.scheduler = scheduler
             self.drainTimeout = drainTimeout
+            self.verification = verification
         }
     }
 
@@ -39,7 +49,8 @@ public final class IngestPipeline: Sendable {
         public var commits = 0
         public var records = 0
         /// Events rejected for their content (a block that does not match its CID, a commit
-        /// object that disagrees, an undecodable record), by the source or when decoded.
+        /// object that disagrees, an undecodable record), by the source or when decoded, and
+        /// commits that did not verify with `source.verify: enforce`.
         public var rejected = 0
         /// Events whose message turned out malformed when decoded (their envelope was readable):
         /// skipped, as a capture source skips such messages.
@@ -154,6 +165,7 @@ public final class IngestPipeline: Sendable {
         let logger = self.logger
         let summary = self.summary
         let decoded = self.decoded
+        let verification = configuration.verification
         let scheduler = Scheduler(
             configuration: configuration.scheduler, startingAfter: startingAfter,
             onFailure: { key, seq, failure in
@@ -173,6 +185,11 @@ public final class IngestPipeline: Sendable {
                     logger.warning(
                         error.rejectsOnlyEvent ? "event rejected" : "undecodable message skipped",
                         metadata: ["seq": "\(seq)", "reason": "\(error)"])
+                    return
+                }
+                // The gate logs what it rejects.
+                if let verification, await verification.check(seq: seq, event) != nil {
+                    summary.withLock { $0.rejected += 1 }
                     return
                 }
                 decoded.count(event)

@@ -42,6 +42,17 @@ public struct LabelerAssembly: Sendable {
         return IdentityResolver(configuration: resolver)
     }
 
+    /// The gate `source.verify` asks for, checking keys through `resolver`; nil when it is `off`.
+    public func verificationGate(resolver: IdentityResolver, logger: Logger) -> VerificationGate? {
+        guard configuration.sourceVerify != .off else { return nil }
+        let verifier = CommitVerifier(
+            resolver: resolver,
+            configuration: .init(
+                lookupsInFlight: configuration.identityLookupsInFlight,
+                failureBackoff: configuration.identityFailureBackoff))
+        return VerificationGate(mode: configuration.sourceVerify, verifier: verifier, logger: logger)
+    }
+
     /// The labeler's DID (`did`), which going live needs.
     public func labelerDID() throws(Failure) -> DID {
         guard !configuration.did.isEmpty else {

@@ -25,6 +25,9 @@ public struct LabelerConfiguration: Sendable, Equatable {
     /// How long connecting to the source (TCP, TLS and the WebSocket upgrade together) may take
     /// before the attempt is given up and retried with backoff.
     public var sourceConnectTimeout = Duration.seconds(10)
+    /// Whether commits are checked against their accounts' keys and proofs, and what a failure
+    /// does (`off`, `log`, `enforce`). Needs `source.kind: relay`: Jetstream drops the signatures.
+    public var sourceVerify = VerifyMode.off
     public var concurrency = 8
     public var queue = 10_000
     public var perKeyQueue = 1_000
@@ -49,6 +52,11 @@ public struct LabelerConfiguration: Sendable, Equatable {
     public var identityTimeout = Duration.seconds(10)
     /// The DNS server for handle lookups, `ip[:port]`; empty: the system's.
     public var identityDNSServer = ""
+    /// DID document lookups for commit verification running at once.
+    public var identityLookupsInFlight = 8
+    /// How long a DID whose lookup failed is left alone (doubling with each failure in a row):
+    /// its commits fail verification at once meanwhile, instead of each waiting on the directory.
+    public var identityFailureBackoff = Duration.seconds(30)
     /// How `labeler declare` logs in to the labeler's account: a handle or DID (empty: `did`).
     public var accountIdentifier = ""
     /// The account's PDS; empty: the DID document's `#atproto_pds`.
@@ -96,6 +104,7 @@ public struct LabelerConfiguration: Sendable, Equatable {
             "source.connect_timeout",
             { c, v throws(Problem) in c.sourceConnectTimeout = try v.duration(minimum: .milliseconds(1)) }
         ),
+        ("source.verify", { c, v throws(Problem) in c.sourceVerify = try v.choice() }),
         ("scheduler.concurrency", { c, v throws(Problem) in c.concurrency = try v.int(in: 1...4096) }),
         ("scheduler.queue", { c, v throws(Problem) in c.queue = try v.int(in: 1...10_000_000) }),
         ("scheduler.per_key_queue", { c, v throws(Problem) in c.perKeyQueue = try v.int(in: 1...10_000_000) }),
@@ -112,6 +121,14 @@ public struct LabelerConfiguration: Sendable, Equatable {
         ("identity.cache_ttl", { c, v throws(Problem) in c.identityCacheTTL = try v.duration() }),
         ("identity.timeout", { c, v throws(Problem) in c.identityTimeout = try v.duration(minimum: .milliseconds(1)) }),
         ("identity.dns_server", { c, v throws(Problem) in c.identityDNSServer = try v.string() }),
+        (
+            "identity.lookups_in_flight",
+            { c, v throws(Problem) in c.identityLookupsInFlight = try v.int(in: 1...1_024) }
+        ),
+        (
+            "identity.failure_backoff",
+            { c, v throws(Problem) in c.identityFailureBackoff = try v.duration(minimum: .milliseconds(1)) }
+        ),
         ("account.identifier", { c, v throws(Problem) in c.accountIdentifier = try v.string() }),
         (
             "account.pds_url",
@@ -186,6 +203,14 @@ public struct LabelerConfiguration: Sendable, Equatable {
             return (configuration, nil)
         }
         return (try load(path: path, required: required, environment: environment), path)
+    }
+
+    /// Every key at its default, then the environment: for commands that read no file unless
+    /// told to (`replay`) but still take `LABELER_*` settings such as the PLC directory.
+    public static func load(environment: [String: String]) throws(Error) -> LabelerConfiguration {
+        var configuration = LabelerConfiguration()
+        try configuration.apply(environment: environment)
+        return configuration
     }
 
     /// Loads `path` (a missing file is an error only when `required`), then the environment.

@@ -1,5 +1,6 @@
 import ATProto
 import Firehose
+import Identity
 import KeyedScheduler
 import LabelServer
 
@@ -20,7 +21,8 @@ extension LabelerService {
         }
         registry.counter(
             "labeler_events_rejected_total",
-            help: "Events rejected by the decoder (a block not matching its CID, a bad record)."
+            help:
+                "Events rejected by the decoder (a block not matching its CID, a bad record) or by verification (source.verify: enforce)."
         ) {
             Double(pipeline.counts.rejected)
         }
@@ -30,6 +32,7 @@ extension LabelerService {
         ) {
             Double(pipeline.counts.undecodable)
         }
+        if let gate = pipeline.configuration.verification { registerVerificationMetrics(gate, on: registry) }
         registry.gauge("labeler_cursor", help: "The low-water mark: every event at or below it is handled.") {
             Double(pipeline.lowWaterMark ?? 0)
         }
@@ -136,6 +139,57 @@ extension LabelerService {
         }
         registry.counter("labeler_writer_commit_seconds_total", help: "Time spent in label transactions.") {
             writer.totals.commitSeconds
+        }
+    }
+
+    /// `source.verify`'s counters: commits verified and failed (every reason listed, zeros too,
+    /// so an alert can name one before it first happens), the resolver's cache, and the lookups.
+    func registerVerificationMetrics(_ gate: VerificationGate, on registry: MetricsRegistry) {
+        let verifier = gate.verifier
+        registry.counter("labeler_verify_verified_total", help: "Commits whose signature (and proof, if any) verified.")
+        {
+            Double(gate.counts.verified)
+        }
+        registry.counter(
+            "labeler_verify_without_proof_total",
+            help: "Verified commits without prevData (no sync 1.1 inversion proof to check)."
+        ) {
+            Double(gate.counts.withoutProof)
+        }
+        registry.counterFamily(
+            "labeler_verify_failed_total", help: "Commits that did not verify, by reason.", labelNames: ["reason"]
+        ) {
+            let failed = gate.counts.failed
+            return CommitVerificationError.Reason.names.map { .init(labels: [$0], value: Double(failed[$0] ?? 0)) }
+        }
+        let lookups: [(String, String, @Sendable (CommitVerifier.LookupCounts) -> Double)] = [
+            (
+                "labeler_verify_key_lookups_total", "Account key lookups (from the resolver's cache or not).",
+                { Double($0.lookups) }
+            ),
+            (
+                "labeler_verify_key_lookup_seconds_total", "Time spent in key lookups, waiting for a turn included.",
+                { $0.seconds }
+            ),
+            (
+                "labeler_verify_key_lookup_failures_total", "Key lookups that failed (the DID then backs off).",
+                { Double($0.failures) }
+            ),
+            (
+                "labeler_verify_key_lookups_backed_off_total",
+                "Key lookups refused at once because the DID's last lookup failed recently.", { Double($0.backedOff) }
+            ),
+        ]
+        for (name, help, read) in lookups {
+            registry.counter(name, help: help) { read(verifier.lookupCounts) }
+        }
+        let cache = verifier.resolver.documentLookups
+        registry.counter("labeler_identity_cache_hits_total", help: "DID documents answered from the resolver's cache.")
+        {
+            Double(cache.hitCount)
+        }
+        registry.counter("labeler_identity_cache_misses_total", help: "DID documents the resolver had to fetch.") {
+            Double(cache.missCount)
         }
     }
 }

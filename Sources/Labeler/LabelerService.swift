@@ -117,6 +117,14 @@ public final class LabelerService: Sendable {
             relayMetrics = nil
         }
 
+        do { identity = try assembly.identityResolver() } catch { throw StartError(description: error.description) }
+        if configuration.sourceVerify != .off && configuration.sourceKind != .relay {
+            throw StartError(
+                description:
+                    "source.verify: \(configuration.sourceVerify.rawValue) needs source.kind relay (Jetstream carries no signatures)"
+            )
+        }
+
         // The pipeline, the writer that stores its cursor with the labels, and the rules that
         // hand labels to the writer; the pipeline is given the handler and the writer's
         // `cursorAdvanced` when it runs, so nothing here refers back.
@@ -125,7 +133,8 @@ public final class LabelerService: Sendable {
             configuration: .init(
                 scheduler: .init(
                     concurrency: configuration.concurrency, queueLimit: configuration.queue,
-                    perKeyBacklogLimit: configuration.perKeyQueue)),
+                    perKeyBacklogLimit: configuration.perKeyQueue),
+                verification: assembly.verificationGate(resolver: identity, logger: logger)),
             logger: logger)
         self.pipeline = pipeline
         do {
@@ -142,7 +151,6 @@ public final class LabelerService: Sendable {
                 thresholdLogger.error("threshold counts not read", metadata: ["error": "\(error)"])
             },
             eventSource: source.cursorName)
-        do { identity = try assembly.identityResolver() } catch { throw StartError(description: error.description) }
         let labeler = EventLabeler(evaluator: evaluator, writer: writer, identity: identity, logger: logger)
         self.labeler = labeler
 

@@ -6,7 +6,7 @@ struct CaptureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capture",
         abstract: "Inspect capture files (raw relay messages).",
-        subcommands: [Stats.self]
+        subcommands: [Stats.self, CaptureVerifyCommand.self]
     )
 
     struct Stats: ParsableCommand {

@@ -2,6 +2,7 @@ import ATCrypto
 import ATProto
 import ArgumentParser
 import Firehose
+import Identity
 import KeyedScheduler
 import LabelStore
 import Labeler
@@ -11,6 +12,8 @@ import Rules
 #if canImport(Glibc)
 import Glibc
 #endif
+
+extension VerifyMode: ExpressibleByArgument {}
 
 struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -45,6 +48,14 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "Accounts processed at once (1 = sequential; default 8).")
     var concurrency: Int?
 
+    @Option(
+        help: """
+            Check every commit against its account's key: off, log (count failures) or enforce \
+            (reject them); default: the configuration's source.verify, else off. DIDs resolve \
+            through identity.plc_url (the configuration's, or LABELER_IDENTITY_PLC_URL).
+            """)
+    var verify: VerifyMode?
+
     @Flag(help: "End with one JSON summary object.")
     var json = false
 
@@ -55,6 +66,11 @@ struct ReplayCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = CommandLineLogging.logger("labeler.replay")
         var settings = self
+        // Without a file, the `identity.*` and `source.verify` settings still come from `LABELER_*`.
+        var identity: LabelerConfiguration
+        do { identity = try LabelerConfiguration.load(environment: ProcessInfoLite.environmentVariables) } catch {
+            throw CommandFailure(error.description)
+        }
         // Only a file named here or by LABELER_CONFIG: a replay stores labels only when asked to.
         let named =
             config
@@ -72,11 +88,15 @@ struct ReplayCommand: AsyncParsableCommand {
             settings.key = key ?? file.signingKey
             settings.did = did ?? (file.did.isEmpty ? nil : file.did)
             settings.concurrency = concurrency ?? file.concurrency
+            settings.verify = verify ?? file.sourceVerify
+            identity = file
         }
-        try await settings.replay(logger: logger)
+        identity.sourceVerify = settings.verify ?? identity.sourceVerify
+        try await settings.replay(identity: identity, logger: logger)
     }
 
-    func replay(logger: Logger) async throws {
+    /// - Parameter identity: the `identity.*` and `source.verify` settings to verify with.
+    func replay(identity: LabelerConfiguration, logger: Logger) async throws {
         let concurrency = self.concurrency ?? 8
         var configuration = LabelerConfiguration()
         configuration.signingKey = key ?? KeysCommand.defaultPath
@@ -98,8 +118,16 @@ struct ReplayCommand: AsyncParsableCommand {
         // event holds its undecoded message).
         let scheduler = KeyedSchedulerConfiguration(
             concurrency: concurrency, queueLimit: 2_000, perKeyBacklogLimit: 250)
+        // With --verify, an identity resolver (as `run` has) and the gate in front of the rules.
+        let verifying = LabelerAssembly(configuration: identity, environment: [:])
+        var resolver: IdentityResolver? = nil
+        if identity.sourceVerify != .off {
+            do { resolver = try verifying.identityResolver() } catch { throw CommandFailure(error.description) }
+        }
+        let gate = resolver.flatMap { verifying.verificationGate(resolver: $0, logger: logger) }
         let pipeline = IngestPipeline(
-            source: source, store: store, configuration: .init(scheduler: scheduler), logger: logger)
+            source: source, store: store, configuration: .init(scheduler: scheduler, verification: gate),
+            logger: logger)
         // With a database, the writer stores the labels and, with them, the pipeline's cursor.
         let writer: LabelWriter?
         do {
@@ -112,7 +140,8 @@ struct ReplayCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure(error.description)
         }
-        let labeler = EventLabeler(evaluator: evaluator, writer: writer, logger: logger)
+        let labeler = EventLabeler(
+            evaluator: evaluator, writer: writer, identity: resolver, logger: logger)
         let clock = ContinuousClock()
         let start = clock.now
         let progress =
@@ -152,19 +181,26 @@ struct ReplayCommand: AsyncParsableCommand {
         let counts = source.counts
         let errors = counts.undecodable + summary.undecodable + summary.rejected + summary.failed
         let rules = labeler.totals
-        let fields: [(String, String)] = [
+        var fields: [(String, String)] = [
             ("events", "\(summary.events)"), ("commits", "\(summary.commits)"), ("records", "\(summary.records)"),
             ("labels", "\(rules.labels)"), ("errors", "\(errors)"), ("seconds", fixed(seconds, 3)),
             ("events_per_second", "\(seconds > 0 ? Int(Double(summary.events) / seconds) : 0)"),
             ("labels_stored", writer.map { "\($0.totals.labels)" } ?? "null"),
             ("negations_requested", "\(rules.negations)"), ("dry_run", "\(rules.dryRun)"),
             ("rule_errors", "\(rules.ruleErrors)"),
+            // Of `errors`: events rejected by the decoder, or by verification (`--verify enforce`).
+            ("rejected", "\(summary.rejected)"),
             (
                 "by_rule",
                 "{" + rules.byRule.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")
                     + "}"
             ),
         ]
+        if let gate {
+            let verified = gate.counts
+            fields.append(("verified", "\(verified.verified)"))
+            fields.append(("verify_failed", "\(verified.failures)"))
+        }
         if json {
             print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
         } else {

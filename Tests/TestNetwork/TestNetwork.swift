@@ -91,6 +91,9 @@ public final class TestNetwork: Sendable {
         public var failing: [String: Int] = [:]
         /// Methods or paths that never answer.
         public var hanging: Set<String> = []
+        /// DIDs whose PLC documents are held back until the test removes them: a slow directory
+        /// for some accounts only.
+        public var heldDIDs: Set<String> = []
         /// Every request, as `METHOD path`.
         public var calls: [String] = []
         /// Bodies that did not fit their lexicon.
@@ -209,6 +212,8 @@ public final class TestNetwork: Sendable {
         router.get("plc/:did") { request, context -> Response in
             let did = try context.parameters.require("did")
             if let response = try await intercept("plc", request: request, shared: shared) { return response }
+            // The server's own wait, not a test's: it answers once the test lets the DID go.
+            while shared.state.withLock({ $0.heldDIDs.contains(did) }) { try await Task.sleep(for: .milliseconds(2)) }
             guard let data = shared.state.withLock({ $0.plc[did] }) else {
                 return error("NotFound", "DID not registered: \(did)", status: .notFound)
             }

@@ -52,10 +52,14 @@ public struct CommitEvent: Sendable {
     public var blockCount: Int
     public var tooBig: Bool
     public var rebase: Bool
+    /// The CAR slice (`blocks`): the signed commit, the changed MST nodes and the records, kept
+    /// (as slices of the message, not copies) so that the commit can be verified; nil from
+    /// Jetstream, which does not carry them.
+    public var blocks: CAR?
 
     public init(
         seq: Int64, repo: DID, rev: String, since: String?, commit: CID?, prevData: CID?, time: String,
-        ops: [RepoOp], blockCount: Int = 0, tooBig: Bool = false, rebase: Bool = false
+        ops: [RepoOp], blockCount: Int = 0, tooBig: Bool = false, rebase: Bool = false, blocks: CAR? = nil
     ) {
         self.seq = seq
         self.repo = repo
@@ -68,6 +72,7 @@ public struct CommitEvent: Sendable {
         self.blockCount = blockCount
         self.tooBig = tooBig
         self.rebase = rebase
+        self.blocks = blocks
     }
 }
 

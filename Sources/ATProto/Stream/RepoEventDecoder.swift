@@ -103,7 +103,7 @@ public struct RepoEventDecoder: Sendable {
             seq: seq, repo: repo, rev: rev, since: try fields.optionalString("since"), commit: commitCID,
             prevData: try fields.optionalLink("prevData"), time: try fields.string("time"), ops: ops,
             blockCount: car.blocks.count, tooBig: try fields.optionalBool("tooBig") ?? false,
-            rebase: try fields.optionalBool("rebase") ?? false)
+            rebase: try fields.optionalBool("rebase") ?? false, blocks: car)
     }
 
     private func op(_ fields: Fields, car: CAR) throws(FrameError) -> RepoOp {
