@@ -336,17 +336,7 @@ public struct SyntheticFirehose {
         blocks.append(contentsOf: records)
         // Producers put the commit first or last; consumers must not care.
         if rng.next() % 10 < 3 { blocks.append(blocks.removeFirst()) }
-        var car = [UInt8]()
-        let header = CBOREncoder.encode(.map(["roots": [.link(commitCID)], "version": 1]))
-        Varint.append(UInt64(header.count), to: &car)
-        car.append(contentsOf: header)
-        for (cid, data) in blocks {
-            let cidBytes = cid.bytes
-            Varint.append(UInt64(cidBytes.count + data.count), to: &car)
-            car.append(contentsOf: cidBytes)
-            car.append(contentsOf: data)
-        }
-        return (car, commitCID)
+        return (RepoWriter.car(root: commitCID, blocks), commitCID)
     }
 
     // MARK: Values
