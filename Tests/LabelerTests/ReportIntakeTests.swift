@@ -148,45 +148,30 @@ import FoundationNetworking
             $0.plc[Self.reporter] = .init(
                 verificationMethods: ["atproto": key.publicKey.didKey], alsoKnownAs: [], services: [:])
         }
-        var configuration = try LabelerServiceTests.configuration()
-        configuration.did = Self.labeler
-        configuration.reportsEnabled = true
-        configuration.identityPLCURL = base + "/plc"
-        configuration.serverPort = 0
-        let service = try LabelerService(configuration: configuration, environment: [:], logger: quietLogger())
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await service.server.run() }
-                defer { group.cancelAll() }
-                let port = try await service.server.port()
-                let method = "com.atproto.moderation.createReport"
-                let token = try Self.token(key, audience: Self.labeler + "#atproto_labeler", method: method)
-                let body =
-                    #"{"reasonType":"com.atproto.moderation.defs#reasonSpam","reason":"spam","subject":{"$type":"com.atproto.admin.defs#repoRef","did":"did:plc:spammeraaaaaaaaaaaaaaaaa"}}"#
-                func send() async throws -> (Int, String) {
-                    var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/xrpc/\(method)")!)
-                    request.httpMethod = "POST"
-                    request.httpBody = Data(body.utf8)
-                    request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-                    request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization")
-                    let (data, response) = try await URLSession.shared.data(for: request)
-                    return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
-                }
-                let (status, text) = try await send()
-                #expect(status == 200, "\(text)")
-                #expect(text.contains(#""reportedBy":"\#(Self.reporter)""#))
-                let stored = try service.store.reports()
-                #expect(stored.map(\.reportedBy) == [Self.reporter])
-                let (again, message) = try await send()
-                #expect(again == 401)
-                #expect(message.contains("already used"), "\(message)")
-                #expect(try service.store.reportCount() == 1)
+        try await Self.withReportingService(network: network, base: base, ) { service, port in
+            let method = "com.atproto.moderation.createReport"
+            let token = try Self.token(key, audience: Self.labeler + "#atproto_labeler", method: method)
+            let body =
+                #"{"reasonType":"com.atproto.moderation.defs#reasonSpam","reason":"spam","subject":{"$type":"com.atproto.admin.defs#repoRef","did":"did:plc:spammeraaaaaaaaaaaaaaaaa"}}"#
+            func send() async throws -> (Int, String) {
+                var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/xrpc/\(method)")!)
+                request.httpMethod = "POST"
+                request.httpBody = Data(body.utf8)
+                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+                request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization")
+                let (data, response) = try await URLSession.shared.data(for: request)
+                return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
             }
-        } catch {
-            await network.stop()
-            throw error
+            let (status, text) = try await send()
+            #expect(status == 200, "\(text)")
+            #expect(text.contains(#""reportedBy":"\#(Self.reporter)""#))
+            let stored = try service.store.reports()
+            #expect(stored.map(\.reportedBy) == [Self.reporter])
+            let (again, message) = try await send()
+            #expect(again == 401)
+            #expect(message.contains("already used"), "\(message)")
+            #expect(try service.store.reportCount() == 1)
         }
-        await network.stop()
     }
 
     /// Done as the app does it, with tokens the reporters' keys sign: one reporter's flood gets
@@ -203,65 +188,77 @@ import FoundationNetworking
                     verificationMethods: ["atproto": account.key.publicKey.didKey], alsoKnownAs: [], services: [:])
             }
         }
+        try await Self.withReportingService(
+            network: network, base: base, configure: { $0.reportsPerReporterPerDay = 3 },
+        ) { service, port in
+            let method = "com.atproto.moderation.createReport"
+            func send(_ reasonType: String, about subject: String, as issuer: String, _ key: SigningKey)
+                async throws -> (status: Int, text: String, headers: [AnyHashable: Any])
+            {
+                let token = try Self.token(
+                    key, audience: Self.labeler + "#atproto_labeler", method: method, issuer: issuer)
+                var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/xrpc/\(method)")!)
+                request.httpMethod = "POST"
+                request.httpBody = Data(
+                    (#"{"reasonType":"# + DataModelJSON.quote(reasonType)
+                        + #","subject":{"$type":"com.atproto.admin.defs#repoRef","did":"#
+                        + DataModelJSON.quote(subject) + "}}").utf8)
+                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+                request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization")
+                let (data, response) = try await URLSession.shared.data(for: request)
+                let http = response as? HTTPURLResponse
+                return (http?.statusCode ?? 0, String(decoding: data, as: UTF8.self), http?.allHeaderFields ?? [:])
+            }
+            let spam = "com.atproto.moderation.defs#reasonSpam"
+            var statuses: [Int] = []
+            var limited: (status: Int, text: String, headers: [AnyHashable: Any])?
+            for n in 0..<8 {
+                let answer = try await send(
+                    spam, about: "did:plc:target\(n)aaaaaaaaaaaaaaaaaa", as: flooder.did, flooder.key)
+                statuses.append(answer.status)
+                if answer.status == 429 { limited = answer }
+            }
+            #expect(statuses == [200, 200, 200, 429, 429, 429, 429, 429])
+            let refusal = try #require(limited)
+            #expect(refusal.text.contains(#""error":"RateLimitExceeded""#))
+            let headers = Dictionary(
+                uniqueKeysWithValues: refusal.headers.map { ("\($0.key)".lowercased(), "\($0.value)") })
+            #expect(headers["ratelimit-limit"] == "3" && headers["ratelimit-remaining"] == "0")
+            #expect(headers["ratelimit-policy"] == "3;w=86400" && headers["ratelimit-reset"] != nil)
+
+            let fromOther = try await send(spam, about: spammer.did, as: other.did, other.key)
+            #expect(fromOther.status == 200, "\(fromOther.text)")
+
+            let appeal = "com.atproto.moderation.defs#reasonAppeal"
+            let notTheirs = try await send(appeal, about: spammer.did, as: other.did, other.key)
+            #expect(notTheirs.status == 400 && notTheirs.text.contains(#""error":"InvalidRequest""#))
+            let own = try await send(appeal, about: spammer.did, as: spammer.did, spammer.key)
+            #expect(own.status == 200, "\(own.text)")
+            let stored = try service.store.reports(subject: spammer.did)
+            #expect(stored.map(\.reportedBy) == [spammer.did, other.did])
+            #expect(stored.first?.appeal == [] && stored.last?.appeal == nil)
+            #expect(try service.store.reportCount() == 5)
+        }
+    }
+
+    /// A service with reports enabled, resolving reporters through `network`'s PLC directory at
+    /// `base`, its server running while `body` runs; the network is stopped afterwards either way.
+    static func withReportingService(
+        network: TestNetwork, base: String, configure: (inout LabelerConfiguration) -> Void = { _ in },
+        _ body: (LabelerService, Int) async throws -> Void
+    ) async throws {
         var configuration = try LabelerServiceTests.configuration()
         configuration.did = Self.labeler
         configuration.reportsEnabled = true
-        configuration.reportsPerReporterPerDay = 3
         configuration.identityPLCURL = base + "/plc"
         configuration.serverPort = 0
+        configure(&configuration)
         let service = try LabelerService(configuration: configuration, environment: [:], logger: quietLogger())
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await service.server.run() }
                 defer { group.cancelAll() }
-                let port = try await service.server.port()
-                let method = "com.atproto.moderation.createReport"
-                func send(_ reasonType: String, about subject: String, as issuer: String, _ key: SigningKey)
-                    async throws -> (status: Int, text: String, headers: [AnyHashable: Any])
-                {
-                    let token = try Self.token(
-                        key, audience: Self.labeler + "#atproto_labeler", method: method, issuer: issuer)
-                    var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/xrpc/\(method)")!)
-                    request.httpMethod = "POST"
-                    request.httpBody = Data(
-                        (#"{"reasonType":"# + DataModelJSON.quote(reasonType)
-                            + #","subject":{"$type":"com.atproto.admin.defs#repoRef","did":"#
-                            + DataModelJSON.quote(subject) + "}}").utf8)
-                    request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-                    request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization")
-                    let (data, response) = try await URLSession.shared.data(for: request)
-                    let http = response as? HTTPURLResponse
-                    return (http?.statusCode ?? 0, String(decoding: data, as: UTF8.self), http?.allHeaderFields ?? [:])
-                }
-                let spam = "com.atproto.moderation.defs#reasonSpam"
-                var statuses: [Int] = []
-                var limited: (status: Int, text: String, headers: [AnyHashable: Any])?
-                for n in 0..<8 {
-                    let answer = try await send(
-                        spam, about: "did:plc:target\(n)aaaaaaaaaaaaaaaaaa", as: flooder.did, flooder.key)
-                    statuses.append(answer.status)
-                    if answer.status == 429 { limited = answer }
-                }
-                #expect(statuses == [200, 200, 200, 429, 429, 429, 429, 429])
-                let refusal = try #require(limited)
-                #expect(refusal.text.contains(#""error":"RateLimitExceeded""#))
-                let headers = Dictionary(
-                    uniqueKeysWithValues: refusal.headers.map { ("\($0.key)".lowercased(), "\($0.value)") })
-                #expect(headers["ratelimit-limit"] == "3" && headers["ratelimit-remaining"] == "0")
-                #expect(headers["ratelimit-policy"] == "3;w=86400" && headers["ratelimit-reset"] != nil)
-
-                let fromOther = try await send(spam, about: spammer.did, as: other.did, other.key)
-                #expect(fromOther.status == 200, "\(fromOther.text)")
-
-                let appeal = "com.atproto.moderation.defs#reasonAppeal"
-                let notTheirs = try await send(appeal, about: spammer.did, as: other.did, other.key)
-                #expect(notTheirs.status == 400 && notTheirs.text.contains(#""error":"InvalidRequest""#))
-                let own = try await send(appeal, about: spammer.did, as: spammer.did, spammer.key)
-                #expect(own.status == 200, "\(own.text)")
-                let stored = try service.store.reports(subject: spammer.did)
-                #expect(stored.map(\.reportedBy) == [spammer.did, other.did])
-                #expect(stored.first?.appeal == [] && stored.last?.appeal == nil)
-                #expect(try service.store.reportCount() == 5)
+                try await body(service, try await service.server.port())
             }
         } catch {
             await network.stop()
