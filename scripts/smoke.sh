@@ -66,6 +66,8 @@ expect "replay --config takes the rules, database, key and DID from the file" 0 
 contains "labels were stored in the configured database" '"labels_stored":[1-9][0-9]*,'
 expect "the configured DID is the labels' src" 0 "$bin/labeler" labels list --db "$tmp/cfg.sqlite" --src did:plc:smokelabeler --limit 1 --json
 contains "a label from the configured DID" '"src":"did:plc:smokelabeler"'
+expect "--version" 0 "$bin/labeler" --version
+contains "--version prints the compiled-in VERSION" "^$(cat Sources/Labeler/VERSION)\$"
 expect "stored labels are listed" 0 "$bin/labeler" labels stats --db "$tmp/r.sqlite" --json
 contains "stats count the coffee labels" '"by_val":\{"coffee":[1-9][0-9]*\}'
 expect "reports list on a database with no reports" 0 "$bin/labeler" reports list --db "$tmp/r.sqlite" --json --state open

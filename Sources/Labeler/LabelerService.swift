@@ -280,8 +280,3 @@ public struct RuleReloadService: Service {
         await cancelWhenGracefulShutdown { await reloader.run() }
     }
 }
-
-/// The version `/xrpc/_health` reports.
-public enum LabelerVersion {
-    public static let current = "0.1.0"
-}

@@ -1,10 +1,13 @@
 import ArgumentParser
+import Labeler
 
 @main
 struct Labeler: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "labeler",
         abstract: "An AT Protocol labeler: reads the firehose, applies rules, signs and serves labels.",
+        // `labeler --version`: the VERSION the build compiled in, as `/xrpc/_health` reports it.
+        version: LabelerVersion.current,
         subcommands: [
             RunCommand.self, ReplayCommand.self, RecordCommand.self, CaptureCommand.self, LabelsCommand.self,
             LabelCommand.self, KeysCommand.self, RulesCommand.self, DeclareCommand.self, DoctorCommand.self,
