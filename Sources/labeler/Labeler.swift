@@ -20,6 +20,11 @@ struct Labeler: AsyncParsableCommand {
         if CommandLine.arguments.dropFirst().first == "run" { StopSignals.install() }
         do {
             var command = try parseAsRoot()
+            // A bad LABELER_LOG_FORMAT or LABELER_LOG_LEVEL stops every command with one line,
+            // including those that read no configuration.
+            do { _ = try LabelerConfiguration.logSettings(environment: ProcessInfoLite.environmentVariables) } catch {
+                throw CommandFailure(error.description)
+            }
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

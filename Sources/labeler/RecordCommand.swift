@@ -25,11 +25,14 @@ struct RecordCommand: AsyncParsableCommand {
     @Option(help: "Stop after this many events.")
     var limit: Int?
 
+    @OptionGroup var logging: LoggingOptions
+
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
     }
 
     func run() async throws {
+        try logging.setUp(nil)
         let logger = CommandLineLogging.logger("labeler.record")
         let source: RelaySource
         let recorder: CaptureRecorder

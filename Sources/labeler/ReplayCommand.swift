@@ -59,12 +59,13 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "End with one JSON summary object.")
     var json = false
 
+    @OptionGroup var logging: LoggingOptions
+
     func validate() throws {
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
     }
 
     func run() async throws {
-        let logger = CommandLineLogging.logger("labeler.replay")
         var settings = self
         // Without a file, the `identity.*` and `source.verify` settings still come from `LABELER_*`.
         var identity: LabelerConfiguration
@@ -92,6 +93,8 @@ struct ReplayCommand: AsyncParsableCommand {
             identity = file
         }
         identity.sourceVerify = settings.verify ?? identity.sourceVerify
+        try logging.setUp(identity)
+        let logger = CommandLineLogging.logger("labeler.replay")
         try await settings.replay(identity: identity, logger: logger)
     }
 
