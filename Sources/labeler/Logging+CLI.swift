@@ -55,8 +55,7 @@ struct LogLevelArgument: ExpressibleByArgument {
 struct LoggingOptions: ParsableArguments {
     @Option(
         name: .customLong("log-level"),
-        help:
-            "trace, debug, info, notice, warning, error or critical (default: log.level, else LABELER_LOG_LEVEL, else info)."
+        help: "The least severe level logged (default: LABELER_LOG_LEVEL, else log.level, else info)."
     )
     var logLevel: LogLevelArgument?
 
