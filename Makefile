@@ -1,5 +1,5 @@
 # Setup and everyday commands. `make test` and `make run` install missing Debian packages first.
-APT_PACKAGES := pkg-config libsecp256k1-dev libzstd-dev zlib1g-dev libsqlite3-dev libpcre2-dev zstd gzip python3 python3-venv time
+APT_PACKAGES := pkg-config libsecp256k1-dev libzstd-dev zlib1g-dev libsqlite3-dev libpcre2-dev zstd gzip python3 python3-venv time systemd
 SWIFT ?= swift
 ARGS ?= run
 
@@ -28,6 +28,7 @@ test: deps
 	SWIFT=$(SWIFT) bash scripts/lint.sh
 	$(SWIFT) build --build-tests
 	bash scripts/smoke.sh
+	bash scripts/check-unit.sh
 	$(SWIFT) test --skip-build
 	bash scripts/python-interop.sh
 

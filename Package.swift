@@ -126,7 +126,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Wiring: the ingest pipeline, configuration, services.
+        // Wiring: the ingest pipeline, configuration, services. VERSION (the release, one line) is
+        // compiled in, so `labeler --version` and `_health` need no file at run time.
         .target(
             name: "Labeler",
             dependencies: [
@@ -135,6 +136,7 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            resources: [.embedInCode("VERSION")],
             swiftSettings: strict
         ),
         // An in-process relay with fault injection, for tests.

@@ -66,6 +66,23 @@ expect "replay --config takes the rules, database, key and DID from the file" 0 
 contains "labels were stored in the configured database" '"labels_stored":[1-9][0-9]*,'
 expect "the configured DID is the labels' src" 0 "$bin/labeler" labels list --db "$tmp/cfg.sqlite" --src did:plc:smokelabeler --limit 1 --json
 contains "a label from the configured DID" '"src":"did:plc:smokelabeler"'
+expect "--version" 0 "$bin/labeler" --version
+contains "--version prints the compiled-in VERSION" "^$(cat Sources/Labeler/VERSION)\$"
+LABELER_LOG_FORMAT=json "$bin/labeler" replay "$tmp/c.bin" --rules "$tmp/coffee-rules" --db "$tmp/j.sqlite" --key "$tmp/j.key" --json 2>"$tmp/json.log" >/dev/null
+expect "JSON logs: each line on standard error is one object with ts, level and msg" 0 python3 -c '
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert lines, "no log lines"
+for line in lines:
+    o = json.loads(line)
+    assert isinstance(o, dict) and all(isinstance(o.get(k), str) for k in ("ts", "level", "msg")), line
+    print(o["level"], o["msg"])
+' "$tmp/json.log"
+contains "JSON logs carry the key creation notice" '^notice created a signing key'
+LABELER_LOG_FORMAT=json "$bin/labeler" replay "$tmp/c.bin" --rules "$tmp/coffee-rules" --db "$tmp/j2.sqlite" --key "$tmp/j2.key" --json --log-level error 2>"$tmp/quiet.log" >/dev/null
+expect "--log-level error leaves out the notice" 0 test ! -s "$tmp/quiet.log"
+expect "an unknown log format stops the command" 1 env LABELER_LOG_FORMAT=xml "$bin/labeler" replay "$tmp/c.bin"
+contains "the unknown log format in one line" "^Error: environment: LABELER_LOG_FORMAT: must be one of text, json, not 'xml'\$"
 expect "stored labels are listed" 0 "$bin/labeler" labels stats --db "$tmp/r.sqlite" --json
 contains "stats count the coffee labels" '"by_val":\{"coffee":[1-9][0-9]*\}'
 expect "reports list on a database with no reports" 0 "$bin/labeler" reports list --db "$tmp/r.sqlite" --json --state open

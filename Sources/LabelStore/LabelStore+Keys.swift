@@ -17,6 +17,17 @@ extension LabelStore {
         }
     }
 
+    /// How many current rows another key than `keyID` signed: the work `keys resign` has ahead.
+    public func countLabelsSigned(byOtherThan keyID: Int64) throws(Error) -> Int {
+        do {
+            return try pool.read { db in
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM label WHERE key_id != ?", arguments: [keyID]) ?? 0
+            }
+        } catch {
+            throw Error("counting labels", error)
+        }
+    }
+
     /// Stores new signatures for existing rows (after a key rotation). The labels' content and
     /// their seqs stay: what subscribers already have is still the current state, and anyone who
     /// reads it from now on gets a signature by the current key. A row changed meanwhile (its seq

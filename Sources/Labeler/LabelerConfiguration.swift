@@ -2,6 +2,7 @@ import ATProto
 import Foundation
 import LabelServer
 import LabelStore
+import Logging
 import Yams
 
 /// Everything `labeler run` can be told, each with a default that runs: `config/labeler.yaml`
@@ -77,6 +78,8 @@ public struct LabelerConfiguration: Sendable, Equatable {
     public var reportsPerIPPerMinute = ReportLimits.Configuration().perIPPerMinute
     /// createReport requests everybody together may send per minute; 0: no limit.
     public var reportsPerMinute = ReportLimits.Configuration().perMinute
+    /// The log's format and level, and the status line's interval.
+    public var log = LogSettings()
 
     /// The environment variable that holds the account's app password. It is never read from a
     /// file, so the configuration can be committed.
@@ -165,7 +168,18 @@ public struct LabelerConfiguration: Sendable, Equatable {
             { c, v throws(Problem) in c.reportsPerIPPerMinute = try v.int(in: 0...10_000_000) }
         ),
         ("reports.per_minute", { c, v throws(Problem) in c.reportsPerMinute = try v.int(in: 0...10_000_000) }),
+        ("log.format", { c, v throws(Problem) in c.log.format = try v.choice() }),
+        ("log.level", { c, v throws(Problem) in c.log.level = try v.choice() }),
+        ("log.status_interval", { c, v throws(Problem) in c.log.statusInterval = try v.duration() }),
     ]
+
+    /// The `log.*` settings from the environment alone, for commands that read no configuration
+    /// file; other `LABELER_*` variables are not looked at.
+    public static func logSettings(environment: [String: String]) throws(Error) -> LogSettings {
+        var configuration = LabelerConfiguration()
+        try configuration.apply(environment: environment.filter { $0.key.hasPrefix("LABELER_LOG_") })
+        return configuration.log
+    }
 
     static func environmentName(_ path: String) -> String {
         "LABELER_" + path.uppercased().replacingOccurrences(of: ".", with: "_")
@@ -265,8 +279,8 @@ public struct LabelerConfiguration: Sendable, Equatable {
     mutating func apply(environment: [String: String]) throws(Error) {
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("LABELER_") {
             guard let key = Self.keys.first(where: { Self.environmentName($0.path) == name }) else {
-                // Read by the logger and the key loader, not configuration keys.
-                if name == "LABELER_LOG_LEVEL" || name == SigningKeyLoader.environmentVariable
+                // Read by the key loader and the command line, not configuration keys.
+                if name == SigningKeyLoader.environmentVariable
                     || name == Self.environmentVariable || name == Self.accountPasswordVariable
                 {
                     continue

@@ -204,11 +204,12 @@ public final class LabelerService: Sendable {
     /// The stored cursor of the configured source.
     public var storedCursor: Int64? { try? store.cursor(for: source.cursorName) }
 
-    /// The services, in start order; a ServiceGroup shuts them down in reverse: rules reloading
-    /// stops first, then ingest drains and commits, then the commit feed, then the server (which
-    /// serves until the last labels are committed).
+    /// The services, in start order; a ServiceGroup shuts them down in reverse: the status line
+    /// (when `log.status_interval` is not zero) and rules reloading stop first, then ingest drains
+    /// and commits, then the commit feed, then the server (which serves until the last labels are
+    /// committed).
     public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
-        [
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(
                 service: server, successTerminationBehavior: .gracefullyShutdownGroup,
                 failureTerminationBehavior: .gracefullyShutdownGroup),
@@ -219,6 +220,25 @@ public final class LabelerService: Sendable {
                 failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: RuleReloadService(reloader: reloader)),
         ]
+        if configuration.log.statusInterval > .zero {
+            services.append(.init(service: statusReporter(interval: configuration.log.statusInterval)))
+        }
+        return services
+    }
+
+    /// The periodic status line, over the counters `/metrics` shows.
+    func statusReporter(interval: Duration) -> StatusReporter<ContinuousClock> {
+        let labeler = self.labeler
+        let pipeline = self.pipeline
+        let writer = self.writer
+        return StatusReporter(interval: interval, clock: ContinuousClock(), logger: logger) {
+            let counts = pipeline.counts
+            let rules = labeler.totals
+            return .init(
+                events: rules.events, labels: writer.totals.labels,
+                errors: counts.failed + counts.rejected + counts.undecodable + rules.ruleErrors,
+                lagSeconds: labeler.secondsBehind, cursor: pipeline.lowWaterMark)
+        }
     }
 }
 
@@ -279,9 +299,4 @@ public struct RuleReloadService: Service {
         reloader.listenForSIGHUP()
         await cancelWhenGracefulShutdown { await reloader.run() }
     }
-}
-
-/// The version `/xrpc/_health` reports.
-public enum LabelerVersion {
-    public static let current = "0.1.0"
 }

@@ -1,6 +1,7 @@
 import ATProto
 import ArgumentParser
 import Firehose
+import Labeler
 
 struct CaptureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,13 +27,21 @@ struct CaptureCommand: ParsableCommand {
         @Flag(help: "Print one JSON object.")
         var json = false
 
+        @OptionGroup var progressOptions: ProgressOptions
+
         func run() throws {
             let stats: CaptureStats
+            let reporter = progressOptions.reporter(unit: "messages")
+            let totalBytes = totalSize(files)
             do {
-                stats = try CaptureStats.collect(paths: files)
+                stats = try CaptureStats.collect(paths: files) { messages, fileBytes in
+                    reporter.report(WorkProgress(count: messages, bytes: Int64(fileBytes), totalBytes: totalBytes))
+                }
             } catch {
+                reporter.finish()
                 throw CommandFailure("\(error)")
             }
+            reporter.finish()
             if json {
                 print(stats.json)
             } else {

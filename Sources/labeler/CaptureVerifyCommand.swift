@@ -29,9 +29,12 @@ struct CaptureVerifyCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    @OptionGroup var logging: LoggingOptions
+
     func run() async throws {
-        let logger = CommandLineLogging.logger("labeler.capture.verify")
         var settings = try configurationOption.load()
+        try logging.setUp(settings)
+        let logger = CommandLineLogging.logger("labeler.capture.verify")
         // Every failure is counted and the capture read to its end: the `log` mode.
         settings.sourceVerify = .log
         for path in files {

@@ -22,9 +22,11 @@ struct DeclareCommand: AsyncParsableCommand {
     @Flag(help: "Print what would change and stop.") var dryRun = false
     @Flag(help: "Print one JSON object: what was found and done.") var json = false
     @Option(help: "The token the PDS emailed for the DID document change.") var token: String?
+    @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         let configuration = try configurationOption.load()
+        try logging.setUp(configuration)
         let environment = ProcessInfoLite.environmentVariables
         let assembly = LabelerAssembly(configuration: configuration, environment: environment)
         let logger = CommandLineLogging.logger("labeler.declare")

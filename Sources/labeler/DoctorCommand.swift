@@ -30,6 +30,7 @@ struct DoctorCommand: AsyncParsableCommand {
             .init("the configuration does not load"))
         if case .success(let configuration) = loaded {
             let assembly = LabelerAssembly(configuration: configuration, environment: environment)
+            CommandLineLogging.setUp(configuration.log)
             var logger = CommandLineLogging.logger("labeler.doctor")
             logger.logLevel = .error
             do {

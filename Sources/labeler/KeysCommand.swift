@@ -78,6 +78,7 @@ extension KeysCommand {
         @Option(help: "Curve of a key file that holds bare hex without a type prefix.")
         var type: KeyType = .secp256k1
         @OptionGroup var file: ConfigurationOption
+        @OptionGroup var progressOptions: ProgressOptions
 
         func run() throws {
             let configured = try file.load()
@@ -92,13 +93,22 @@ extension KeysCommand {
                 let keyID = try store.keyID(forDIDKey: signingKey.publicKey.didKey, at: Datetime.now().rawValue)
                 var after: Int64 = 0
                 var total = 0
+                // Counted once, before: rows written meanwhile make the work a little more or
+                // less than that (the percentage stops at 100).
+                let reporter = progressOptions.reporter(unit: "labels")
+                defer { reporter.finish() }  // also when a batch fails: the error starts a clean line
+                let toDo = try store.countLabelsSigned(byOtherThan: keyID)
+                var done = 0
                 while true {
                     let batch = try store.labelsSigned(byOtherThan: keyID, after: after, limit: 2_000)
                     guard let last = batch.last else { break }
                     after = last.seq
                     let signed = try resign(batch, with: signingKey)
                     total += try store.replaceSignatures(signed, keyID: keyID)
+                    done += batch.count
+                    reporter.report(WorkProgress(count: done, totalCount: toDo))
                 }
+                reporter.finish()
                 print("re-signed \(total) labels with \(signingKey.publicKey.didKey)")
             } catch let error as LabelStore.Error {
                 throw CommandFailure(error.description)

@@ -201,6 +201,7 @@ struct LabelCommand: ParsableCommand {
         @Flag(help: "Sign with the key's did:key as src when no DID is configured (the network ignores such labels).")
         var allowDidKeySrc = false
         @OptionGroup var file: ConfigurationOption
+        @OptionGroup var logging: LoggingOptions
 
         /// The subject, checked (by `validate` before anything runs).
         var subject: LabelSubject {
@@ -247,6 +248,7 @@ struct LabelCommand: ParsableCommand {
             if let key { configured.signingKey = key }
             if let db { configured.storePath = db }
             if let did { configured.did = did }
+            try logging.setUp(configured)
             let change = LabelChange(
                 action: action, subject: try subject, cid: cid, val: val, exp: exp, origin: .manual(actor: actor),
                 reason: reason)

@@ -1,23 +1,79 @@
+import ArgumentParser
+import Labeler
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
+/// The process's logging: set up once, with the configuration's `log.*` settings when the command
+/// reads a configuration (``LoggingOptions/setUp(_:)``), else with `LABELER_LOG_*` alone.
 enum CommandLineLogging {
-    /// Logs to standard error at the level in `LABELER_LOG_LEVEL` (default `info`). Once per process.
-    static let bootstrap: Void = {
-        let level = ProcessInfoLite.environment("LABELER_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-    }()
+    /// The settings logging was set up with; nil until the first logger or `setUp`.
+    private static let chosen = Mutex<LogSettings?>(nil)
 
+    /// Sets up logging with `settings` unless it is set up already (swift-log allows one
+    /// bootstrap per process); returns the settings in force.
+    @discardableResult
+    static func setUp(_ settings: LogSettings) -> LogSettings {
+        chosen.withLock { chosen in
+            if let chosen { return chosen }
+            LoggingSystem.bootstrap { label in settings.handler(label: label) }
+            chosen = settings
+            return settings
+        }
+    }
+
+    /// A logger for `label`; logging is set up from the environment if no command did it first.
+    /// `Labeler.main` has checked the `LABELER_LOG_*` values, so the fallback only covers the
+    /// defaults.
     static func logger(_ label: String) -> Logger {
-        _ = bootstrap
+        if chosen.withLock({ $0 == nil }) {
+            setUp(
+                (try? LabelerConfiguration.logSettings(environment: ProcessInfoLite.environmentVariables))
+                    ?? LogSettings())
+        }
         return Logger(label: label)
+    }
+}
+
+/// A log level on the command line (swift-log's `Logger.Level`, wrapped rather than conformed
+/// to `ExpressibleByArgument` from outside both modules).
+struct LogLevelArgument: ExpressibleByArgument {
+    let level: Logger.Level
+
+    init?(argument: String) {
+        guard let level = Logger.Level(rawValue: argument) else { return nil }
+        self.level = level
+    }
+
+    static var allValueStrings: [String] { Logger.Level.allCases.map(\.rawValue) }
+}
+
+/// `--log-level`, for the commands that log.
+struct LoggingOptions: ParsableArguments {
+    @Option(
+        name: .customLong("log-level"),
+        help: "The least severe level logged (default: LABELER_LOG_LEVEL, else log.level, else info)."
+    )
+    var logLevel: LogLevelArgument?
+
+    /// Sets up logging from `configuration`'s `log.*` settings (the file's and `LABELER_LOG_*`), or
+    /// from the environment for a command that read no configuration; `--log-level` wins.
+    func setUp(_ configuration: LabelerConfiguration?) throws {
+        var settings: LogSettings
+        if let configuration {
+            settings = configuration.log
+        } else {
+            do {
+                settings = try LabelerConfiguration.logSettings(environment: ProcessInfoLite.environmentVariables)
+            } catch {
+                throw CommandFailure(error.description)
+            }
+        }
+        if let logLevel { settings.level = logLevel.level }
+        CommandLineLogging.setUp(settings)
     }
 }
 

@@ -1,6 +1,7 @@
 import ATProto
 import ArgumentParser
 import Firehose
+import Labeler
 import Logging
 
 struct RecordCommand: AsyncParsableCommand {
@@ -25,11 +26,15 @@ struct RecordCommand: AsyncParsableCommand {
     @Option(help: "Stop after this many events.")
     var limit: Int?
 
+    @OptionGroup var logging: LoggingOptions
+    @OptionGroup var progressOptions: ProgressOptions
+
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
     }
 
     func run() async throws {
+        try logging.setUp(nil)
         let logger = CommandLineLogging.logger("labeler.record")
         let source: RelaySource
         let recorder: CaptureRecorder
@@ -41,10 +46,27 @@ struct RecordCommand: AsyncParsableCommand {
             throw CommandFailure("\(error)")
         }
         let start = cursor
+        // Events written and bytes received; with --limit, how far to it.
+        let reporter = progressOptions.reporter(unit: "events")
+        let limit = self.limit
+        let progress = Task {
+            await reporter.run {
+                WorkProgress(count: recorder.count, bytes: Int64(source.metrics.snapshot.bytes), totalCount: limit)
+            }
+        }
+        /// Stops the line, and erases it on a terminal, before anything else is written.
+        func stopProgress() async {
+            progress.cancel()
+            await progress.value
+            reporter.finish()
+        }
         do {
             try await source.run(resumeAfter: { start }, deliver: { event in try recorder.write(event) })
+            await stopProgress()
         } catch is CaptureRecorder.LimitReached {
+            await stopProgress()
         } catch {
+            await stopProgress()
             try? recorder.flush()
             throw CommandFailure("\(error)")
         }

@@ -59,12 +59,14 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "End with one JSON summary object.")
     var json = false
 
+    @OptionGroup var logging: LoggingOptions
+    @OptionGroup var progressOptions: ProgressOptions
+
     func validate() throws {
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
     }
 
     func run() async throws {
-        let logger = CommandLineLogging.logger("labeler.replay")
         var settings = self
         // Without a file, the `identity.*` and `source.verify` settings still come from `LABELER_*`.
         var identity: LabelerConfiguration
@@ -92,6 +94,8 @@ struct ReplayCommand: AsyncParsableCommand {
             identity = file
         }
         identity.sourceVerify = settings.verify ?? identity.sourceVerify
+        try logging.setUp(identity)
+        let logger = CommandLineLogging.logger("labeler.replay")
         try await settings.replay(identity: identity, logger: logger)
     }
 
@@ -144,15 +148,16 @@ struct ReplayCommand: AsyncParsableCommand {
             evaluator: evaluator, writer: writer, identity: resolver, logger: logger)
         let clock = ContinuousClock()
         let start = clock.now
-        let progress =
-            ProcessInfoLite.stderrIsTerminal && !json
-            ? Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(1))
-                    let c = source.counts
-                    writeToStandardError("\r\(c.messages) messages, \(c.events) events")
-                }
-            } : nil
+        // Through the capture files by their bytes (compressed or not), so the percentage and
+        // the ETA hold for any mix of files.
+        let reporter = progressOptions.reporter(unit: "messages")
+        let totalBytes = totalSize(captures)
+        let progress = Task {
+            await reporter.run {
+                WorkProgress(
+                    count: source.counts.messages, bytes: Int64(source.fileBytesRead), totalBytes: totalBytes)
+            }
+        }
         let writerTask = writer.map { writer in Task { await writer.run() } }
         var cursorAdvanced: (@Sendable (Int64) -> Void)? = nil
         var restartSource: (@Sendable () async throws -> Void)? = nil
@@ -166,7 +171,9 @@ struct ReplayCommand: AsyncParsableCommand {
                 handler: { seq, event in try await labeler.handle(seq: seq, event: event) },
                 cursorAdvanced: cursorAdvanced, restartSource: restartSource)
         } catch {
-            progress?.cancel()
+            progress.cancel()
+            await progress.value
+            reporter.finish()
             writerTask?.cancel()
             throw CommandFailure("\(error)")
         }
@@ -174,8 +181,9 @@ struct ReplayCommand: AsyncParsableCommand {
             writerTask.cancel()
             await writerTask.value
         }
-        progress?.cancel()
-        if progress != nil { writeToStandardError("\r\u{1B}[K") }
+        progress.cancel()
+        await progress.value
+        reporter.finish()
         let elapsed = clock.now - start
         let seconds = elapsed.inSeconds
         let counts = source.counts

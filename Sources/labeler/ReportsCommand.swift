@@ -186,6 +186,7 @@ struct ReportsCommand: ParsableCommand {
         @Flag(help: "Sign with the key's did:key as src when no DID is configured (the network ignores such labels).")
         var allowDidKeySrc = false
         @OptionGroup var file: ConfigurationOption
+        @OptionGroup var logging: LoggingOptions
 
         func validate() throws {
             guard [label != nil, negate != nil, dismiss].filter({ $0 }).count == 1 else {
@@ -204,6 +205,7 @@ struct ReportsCommand: ParsableCommand {
             var configured = try file.load()
             if let db { configured.storePath = db }
             if let key { configured.signingKey = key }
+            try logging.setUp(configured)
             let store = try openExistingStore(configured.storePath)
             let report: StoredReport?
             do { report = try store.report(id: id) } catch { throw CommandFailure(error.description) }

@@ -32,6 +32,7 @@ extension LabelsCommand {
         @Option(help: "SQLite database (default: the configuration's).") var db: String?
         @Option(help: "Signing key file (default: the configuration's).") var key: String?
         @OptionGroup var file: ConfigurationOption
+        @OptionGroup var logging: LoggingOptions
 
         func validate() throws {
             guard rule != nil || val != nil || uri != nil else {
@@ -53,6 +54,7 @@ extension LabelsCommand {
             var configured = try file.load()
             if let db { configured.storePath = db }
             if let key { configured.signingKey = key }
+            try logging.setUp(configured)
             let assembly = LabelerAssembly(configuration: configured, environment: ProcessInfoLite.environmentVariables)
             let logger = CommandLineLogging.logger("labeler.retract")
             let criteria = self.criteria

@@ -18,12 +18,14 @@ struct RunCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var file: ConfigurationOption
+    @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         let stop = StopSignals.install()
-        let logger = CommandLineLogging.logger("labeler")
         let environment = ProcessInfoLite.environmentVariables
         let configuration = try file.load()
+        try logging.setUp(configuration)
+        let logger = CommandLineLogging.logger("labeler")
         let service: LabelerService
         do {
             service = try LabelerService(configuration: configuration, environment: environment, logger: logger)

@@ -29,6 +29,7 @@ extension LabelsCommand {
         @OptionGroup var configuration: ConfigurationOption
         @Flag(help: "One atproto JSON label per line.") var json = false
         @Option(help: "Stop after this many labels.") var limit: Int?
+        @OptionGroup var logging: LoggingOptions
 
         func validate() throws {
             if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
@@ -36,6 +37,8 @@ extension LabelsCommand {
         }
 
         func run() async throws {
+            // The configuration is read only for --verify; the log settings come from the environment.
+            try logging.setUp(nil)
             let logger = CommandLineLogging.logger("labeler.tail")
             let givenKey: PublicKey?
             do { givenKey = try key.map { text throws(CryptoError) in try PublicKey(didKey: text) } } catch {

@@ -153,6 +153,50 @@ import Testing
         }
     }
 
+    @Test func logKeys() throws {
+        let defaults = LabelerConfiguration()
+        #expect(defaults.log == LogSettings(format: .text, level: .info, statusInterval: .seconds(60)))
+        let path = try write("log: {format: json, level: warning, status_interval: 15s}\n")
+        let c = try LabelerConfiguration.load(path: path, required: true, environment: [:])
+        #expect(c.log == LogSettings(format: .json, level: .warning, statusInterval: .seconds(15)))
+        // The environment wins over the file, key by key.
+        let mixed = try LabelerConfiguration.load(
+            path: path, required: true, environment: ["LABELER_LOG_LEVEL": "debug", "LABELER_LOG_STATUS_INTERVAL": "0"])
+        #expect(mixed.log == LogSettings(format: .json, level: .debug, statusInterval: .zero))
+        // Commands that read no file take the log keys alone, whatever else LABELER_* holds.
+        let alone = try LabelerConfiguration.logSettings(environment: [
+            "LABELER_LOG_FORMAT": "json", "LABELER_NOT_A_KEY": "x", "LABELER_SERVER_PORT": "not a port",
+        ])
+        #expect(alone == LogSettings(format: .json, level: .info))
+    }
+
+    @Test(arguments: [
+        ("log:\n  format: xml\n", ":2:11: log.format: must be one of text, json, not 'xml'"),
+        (
+            "log:\n  level: verbose\n",
+            ":2:10: log.level: must be one of trace, debug, info, notice, warning, error, critical, not 'verbose'"
+        ),
+        ("log:\n  status_interval: often\n", ":2:20: log.status_interval: must be a duration such as 30s"),
+    ])
+    func badLogKeysSayWhereAndWhat(_ yaml: String, _ message: String) throws {
+        try badFilesSayWhereAndWhat(yaml, message)
+    }
+
+    @Test func badLogEnvironmentSaysWhich() {
+        #expect {
+            _ = try LabelerConfiguration.logSettings(environment: ["LABELER_LOG_FORMAT": "logfmt"])
+        } throws: {
+            ($0 as? LabelerConfiguration.Error)?.description
+                == "environment: LABELER_LOG_FORMAT: must be one of text, json, not 'logfmt'"
+        }
+        #expect {
+            _ = try LabelerConfiguration.load(environment: ["LABELER_LOG_LEVEL": "loud"])
+        } throws: {
+            ($0 as? LabelerConfiguration.Error)?.description
+                == "environment: LABELER_LOG_LEVEL: must be one of trace, debug, info, notice, warning, error, critical, not 'loud'"
+        }
+    }
+
     @Test func badEnvironmentSaysWhich() {
         #expect {
             _ = try LabelerConfiguration.load(

@@ -1,6 +1,7 @@
 import ATCrypto
 import Foundation
 import GRDB
+import Labeler
 import SeededRandom
 import SyntheticFirehose
 import TestRelay
@@ -233,6 +234,8 @@ import Glibc
         let (health, healthStatus) = try await Self.get("http://127.0.0.1:\(port)/xrpc/_health")
         #expect(healthStatus == 200)
         #expect(health.contains("\"status\""), "\(health)")
+        // The version the build compiled in, as `labeler --version` prints it.
+        #expect(health.contains("\"version\":\"\(LabelerVersion.current)\""), "\(health)")
         let (metrics, metricsStatus) = try await Self.get("http://127.0.0.1:\(port)/metrics")
         #expect(metricsStatus == 200)
         for name in [

@@ -38,6 +38,10 @@ import Testing
 
         let after = try store.labels(after: 0, limit: 5_000)
         #expect(after.map(\.seq) == before.map(\.seq))
+        // What `keys resign` counts as its work ahead: none left for the new key, all for the old.
+        let newID = try store.keyID(forDIDKey: new.publicKey.didKey, at: "t")
+        #expect(try store.countLabelsSigned(byOtherThan: newID) == 0)
+        #expect(try store.countLabelsSigned(byOtherThan: oldID) == 2_500)
         #expect(after.allSatisfy { $0.label.verifySignature(with: new.publicKey) })
         #expect(!after.contains { $0.label.verifySignature(with: old.publicKey) })
         var unsigned = after.map(\.label)

@@ -14,6 +14,9 @@ protocol ByteSource: AnyObject {
 final class FileByteSource: ByteSource {
     let path: String
     private let fd: Int32
+    /// Bytes read from the file so far (compressed bytes for a compressed capture): how far
+    /// through the file a reader is, for progress against the file's size.
+    private(set) var bytesRead = 0
 
     init(path: String) throws(CaptureError) {
         self.path = path
@@ -27,7 +30,10 @@ final class FileByteSource: ByteSource {
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(CaptureError) -> Int {
         while true {
             let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-            if n >= 0 { return n }
+            if n >= 0 {
+                bytesRead += n
+                return n
+            }
             if errno == EINTR { continue }
             throw CaptureError(.readFailed(path: path, reason: String(cString: strerror(errno))))
         }

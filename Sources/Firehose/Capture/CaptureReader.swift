@@ -10,6 +10,7 @@ public final class CaptureReader: IteratorProtocol, Sequence {
     public let path: String
     public let maxMessageSize: Int
     private let source: any ByteSource
+    private let file: FileByteSource
     private var buffer: UnsafeMutableRawBufferPointer
     private var start = 0
     private var end = 0
@@ -23,6 +24,7 @@ public final class CaptureReader: IteratorProtocol, Sequence {
         self.path = path
         self.maxMessageSize = maxMessageSize
         let file = try FileByteSource(path: path)
+        self.file = file
         let magic = file.peek(4)
         if magic.starts(with: [0x1f, 0x8b]) {
             source = try GzipByteSource(file, path: path)
@@ -35,6 +37,10 @@ public final class CaptureReader: IteratorProtocol, Sequence {
     }
 
     deinit { buffer.deallocate() }
+
+    /// Bytes read from the file so far, compressed or not: compared with the file's size, how
+    /// far through it the reader is (a little ahead of the messages returned, by what is buffered).
+    public var fileBytesRead: Int { file.bytesRead }
 
     /// The next message, or nil at the end of the file.
     public func readMessage() throws(CaptureError) -> [UInt8]? {

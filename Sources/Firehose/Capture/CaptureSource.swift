@@ -45,6 +45,10 @@ public final class CaptureSource: EventSource {
 
     private let state = Mutex(Counts())
     public var counts: Counts { state.withLock { $0 } }
+    private let filePosition = Atomic<Int>(0)
+    /// Bytes of the capture files read so far, all files together (compressed bytes for a
+    /// compressed file): progress against the files' sizes.
+    public var fileBytesRead: Int { filePosition.load(ordering: .relaxed) }
 
     public init(paths: [String], decoder: RepoEventDecoder = RepoEventDecoder(), batchSize: Int = 64) {
         precondition(batchSize >= 1, "CaptureSource batchSize must be at least 1")
@@ -58,10 +62,13 @@ public final class CaptureSource: EventSource {
         deliver: @escaping @Sendable (SourceEvent) async throws -> Void
     ) async throws {
         var last = await resumeAfter()
+        var finishedFiles = 0
         for path in paths {
             let reader = try CaptureReader(path: path, maxMessageSize: decoder.maxMessageSize)
+            defer { finishedFiles += reader.fileBytesRead }
             while let message = try reader.readMessage() {
                 try Task.checkCancellation()
+                filePosition.store(finishedFiles + reader.fileBytesRead, ordering: .relaxed)
                 var counted = Counts()
                 counted.messages = 1
                 counted.bytes = message.count
@@ -84,10 +91,13 @@ public final class CaptureSource: EventSource {
         deliver: @escaping @Sendable ([SealedSourceEvent]) async throws -> Void
     ) async throws {
         var last = await resumeAfter()
+        var finishedFiles = 0
         for path in paths {
             let reader = try CaptureReader(path: path, maxMessageSize: decoder.maxMessageSize)
+            defer { finishedFiles += reader.fileBytesRead }
             while case let messages = try reader.readMessages(maxCount: batchSize), !messages.isEmpty {
                 try Task.checkCancellation()
+                filePosition.store(finishedFiles + reader.fileBytesRead, ordering: .relaxed)
                 // Counted locally and published once per batch.
                 var counted = Counts()
                 var batch: [SealedSourceEvent] = []

@@ -54,15 +54,26 @@ public struct CaptureStats: Sendable, Equatable {
     }
 
     /// Reads and counts every message of the capture files at `paths`.
-    public static func collect(paths: [String], decoder: RepoEventDecoder = RepoEventDecoder()) throws(CaptureError)
-        -> CaptureStats
-    {
+    ///
+    /// - Parameter progress: told the messages read and the bytes of the files read so far (all
+    ///   files together), every 256 messages.
+    public static func collect(
+        paths: [String], decoder: RepoEventDecoder = RepoEventDecoder(),
+        progress: ((_ messages: Int, _ fileBytes: Int) -> Void)? = nil
+    ) throws(CaptureError) -> CaptureStats {
         var stats = CaptureStats()
         let clock = ContinuousClock()
         let start = clock.now
+        var finishedFiles = 0
         for path in paths {
             let reader = try CaptureReader(path: path, maxMessageSize: decoder.maxMessageSize)
-            while let message = try reader.readMessage() { stats.add(message, decoder: decoder) }
+            while let message = try reader.readMessage() {
+                stats.add(message, decoder: decoder)
+                if let progress, stats.messages % 256 == 0 {
+                    progress(stats.messages, finishedFiles + reader.fileBytesRead)
+                }
+            }
+            finishedFiles += reader.fileBytesRead
         }
         let elapsed = clock.now - start
         stats.seconds = elapsed.inSeconds
