@@ -252,6 +252,15 @@ public final class LabelWriter: Sendable {
                 if Task.isCancelled { break }
                 let mark = checkpoint()
                 let batch = takeBatch(limit: configuration.maxBatch)
+                // With nothing new to plan, the commit in flight is settled now: if it failed (a
+                // stale plan), its retry must not wait for more work to arrive.
+                if batch.isEmpty, inFlight != nil {
+                    if let settled = await settle(inFlight) {
+                        lastCommit = clock.now
+                        if let stored = settled.transaction.cursor { lastStoredCursor = stored }
+                    }
+                    inFlight = nil
+                }
                 let recent = clock.now - lastCommit < configuration.idleCursorInterval
                 if batch.isEmpty && recent { continue }
                 let cursor = cursorCovered(by: batch, mark)
