@@ -12,6 +12,8 @@ public struct RuleInfo: Hashable, Sendable {
     /// `on_no_match: negate`.
     public let negateOnNoMatch: Bool
     public let threshold: Threshold?
+    /// `limits:`, the rule's budget.
+    public let limits: RuleLimits?
     /// Where the rule's id is written.
     public let location: SourceLocation
 }

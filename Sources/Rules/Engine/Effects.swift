@@ -51,11 +51,15 @@ public struct LabelEffect: Hashable, Sendable, CustomStringConvertible {
     public var expires: String?
     /// What matched; `nil` for negations and conditions without a matched text.
     public var evidence: MatchEvidence?
+    /// The rule's budget (`limits:`), carried with the label so the writer counts it under the
+    /// limits in force when the rule fired.
+    public var limits: RuleLimits?
 
     public init(
         ruleID: String, value: String, subject: LabelSubject, cid: String? = nil, negate: Bool = false,
-        expires: String? = nil, evidence: MatchEvidence? = nil
+        expires: String? = nil, evidence: MatchEvidence? = nil, limits: RuleLimits? = nil
     ) {
+        self.limits = limits
         self.ruleID = ruleID
         self.value = value
         self.subject = subject

@@ -248,7 +248,7 @@ struct Evaluation {
         return .success(
             LabelEffect(
                 ruleID: info.id, value: value, subject: subject, cid: cid, negate: negating, expires: expires,
-                evidence: evidence))
+                evidence: evidence, limits: info.limits))
     }
 
     func negate(_ info: RuleInfo, into effects: inout Effects) {

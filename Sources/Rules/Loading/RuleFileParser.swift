@@ -7,7 +7,7 @@ import Yams
 struct RuleFileParser {
     static let ruleKeys = [
         "id", "description", "on", "match", "unless", "label", "subject", "expires_in", "mode", "on_no_match",
-        "threshold",
+        "threshold", "limits",
     ]
     static let conditionHeads = ["any", "all", "not", "rule", "langs", "regex", "keywords"]
     static let regexKeys = ["regex", "case_insensitive", "in"]
@@ -131,6 +131,12 @@ struct RuleFileParser {
             reader.error(node, "expires_in needs a 'label' to expire")
         }
 
+        var limits: RuleLimits?
+        if let node = entries["limits"] {
+            limits = self.limits(node)
+            if label == nil { reader.error(node, "limits needs a 'label' to limit") }
+        }
+
         var description: String?
         if let node = entries["description"] { description = reader.string(node, "description") }
 
@@ -142,7 +148,7 @@ struct RuleFileParser {
             unless: unless,
             label: label, labelLocation: labelLocation, subject: subject, expiresIn: expiresIn, mode: mode,
             negateOnNoMatch: negate,
-            threshold: threshold, directory: directory)
+            threshold: threshold, limits: limits, directory: directory)
     }
 
     static func isValidID(_ id: String) -> Bool {
@@ -210,6 +216,38 @@ struct RuleFileParser {
             return nil
         }
         return duration
+    }
+
+    /// `limits: {per_minute: N, per_hour: N, per_day: N}`, at least one, each at least 1.
+    private mutating func limits(_ node: Node) -> RuleLimits? {
+        guard let entries = reader.entries(of: node, in: "limits", allowed: RuleLimits.keys) else { return nil }
+        var limits = RuleLimits()
+        var valid = true
+        for key in RuleLimits.keys {
+            guard let valueNode = entries[key] else { continue }
+            guard let value = reader.int(valueNode, "limits \(key)") else {
+                valid = false
+                continue
+            }
+            guard value >= 1 else {
+                reader.error(valueNode, "limits \(key) must be at least 1 (to stop a rule, remove it or use mode: log)")
+                valid = false
+                continue
+            }
+            switch key {
+            case "per_minute": limits.perMinute = value
+            case "per_hour": limits.perHour = value
+            default: limits.perDay = value
+            }
+        }
+        if limits == RuleLimits() {
+            // Unknown keys were reported already; only an empty mapping needs saying.
+            if valid && (node.mapping?.count ?? 0) == 0 {
+                reader.error(node, "limits needs per_minute, per_hour or per_day")
+            }
+            return nil
+        }
+        return limits
     }
 
     private mutating func threshold(_ node: Node) -> Threshold? {

@@ -16,6 +16,7 @@ struct RuleDefinition {
     var mode: RuleMode
     var negateOnNoMatch: Bool
     var threshold: Threshold?
+    var limits: RuleLimits?
     /// The directory of the file the rule is in, for resolving list files.
     var directory: String
 }

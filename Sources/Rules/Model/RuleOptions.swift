@@ -14,6 +14,24 @@ public enum RuleMode: String, Sendable, Hashable {
     case log
 }
 
+/// `limits: {per_minute: N, per_hour: N, per_day: N}`: the most labels the rule may apply in
+/// each whole UTC minute, hour or day of event time. Past one, the rule trips: its labels are
+/// withheld until a person resets it (`labeler rules reset ID`).
+public struct RuleLimits: Hashable, Sendable {
+    public var perMinute: Int?
+    public var perHour: Int?
+    public var perDay: Int?
+
+    public init(perMinute: Int? = nil, perHour: Int? = nil, perDay: Int? = nil) {
+        self.perMinute = perMinute
+        self.perHour = perHour
+        self.perDay = perDay
+    }
+
+    /// The keys a rule file may set, in order.
+    public static let keys = ["per_minute", "per_hour", "per_day"]
+}
+
 /// `threshold: {count: N, within: 24h}`: the rule fires for an account once its condition held on
 /// `count` records of that account within the window, this one included.
 public struct Threshold: Hashable, Sendable {
