@@ -93,9 +93,30 @@ contains "the missing criteria in one line" 'say which labels: --rule, --val or 
 expect "labels retract --dry-run counts and changes nothing" 0 "$bin/labeler" labels retract --val coffee --dry-run --json --db "$tmp/r.sqlite" --key "$tmp/replay.key"
 contains "the dry run's count and samples" '^\{"criteria":"val=coffee","count":[1-9][0-9]*,"samples":\[\{"uri":'
 expect "labels retract negates them" 0 "$bin/labeler" labels retract --val coffee --json --db "$tmp/r.sqlite" --key "$tmp/replay.key"
-contains "every coffee label negated" '^\{"retraction":1,"criteria":"val=coffee","targets":([0-9]+),"negated":\1,"skipped":0,"resumed":false\}$'
+contains "every coffee label negated" '^\{"retraction":1,"criteria":"val=coffee","targets":([0-9]+),"negated":\1,"skipped":0,"queued":0,"resumed":false\}$'
 expect "after the retraction no coffee label is applied" 0 "$bin/labeler" labels stats --db "$tmp/r.sqlite" --json
 contains "stats show none" '"by_val":\{\}'
+# Budgets: a rule's limits trip it; status shows it; reset clears it; the global budget queues.
+mkdir -p "$tmp/capped-rules"
+printf 'rules:\n  - id: capped\n    on: [post]\n    match: {regex: "[a-z]"}\n    label: capped\n    limits: {per_hour: 5}\n' > "$tmp/capped-rules/capped.yaml"
+expect "replay with a budgeted rule" 0 "$bin/labeler" replay "$tmp/c.bin" --rules "$tmp/capped-rules" --db "$tmp/b.sqlite" --key "$tmp/b.key" --json
+contains "the rule tripped and the rest was withheld" '"labels_stored":5,.*"withheld":[1-9][0-9]*,"rules_tripped":\["capped"\]'
+expect "rules status on the tripped rule" 0 "$bin/labeler" rules status --rules "$tmp/capped-rules" --db "$tmp/b.sqlite" --json
+contains "status says tripped, with its limits" '^\{"rules":\[\{"id":"capped","tripped":true,"per_minute":[0-9]+,"per_hour":[0-9]+,"per_day":[0-9]+,"limits":\{"per_hour":5\},"trip":\{"window":"hour","limit":5,'
+expect "rules status as a table" 0 "$bin/labeler" rules status --rules "$tmp/capped-rules" --db "$tmp/b.sqlite"
+contains "the table names the reset" 'TRIPPED at .*labeler rules reset capped'
+expect "rules reset" 0 "$bin/labeler" rules reset capped --db "$tmp/b.sqlite"
+contains "reset says what it dropped" '^reset capped: tripped at .* \(over 5/hour\)'
+expect "rules status after the reset" 0 "$bin/labeler" rules status --rules "$tmp/capped-rules" --db "$tmp/b.sqlite" --json
+contains "no longer tripped" '"id":"capped","tripped":false'
+printf 'rules:\n  - id: capped\n    on: [post]\n    match: {regex: x}\n    label: capped\n    limits: {per_hour: 0}\n' > "$tmp/bad-limits.yaml"
+mkdir -p "$tmp/bad-limits" && mv "$tmp/bad-limits.yaml" "$tmp/bad-limits/r.yaml"
+expect "a limit of 0 does not load" 1 "$bin/labeler" rules check "$tmp/bad-limits"
+contains "the bad limit's place" 'r.yaml:6:24: limits per_hour must be at least 1'
+expect "retract under a global budget of 1 a second queues the rest" 0 env LABELER_LIMITS_LABELS_PER_SECOND=1 "$bin/labeler" labels retract --val capped --json --db "$tmp/b.sqlite" --key "$tmp/b.key"
+contains "some negations queued for the service" '"targets":5,"negated":[1-4],"skipped":0,"queued":[1-4],'
+expect "rules status shows the queue" 0 "$bin/labeler" rules status --rules "$tmp/capped-rules" --db "$tmp/b.sqlite" --json
+contains "queued negations counted" '"global":\{"per_second":[0-9]+,"per_hour":[0-9]+,"per_day":[0-9]+,"limits":null,"queued":[1-4]\}'
 expect "reports mute for a while" 0 "$bin/labeler" reports mute did:plc:smokereporter --for 30d --note floods --db "$tmp/r.sqlite"
 contains "the mute says until when" '^muted did:plc:smokereporter until 20[0-9]{2}-[0-9]{2}-[0-9]{2}T'
 expect "reports list --muted" 0 "$bin/labeler" reports list --muted --db "$tmp/r.sqlite"

@@ -39,12 +39,27 @@ public struct LabelChange: Sendable, Hashable {
     /// that event is being handled again after a restart, and the change is dropped, so a
     /// replayed apply can never undo a later negation (or the reverse).
     public var eventSeq: Int64?
+    /// The time budgets count the change at, in microseconds: the stream event's own time, so a
+    /// replay trips a budget where the live run did (nil: the writer's clock, for people).
+    public var eventTime: Int64?
+    /// The asking rule's budget (`limits:` in its file), taken with the change so that a rule
+    /// file reloaded meanwhile cannot mismatch it.
+    public var budget: BudgetLimits?
+    /// The change's row in the global budget's queue, when it comes from there.
+    public var queueID: Int64?
+
+    /// Whether it goes ahead of rules' changes in the global budget's queue: a person's change
+    /// (by hand, from a report, a retraction) is never kept waiting behind a rule's burst.
+    public var isPriority: Bool { if case .manual = origin { true } else { false } }
 
     public init(
         action: Action, subject: LabelSubject, cid: String? = nil, val: String, exp: String? = nil, origin: Origin,
         field: String? = nil, snippet: String? = nil, reason: String? = nil, reportID: Int64? = nil,
-        eventSeq: Int64? = nil
+        eventSeq: Int64? = nil, eventTime: Int64? = nil, budget: BudgetLimits? = nil, queueID: Int64? = nil
     ) {
+        self.eventTime = eventTime
+        self.budget = budget
+        self.queueID = queueID
         self.action = action
         self.subject = subject
         self.cid = cid

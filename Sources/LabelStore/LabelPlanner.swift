@@ -66,8 +66,14 @@ public struct LabelStep: Sendable {
     /// The stream event recorded with the new row.
     public var event: EventPosition?
 
+    /// A rule's application held back by its budget (the rule is tripped): nothing is written.
+    public var withheld = false
+    /// A label the global budget has no room for now: it waits in the queue (its change is
+    /// stored there) and goes out when there is room.
+    public var queued = false
+
     /// Whether the step changes anything in the store.
-    public var writes: Bool { label != nil || lockOnlySeq != nil }
+    public var writes: Bool { label != nil || lockOnlySeq != nil || queued }
 }
 
 /// The label policy, as a pure function: given what the store holds and the changes asked for,
@@ -96,6 +102,39 @@ public enum LabelPlanner {
         _ changes: [LabelChange], current: [LabelKey: CurrentLabel], src: String, now: Datetime,
         eventSource: CursorName?
     ) -> [LabelStep] {
+        var budgets = BudgetLedger()
+        var queuedKeys: [LabelKey: Int64] = [:]
+        return plan(
+            changes, current: current, src: src, now: now, eventSource: eventSource, budgets: &budgets,
+            queuedKeys: &queuedKeys)
+    }
+
+    /// The same, under budgets:
+    ///
+    /// - A rule's application that would change a label is counted in its rule's budget at the
+    ///   change's `eventTime`; once a window is full the rule trips and its applications are
+    ///   withheld (`LabelStep.withheld`), see ``BudgetLedger``. A change from the queue was
+    ///   counted when it was queued.
+    /// - With `global` limits, every label that would go on the wire is counted at `now`; one the
+    ///   budget has no room for is queued (`LabelStep.queued`), and so is every later change of a
+    ///   key with changes queued, so a label's changes go out in the order they were made.
+    /// - A change from a stream event at or below the newest event queued for its label is in
+    ///   the queue already (the event is handled again after a restart): it is dropped, as one
+    ///   reflected in the label's row is.
+    ///
+    /// - Parameters:
+    ///   - budgets: the counts and trips (as stored, plus the batches planned before); planning
+    ///     counts into it.
+    ///   - queueFirst: older changes wait in the queue (beyond those of this batch): every new
+    ///     change that would go on the wire queues behind them.
+    ///   - queuedKeys: the keys with changes waiting in the queue (not counting the changes of
+    ///     this batch that come from it), each with the newest stream event queued for it
+    ///     (`Int64.min` for none); planning adds what it queues.
+    public static func plan(
+        _ changes: [LabelChange], current: [LabelKey: CurrentLabel], src: String, now: Datetime,
+        eventSource: CursorName?, budgets: inout BudgetLedger, global: BudgetLimits? = nil, queueFirst: Bool = false,
+        queuedKeys: inout [LabelKey: Int64]
+    ) -> [LabelStep] {
         var state = current
         var steps: [LabelStep] = []
         steps.reserveCapacity(changes.count)
@@ -106,6 +145,25 @@ public enum LabelPlanner {
             var step = LabelStep(change: change)
             defer { steps.append(step) }
             if let seq = change.eventSeq, let last = stored?.event, last.source == eventSource, seq <= last.seq {
+                continue
+            }
+            if let seq = change.eventSeq, change.queueID == nil, let queued = queuedKeys[key], seq <= queued {
+                continue
+            }
+            // Changes of this label wait in the queue: what this one does depends on them, so it
+            // waits behind them and is planned when it comes out (a rule's application is still
+            // held to its rule's budget now).
+            if change.queueID == nil, queuedKeys[key] != nil {
+                if case .rule(let rule) = change.origin, change.action == .apply,
+                    !budgets.admit(
+                        rule: rule, limits: change.budget, at: change.eventTime ?? now.unixMicros,
+                        trippedAt: nowText, label: "\(key)")
+                {
+                    step.withheld = true
+                    continue
+                }
+                step.queued = true
+                queuedKeys[key] = max(queuedKeys[key] ?? .min, change.eventSeq ?? .min)
                 continue
             }
             switch change.action {
@@ -125,6 +183,22 @@ public enum LabelPlanner {
                         continue
                     }
                 } else if stored == nil {
+                    continue
+                }
+            }
+            if change.queueID == nil, case .rule(let rule) = change.origin, change.action == .apply,
+                !budgets.admit(
+                    rule: rule, limits: change.budget, at: change.eventTime ?? now.unixMicros,
+                    trippedAt: nowText, label: "\(key)")
+            {
+                step.withheld = true
+                continue
+            }
+            if let global, !global.isEmpty {
+                let waiting = change.queueID == nil && queueFirst
+                if waiting || !budgets.admitGlobal(limits: global, at: now.unixMicros) {
+                    step.queued = true
+                    queuedKeys[key] = max(queuedKeys[key] ?? .min, change.eventSeq ?? .min)
                     continue
                 }
             }

@@ -7,6 +7,11 @@ public struct LabelSnapshot: Sendable {
     /// Bumped by every transaction that changes labels; a commit planned on this snapshot is
     /// refused (`Error.isStalePlan`) when it moved.
     public var epoch: Int64
+    /// The budget counts asked for and every rule trip.
+    public var budgets = BudgetLedger()
+    /// The keys with changes waiting in the global budget's queue (when asked for), each with
+    /// the newest stream event queued for it (`Int64.min` for none).
+    public var queuedKeys: [LabelKey: Int64] = [:]
 }
 
 /// Everything one commit of the label writer stores, in one SQLite transaction: the new label
@@ -30,12 +35,19 @@ public struct LabelTransaction: Sendable {
     /// and the events it recorded on labels and threshold hits are forgotten, before anything
     /// else in the transaction.
     public var restartedSource: CursorName?
+    /// What planning counted in budgets and the rules it tripped, to store.
+    public var budgets: BudgetLedger?
+    /// The stream the steps' `eventSeq`s belong to, stored with queued changes.
+    public var eventSource: CursorName?
 
     public init(
         src: String, time: Datetime, keyID: Int64, epoch: Int64, steps: [LabelStep] = [],
         thresholdHits: [ThresholdHit] = [],
-        cursor: (name: CursorName, seq: Int64)? = nil, restartedSource: CursorName? = nil
+        cursor: (name: CursorName, seq: Int64)? = nil, restartedSource: CursorName? = nil,
+        budgets: BudgetLedger? = nil, eventSource: CursorName? = nil
     ) {
+        self.budgets = budgets
+        self.eventSource = eventSource
         self.src = src
         self.time = time
         self.keyID = keyID
@@ -46,8 +58,13 @@ public struct LabelTransaction: Sendable {
         self.restartedSource = restartedSource
     }
 
-    /// Whether it changes labels (and so must not be planned on a stale snapshot).
-    public var changesLabels: Bool { restartedSource != nil || steps.contains(where: \.writes) }
+    /// Whether it must not be committed on a stale snapshot: it changes labels, budgets or the
+    /// queue, or withholds a label because a rule is tripped (a reset since would make that
+    /// wrong).
+    public var changesLabels: Bool {
+        restartedSource != nil || budgets?.hasChanges == true
+            || steps.contains(where: { $0.writes || $0.withheld || $0.change.queueID != nil })
+    }
 }
 
 extension LabelStore {
@@ -55,11 +72,29 @@ extension LabelStore {
     ///
     /// Not cancellable, as `commit` is not: the writer's last transaction runs after it was told
     /// to stop, and must not be cut short.
-    public func snapshot(of keys: [LabelKey], src: String) async throws(Error) -> LabelSnapshot {
+    ///
+    /// - Parameters:
+    ///   - counters: the budget windows to read the counts of (every trip is read).
+    ///   - queue: whether to read which keys have changes queued, and the queue rows this batch
+    ///     takes out (not counted).
+    public func snapshot(
+        of keys: [LabelKey], src: String, counters: Set<BudgetCounter> = [], queue: Set<Int64>? = nil,
+        eventSource: CursorName? = nil
+    ) async throws(Error) -> LabelSnapshot {
         do {
             return try await withCheckedThrowingContinuation { continuation in
                 pool.asyncRead { access in
-                    continuation.resume(with: Result { try Self.snapshot(of: keys, src: src, db: access.get()) })
+                    continuation.resume(
+                        with: Result {
+                            let db = try access.get()
+                            var snapshot = try Self.snapshot(of: keys, src: src, db: db)
+                            snapshot.budgets = try Self.budgets(counting: counters, db: db)
+                            if let queue {
+                                snapshot.queuedKeys = try Self.queuedKeys(
+                                    keys, excluding: queue, eventSource: eventSource, db: db)
+                            }
+                            return snapshot
+                        })
                 }
             }
         } catch {
@@ -143,7 +178,11 @@ extension LabelStore {
                 sql:
                     "UPDATE threshold_hit SET event_source = NULL, event_seq = NULL, ordinal = NULL WHERE event_source = ?",
                 arguments: [source.rawValue])
+            try db.execute(
+                sql: "UPDATE label_queue SET event_source = NULL, event_seq = NULL WHERE event_source = ?",
+                arguments: [source.rawValue])
         }
+        if let budgets = transaction.budgets { try store(budgets, db: db) }
         var written: [StoredLabel] = []
         // Rows are written through prepared statements kept for the connection: the records'
         // generic `insert` builds its arguments through a persistence container and costs several
@@ -154,7 +193,12 @@ extension LabelStore {
         let insertHistory = try db.cachedStatement(sql: LabelHistoryRow.insertSQL)
         let lockRow = try db.cachedStatement(sql: "UPDATE label SET locked = 1 WHERE seq = ?")
         for step in transaction.steps {
-            if let label = step.label {
+            if let id = step.change.queueID, !step.queued { try dequeue(id, db: db) }
+            if step.queued {
+                if step.change.queueID == nil {
+                    try enqueue(step, eventSource: transaction.eventSource, at: time, db: db)
+                }
+            } else if let label = step.label {
                 guard let sig = label.sig else { throw Error(description: "a label reached the store unsigned") }
                 // A new seq for the key: the old row leaves the stream, the new one joins its end.
                 try deleteRow.execute(arguments: [transaction.src, label.uri, label.cid ?? "", label.val])

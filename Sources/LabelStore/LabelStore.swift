@@ -263,6 +263,60 @@ public final class LabelStore: Sendable {
                     );
                     """)
         }
+        migrator.registerMigration("v12 rule budgets") { db in
+            // Label applications counted per rule (or "*", the labeler as a whole) and fixed
+            // window (see BudgetLedger), and the rules that went over their budget: a trip holds
+            // until `labeler rules reset`, across restarts. `alerted_at` is set once the webhook
+            // took the alert.
+            try db.execute(
+                sql: """
+                    CREATE TABLE rule_budget (
+                        owner TEXT NOT NULL,
+                        window TEXT NOT NULL,
+                        idx INTEGER NOT NULL,
+                        count INTEGER NOT NULL,
+                        PRIMARY KEY (owner, window, idx)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE rule_trip (
+                        rule_id TEXT PRIMARY KEY,
+                        window TEXT NOT NULL,
+                        lim INTEGER NOT NULL,
+                        event_time INTEGER NOT NULL,
+                        tripped_at TEXT NOT NULL,
+                        label TEXT NOT NULL,
+                        alerted_at TEXT
+                    );
+                    """)
+        }
+        migrator.registerMigration("v13 label queue") { db in
+            // Changes the global budget had no room for, in the order they go out: people's
+            // first (priority 0), then rules' (1), each in the order they were made.
+            try db.execute(
+                sql: """
+                    CREATE TABLE label_queue (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        priority INTEGER NOT NULL,
+                        action TEXT NOT NULL,
+                        uri TEXT NOT NULL,
+                        cid TEXT NOT NULL DEFAULT '',
+                        val TEXT NOT NULL,
+                        exp TEXT,
+                        origin TEXT NOT NULL,
+                        rule_id TEXT,
+                        actor TEXT,
+                        field TEXT,
+                        snippet TEXT,
+                        reason TEXT,
+                        report_id INTEGER,
+                        event_source TEXT,
+                        event_seq INTEGER,
+                        event_time INTEGER,
+                        queued_at TEXT NOT NULL
+                    );
+                    CREATE INDEX label_queue_order ON label_queue (priority, id);
+                    CREATE INDEX label_queue_key ON label_queue (uri, cid, val);
+                    """)
+        }
         return migrator
     }
 

@@ -84,7 +84,11 @@ public final class EventLabeler: Sendable {
         guard !results.isEmpty else { return }
         if let writer {
             var changes = results.flatMap(\.labelChanges)
-            for i in changes.indices { changes[i].eventSeq = seq }
+            let eventTime = time ?? Self.eventTime(event)
+            for i in changes.indices {
+                changes[i].eventSeq = seq
+                changes[i].eventTime = eventTime
+            }
             let hits = evaluator.counts.persistsHits ? thresholdHits(of: results, seq: event.seq) : []
             if !changes.isEmpty || !hits.isEmpty { try await writer.enqueue(changes, thresholdHits: hits) }
         }

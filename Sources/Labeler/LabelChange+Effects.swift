@@ -8,7 +8,18 @@ extension LabelChange {
             action: effect.negate ? .negate : .apply, subject: effect.subject, cid: effect.cid,
             val: effect.value,
             exp: effect.expires, origin: .rule(id: effect.ruleID), field: effect.evidence.map { "\($0.field)" },
-            snippet: effect.evidence?.text)
+            snippet: effect.evidence?.text, budget: effect.limits.map(BudgetLimits.init))
+    }
+}
+
+extension BudgetLimits {
+    /// A rule's `limits:`.
+    public init(_ limits: RuleLimits) {
+        var windows: [BudgetWindow: Int] = [:]
+        windows[.minute] = limits.perMinute
+        windows[.hour] = limits.perHour
+        windows[.day] = limits.perDay
+        self.init(windows)
     }
 }
 

@@ -41,12 +41,25 @@ public final class LabelWriter: Sendable {
         /// Most attempts at one transaction before its submitters get the error (nil: retry for
         /// as long as the writer runs, as the service does; a one-off command gives up).
         public var attempts: Int?
+        /// The labeler's global budget (`limits.labels_per_*`): labels beyond it wait in the
+        /// database's queue and go out as its windows make room. Nil: no limit (a queue left
+        /// from an earlier configuration still drains, at once).
+        public var globalBudget: BudgetLimits?
+        /// Whether this writer takes changes out of the queue. The service's does; a one-off
+        /// command's only adds to it, and the service sends them.
+        public var drainsQueue: Bool
+        /// How often the queue is looked at for room.
+        public var drainInterval: Duration
 
         public init(
             maxBatch: Int = 5_000, maxQueued: Int = 20_000, idleCursorInterval: Duration = .seconds(1),
             retryDelay: Duration = .milliseconds(100), now: @escaping @Sendable () -> Datetime = { Datetime.now() },
-            attempts: Int? = nil
+            attempts: Int? = nil, globalBudget: BudgetLimits? = nil, drainsQueue: Bool = true,
+            drainInterval: Duration = .milliseconds(250)
         ) {
+            self.globalBudget = globalBudget.flatMap { $0.isEmpty ? nil : $0 }
+            self.drainsQueue = drainsQueue
+            self.drainInterval = drainInterval
             self.attempts = attempts
             self.maxBatch = maxBatch
             self.maxQueued = maxQueued
@@ -61,6 +74,16 @@ public final class LabelWriter: Sendable {
         public var description: String { "the label writer has stopped" }
     }
 
+    /// What one submission came to once committed.
+    public struct Submitted: Sendable {
+        /// The rows written.
+        public var rows: [StoredLabel] = []
+        /// Changes that wait in the global budget's queue.
+        public var queued = 0
+        /// Rules' applications withheld because the rule is tripped.
+        public var withheld = 0
+    }
+
     struct Pending: Sendable {
         /// Submission order.
         let id: Int64
@@ -70,7 +93,7 @@ public final class LabelWriter: Sendable {
         /// transaction, after everything queued before it).
         let restartsSource: Bool
         /// Who waits for the rows (nil: queued by a worker, nobody waits).
-        let continuation: CheckedContinuation<[StoredLabel], any Error>?
+        let continuation: CheckedContinuation<Submitted, any Error>?
 
         /// How much of the queue it takes up.
         var size: Int { max(1, changes.count + thresholdHits.count) }
@@ -106,6 +129,18 @@ public final class LabelWriter: Sendable {
         public var stalePlans = 0
         /// Time spent signing, in seconds (all cores together count once: wall time).
         public var signSeconds = 0.0
+        /// Rules' applications withheld by their budgets, per rule.
+        public var withheldByRule: [String: Int] = [:]
+        /// Rules tripped by this writer.
+        public var trips = 0
+        /// Changes put into and taken out of the global budget's queue.
+        public var queued = 0
+        public var dequeued = 0
+        /// Changes waiting in the queue, as last counted.
+        public var queueDepth = 0
+
+        /// Applications withheld, all rules together.
+        public var withheld: Int { withheldByRule.values.reduce(0, +) }
     }
 
     let store: LabelStore
@@ -147,6 +182,8 @@ public final class LabelWriter: Sendable {
         self.logger = logger
         keyID = try store.keyID(forDIDKey: key.publicKey.didKey, at: configuration.now().rawValue)
         (commits, commitsContinuation) = AsyncStream.makeStream(of: Int64.self, bufferingPolicy: .bufferingNewest(1))
+        let depth = try store.queueDepth()
+        counters.withLock { $0.queueDepth = depth }
     }
 
     /// The signing key's row id in the store.
@@ -155,7 +192,13 @@ public final class LabelWriter: Sendable {
     /// Queues `changes` for the next transaction and returns the rows written once it has
     /// committed (changes that changed nothing write no row).
     public func submit(_ changes: [LabelChange]) async throws -> [StoredLabel] {
-        guard !changes.isEmpty else { return [] }
+        try await submitReporting(changes).rows
+    }
+
+    /// The same, also saying how many changes wait in the global budget's queue (a one-off
+    /// command tells its user) or were withheld.
+    public func submitReporting(_ changes: [LabelChange]) async throws -> Submitted {
+        guard !changes.isEmpty else { return Submitted() }
         return try await withCheckedThrowingContinuation { continuation in
             if !append(changes, thresholdHits: [], restartsSource: false, continuation: continuation) {
                 continuation.resume(throwing: Stopped())
@@ -176,7 +219,7 @@ public final class LabelWriter: Sendable {
     /// durable. The old sequence's low-water mark is dropped at once; the caller hands over no
     /// more of them after this call.
     public func restartSource() async throws {
-        _ = try await withCheckedThrowingContinuation { continuation in
+        _ = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Submitted, any Error>) in
             if !append([], thresholdHits: [], restartsSource: true, continuation: continuation) {
                 continuation.resume(throwing: Stopped())
             }
@@ -186,7 +229,7 @@ public final class LabelWriter: Sendable {
     /// Adds a submission to the queue and wakes the run loop; false when the writer has stopped.
     private func append(
         _ changes: [LabelChange], thresholdHits: [ThresholdHit], restartsSource: Bool,
-        continuation: CheckedContinuation<[StoredLabel], any Error>?
+        continuation: CheckedContinuation<Submitted, any Error>?
     ) -> Bool {
         let (stopped, waiter) = state.withLock { s -> (Bool, CheckedContinuation<Void, Never>?) in
             if s.stopped { return (true, nil) }
@@ -246,12 +289,26 @@ public final class LabelWriter: Sendable {
         // read, planned and signed: signing (the CPU) and committing (the disk) overlap. The next
         // batch is planned on the committing one's outcome (`Prepared.after`).
         var inFlight: InFlight? = nil
+        var nextDrain = clock.now
         await withTaskCancellationHandler {
             while !Task.isCancelled {
                 await waitForWork()
                 if Task.isCancelled { break }
                 let mark = checkpoint()
-                let batch = takeBatch(limit: configuration.maxBatch)
+                var batch = takeBatch(limit: configuration.maxBatch)
+                // The queue is looked at on its own schedule, with no commit in flight (so the
+                // rows it reads are not being taken out meanwhile); what it gives goes first.
+                if configuration.drainsQueue, clock.now >= nextDrain, !batch.contains(where: \.restartsSource) {
+                    nextDrain = clock.now + configuration.drainInterval
+                    if queueWaiting(), inFlight != nil {
+                        if let settled = await settle(inFlight) {
+                            lastCommit = clock.now
+                            if let stored = settled.transaction.cursor { lastStoredCursor = stored }
+                        }
+                        inFlight = nil
+                    }
+                    if let drained = takeFromQueue() { batch.insert(drained, at: 0) }
+                }
                 // With nothing new to plan, the commit in flight is settled now: if it failed (a
                 // stale plan), its retry must not wait for more work to arrive.
                 if batch.isEmpty, inFlight != nil {
@@ -391,6 +448,51 @@ public final class LabelWriter: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// Counts the queue (other processes add to it); whether anything waits.
+    private func queueWaiting() -> Bool {
+        do {
+            let depth = try store.queueDepth()
+            counters.withLock { $0.queueDepth = depth }
+            return depth > 0
+        } catch {
+            logger.error("cannot read the label queue; trying again later", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    /// The next changes the global budget has room for, from the database's queue, as one
+    /// submission nobody waits for (numbered as the last one planned, so the cursor logic sees
+    /// no new submission). Called after `queueWaiting`, with no commit in flight.
+    private func takeFromQueue() -> Pending? {
+        do {
+            guard counters.withLock({ $0.queueDepth }) > 0 else { return nil }
+            var room = configuration.maxBatch
+            if let global = configuration.globalBudget {
+                let now = configuration.now().unixMicros
+                let counts = try store.budgetCounts(at: now)[BudgetLedger.globalID] ?? [:]
+                room = min(
+                    room,
+                    BudgetLedger(
+                        counts: counts.reduce(into: [:]) { out, entry in
+                            out[
+                                BudgetCounter(
+                                    owner: BudgetLedger.globalID, window: entry.key,
+                                    index: entry.key.index(ofMicros: now))] = entry.value
+                        }
+                    ).globalRoom(limits: global, at: now))
+            }
+            guard room > 0 else { return nil }
+            let changes = try store.queuedChanges(limit: room, eventSource: eventSource)
+            guard !changes.isEmpty else { return nil }
+            return Pending(
+                id: committedID.withLock { $0 }, changes: changes, thresholdHits: [], restartsSource: false,
+                continuation: nil)
+        } catch {
+            logger.error("cannot read the label queue; trying again later", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
     /// Returns when something is queued, or when woken (by the idle ticker or cancellation).
     private func waitForWork() async {
         await withCheckedContinuation { continuation in
@@ -450,6 +552,9 @@ public final class LabelWriter: Sendable {
         let epochAfter: Int64
         let changes: Int
         let signSeconds: Double
+        /// The budgets once it is committed, and the keys with changes queued.
+        let budgetsAfter: BudgetLedger
+        let queuedKeysAfter: [LabelKey: Int64]
     }
 
     /// A commit on its way: the task's result is nil when it failed (its submitters still wait).
@@ -471,15 +576,43 @@ public final class LabelWriter: Sendable {
             throw LabelStore.Error(description: "a source restart with no source named")
         }
         let keys = changes.map(LabelKey.init)
-        var snapshot = try await store.snapshot(of: keys, src: src)
+        let now = configuration.now()
+        // The budget windows this batch counts in, and whether the queue matters to it.
+        var budgetCounters: Set<BudgetCounter> = []
+        var drained: Set<Int64> = []
+        for change in changes {
+            if let id = change.queueID {
+                drained.insert(id)
+            } else if case .rule(let rule) = change.origin, change.action == .apply, let budget = change.budget {
+                budgetCounters.formUnion(
+                    BudgetLedger.counters(owner: rule, limits: budget, at: change.eventTime ?? now.unixMicros))
+            }
+        }
+        let global = configuration.globalBudget
+        if let global {
+            budgetCounters.formUnion(
+                BudgetLedger.counters(owner: BudgetLedger.globalID, limits: global, at: now.unixMicros))
+        }
+        let depth = counters.withLock { $0.queueDepth }
+        let readsQueue = global != nil || depth > 0 || !drained.isEmpty
+        var snapshot = try await store.snapshot(
+            of: keys, src: src, counters: budgetCounters, queue: readsQueue ? drained : nil, eventSource: eventSource)
         if let previous {
             for key in keys { if let state = previous.after[key] { snapshot.current[key] = state } }
             snapshot.epoch = previous.epochAfter
+            snapshot.budgets.overlay(previous.budgetsAfter)
+            snapshot.queuedKeys.merge(previous.queuedKeysAfter) { max($0, $1) }
         }
-        let now = configuration.now()
-        var steps = LabelPlanner.plan(changes, current: snapshot.current, src: src, now: now, eventSource: eventSource)
-        if skipIfNoChange && hits.isEmpty && !restart && !steps.contains(where: \.writes) {
-            for pending in batch { pending.continuation?.resume(returning: []) }
+        var budgets = snapshot.budgets
+        var queuedKeys = snapshot.queuedKeys
+        // While older changes wait, new ones queue behind them rather than take the room first.
+        var steps = LabelPlanner.plan(
+            changes, current: snapshot.current, src: src, now: now, eventSource: eventSource, budgets: &budgets,
+            global: global, queueFirst: global != nil && depth > drained.count, queuedKeys: &queuedKeys)
+        if skipIfNoChange && hits.isEmpty && !restart && drained.isEmpty && !budgets.hasChanges
+            && !steps.contains(where: { $0.writes || $0.withheld })
+        {
+            answer(batch, steps: steps, written: [])
             counters.withLock { $0.skippedBatches += 1 }
             return nil
         }
@@ -488,7 +621,8 @@ public final class LabelWriter: Sendable {
         try await sign(&steps)
         let transaction = LabelTransaction(
             src: src, time: now, keyID: keyID, epoch: snapshot.epoch, steps: steps, thresholdHits: hits, cursor: cursor,
-            restartedSource: restart ? eventSource : nil)
+            restartedSource: restart ? eventSource : nil, budgets: budgets.hasChanges ? budgets : nil,
+            eventSource: eventSource)
         // Only this batch's own changes: the one before it is committed by the time the next
         // batch reads its snapshot.
         var after: [LabelKey: CurrentLabel] = [:]
@@ -507,7 +641,7 @@ public final class LabelWriter: Sendable {
         return Prepared(
             batch: batch, transaction: transaction, after: after,
             epochAfter: transaction.changesLabels ? snapshot.epoch + 1 : snapshot.epoch, changes: changes.count,
-            signSeconds: Self.seconds(clock.now - signing))
+            signSeconds: Self.seconds(clock.now - signing), budgetsAfter: budgets, queuedKeysAfter: queuedKeys)
     }
 
     /// Starts committing `prepared`; on success the submitters get their rows at once.
@@ -543,35 +677,56 @@ public final class LabelWriter: Sendable {
         return nil
     }
 
-    /// Counts a committed transaction, hands each submitter the rows of its own changes and
+    /// Counts a committed transaction, hands each submitter what became of its own changes and
     /// tells the subscribers.
     private func deliver(_ written: [StoredLabel], of prepared: Prepared, commitSeconds: Double) {
+        let steps = prepared.transaction.steps
+        let trips = prepared.transaction.budgets?.newTrips ?? []
         counters.withLock {
             $0.batches += 1
             $0.labels += written.count
             $0.largestBatch = max($0.largestBatch, prepared.changes)
             $0.commitSeconds += commitSeconds
             $0.signSeconds += prepared.signSeconds
+            for (rule, count) in prepared.budgetsAfter.withheld { $0.withheldByRule[rule, default: 0] += count }
+            $0.trips += trips.count
+            let queued = steps.count { $0.queued && $0.change.queueID == nil }
+            let dequeued = steps.count { $0.change.queueID != nil && !$0.queued }
+            $0.queued += queued
+            $0.dequeued += dequeued
+            $0.queueDepth = max(0, $0.queueDepth + queued - dequeued)
         }
-        if prepared.batch.contains(where: { $0.continuation != nil }) {
-            // The store writes one row for each step with a label, in the steps' order.
-            var rows: [LabelKey: [StoredLabel]] = [:]
-            for (step, row) in zip(prepared.transaction.steps.lazy.filter { $0.label != nil }, written) {
-                rows[LabelKey(step.change), default: []].append(row)
-            }
-            for pending in prepared.batch {
-                var mine: [StoredLabel] = []
-                for change in pending.changes {
-                    let key = LabelKey(change)
-                    if var list = rows[key], !list.isEmpty {
-                        mine.append(list.removeFirst())
-                        rows[key] = list
-                    }
-                }
-                pending.continuation?.resume(returning: mine)
-            }
+        for trip in trips {
+            logger.warning(
+                "rule tripped its budget: its labels are withheld until `labeler rules reset \(trip.ruleID)`",
+                metadata: [
+                    "rule": "\(trip.ruleID)", "limit": "\(trip.limit)/\(trip.window.rawValue)",
+                    "label": "\(trip.label)",
+                ])
         }
+        answer(prepared.batch, steps: steps, written: written)
         if let last = written.last?.seq { commitsContinuation.yield(last) }
+    }
+
+    /// Hands each submitter of `batch` what became of its changes. The planner makes one step per
+    /// change, in order, and the store one row per step with a label, in the steps' order.
+    private func answer(_ batch: [Pending], steps: [LabelStep], written: [StoredLabel]) {
+        guard batch.contains(where: { $0.continuation != nil }) else { return }
+        var step = steps.startIndex
+        var row = written.startIndex
+        for pending in batch {
+            var mine = Submitted()
+            for _ in pending.changes {
+                if steps[step].label != nil {
+                    mine.rows.append(written[row])
+                    row += 1
+                }
+                if steps[step].queued { mine.queued += 1 }
+                if steps[step].withheld { mine.withheld += 1 }
+                step += 1
+            }
+            pending.continuation?.resume(returning: mine)
+        }
     }
 
     /// Plans, signs and commits one transaction on its own: every change and threshold hit of

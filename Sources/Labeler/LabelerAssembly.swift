@@ -143,10 +143,17 @@ public struct LabelerAssembly: Sendable {
 
     /// The label writer for `store`, signing with `key` as `src`; with a stream, it stores that
     /// stream's cursor (the low-water marks the pipeline hands it) with its transactions.
+    ///
+    /// With `globalBudget`, it keeps to `limits.labels_per_*`: what does not fit is queued, and
+    /// the writer that `drainsQueue` (the service's) sends it as the budget makes room.
     public func labelWriter(
         store: LabelStore, key: SigningKey, src: String, logger: Logger,
-        configuration: LabelWriter.Configuration = .init(), eventSource: CursorName? = nil
+        configuration: LabelWriter.Configuration = .init(), eventSource: CursorName? = nil,
+        globalBudget: Bool = false, drainsQueue: Bool = false
     ) throws(Failure) -> LabelWriter {
+        var configuration = configuration
+        if globalBudget { configuration.globalBudget = self.configuration.globalBudget }
+        configuration.drainsQueue = drainsQueue
         do {
             return try LabelWriter(
                 store: store, src: src, key: key, configuration: configuration, logger: logger,

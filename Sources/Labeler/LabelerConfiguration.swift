@@ -80,6 +80,25 @@ public struct LabelerConfiguration: Sendable, Equatable {
     public var reportsPerMinute = ReportLimits.Configuration().perMinute
     /// The log's format and level, and the status line's interval.
     public var log = LogSettings()
+    /// The labeler's global budget: the most labels it sends per second, hour and day (0: no
+    /// limit). What does not fit waits in the database and goes out as the windows make room,
+    /// people's labels first. The AppView limits what it takes from a labeler; set these to
+    /// what it publishes.
+    public var labelsPerSecond = 0
+    public var labelsPerHour = 0
+    public var labelsPerDay = 0
+    /// Where an alert goes when a rule trips its budget (Slack-compatible JSON POST); empty: only
+    /// the log and `/metrics`.
+    public var alertsWebhookURL = ""
+
+    /// `limits.labels_per_*` as the writer takes them; nil without any.
+    public var globalBudget: BudgetLimits? {
+        var windows: [BudgetWindow: Int] = [:]
+        if labelsPerSecond > 0 { windows[.second] = labelsPerSecond }
+        if labelsPerHour > 0 { windows[.hour] = labelsPerHour }
+        if labelsPerDay > 0 { windows[.day] = labelsPerDay }
+        return windows.isEmpty ? nil : BudgetLimits(windows)
+    }
 
     /// The environment variable that holds the account's app password. It is never read from a
     /// file, so the configuration can be committed.
@@ -171,6 +190,13 @@ public struct LabelerConfiguration: Sendable, Equatable {
         ("log.format", { c, v throws(Problem) in c.log.format = try v.choice() }),
         ("log.level", { c, v throws(Problem) in c.log.level = try v.choice() }),
         ("log.status_interval", { c, v throws(Problem) in c.log.statusInterval = try v.duration() }),
+        ("limits.labels_per_second", { c, v throws(Problem) in c.labelsPerSecond = try v.int(in: 0...10_000_000) }),
+        ("limits.labels_per_hour", { c, v throws(Problem) in c.labelsPerHour = try v.int(in: 0...1_000_000_000) }),
+        ("limits.labels_per_day", { c, v throws(Problem) in c.labelsPerDay = try v.int(in: 0...1_000_000_000) }),
+        (
+            "alerts.webhook_url",
+            { c, v throws(Problem) in c.alertsWebhookURL = try v.string().isEmpty ? "" : try v.httpURL() }
+        ),
     ]
 
     /// The `log.*` settings from the environment alone, for commands that read no configuration

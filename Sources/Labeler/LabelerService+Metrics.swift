@@ -140,6 +140,46 @@ extension LabelerService {
         registry.counter("labeler_writer_commit_seconds_total", help: "Time spent in label transactions.") {
             writer.totals.commitSeconds
         }
+        registerBudgetMetrics(on: registry)
+    }
+
+    /// Budgets: what rules' budgets withheld and tripped, and the global budget's queue.
+    func registerBudgetMetrics(on registry: MetricsRegistry) {
+        let writer = self.writer
+        let store = self.store
+        registry.counterFamily(
+            "labeler_rule_withheld_total", help: "Labels withheld because their rule tripped its budget, by rule.",
+            labelNames: ["rule"]
+        ) {
+            writer.totals.withheldByRule.sorted { $0.key < $1.key }.map {
+                .init(labels: [$0.key], value: Double($0.value))
+            }
+        }
+        registry.counter("labeler_rule_trips_total", help: "Rules that went over their budget (limits:) and tripped.") {
+            Double(writer.totals.trips)
+        }
+        registry.gauge(
+            "labeler_rules_tripped", help: "Rules tripped now (until `labeler rules reset`), read from the database."
+        ) {
+            Double((try? store.trips().count) ?? 0)
+        }
+        registry.gauge(
+            "labeler_label_queue_depth",
+            help: "Label changes waiting for room in the global budget (limits.labels_per_*)."
+        ) {
+            Double(writer.totals.queueDepth)
+        }
+        registry.counter("labeler_label_queued_total", help: "Label changes queued by the global budget.") {
+            Double(writer.totals.queued)
+        }
+        if let alerter {
+            registry.counter("labeler_budget_alerts_sent_total", help: "Trip alerts the webhook took.") {
+                Double(alerter.totals.sent)
+            }
+            registry.counter("labeler_budget_alerts_failed_total", help: "Trip alert attempts that failed (retried).") {
+                Double(alerter.totals.failed)
+            }
+        }
     }
 
     /// `source.verify`'s counters: commits verified and failed (every reason listed, zeros too,

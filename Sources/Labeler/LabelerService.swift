@@ -43,6 +43,8 @@ public final class LabelerService: Sendable {
     let commitFeed: CommitFeed
     /// Everything `/metrics` shows.
     public let metrics = MetricsRegistry()
+    /// Sends rule-trip alerts to `alerts.webhook_url` (nil when none is set).
+    public let alerter: TripAlerter?
     let logger: Logger
 
     public init(configuration: LabelerConfiguration, environment: [String: String], logger: Logger) throws(StartError) {
@@ -140,10 +142,13 @@ public final class LabelerService: Sendable {
         do {
             writer = try assembly.labelWriter(
                 store: store, key: key, src: src, logger: logger,
-                eventSource: source.cursorName)
+                eventSource: source.cursorName, globalBudget: true, drainsQueue: true)
         } catch {
             throw StartError(description: error.description)
         }
+        alerter =
+            configuration.alertsWebhookURL.isEmpty
+            ? nil : TripAlerter(store: store, webhookURL: configuration.alertsWebhookURL, logger: logger)
         let thresholdLogger = logger
         let evaluator = RuleEvaluator(
             holder: holder,
@@ -220,6 +225,7 @@ public final class LabelerService: Sendable {
                 failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: RuleReloadService(reloader: reloader)),
         ]
+        if let alerter { services.append(.init(service: TripAlertService(alerter: alerter))) }
         if configuration.log.statusInterval > .zero {
             services.append(.init(service: statusReporter(interval: configuration.log.statusInterval)))
         }

@@ -159,14 +159,16 @@ struct CommandLabelWriter {
         do { return try assembly.openStore() } catch { throw CommandFailure(error.description) }
     }
 
-    /// Writes `changes` and returns the rows written (none for changes that change nothing).
-    func submit(_ changes: [LabelChange], to store: LabelStore) async throws -> [StoredLabel] {
+    /// Writes `changes` and returns the rows written (none for changes that change nothing, or
+    /// that wait in the global budget's queue: `labeler run` sends those as it makes room).
+    func submit(_ changes: [LabelChange], to store: LabelStore) async throws -> LabelWriter.Submitted {
         do {
             let writer = try assembly.labelWriter(
-                store: store, key: key, src: src, logger: logger, configuration: .init(attempts: 3))
+                store: store, key: key, src: src, logger: logger, configuration: .init(attempts: 3),
+                globalBudget: true)
             let running = Task { await writer.run() }
             defer { running.cancel() }
-            let rows = try await writer.submit(changes)
+            let rows = try await writer.submitReporting(changes)
             running.cancel()
             await running.value
             return rows
@@ -255,9 +257,13 @@ struct LabelCommand: ParsableCommand {
             let writer = try CommandLabelWriter(
                 configuration: configured, allowDidKeySrc: allowDidKeySrc,
                 logger: CommandLineLogging.logger("labeler.label"))
-            let rows = try await writer.submit([change], to: try writer.openStore())
-            if let row = rows.first {
+            let outcome = try await writer.submit([change], to: try writer.openStore())
+            if let row = outcome.rows.first {
                 print("seq \(row.seq): \(labelJSON(row.label))")
+            } else if outcome.queued > 0 {
+                print(
+                    "queued: the global budget (limits.labels_per_*) is full; labeler run sends it first when there is room"
+                )
             } else {
                 print("no change: the label is already \(action == .apply ? "applied" : "not applied")")
             }

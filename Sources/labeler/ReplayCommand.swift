@@ -196,6 +196,16 @@ struct ReplayCommand: AsyncParsableCommand {
             ("labels_stored", writer.map { "\($0.totals.labels)" } ?? "null"),
             ("negations_requested", "\(rules.negations)"), ("dry_run", "\(rules.dryRun)"),
             ("rule_errors", "\(rules.ruleErrors)"),
+            // Rules' budgets live in the database: with --db, what they withheld and which are
+            // tripped at the end (the same as `labeler run` on the same events).
+            ("withheld", writer.map { "\($0.totals.withheld)" } ?? "null"),
+            (
+                "rules_tripped",
+                store.map { store in
+                    let ids = ((try? store.trips()) ?? []).map { DataModelJSON.quote($0.trip.ruleID) }
+                    return "[" + ids.joined(separator: ",") + "]"
+                } ?? "null"
+            ),
             // Of `errors`: events rejected by the decoder, or by verification (`--verify enforce`).
             ("rejected", "\(summary.rejected)"),
             (

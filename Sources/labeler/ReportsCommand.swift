@@ -270,9 +270,13 @@ struct ReportsCommand: ParsableCommand {
                         reportID: report.id)
                 }
             }
-            let rows = try await writer.submit(changes, to: store)
+            let outcome = try await writer.submit(changes, to: store)
+            let rows = outcome.rows
             let verb = label != nil ? "applied" : "negated"
             let val = label ?? negate ?? ""
+            if rows.isEmpty && outcome.queued > 0 {
+                return "\(val) queued to be \(verb) (the global budget is full; labeler run sends it first)"
+            }
             guard !rows.isEmpty else { return "\(val) was already \(verb)" }
             return "\(verb) \(val) (seq \(rows.map { String($0.seq) }.joined(separator: ", ")))"
         }

@@ -75,7 +75,8 @@ extension LabelsCommand {
                 }
                 guard let retraction else { return }
                 let writer = try assembly.labelWriter(
-                    store: store, key: signingKey, src: src, logger: logger, configuration: .init(attempts: 3))
+                    store: store, key: signingKey, src: src, logger: logger, configuration: .init(attempts: 3),
+                    globalBudget: true)
                 let running = Task { await writer.run() }
                 defer { running.cancel() }
                 let outcome = try await negate(retraction, store: store, writer: writer)
@@ -94,6 +95,9 @@ extension LabelsCommand {
             /// Targets whose label changed after the retraction began (negated by an earlier run
             /// of it, or by anyone else): left alone.
             var skipped = 0
+            /// Negations the global budget had no room for: they wait in the queue, ahead of
+            /// rules' labels, and `labeler run` sends them as the budget allows.
+            var queued = 0
         }
 
         /// Negates the targets after the retraction's progress, a batch per transaction, noting
@@ -118,7 +122,9 @@ extension LabelsCommand {
                             action: .negate, subject: try LabelSubject(target.uri), cid: target.cid, val: target.val,
                             origin: .manual(actor: actor), reason: why))
                 }
-                outcome.negated += try await writer.submit(changes).count
+                let submitted = try await writer.submitReporting(changes)
+                outcome.negated += submitted.rows.count
+                outcome.queued += submitted.queued
                 doneThrough = last.target.ordinal
                 try store.noteRetractionProgress(retraction.id, doneThrough: doneThrough, finishedAt: nil)
             }
@@ -131,10 +137,13 @@ extension LabelsCommand {
                 print(
                     "{\"retraction\":\(retraction.id),\"criteria\":\(DataModelJSON.quote(retraction.criteria)),"
                         + "\"targets\":\(retraction.targets),\"negated\":\(outcome.negated),"
-                        + "\"skipped\":\(outcome.skipped),\"resumed\":\(resumed)}")
+                        + "\"skipped\":\(outcome.skipped),\"queued\":\(outcome.queued),\"resumed\":\(resumed)}")
                 return
             }
             var line = "retraction \(retraction.id) (\(retraction.criteria)): negated \(outcome.negated)"
+            if outcome.queued > 0 {
+                line += ", queued \(outcome.queued) for the global budget (labeler run sends them)"
+            }
             if outcome.skipped > 0 { line += ", skipped \(outcome.skipped) changed since it began" }
             line += " of \(retraction.targets)"
             if resumed { line += " (resumed)" }

@@ -12,7 +12,7 @@ struct RulesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rules",
         abstract: "Validate, test and try out rule files.",
-        subcommands: [Check.self, Test.self, Eval.self]
+        subcommands: [Check.self, Test.self, Eval.self, Status.self, Reset.self]
     )
 
     struct Check: ParsableCommand {
@@ -197,7 +197,7 @@ struct RulesCommand: ParsableCommand {
 }
 
 /// Loads a rules folder, printing every problem and exiting 1 when there is any.
-private func loadRules(_ directory: String) throws -> RuleSet {
+func loadRules(_ directory: String) throws -> RuleSet {
     do {
         return try RuleSet.load(directory: directory)
     } catch {

@@ -1,4 +1,5 @@
 import Foundation
+import LabelStore
 import TestSupport
 import Testing
 
@@ -150,6 +151,23 @@ import Testing
         } throws: {
             ($0 as? LabelerConfiguration.Error)?.description
                 == "environment: LABELER_REPORTS_PER_IP_PER_MINUTE: must be between 0 and 10000000"
+        }
+    }
+
+    @Test func budgetAndAlertKeys() throws {
+        #expect(LabelerConfiguration().globalBudget == nil)
+        let path = try write(
+            "limits: {labels_per_second: 20, labels_per_day: 0}\nalerts: {webhook_url: \"https://hooks.example/x\"}\n")
+        let c = try LabelerConfiguration.load(
+            path: path, required: true, environment: ["LABELER_LIMITS_LABELS_PER_HOUR": "3000"])
+        #expect(c.globalBudget == BudgetLimits([.second: 20, .hour: 3000]))
+        #expect(c.alertsWebhookURL == "https://hooks.example/x")
+        #expect {
+            _ = try LabelerConfiguration.load(
+                path: "/nonexistent", required: false, environment: ["LABELER_ALERTS_WEBHOOK_URL": "ftp://x"])
+        } throws: {
+            ($0 as? LabelerConfiguration.Error)?.description
+                == "environment: LABELER_ALERTS_WEBHOOK_URL: must be an http(s) URL, not 'ftp://x'"
         }
     }
 

@@ -98,6 +98,9 @@ public final class TestNetwork: Sendable {
         public var calls: [String] = []
         /// Bodies that did not fit their lexicon.
         public var problems: [String] = []
+        /// Bodies POSTed to `/hooks/{name}` (a webhook receiver), per name, in order. A name in
+        /// `failing` answers with that status and its body is not kept.
+        public var hooks: [String: [Data]] = [:]
     }
 
     final class Shared: Sendable {
@@ -209,6 +212,14 @@ public final class TestNetwork: Sendable {
     }
 
     static func routes(on router: Router<BasicRequestContext>, shared: Shared) {
+        router.post("hooks/:name") { request, context -> Response in
+            let name = try context.parameters.require("name")
+            if let response = try await intercept("hooks/\(name)", request: request, shared: shared) { return response }
+            var request = request
+            let buffer = try await request.collectBody(upTo: 1 << 20)
+            shared.state.withLock { $0.hooks[name, default: []].append(Data(buffer.readableBytesView)) }
+            return Response(status: .ok)
+        }
         router.get("plc/:did") { request, context -> Response in
             let did = try context.parameters.require("did")
             if let response = try await intercept("plc", request: request, shared: shared) { return response }
