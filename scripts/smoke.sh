@@ -54,6 +54,8 @@ contains "p256 did:key" '^did:key:zDn'
 
 expect "replay of a synthetic capture with the starter rules" 0 "$bin/labeler" replay "$tmp/c.bin" --rules rules --json
 contains "replay summary keys" '^\{"events":[0-9]+,"commits":[0-9]+,"records":[0-9]+,"labels":[0-9]+,"errors":0,"seconds":[0-9.]+,"events_per_second":[0-9]+'
+expect "replay prints a table without --json" 0 "$bin/labeler" replay "$tmp/c.bin" --rules rules --quiet
+contains "the longest key has room for its value" '^negations_requested +[0-9]+$'
 mkdir -p "$tmp/coffee-rules"
 printf 'rules:\n  - id: coffee\n    on: [post]\n    match: {keywords: [coffee]}\n    label: coffee\n' > "$tmp/coffee-rules/coffee.yaml"
 expect "replay stores signed labels and its cursor in --db" 0 "$bin/labeler" replay "$tmp/c.bin" --rules "$tmp/coffee-rules" --db "$tmp/r.sqlite" --key "$tmp/replay.key" --json
