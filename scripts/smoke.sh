@@ -175,6 +175,13 @@ contains "regex error points inside the pattern" 'bad.yaml:4:[0-9]+: '
 contains "label error has its position" 'bad.yaml:8:[0-9]+: '
 expect "rules eval shows the rule and the matched text" 0 "$bin/labeler" rules eval --rules rules --text "claim your free-crypto-giveaway now"
 contains "eval names the firing rule" 'crypto-giveaway'
+mkdir -p "$tmp/canary"
+printf 'rules:\n  - id: canary\n    on: [post]\n    match: {keywords: [coffee]}\n    label: coffee\n    rollout: 0%%\n' > "$tmp/canary/r.yaml"
+expect "rules eval: a rule rolled out to 0% of accounts only logs" 0 "$bin/labeler" rules eval --rules "$tmp/canary" --text "coffee"
+contains "the canary's label is a dry run" 'would label coffee'
+sed -i 's/rollout: 0%/rollout: 150%/' "$tmp/canary/r.yaml"
+expect "rules check rejects a rollout over 100%" 1 "$bin/labeler" rules check "$tmp/canary"
+contains "the rollout error has its place" "r.yaml:6:14: invalid rollout '150%'"
 
 mkdir -p "$tmp/ops" && cd "$tmp/ops"
 expect "labels stats without a database exits 1" 1 "$OLDPWD/$bin/labeler" labels stats

@@ -167,13 +167,14 @@ struct RulesCommand: ParsableCommand {
         }
 
         private func report(_ effects: Effects, set: RuleSet) {
-            let labels = Dictionary(grouping: effects.labels + effects.dryRun, by: \.ruleID)
+            // A dry run is a rule in `mode: log`, or a rule with a rollout that leaves this account out.
+            let labels = Dictionary(grouping: effects.labels.map { ($0, false) } + effects.dryRun.map { ($0, true) }) {
+                $0.0.ruleID
+            }
             for firing in effects.fired {
                 var line = "fired  \(firing.ruleID)"
-                for label in labels[firing.ruleID] ?? [] {
-                    line +=
-                        set.rule(firing.ruleID)?.mode == .log
-                        ? "  would label \(label.value)" : "  label \(label.value)"
+                for (label, dryRun) in labels[firing.ruleID] ?? [] where !label.negate {
+                    line += dryRun ? "  would label \(label.value)" : "  label \(label.value)"
                     line += " on \(label.subject)"
                     if let expires = label.expires { line += " until \(expires)" }
                 }

@@ -12,6 +12,11 @@ public struct RuleInfo: Hashable, Sendable {
     /// `on_no_match: negate`.
     public let negateOnNoMatch: Bool
     public let threshold: Threshold?
+    /// `rollout:`: the share of accounts the rule labels for; the others get dry runs. `nil`:
+    /// every account.
+    public let rollout: Rollout?
+    /// `min_precision` and `min_recall`, which `labeler rules test` enforces on labeled samples.
+    public let minimums: QualityMinimums
     /// Where the rule's id is written.
     public let location: SourceLocation
 }

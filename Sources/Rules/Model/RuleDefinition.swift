@@ -16,6 +16,10 @@ struct RuleDefinition {
     var mode: RuleMode
     var negateOnNoMatch: Bool
     var threshold: Threshold?
+    /// `rollout:`; `nil` for every account.
+    var rollout: Rollout? = nil
+    /// `min_precision` and `min_recall`.
+    var minimums = QualityMinimums()
     /// The directory of the file the rule is in, for resolving list files.
     var directory: String
 }
