@@ -175,6 +175,17 @@ contains "regex error points inside the pattern" 'bad.yaml:4:[0-9]+: '
 contains "label error has its position" 'bad.yaml:8:[0-9]+: '
 expect "rules eval shows the rule and the matched text" 0 "$bin/labeler" rules eval --rules rules --text "claim your free-crypto-giveaway now"
 contains "eval names the firing rule" 'crypto-giveaway'
+mkdir -p "$tmp/quality/tests"
+printf 'rules:\n  - id: coffee\n    on: [post]\n    match: {keywords: [coffee]}\n    label: coffee\n    min_precision: 0.9\n    min_recall: 0.5\n' > "$tmp/quality/r.yaml"
+printf '{"record": {"text": "coffee time"}, "expect": ["coffee"]}\n{"record": {"text": "coffee spill"}, "expect": []}\n{"record": {"text": "espresso"}, "expect": ["coffee"]}\n' > "$tmp/quality/tests/s.jsonl"
+expect "rules test fails a rule below its min_precision on labeled samples" 1 "$bin/labeler" rules test "$tmp/quality"
+contains "the failing rule is named with its figures" "^FAIL rule coffee: precision 0.5 is below its min_precision 0.9 \\(1 of its 2 hits expect 'coffee'\\)$"
+sed -i 's/min_precision: 0.9/min_precision: 0.5/' "$tmp/quality/r.yaml"
+expect "rules test passes a rule that meets its minimums" 0 "$bin/labeler" rules test "$tmp/quality" --json
+contains "rules test --json has the rule's figures" '"rules":\{"coffee":\{"value":"coffee","tp":1,"fp":1,"fn":1,"precision":0.5,"recall":0.5,"f1":0.5,"min_precision":0.5,"min_recall":0.5\}\}'
+printf '{"record": {"text": "x"}, "expected": []}\n' > "$tmp/bad.jsonl"
+expect "rules test on a malformed sample file exits 1" 1 "$bin/labeler" rules test "$tmp/quality" --samples "$tmp/bad.jsonl"
+contains "the malformed line is named" "bad.jsonl:1: unknown key 'expected' in a sample"
 mkdir -p "$tmp/canary"
 printf 'rules:\n  - id: canary\n    on: [post]\n    match: {keywords: [coffee]}\n    label: coffee\n    rollout: 0%%\n' > "$tmp/canary/r.yaml"
 expect "rules eval: a rule rolled out to 0% of accounts only logs" 0 "$bin/labeler" rules eval --rules "$tmp/canary" --text "coffee"

@@ -44,33 +44,48 @@ struct RulesCommand: ParsableCommand {
 
     struct Test: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the test cases in DIR/tests/*.yaml against the rules in DIR.",
-            discussion:
-                "Prints each failing case with what was expected and what the rules produced; exits 1 on any failure."
+            abstract: "Run the test cases in DIR/tests/*.yaml and score the rules on labeled samples.",
+            discussion: """
+                Prints each failing case with what was expected and what the rules produced. With labeled \
+                samples (DIR/tests/*.jsonl and --samples files: one {"record", "collection", "expect"} \
+                object per line), prints each labeling rule's true and false positives, false negatives, \
+                precision, recall and F1, and fails a rule below its min_precision or min_recall, or whose \
+                minimum cannot be measured. Exits 1 on any failure.
+                """
         )
 
         @Argument(help: "The rules folder (default: the configuration's rules.path).")
         var directory: String?
+        @Option(name: .customLong("samples"), help: "A labeled sample file (JSON Lines); repeat for more.")
+        var sampleFiles: [String] = []
+        @Flag(help: "Print one JSON object: the cases' results and each rule's figures.")
+        var json = false
         @OptionGroup var file: ConfigurationOption
 
         func run() throws {
             let directory = try self.directory ?? file.load().rulesPath
             let set = try loadRules(directory)
+            let samplePaths = RuleSampleFile.paths(in: directory) + sampleFiles
             let cases: [RuleTestCase]
+            let samples: [RuleSample]
             do {
-                cases = try RuleTestSuite.load(directory: directory)
+                cases = try RuleTestSuite.load(directory: directory, required: samplePaths.isEmpty)
             } catch {
                 printErrors(error)
                 throw ExitCode(1)
             }
-            let results = RuleTestRunner.run(cases, with: set)
-            let failed = results.filter { !$0.passed }
-            for result in failed {
-                print("FAIL \(result.testCase.location): \(result.testCase.name)")
-                for line in result.mismatches { print("  " + line) }
+            do {
+                samples = try RuleSampleFile.load(paths: samplePaths)
+            } catch {
+                for problem in error.problems { print(problem) }
+                print("\(error.problems.count) problem\(error.problems.count == 1 ? "" : "s") in the sample files")
+                throw ExitCode(1)
             }
-            print("\(results.count - failed.count) passed, \(failed.count) failed")
-            if !failed.isEmpty { throw ExitCode(1) }
+            let results = RuleTestRunner.run(cases, with: set)
+            let quality = RuleQuality.measure(samples, with: set)
+            let outcome = TestOutcome(results: results, quality: quality)
+            print(json ? outcome.json : outcome.text)
+            if !outcome.passed { throw ExitCode(1) }
         }
     }
 
