@@ -193,6 +193,16 @@ contains "the canary's label is a dry run" 'would label coffee'
 sed -i 's/rollout: 0%/rollout: 150%/' "$tmp/canary/r.yaml"
 expect "rules check rejects a rollout over 100%" 1 "$bin/labeler" rules check "$tmp/canary"
 contains "the rollout error has its place" "r.yaml:6:14: invalid rollout '150%'"
+mkdir -p "$tmp/coffee-rain-rules"
+printf 'rules:\n  - id: coffee\n    on: [post]\n    match: {keywords: [coffee, rain]}\n    label: coffee\n' > "$tmp/coffee-rain-rules/coffee.yaml"
+expect "rules diff between two rule folders" 0 "$bin/labeler" rules diff "$tmp/c.bin" --from "$tmp/coffee-rules" --to "$tmp/coffee-rain-rules" --json --quiet
+contains "rules diff --json counts, in total and per rule" '^\{"added":[1-9][0-9]*,"removed":0,"unchanged":[1-9][0-9]*,"rules":\{"coffee":\{"added":[1-9][0-9]*,"removed":0,"unchanged":[1-9][0-9]*,"samples":\{"added":\[\{"uri":"at://'
+expect "rules diff prints a table" 0 "$bin/labeler" rules diff "$tmp/c.bin" --from "$tmp/coffee-rules" --to "$tmp/coffee-rain-rules" --quiet
+contains "the table has a total" '^total +\+[1-9][0-9]* +-0 +[1-9][0-9]*$'
+expect "rules diff --from-db compares with the database" 0 "$bin/labeler" rules diff "$tmp/c.bin" --from-db --to "$tmp/coffee-rain-rules" --config "$tmp/labeler.yaml" --json --quiet
+contains "the database's coffee labels are all still there" '^\{"added":[1-9][0-9]*,"removed":0,'
+expect "rules diff with rules that do not load exits 1" 1 "$bin/labeler" rules diff "$tmp/c.bin" --from "$tmp/coffee-rules" --to "$tmp/badrules" --quiet
+contains "one line names the folder" "^Error: $tmp/badrules: the rules do not load \\([0-9]+ problems\\)$"
 
 mkdir -p "$tmp/ops" && cd "$tmp/ops"
 expect "labels stats without a database exits 1" 1 "$OLDPWD/$bin/labeler" labels stats

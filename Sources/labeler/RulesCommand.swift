@@ -11,8 +11,8 @@ import Darwin
 struct RulesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rules",
-        abstract: "Validate, test and try out rule files.",
-        subcommands: [Check.self, Test.self, Eval.self]
+        abstract: "Validate, test and try out rule files, and see what an edit would change.",
+        subcommands: [Check.self, Test.self, Eval.self, Diff.self]
     )
 
     struct Check: ParsableCommand {
