@@ -190,6 +190,8 @@ mkdir -p "$tmp/canary"
 printf 'rules:\n  - id: canary\n    on: [post]\n    match: {keywords: [coffee]}\n    label: coffee\n    rollout: 0%%\n' > "$tmp/canary/r.yaml"
 expect "rules eval: a rule rolled out to 0% of accounts only logs" 0 "$bin/labeler" rules eval --rules "$tmp/canary" --text "coffee"
 contains "the canary's label is a dry run" 'would label coffee'
+expect "replay with a rule rolled out to 0% of accounts" 0 "$bin/labeler" replay "$tmp/c.bin" --rules "$tmp/canary" --json --quiet
+contains "the canary's hits are all dry runs" '"labels":0,.*"dry_run":[1-9][0-9]*,'
 sed -i 's/rollout: 0%/rollout: 150%/' "$tmp/canary/r.yaml"
 expect "rules check rejects a rollout over 100%" 1 "$bin/labeler" rules check "$tmp/canary"
 contains "the rollout error has its place" "r.yaml:6:14: invalid rollout '150%'"
