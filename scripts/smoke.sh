@@ -182,7 +182,7 @@ expect "rules test fails a rule below its min_precision on labeled samples" 1 "$
 contains "the failing rule is named with its figures" "^FAIL rule coffee: precision 0.5 is below its min_precision 0.9 \\(1 of its 2 hits expect 'coffee'\\)$"
 sed -i 's/min_precision: 0.9/min_precision: 0.5/' "$tmp/quality/r.yaml"
 expect "rules test passes a rule that meets its minimums" 0 "$bin/labeler" rules test "$tmp/quality" --json
-contains "rules test --json has the rule's figures" '"rules":\{"coffee":\{"value":"coffee","tp":1,"fp":1,"fn":1,"precision":0.5,"recall":0.5,"f1":0.5,"min_precision":0.5,"min_recall":0.5\}\}'
+contains "rules test --json has the rule's figures" '"rules":\{"coffee":\{"value":"coffee","tp":1,"fp":1,"fn":1,"precision":0.5,"recall":0.5,"f1":0.5,"min_precision":0.5,"min_recall":0.5\}\},"values":\{"coffee":\{"rules":\["coffee"\],"tp":1,"fp":1,"fn":1,'
 printf '{"record": {"text": "x"}, "expected": []}\n' > "$tmp/bad.jsonl"
 expect "rules test on a malformed sample file exits 1" 1 "$bin/labeler" rules test "$tmp/quality" --samples "$tmp/bad.jsonl"
 contains "the malformed line is named" "bad.jsonl:1: unknown key 'expected' in a sample"

@@ -24,9 +24,27 @@ struct TestOutcome {
         if quality.samples > 0 {
             lines.append("\(quality.samples) labeled sample\(quality.samples == 1 ? "" : "s")")
             lines += table
+            if quality.values.contains(where: { $0.ruleIDs.count > 1 }) {
+                lines.append("")
+                lines += valueTable
+            }
         }
         for failure in quality.failures { lines.append("FAIL " + failure) }
         return lines.joined(separator: "\n")
+    }
+
+    /// One row per label value, its rules together (shown when rules share a value).
+    private var valueTable: [String] {
+        let header = ["value", "rules", "TP", "FP", "FN", "precision", "recall", "F1"]
+        let rows = quality.values.map { entry -> [String] in
+            let f = entry.figures
+            return [
+                entry.value, "\(entry.ruleIDs.count)", "\(f.truePositives)", "\(f.falsePositives)",
+                "\(f.falseNegatives)", RuleQuality.format(f.precision), RuleQuality.format(f.recall),
+                RuleQuality.format(f.f1),
+            ]
+        }
+        return aligned([header] + rows)
     }
 
     /// One row per labeling rule, columns aligned.
@@ -43,8 +61,13 @@ struct TestOutcome {
                 minimums.joined(separator: ", "),
             ]
         }
-        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-        return ([header] + rows).map { row in
+        return aligned([header] + rows)
+    }
+
+    /// Rows as lines, each column as wide as its widest cell.
+    private func aligned(_ rows: [[String]]) -> [String] {
+        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
             zip(row, widths).map { $0 + String(repeating: " ", count: $1 - $0.count) }.joined(separator: "  ")
                 .trimmingSuffix()
         }
@@ -52,7 +75,8 @@ struct TestOutcome {
 
     /// `{"passed", "failed", "failures": [{"name", "location", "mismatches"}], "samples", "rules":
     /// {id: {"value", "tp", "fp", "fn", "precision", "recall", "f1", "min_precision",
-    /// "min_recall"}}, "quality_failures": [...]}`; figures that cannot be computed are null.
+    /// "min_recall"}}, "values": {value: {"rules", "tp", "fp", "fn", "precision", "recall", "f1"}},
+    /// "quality_failures": [...]}`; figures that cannot be computed are null.
     var json: String {
         let failed = failedCases
         let failures = failed.map { result in
@@ -67,9 +91,15 @@ struct TestOutcome {
                 + "\"min_precision\":\(number(entry.minimums.precision)),"
                 + "\"min_recall\":\(number(entry.minimums.recall))}"
         }
+        let values = quality.values.map { entry in
+            let f = entry.figures
+            return "\(quote(entry.value)):{\"rules\":[\(entry.ruleIDs.map(quote).joined(separator: ","))],"
+                + "\"tp\":\(f.truePositives),\"fp\":\(f.falsePositives),\"fn\":\(f.falseNegatives),"
+                + "\"precision\":\(number(f.precision)),\"recall\":\(number(f.recall)),\"f1\":\(number(f.f1))}"
+        }
         return "{\"passed\":\(results.count - failed.count),\"failed\":\(failed.count),"
             + "\"failures\":[\(failures.joined(separator: ","))],\"samples\":\(quality.samples),"
-            + "\"rules\":{\(rules.joined(separator: ","))},"
+            + "\"rules\":{\(rules.joined(separator: ","))},\"values\":{\(values.joined(separator: ","))},"
             + "\"quality_failures\":[\(quality.failures.map(quote).joined(separator: ","))]}"
     }
 

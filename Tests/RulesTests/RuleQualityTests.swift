@@ -10,12 +10,20 @@ import Testing
         #expect(f.precision == 0.75)
         #expect(f.recall == 0.6)
         #expect(abs(f.f1! - 2 * 0.75 * 0.6 / 1.35) < 1e-12)
-        // Nothing hit: no precision, so no F1; nothing expected: no recall.
+        // Nothing hit: no precision; nothing expected: no recall. F1 is 0 for a rule that only
+        // missed or only erred, and there is none with nothing to score.
         #expect(RuleQualityFigures(truePositives: 0, falsePositives: 0, falseNegatives: 4).precision == nil)
-        #expect(RuleQualityFigures(truePositives: 0, falsePositives: 0, falseNegatives: 4).f1 == nil)
+        #expect(RuleQualityFigures(truePositives: 0, falsePositives: 0, falseNegatives: 4).f1 == 0)
         #expect(RuleQualityFigures(truePositives: 0, falsePositives: 2, falseNegatives: 0).recall == nil)
-        // Hits and expectations that never meet: both 0, and F1 0 rather than 0/0.
+        #expect(RuleQualityFigures(truePositives: 0, falsePositives: 2, falseNegatives: 0).f1 == 0)
         #expect(RuleQualityFigures(truePositives: 0, falsePositives: 1, falseNegatives: 1).f1 == 0)
+        #expect(RuleQualityFigures().f1 == nil)
+        // The same as the harmonic mean wherever both are defined.
+        for (tp, fp, fn) in [(1, 0, 0), (5, 3, 7), (2, 9, 1), (40, 1, 1)] {
+            let f = RuleQualityFigures(truePositives: tp, falsePositives: fp, falseNegatives: fn)
+            let mean = 2 * f.precision! * f.recall! / (f.precision! + f.recall!)
+            #expect(abs(f.f1! - mean) < 1e-12)
+        }
         var counted = RuleQualityFigures()
         for (hit, expected) in [(true, true), (true, false), (false, true), (false, false), (true, true)] {
             counted.count(hit: hit, expected: expected)
@@ -66,6 +74,14 @@ import Testing
         #expect(figures["giveaway"]?.precision == 0.5)
         #expect(figures["giveaway"]?.recall == 0.4)
         #expect(RuleQuality.format(figures["shortener"]?.f1) == "0.571")
+        // The rules of one value together: spam is hit on 1, 3, 4 (expected) and 2, 7 (not), and
+        // missed on 5 and 9.
+        #expect(report.values.map(\.value) == ["nsfw", "spam"])
+        #expect(report.values.last?.ruleIDs == ["giveaway", "shortener"])
+        #expect(
+            report.values.last?.figures == RuleQualityFigures(truePositives: 3, falsePositives: 2, falseNegatives: 2))
+        #expect(
+            report.values.first?.figures == RuleQualityFigures(truePositives: 2, falsePositives: 0, falseNegatives: 0))
         #expect(
             report.failures == [
                 "rule giveaway: precision 0.5 is below its min_precision 0.6 (2 of its 4 hits expect 'spam')",

@@ -30,10 +30,12 @@ public struct RuleQualityFigures: Hashable, Sendable {
         return expected == 0 ? nil : Double(truePositives) / Double(expected)
     }
 
-    /// The harmonic mean of precision and recall (0 when both are 0); `nil` when either is.
+    /// The harmonic mean of precision and recall, as 2·TP / (2·TP + FP + FN): 0 when the rule
+    /// only missed or only erred, even where precision or recall cannot be computed; `nil` when
+    /// there is nothing to score (no hit, nothing expected).
     public var f1: Double? {
-        guard let precision, let recall else { return nil }
-        return precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall)
+        let scored = 2 * truePositives + falsePositives + falseNegatives
+        return scored == 0 ? nil : Double(2 * truePositives) / Double(scored)
     }
 
     /// Counts one sample: whether the rule hit it, and whether the sample expects its value.
@@ -57,8 +59,19 @@ public struct RuleQualityReport: Sendable {
         public var minimums: QualityMinimums
     }
 
+    /// The rules emitting one value, together: a sample is hit when any of them hits it. Where
+    /// several rules share a value, each rule's recall is its own share; this is the value's.
+    public struct ValueEntry: Sendable {
+        public var value: String
+        /// The rules emitting it, in the order of the rule files.
+        public var ruleIDs: [String]
+        public var figures: RuleQualityFigures
+    }
+
     /// One entry per rule with a label, in the order of the rule files.
     public var entries: [Entry]
+    /// One entry per label value the rules emit, sorted.
+    public var values: [ValueEntry] = []
     public var samples: Int
 
     /// One line per minimum not met or not measurable, naming the rule and the figures.
@@ -71,22 +84,34 @@ public struct RuleQualityReport: Sendable {
 /// `labeler rules test`.
 public enum RuleQuality {
     public static func measure(_ samples: [RuleSample], with set: RuleSet) -> RuleQualityReport {
-        let labeling = set.rules.sorted { $0.location < $1.location }.compactMap { info in info.label.map { (info, $0) }
+        let labeling = set.rules.sorted { $0.location < $1.location }.compactMap { info in
+            info.label.map { (info, $0) }
         }
+        let values = Set(labeling.map(\.1)).sorted()
         var figures = [RuleQualityFigures](repeating: RuleQualityFigures(), count: labeling.count)
+        var valueFigures = [RuleQualityFigures](repeating: RuleQualityFigures(), count: values.count)
         let scratch = RuleScratch()
         for sample in samples {
             let effects = set.evaluate(sample.context, using: scratch)
-            let hits = Set((effects.labels + effects.dryRun).filter { !$0.negate }.map { HitKey($0.ruleID, $0.value) })
+            let emitted = (effects.labels + effects.dryRun).filter { !$0.negate }
+            let hits = Set(emitted.map { HitKey($0.ruleID, $0.value) })
             for (index, (info, value)) in labeling.enumerated() {
                 figures[index].count(
                     hit: hits.contains(HitKey(info.id, value)), expected: sample.expect.contains(value))
+            }
+            let hitValues = Set(emitted.map(\.value))
+            for (index, value) in values.enumerated() {
+                valueFigures[index].count(hit: hitValues.contains(value), expected: sample.expect.contains(value))
             }
         }
         return RuleQualityReport(
             entries: zip(labeling, figures).map { rule, figures in
                 .init(ruleID: rule.0.id, value: rule.1, figures: figures, minimums: rule.0.minimums)
-            }, samples: samples.count)
+            },
+            values: zip(values, valueFigures).map { value, figures in
+                .init(value: value, ruleIDs: labeling.filter { $0.1 == value }.map(\.0.id), figures: figures)
+            },
+            samples: samples.count)
     }
 
     private struct HitKey: Hashable {
