@@ -168,6 +168,7 @@ expect "a global value loads, with a warning" 0 "$bin/labeler" rules check "$tmp
 contains "the global value's warning" "r.yaml:9:12: warning: label '!hide' is a global value"
 expect "rules test on the starter rules" 0 "$bin/labeler" rules test rules
 contains "rules test passes" ' passed, 0 failed$'
+contains "rules test scores the starter rules on their labeled samples" '^[0-9]+ labeled samples$'
 mkdir -p "$tmp/badrules"
 printf 'rules:\n  - id: broken\n    on: [post]\n    match: {regex: "free(crypto"}\n    label: spam\n  - id: Bad-Label\n    match: {keywords: [x]}\n    label: NotALabel\n' > "$tmp/badrules/bad.yaml"
 expect "rules check on broken rules exits 1" 1 "$bin/labeler" rules check "$tmp/badrules"
