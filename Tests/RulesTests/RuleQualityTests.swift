@@ -169,5 +169,10 @@ import Testing
         #expect(try RuleTestSuite.load(directory: folder, required: false).isEmpty)
         #expect(throws: RuleLoadError.self) { try RuleTestSuite.load(directory: folder) }
         #expect(throws: RuleSampleError.self) { try RuleSampleFile.load(paths: [folder + "/tests/none.jsonl"]) }
+        do {
+            _ = try RuleSampleFile.load(paths: [folder + "/tests/none.jsonl"])
+        } catch {
+            #expect(error.problems.map(\.description) == [folder + "/tests/none.jsonl: no such file"])
+        }
     }
 }

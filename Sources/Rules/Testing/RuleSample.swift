@@ -11,13 +11,14 @@ public struct RuleSample: Sendable {
     public var expect: Set<String>
 }
 
-/// A problem in a sample file, as `file:line: message`.
+/// A problem in a sample file, as `file:line: message` (`file: message` for the file as a whole,
+/// one that cannot be read).
 public struct RuleSampleProblem: Hashable, Sendable, CustomStringConvertible {
     public var file: String
-    public var line: Int
+    public var line: Int?
     public var message: String
 
-    public var description: String { "\(file):\(line): \(message)" }
+    public var description: String { line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)" }
 }
 
 /// Sample files that do not load, with every problem found.
@@ -57,7 +58,7 @@ public enum RuleSampleFile {
             do {
                 samples += try parse(RuleSources.readUTF8(path), file: path, problems: &problems)
             } catch {
-                problems.append(RuleSampleProblem(file: path, line: 1, message: error.description))
+                problems.append(RuleSampleProblem(file: path, line: nil, message: error.description))
             }
         }
         guard problems.isEmpty else { throw RuleSampleError(problems: problems) }
