@@ -54,6 +54,8 @@ contains "p256 did:key" '^did:key:zDn'
 
 expect "replay of a synthetic capture with the starter rules" 0 "$bin/labeler" replay "$tmp/c.bin" --rules rules --json
 contains "replay summary keys" '^\{"events":[0-9]+,"commits":[0-9]+,"records":[0-9]+,"labels":[0-9]+,"errors":0,"seconds":[0-9.]+,"events_per_second":[0-9]+'
+expect "replay prints a table without --json" 0 "$bin/labeler" replay "$tmp/c.bin" --rules rules --quiet
+contains "the longest key has room for its value" '^negations_requested +[0-9]+$'
 mkdir -p "$tmp/coffee-rules"
 printf 'rules:\n  - id: coffee\n    on: [post]\n    match: {keywords: [coffee]}\n    label: coffee\n' > "$tmp/coffee-rules/coffee.yaml"
 expect "replay stores signed labels and its cursor in --db" 0 "$bin/labeler" replay "$tmp/c.bin" --rules "$tmp/coffee-rules" --db "$tmp/r.sqlite" --key "$tmp/replay.key" --json
@@ -187,6 +189,7 @@ expect "a global value loads, with a warning" 0 "$bin/labeler" rules check "$tmp
 contains "the global value's warning" "r.yaml:9:12: warning: label '!hide' is a global value"
 expect "rules test on the starter rules" 0 "$bin/labeler" rules test rules
 contains "rules test passes" ' passed, 0 failed$'
+contains "rules test scores the starter rules on their labeled samples" '^[0-9]+ labeled samples$'
 mkdir -p "$tmp/badrules"
 printf 'rules:\n  - id: broken\n    on: [post]\n    match: {regex: "free(crypto"}\n    label: spam\n  - id: Bad-Label\n    match: {keywords: [x]}\n    label: NotALabel\n' > "$tmp/badrules/bad.yaml"
 expect "rules check on broken rules exits 1" 1 "$bin/labeler" rules check "$tmp/badrules"
@@ -194,6 +197,36 @@ contains "regex error points inside the pattern" 'bad.yaml:4:[0-9]+: '
 contains "label error has its position" 'bad.yaml:8:[0-9]+: '
 expect "rules eval shows the rule and the matched text" 0 "$bin/labeler" rules eval --rules rules --text "claim your free-crypto-giveaway now"
 contains "eval names the firing rule" 'crypto-giveaway'
+mkdir -p "$tmp/quality/tests"
+printf 'rules:\n  - id: coffee\n    on: [post]\n    match: {keywords: [coffee]}\n    label: coffee\n    min_precision: 0.9\n    min_recall: 0.5\n' > "$tmp/quality/r.yaml"
+printf '{"record": {"text": "coffee time"}, "expect": ["coffee"]}\n{"record": {"text": "coffee spill"}, "expect": []}\n{"record": {"text": "espresso"}, "expect": ["coffee"]}\n' > "$tmp/quality/tests/s.jsonl"
+expect "rules test fails a rule below its min_precision on labeled samples" 1 "$bin/labeler" rules test "$tmp/quality"
+contains "the failing rule is named with its figures" "^FAIL rule coffee: precision 0.5 is below its min_precision 0.9 \\(1 of its 2 hits expect 'coffee'\\)$"
+sed -i 's/min_precision: 0.9/min_precision: 0.5/' "$tmp/quality/r.yaml"
+expect "rules test passes a rule that meets its minimums" 0 "$bin/labeler" rules test "$tmp/quality" --json
+contains "rules test --json has the rule's figures" '"rules":\{"coffee":\{"value":"coffee","tp":1,"fp":1,"fn":1,"precision":0.5,"recall":0.5,"f1":0.5,"min_precision":0.5,"min_recall":0.5\}\},"values":\{"coffee":\{"rules":\["coffee"\],"tp":1,"fp":1,"fn":1,'
+printf '{"record": {"text": "x"}, "expected": []}\n' > "$tmp/bad.jsonl"
+expect "rules test on a malformed sample file exits 1" 1 "$bin/labeler" rules test "$tmp/quality" --samples "$tmp/bad.jsonl"
+contains "the malformed line is named" "bad.jsonl:1: unknown key 'expected' in a sample"
+mkdir -p "$tmp/canary"
+printf 'rules:\n  - id: canary\n    on: [post]\n    match: {keywords: [coffee]}\n    label: coffee\n    rollout: 0%%\n' > "$tmp/canary/r.yaml"
+expect "rules eval: a rule rolled out to 0% of accounts only logs" 0 "$bin/labeler" rules eval --rules "$tmp/canary" --text "coffee"
+contains "the canary's label is a dry run" 'would label coffee'
+expect "replay with a rule rolled out to 0% of accounts" 0 "$bin/labeler" replay "$tmp/c.bin" --rules "$tmp/canary" --json --quiet
+contains "the canary's hits are all dry runs" '"labels":0,.*"dry_run":[1-9][0-9]*,'
+sed -i 's/rollout: 0%/rollout: 150%/' "$tmp/canary/r.yaml"
+expect "rules check rejects a rollout over 100%" 1 "$bin/labeler" rules check "$tmp/canary"
+contains "the rollout error has its place" "r.yaml:6:14: invalid rollout '150%'"
+mkdir -p "$tmp/coffee-rain-rules"
+printf 'rules:\n  - id: coffee\n    on: [post]\n    match: {keywords: [coffee, rain]}\n    label: coffee\n' > "$tmp/coffee-rain-rules/coffee.yaml"
+expect "rules diff between two rule folders" 0 "$bin/labeler" rules diff "$tmp/c.bin" --from "$tmp/coffee-rules" --to "$tmp/coffee-rain-rules" --json --quiet
+contains "rules diff --json counts, in total and per rule" '^\{"added":[1-9][0-9]*,"removed":0,"unchanged":[1-9][0-9]*,"rules":\{"coffee":\{"added":[1-9][0-9]*,"removed":0,"unchanged":[1-9][0-9]*,"samples":\{"added":\[\{"uri":"at://'
+expect "rules diff prints a table" 0 "$bin/labeler" rules diff "$tmp/c.bin" --from "$tmp/coffee-rules" --to "$tmp/coffee-rain-rules" --quiet
+contains "the table has a total" '^total +\+[1-9][0-9]* +-0 +[1-9][0-9]*$'
+expect "rules diff --from-db compares with the database" 0 "$bin/labeler" rules diff "$tmp/c.bin" --from-db --to "$tmp/coffee-rain-rules" --config "$tmp/labeler.yaml" --json --quiet
+contains "the database's coffee labels are all still there" '^\{"added":[1-9][0-9]*,"removed":0,'
+expect "rules diff with rules that do not load exits 1" 1 "$bin/labeler" rules diff "$tmp/c.bin" --from "$tmp/coffee-rules" --to "$tmp/badrules" --quiet
+contains "one line names the folder" "^Error: $tmp/badrules: the rules do not load \\([0-9]+ problems\\)$"
 
 mkdir -p "$tmp/ops" && cd "$tmp/ops"
 expect "labels stats without a database exits 1" 1 "$OLDPWD/$bin/labeler" labels stats

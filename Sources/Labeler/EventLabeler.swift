@@ -23,6 +23,9 @@ public final class EventLabeler: Sendable {
         public var byRule: [String: Int] = [:]
         /// Failures (match limit, bad data) per rule id.
         public var errorsByRule: [String: Int] = [:]
+        /// Dry-run hits per rule id: rules in `mode: log`, and rules with a `rollout` on the
+        /// accounts it leaves out (what a canary would do if it covered everyone).
+        public var dryRunByRule: [String: Int] = [:]
         /// Labels asked for per value.
         public var byValue: [String: Int] = [:]
         /// The time of the newest event handled, in microseconds, for the lag behind the relay.
@@ -101,9 +104,19 @@ public final class EventLabeler: Sendable {
                 for effect in effects.labels + effects.dryRun { t.byRule[effect.ruleID, default: 0] += 1 }
                 for effect in effects.labels { t.byValue[effect.value, default: 0] += 1 }
                 for failure in effects.failures { t.errorsByRule[failure.ruleID, default: 0] += 1 }
+                for effect in effects.dryRun { t.dryRunByRule[effect.ruleID, default: 0] += 1 }
             }
         }
         for effects in results {
+            for effect in effects.dryRun {
+                logger.debug(
+                    effect.negate ? "would negate" : "would label",
+                    metadata: [
+                        "seq": "\(seq)", "rule": "\(effect.ruleID)", "val": "\(effect.value)",
+                        "uri": "\(effect.subject)",
+                        "evidence": "\(effect.evidence.map { "\($0)" } ?? "")",
+                    ])
+            }
             for failure in effects.failures {
                 logger.warning("rule failed", metadata: ["seq": "\(seq)", "error": "\(failure)"])
             }

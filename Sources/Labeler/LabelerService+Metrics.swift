@@ -107,6 +107,15 @@ extension LabelerService {
             labeler.totals.byRule.sorted { $0.key < $1.key }.map { .init(labels: [$0.key], value: Double($0.value)) }
         }
         registry.counterFamily(
+            "labeler_rule_dry_run_total",
+            help: "Dry-run hits (mode: log, and accounts outside a rule's rollout), by rule; part of the hits.",
+            labelNames: ["rule"]
+        ) {
+            labeler.totals.dryRunByRule.sorted { $0.key < $1.key }.map {
+                .init(labels: [$0.key], value: Double($0.value))
+            }
+        }
+        registry.counterFamily(
             "labeler_rule_errors_total", help: "Rule failures (regex match limit, bad data), by rule.",
             labelNames: ["rule"]
         ) {

@@ -222,7 +222,9 @@ struct ReplayCommand: AsyncParsableCommand {
         if json {
             print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
         } else {
-            for (key, value) in fields { print(key + String(repeating: " ", count: 18 - key.count) + value) }
+            // Values aligned after the longest key (`negations_requested`), so none runs into its value.
+            let width = (fields.map(\.0.count).max() ?? 0) + 2
+            for (key, value) in fields { print(key + String(repeating: " ", count: width - key.count) + value) }
         }
     }
 }

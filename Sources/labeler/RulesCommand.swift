@@ -11,8 +11,9 @@ import Darwin
 struct RulesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rules",
-        abstract: "Validate, test and try out rule files.",
-        subcommands: [Check.self, Test.self, Eval.self, Status.self, Reset.self]
+        abstract:
+            "Validate, test and try out rule files, and see what an edit would change and what budgets hold back.",
+        subcommands: [Check.self, Test.self, Eval.self, Diff.self, Status.self, Reset.self]
     )
 
     struct Check: ParsableCommand {
@@ -44,33 +45,48 @@ struct RulesCommand: ParsableCommand {
 
     struct Test: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the test cases in DIR/tests/*.yaml against the rules in DIR.",
-            discussion:
-                "Prints each failing case with what was expected and what the rules produced; exits 1 on any failure."
+            abstract: "Run the test cases in DIR/tests/*.yaml and score the rules on labeled samples.",
+            discussion: """
+                Prints each failing case with what was expected and what the rules produced. With labeled \
+                samples (DIR/tests/*.jsonl and --samples files: one {"record", "collection", "expect"} \
+                object per line), prints each labeling rule's true and false positives, false negatives, \
+                precision, recall and F1, and fails a rule below its min_precision or min_recall, or whose \
+                minimum cannot be measured. Exits 1 on any failure.
+                """
         )
 
         @Argument(help: "The rules folder (default: the configuration's rules.path).")
         var directory: String?
+        @Option(name: .customLong("samples"), help: "A labeled sample file (JSON Lines); repeat for more.")
+        var sampleFiles: [String] = []
+        @Flag(help: "Print one JSON object: the cases' results and each rule's figures.")
+        var json = false
         @OptionGroup var file: ConfigurationOption
 
         func run() throws {
             let directory = try self.directory ?? file.load().rulesPath
             let set = try loadRules(directory)
+            let samplePaths = RuleSampleFile.paths(in: directory) + sampleFiles
             let cases: [RuleTestCase]
+            let samples: [RuleSample]
             do {
-                cases = try RuleTestSuite.load(directory: directory)
+                cases = try RuleTestSuite.load(directory: directory, required: samplePaths.isEmpty)
             } catch {
                 printErrors(error)
                 throw ExitCode(1)
             }
-            let results = RuleTestRunner.run(cases, with: set)
-            let failed = results.filter { !$0.passed }
-            for result in failed {
-                print("FAIL \(result.testCase.location): \(result.testCase.name)")
-                for line in result.mismatches { print("  " + line) }
+            do {
+                samples = try RuleSampleFile.load(paths: samplePaths)
+            } catch {
+                for problem in error.problems { print(problem) }
+                print("\(error.problems.count) problem\(error.problems.count == 1 ? "" : "s") in the sample files")
+                throw ExitCode(1)
             }
-            print("\(results.count - failed.count) passed, \(failed.count) failed")
-            if !failed.isEmpty { throw ExitCode(1) }
+            let results = RuleTestRunner.run(cases, with: set)
+            let quality = RuleQuality.measure(samples, with: set)
+            let outcome = TestOutcome(results: results, quality: quality)
+            print(json ? outcome.json : outcome.text)
+            if !outcome.passed { throw ExitCode(1) }
         }
     }
 
@@ -167,13 +183,14 @@ struct RulesCommand: ParsableCommand {
         }
 
         private func report(_ effects: Effects, set: RuleSet) {
-            let labels = Dictionary(grouping: effects.labels + effects.dryRun, by: \.ruleID)
+            // A dry run is a rule in `mode: log`, or a rule with a rollout that leaves this account out.
+            let labels = Dictionary(grouping: effects.labels.map { ($0, false) } + effects.dryRun.map { ($0, true) }) {
+                $0.0.ruleID
+            }
             for firing in effects.fired {
                 var line = "fired  \(firing.ruleID)"
-                for label in labels[firing.ruleID] ?? [] {
-                    line +=
-                        set.rule(firing.ruleID)?.mode == .log
-                        ? "  would label \(label.value)" : "  label \(label.value)"
+                for (label, dryRun) in labels[firing.ruleID] ?? [] where !label.negate {
+                    line += dryRun ? "  would label \(label.value)" : "  label \(label.value)"
                     line += " on \(label.subject)"
                     if let expires = label.expires { line += " until \(expires)" }
                 }

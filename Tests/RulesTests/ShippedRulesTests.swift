@@ -27,6 +27,21 @@ import Testing
         }
     }
 
+    /// The labeled samples in `rules/tests/*.jsonl`: no starter rule labels one it should not,
+    /// and every value expected is found by some rule emitting it.
+    @Test func shippedSamplesAreLabeledWithoutAMistake() throws {
+        let samples = try RuleSampleFile.load(paths: RuleSampleFile.paths(in: TestSupport.shippedRules))
+        #expect(samples.count >= 15)
+        let report = RuleQuality.measure(samples, with: set)
+        for entry in report.entries where entry.figures.falsePositives > 0 {
+            Issue.record("\(entry.ruleID) labels \(entry.figures.falsePositives) samples it should not")
+        }
+        for entry in report.values where entry.figures.truePositives + entry.figures.falseNegatives > 0 {
+            #expect(entry.figures.recall == 1, "\(entry.value): \(entry.figures)")
+        }
+        #expect(report.failures.isEmpty)
+    }
+
     /// `rules/labels.yaml` defines exactly the values the starter rules emit, so the set loads
     /// with it (as `labeler rules check rules` does) and declares nothing unused.
     @Test func shippedLabelDefinitionsCoverTheShippedRules() throws {

@@ -14,6 +14,11 @@ public struct RuleInfo: Hashable, Sendable {
     public let threshold: Threshold?
     /// `limits:`, the rule's budget.
     public let limits: RuleLimits?
+    /// `rollout:`: the share of accounts the rule labels for; the others get dry runs. `nil`:
+    /// every account.
+    public let rollout: Rollout?
+    /// `min_precision` and `min_recall`, which `labeler rules test` enforces on labeled samples.
+    public let minimums: QualityMinimums
     /// Where the rule's id is written.
     public let location: SourceLocation
 }

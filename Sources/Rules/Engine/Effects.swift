@@ -139,7 +139,8 @@ public struct Effects: Sendable {
     public var labels: [LabelEffect] = []
     /// Labels to negate.
     public var negations: [LabelEffect] = []
-    /// What rules in `mode: log` would have applied or negated; never emitted.
+    /// What rules in `mode: log`, and rules with a `rollout` for accounts outside it, would have
+    /// applied or negated; never emitted.
     public var dryRun: [LabelEffect] = []
     public var counterBumps: [CounterBump] = []
     public var failures: [RuleFailure] = []

@@ -255,7 +255,11 @@ struct Evaluation {
         guard let value = info.label else { return }
         switch label(info, value: value, negating: true) {
         case .success(let negation):
-            if info.mode == .log { effects.dryRun.append(negation) } else { effects.negations.append(negation) }
+            if info.emits(for: context.did) {
+                effects.negations.append(negation)
+            } else {
+                effects.dryRun.append(negation)
+            }
         case .failure(let failure):
             effects.failures.append(failure)
         }

@@ -7,7 +7,7 @@ extension RuleSet {
     ///
     /// - Creates and updates: a rule fires when its `match` holds, its `unless` does not, and its
     ///   threshold (counting this event) is reached. Firing applies its label (or reports it as a
-    ///   dry run in `mode: log`); an update or identity event on which a rule with
+    ///   dry run in `mode: log`, and for accounts outside its `rollout`); an update or identity event on which a rule with
     ///   `on_no_match: negate` does not match negates its label.
     /// - Deletes: every applicable rule with `on_no_match: negate` negates its label.
     /// - A create or update without a decoded record has nothing to read and gives no effects.
@@ -117,7 +117,7 @@ extension RuleSet {
             evidence: evidence)
         switch made {
         case .success(let label):
-            if info.mode == .log { effects.dryRun.append(label) } else { effects.labels.append(label) }
+            if info.emits(for: context.did) { effects.labels.append(label) } else { effects.dryRun.append(label) }
         case .failure(let failure):
             effects.failures.append(failure)
         }

@@ -5,10 +5,11 @@ import Yams
 /// durations and missing list files. Problems that span files (ids, references, regexes, keywords)
 /// are the compiler's.
 struct RuleFileParser {
-    static let ruleKeys = [
-        "id", "description", "on", "match", "unless", "label", "subject", "expires_in", "mode", "on_no_match",
-        "threshold", "limits",
-    ]
+    static let ruleKeys =
+        [
+            "id", "description", "on", "match", "unless", "label", "subject", "expires_in", "mode", "on_no_match",
+            "threshold", "limits",
+        ] + impactKeys
     static let conditionHeads = ["any", "all", "not", "rule", "langs", "regex", "keywords"]
     static let regexKeys = ["regex", "case_insensitive", "in"]
     static let keywordKeys = ["keywords", "mode", "leet", "squeeze", "in"]
@@ -143,12 +144,14 @@ struct RuleFileParser {
         // A rule with problems is still returned (unless it has no id), so that references to it
         // and its regexes and keywords are checked too; the set will not load anyway.
         guard !id.isEmpty else { return nil }
-        return RuleDefinition(
+        var rule = RuleDefinition(
             id: id, idLocation: idLocation, description: description, kinds: kinds, match: match ?? .any([]),
             unless: unless,
             label: label, labelLocation: labelLocation, subject: subject, expiresIn: expiresIn, mode: mode,
             negateOnNoMatch: negate,
             threshold: threshold, limits: limits, directory: directory)
+        readImpact(entries, into: &rule)
+        return rule
     }
 
     static func isValidID(_ id: String) -> Bool {

@@ -227,7 +227,9 @@ enum RuleSetCompiler {
                     id: definition.id, description: definition.description, kinds: definition.kinds,
                     label: definition.label, subject: definition.subject, expiresIn: definition.expiresIn,
                     mode: definition.mode, negateOnNoMatch: definition.negateOnNoMatch,
-                    threshold: definition.threshold, limits: definition.limits, location: definition.idLocation))
+                    threshold: definition.threshold, limits: definition.limits, rollout: definition.rollout,
+                    minimums: definition.minimums,
+                    location: definition.idLocation))
             let resolve: (String) -> Int? = { id in index[id].flatMap { positions[$0] } }
             ruleScanFields = Array(repeating: FieldSet(), count: RecordKind.slotCount)
             let condition = compile(definition.match, kinds: definition.kinds, resolve: resolve)

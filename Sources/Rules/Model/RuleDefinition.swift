@@ -17,6 +17,10 @@ struct RuleDefinition {
     var negateOnNoMatch: Bool
     var threshold: Threshold?
     var limits: RuleLimits?
+    /// `rollout:`; `nil` for every account.
+    var rollout: Rollout? = nil
+    /// `min_precision` and `min_recall`.
+    var minimums = QualityMinimums()
     /// The directory of the file the rule is in, for resolving list files.
     var directory: String
 }

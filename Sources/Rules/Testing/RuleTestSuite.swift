@@ -31,13 +31,17 @@ public enum RuleTestSuite {
     ]
 
     /// Every case of every `*.yaml` file in `directory/tests`.
+    /// - Parameter required: whether having no test file (or no `tests` folder) is a problem; it is
+    ///   not when there are labeled samples to run instead.
     /// - Throws: ``RuleLoadError`` with every problem in the test files.
-    public static func load(directory: String) throws(RuleLoadError) -> [RuleTestCase] {
+    public static func load(directory: String, required: Bool = true) throws(RuleLoadError) -> [RuleTestCase] {
         let root = directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
         let folder = root + "/tests"
         let paths: [String]
         do {
             paths = try RuleSources.yamlFiles(under: folder)
+        } catch ListFileError.notFound where !required {
+            return []
         } catch {
             throw RuleLoadError(diagnostics: [
                 RuleDiagnostic(
@@ -53,7 +57,7 @@ public enum RuleTestSuite {
                 diagnostics.append(RuleDiagnostic(SourceLocation(file: path, line: 1, column: 1), error.description))
             }
         }
-        if files.isEmpty, diagnostics.isEmpty {
+        if files.isEmpty, diagnostics.isEmpty, required {
             diagnostics.append(
                 RuleDiagnostic(SourceLocation(file: folder, line: 1, column: 1), "no test files (*.yaml)"))
         }
