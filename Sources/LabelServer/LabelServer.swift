@@ -130,7 +130,12 @@ public final class LabelServer: Service, Sendable {
             }
         }
 
+        // Every HTTP route's request count and duration histogram (`http_server_request_duration`
+        // by route, method and status): queryLabels and createReport latency among them.
+        MetricsBackend.start()
+        XRPCTimers.register()
         let router = Router(context: ServerRequestContext.self)
+        router.add(middleware: MetricsMiddleware())
         HTTPRoutes(
             store: store, signer: signer, broadcaster: broadcaster, submit: submit,
             adminToken: AdminToken(configuration.adminToken), health: health, metrics: metrics, reports: reports

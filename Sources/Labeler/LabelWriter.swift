@@ -2,6 +2,7 @@ import ATCrypto
 import ATProto
 import LabelStore
 import Logging
+import Metrics
 import Synchronization
 
 /// The only code that commits labels, and everything that goes with them: their history,
@@ -165,6 +166,13 @@ public final class LabelWriter: Sendable {
     private let checkpoints = Mutex<[Checkpoint]>([])
     /// The id of the newest submission committed.
     private let committedID = Mutex<Int64>(0)
+    /// How long each transaction took to commit, as a histogram (`/metrics`, once the service
+    /// has set swift-metrics' backend; nowhere otherwise).
+    private let commitTimer = Metrics.Timer(label: "labeler_writer_commit_duration_seconds")
+    /// For each label a rule applied from a stream event: from the event's own time (the
+    /// relay's stamp) to its commit. What a subscriber waits for a label, the relay's lag
+    /// included.
+    private let eventToLabelTimer = Metrics.Timer(label: "labeler_event_to_label_seconds")
 
     /// - Parameters:
     ///   - eventSource: the name of the stream whose seqs the changes carry, so that events
@@ -658,7 +666,10 @@ public final class LabelWriter: Sendable {
         do { outcome = .success(try await store.commit(prepared.transaction)) } catch { outcome = .failure(error) }
         switch outcome {
         case .success(let rows):
-            deliver(rows, of: prepared, commitSeconds: Self.seconds(clock.now - started))
+            let took = clock.now - started
+            commitTimer.record(duration: took)
+            recordEventToLabel(prepared.transaction.steps)
+            deliver(rows, of: prepared, commitSeconds: Self.seconds(took))
             return nil
         case .failure(let error):
             if error.isStalePlan { counters.withLock { $0.stalePlans += 1 } }
@@ -706,6 +717,15 @@ public final class LabelWriter: Sendable {
         }
         answer(prepared.batch, steps: steps, written: written)
         if let last = written.last?.seq { commitsContinuation.yield(last) }
+    }
+
+    /// Records each written label's time since its stream event.
+    private func recordEventToLabel(_ steps: [LabelStep]) {
+        let now = Datetime.now().unixMicros
+        for step in steps where step.label != nil && step.change.eventSeq != nil {
+            guard let time = step.change.eventTime else { continue }
+            eventToLabelTimer.recordMicroseconds(max(0, now - time))
+        }
     }
 
     /// Hands each submitter of `batch` what became of its changes. The planner makes one step per

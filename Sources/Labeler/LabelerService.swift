@@ -50,6 +50,9 @@ public final class LabelerService: Sendable {
     public init(configuration: LabelerConfiguration, environment: [String: String], logger: Logger) throws(StartError) {
         self.configuration = configuration
         self.logger = logger
+        // Before anything makes a swift-metrics Timer (the writer's): one made earlier would
+        // record nowhere.
+        MetricsBackend.start()
         let assembly = LabelerAssembly(configuration: configuration, environment: environment)
         let ruleSet: RuleSet
         do {

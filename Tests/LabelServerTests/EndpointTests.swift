@@ -153,4 +153,31 @@ import Testing
             #expect(text.contains(#"labeler_test_total{kind="a\"b"} 7"#))
         }
     }
+
+    /// Each XRPC method's answers are timed into a histogram of its own (one route serves them
+    /// all), and the HTTP middleware's per-route histogram is there too.
+    @Test func xrpcLatencyIsAHistogramPerMethod() async throws {
+        try await Harness.with { h in
+            func count(_ method: String) throws -> Double {
+                let text = MetricsBackend.render()
+                let prefix = #"labeler_xrpc_request_duration_seconds_count{method=""# + method + #""} "#
+                let line = text.split(separator: "\n").first { $0.hasPrefix(prefix) }
+                return try #require(line.flatMap { Double($0.dropFirst(prefix.count)) }, "no \(prefix) in \(text)")
+            }
+            // The metrics backend is one per process: other tests' requests count too.
+            let before = try count("com.atproto.label.queryLabels")
+            let unknownBefore = try count("other")
+            _ = try await h.request("/xrpc/com.atproto.label.queryLabels?uriPatterns=*")
+            _ = try await h.request("/xrpc/com.example.nothing")
+            #expect(try count("com.atproto.label.queryLabels") >= before + 1)
+            #expect(try count("other") >= unknownBefore + 1)
+            let text = try await h.request("/metrics").text
+            #expect(text.contains("# TYPE labeler_xrpc_request_duration_seconds histogram"))
+            #expect(
+                text.contains(
+                    #"labeler_xrpc_request_duration_seconds_bucket{method="com.atproto.moderation.createReport",le="0.0005"}"#
+                ))
+            #expect(text.contains("# TYPE http_server_request_duration histogram"))
+        }
+    }
 }

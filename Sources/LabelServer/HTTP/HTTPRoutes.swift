@@ -25,15 +25,17 @@ struct HTTPRoutes: Sendable {
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: MetricsRegistry.contentType],
-                body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+                body: .init(byteBuffer: ByteBuffer(string: metrics.render() + MetricsBackend.render())))
         }
         // XRPC methods are dispatched here by NSID, so that a known method asked with the wrong
         // HTTP method and an unknown method each get their XRPC error.
         for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] {
             router.on("/xrpc/**", method: method) { request, context in
-                await JSONResponse.respond(context) {
-                    try await dispatch(
-                        request, context: context, nsid: String(request.uri.path.dropFirst("/xrpc/".count)))
+                let nsid = String(request.uri.path.dropFirst("/xrpc/".count))
+                let started = ContinuousClock.now
+                defer { XRPCTimers.timer(for: nsid).record(duration: ContinuousClock.now - started) }
+                return await JSONResponse.respond(context) {
+                    try await dispatch(request, context: context, nsid: nsid)
                 }
             }
         }
