@@ -39,6 +39,8 @@ public struct LabelTransaction: Sendable {
     public var budgets: BudgetLedger?
     /// The stream the steps' `eventSeq`s belong to, stored with queued changes.
     public var eventSource: CursorName?
+    /// Accounts that became inactive or active again, in event order.
+    public var accountStatuses: [AccountStatusChange] = []
 
     public init(
         src: String, time: Datetime, keyID: Int64, epoch: Int64, steps: [LabelStep] = [],
@@ -183,6 +185,7 @@ extension LabelStore {
                 arguments: [source.rawValue])
         }
         if let budgets = transaction.budgets { try store(budgets, db: db) }
+        for change in transaction.accountStatuses { try store(change, at: time, db: db) }
         var written: [StoredLabel] = []
         // Rows are written through prepared statements kept for the connection: the records'
         // generic `insert` builds its arguments through a persistence container and costs several

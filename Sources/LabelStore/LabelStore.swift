@@ -317,6 +317,19 @@ public final class LabelStore: Sendable {
                     CREATE INDEX label_queue_key ON label_queue (uri, cid, val);
                     """)
         }
+        migrator.registerMigration("v14 account status") { db in
+            // Accounts that `#account` events said are inactive (taken down, suspended, deleted,
+            // deactivated), stored with the cursor that passes the event, so verification keeps
+            // refusing their commits after a restart.
+            try db.execute(
+                sql: """
+                    CREATE TABLE account_status (
+                        did TEXT PRIMARY KEY,
+                        status TEXT NOT NULL,
+                        updated_at TEXT NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 

@@ -75,6 +75,11 @@ public final class EventLabeler: Sendable {
         if let identity, case .identity(let change) = event {
             await identity.invalidate(change.did, handle: change.handle.flatMap { try? Handle($0) })
         }
+        // An account gone inactive (or back) is stored with the cursor that passes its event, so
+        // verification still knows after a restart.
+        if let writer, case .account(let account) = event, let change = VerificationGate.statusChange(account) {
+            try await writer.enqueue([], accountStatuses: [change])
+        }
         // The newest event's time (for the lag behind the relay), read from every 64th event:
         // parsing a datetime for each would cost more than the rest of an unlabeled event.
         var time: Int64? = nil

@@ -95,9 +95,11 @@ public final class LabelWriter: Sendable {
         let restartsSource: Bool
         /// Who waits for the rows (nil: queued by a worker, nobody waits).
         let continuation: CheckedContinuation<Submitted, any Error>?
+        /// Accounts that became inactive or active again (`#account` events).
+        var accountStatuses: [AccountStatusChange] = []
 
         /// How much of the queue it takes up.
-        var size: Int { max(1, changes.count + thresholdHits.count) }
+        var size: Int { max(1, changes.count + thresholdHits.count + accountStatuses.count) }
     }
 
     struct State {
@@ -236,8 +238,8 @@ public final class LabelWriter: Sendable {
 
     /// Adds a submission to the queue and wakes the run loop; false when the writer has stopped.
     private func append(
-        _ changes: [LabelChange], thresholdHits: [ThresholdHit], restartsSource: Bool,
-        continuation: CheckedContinuation<Submitted, any Error>?
+        _ changes: [LabelChange], thresholdHits: [ThresholdHit], accountStatuses: [AccountStatusChange] = [],
+        restartsSource: Bool, continuation: CheckedContinuation<Submitted, any Error>?
     ) -> Bool {
         let (stopped, waiter) = state.withLock { s -> (Bool, CheckedContinuation<Void, Never>?) in
             if s.stopped { return (true, nil) }
@@ -245,7 +247,7 @@ public final class LabelWriter: Sendable {
             s.lastID += 1
             let pending = Pending(
                 id: s.lastID, changes: changes, thresholdHits: thresholdHits, restartsSource: restartsSource,
-                continuation: continuation)
+                continuation: continuation, accountStatuses: accountStatuses)
             s.pending.append(pending)
             s.queued += pending.size
             defer { s.waiter = nil }
@@ -258,8 +260,13 @@ public final class LabelWriter: Sendable {
     /// Queues `changes` and `thresholdHits` for the next transaction without waiting for it;
     /// waits only while the queue holds `maxQueued` changes or more. The pipeline's workers use
     /// this: see the type's comment for why the cursor stays safe.
-    public func enqueue(_ changes: [LabelChange], thresholdHits: [ThresholdHit] = []) async throws {
-        guard !changes.isEmpty || !thresholdHits.isEmpty else { return }
+    ///
+    /// `accountStatuses` (accounts an `#account` event made inactive or active again) are stored
+    /// the same way, with the cursor that passes their events.
+    public func enqueue(
+        _ changes: [LabelChange], thresholdHits: [ThresholdHit] = [], accountStatuses: [AccountStatusChange] = []
+    ) async throws {
+        guard !changes.isEmpty || !thresholdHits.isEmpty || !accountStatuses.isEmpty else { return }
         while true {
             let full = state.withLock { s in !s.stopped && s.queued >= configuration.maxQueued }
             if !full { break }
@@ -272,7 +279,12 @@ public final class LabelWriter: Sendable {
                 if !wait { continuation.resume() }
             }
         }
-        if !append(changes, thresholdHits: thresholdHits, restartsSource: false, continuation: nil) { throw Stopped() }
+        if !append(
+            changes, thresholdHits: thresholdHits, accountStatuses: accountStatuses, restartsSource: false,
+            continuation: nil)
+        {
+            throw Stopped()
+        }
     }
 
     /// Counters so far.
@@ -579,6 +591,7 @@ public final class LabelWriter: Sendable {
     ) async throws -> Prepared? {
         let changes = batch.count == 1 ? batch[0].changes : batch.flatMap(\.changes)
         let hits = batch.count == 1 ? batch[0].thresholdHits : batch.flatMap(\.thresholdHits)
+        let statuses = batch.flatMap(\.accountStatuses)
         let restart = batch.contains(where: \.restartsSource)
         if restart && eventSource == nil {
             throw LabelStore.Error(description: "a source restart with no source named")
@@ -617,7 +630,7 @@ public final class LabelWriter: Sendable {
         var steps = LabelPlanner.plan(
             changes, current: snapshot.current, src: src, now: now, eventSource: eventSource, budgets: &budgets,
             global: global, queueFirst: global != nil && depth > drained.count, queuedKeys: &queuedKeys)
-        if skipIfNoChange && hits.isEmpty && !restart && drained.isEmpty && !budgets.hasChanges
+        if skipIfNoChange && hits.isEmpty && statuses.isEmpty && !restart && drained.isEmpty && !budgets.hasChanges
             && !steps.contains(where: { $0.writes || $0.withheld })
         {
             answer(batch, steps: steps, written: [])
@@ -627,10 +640,11 @@ public final class LabelWriter: Sendable {
         let clock = ContinuousClock()
         let signing = clock.now
         try await sign(&steps)
-        let transaction = LabelTransaction(
+        var transaction = LabelTransaction(
             src: src, time: now, keyID: keyID, epoch: snapshot.epoch, steps: steps, thresholdHits: hits, cursor: cursor,
             restartedSource: restart ? eventSource : nil, budgets: budgets.hasChanges ? budgets : nil,
             eventSource: eventSource)
+        transaction.accountStatuses = statuses
         // Only this batch's own changes: the one before it is committed by the time the next
         // batch reads its snapshot.
         var after: [LabelKey: CurrentLabel] = [:]

@@ -43,14 +43,26 @@ public struct LabelerAssembly: Sendable {
     }
 
     /// The gate `source.verify` asks for, checking keys through `resolver`; nil when it is `off`.
-    public func verificationGate(resolver: IdentityResolver, logger: Logger) -> VerificationGate? {
+    ///
+    /// With `store`, the gate starts knowing the accounts its earlier runs heard were inactive
+    /// (within the last 30 days).
+    public func verificationGate(
+        resolver: IdentityResolver, logger: Logger, store: LabelStore? = nil
+    ) throws(Failure) -> VerificationGate? {
         guard configuration.sourceVerify != .off else { return nil }
         let verifier = CommitVerifier(
             resolver: resolver,
             configuration: .init(
                 lookupsInFlight: configuration.identityLookupsInFlight,
                 failureBackoff: configuration.identityFailureBackoff))
-        return VerificationGate(mode: configuration.sourceVerify, verifier: verifier, logger: logger)
+        let gate = VerificationGate(mode: configuration.sourceVerify, verifier: verifier, logger: logger)
+        if let store {
+            let since = Datetime(unixMicros: Datetime.now().unixMicros - 30 * 86_400 * 1_000_000)
+            do { gate.restore(inactive: try store.inactiveAccounts(since: since)) } catch {
+                throw Failure(error.description)
+            }
+        }
+        return gate
     }
 
     /// The labeler's DID (`did`), which going live needs.

@@ -133,13 +133,17 @@ public final class LabelerService: Sendable {
         // The pipeline, the writer that stores its cursor with the labels, and the rules that
         // hand labels to the writer; the pipeline is given the handler and the writer's
         // `cursorAdvanced` when it runs, so nothing here refers back.
+        let gate: VerificationGate?
+        do { gate = try assembly.verificationGate(resolver: identity, logger: logger, store: store) } catch {
+            throw StartError(description: error.description)
+        }
         let pipeline = IngestPipeline(
             source: source, store: store,
             configuration: .init(
                 scheduler: .init(
                     concurrency: configuration.concurrency, queueLimit: configuration.queue,
                     perKeyBacklogLimit: configuration.perKeyQueue),
-                verification: assembly.verificationGate(resolver: identity, logger: logger)),
+                verification: gate),
             logger: logger)
         self.pipeline = pipeline
         do {

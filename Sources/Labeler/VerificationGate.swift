@@ -1,5 +1,6 @@
 import ATProto
 import Identity
+import LabelStore
 import Logging
 import Synchronization
 
@@ -60,17 +61,37 @@ public final class VerificationGate: Sendable {
 
     public var counts: Counts { tally.withLock { $0 } }
 
+    /// What an `#account` event changes for verification, to store: the account became
+    /// inactive (with its status), or active again; nil for a status about a hop
+    /// (`throttled`, `desynchronized`), which changes nothing.
+    public static func statusChange(_ account: AccountEvent) -> AccountStatusChange? {
+        let status = account.status ?? ""
+        if !account.active && inactiveStatuses.contains(status) {
+            return AccountStatusChange(did: account.did.rawValue, status: status)
+        }
+        return account.active ? AccountStatusChange(did: account.did.rawValue, status: nil) : nil
+    }
+
+    /// Takes back what the store says about inactive accounts (after a restart: their events
+    /// were handled, and the cursor passed them, before it).
+    public func restore(inactive accounts: [(did: String, status: String)]) {
+        inactive.withLock { cache in
+            for account in accounts { cache.insert(account.status, for: account.did, at: .now) }
+        }
+    }
+
     /// Checks one event; returns why it is rejected (only in `enforce`), or nil when it goes on
     /// to the rules.
     public func check(seq: Int64, _ event: RepoEvent) async -> CommitVerificationError? {
         switch event {
         case .account(let account):
-            let status = account.status ?? ""
-            inactive.withLock { accounts in
-                if !account.active && Self.inactiveStatuses.contains(status) {
-                    accounts.insert(status, for: account.did.rawValue, at: .now)
-                } else if account.active {
-                    accounts.remove(account.did.rawValue)
+            if let change = Self.statusChange(account) {
+                inactive.withLock { accounts in
+                    if let status = change.status {
+                        accounts.insert(status, for: change.did, at: .now)
+                    } else {
+                        accounts.remove(change.did)
+                    }
                 }
             }
             return nil

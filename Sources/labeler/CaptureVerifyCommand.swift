@@ -43,7 +43,11 @@ struct CaptureVerifyCommand: AsyncParsableCommand {
         let assembly = LabelerAssembly(configuration: settings, environment: [:])
         let resolver: IdentityResolver
         do { resolver = try assembly.identityResolver() } catch { throw CommandFailure(error.description) }
-        guard let gate = assembly.verificationGate(resolver: resolver, logger: logger) else {
+        let made: VerificationGate?
+        do { made = try assembly.verificationGate(resolver: resolver, logger: logger) } catch {
+            throw CommandFailure(error.description)
+        }
+        guard let gate = made else {
             throw CommandFailure("verification is off")
         }
         // Records are not decoded: no rule reads them here.

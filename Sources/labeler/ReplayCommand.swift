@@ -128,7 +128,12 @@ struct ReplayCommand: AsyncParsableCommand {
         if identity.sourceVerify != .off {
             do { resolver = try verifying.identityResolver() } catch { throw CommandFailure(error.description) }
         }
-        let gate = resolver.flatMap { verifying.verificationGate(resolver: $0, logger: logger) }
+        var gate: VerificationGate? = nil
+        if let resolver {
+            do { gate = try verifying.verificationGate(resolver: resolver, logger: logger, store: store) } catch {
+                throw CommandFailure(error.description)
+            }
+        }
         let pipeline = IngestPipeline(
             source: source, store: store, configuration: .init(scheduler: scheduler, verification: gate),
             logger: logger)

@@ -3,6 +3,8 @@ import ATProto
 import Firehose
 import Foundation
 import Identity
+import LabelStore
+import Rules
 import Synchronization
 import SyntheticFirehose
 import TestNetwork
@@ -150,6 +152,61 @@ import Testing
         #expect(run.handled == [1, 7])
         #expect(run.gate.counts.failed == ["inactive_account": 2])
         #expect(run.summary.rejected == 2)
+        await network.stop()
+    }
+
+    /// An account's inactive status is stored with the cursor that passes its `#account` event:
+    /// after a restart (a new gate, from the assembly, over the same database) its commits are
+    /// still refused, until an event says it is active again.
+    @Test func anInactiveAccountStaysInactiveAcrossARestart() async throws {
+        var alice = Account("restarting", .secp256k1)
+        let (network, resolver) = try await Self.network([alice])
+        let store = try LabelStore(path: temporaryPath("labels.sqlite"))
+        var configuration = LabelerConfiguration()
+        configuration.sourceVerify = .enforce
+        let assembly = LabelerAssembly(configuration: configuration, environment: [:])
+
+        func run(_ messages: [[UInt8]]) async throws -> (handled: [Int64], rejected: Int) {
+            let gate = try #require(
+                try assembly.verificationGate(resolver: resolver, logger: quietLogger(), store: store))
+            let source = CaptureSource(paths: [try Self.capture(messages)])
+            let writer = try LabelWriter(
+                store: store, src: "did:plc:labeler", key: .generate(.secp256k1), logger: quietLogger(),
+                eventSource: source.cursorName)
+            let labeler = EventLabeler(
+                evaluator: RuleEvaluator(holder: RuleSetHolder(.empty)), writer: writer, logger: quietLogger())
+            let pipeline = IngestPipeline(
+                source: source, store: store, configuration: .init(verification: gate), logger: quietLogger())
+            let handled = Mutex<[Int64]>([])
+            let writing = Task { await writer.run() }
+            let summary = try await pipeline.run(
+                handler: { seq, event in
+                    if case .commit = event { handled.withLock { $0.append(seq) } }
+                    try await labeler.handle(seq: seq, event: event)
+                },
+                cursorAdvanced: { writer.cursorAdvanced(to: $0) }, restartSource: { try await writer.restartSource() })
+            writing.cancel()
+            await writing.value
+            return (handled.withLock { $0.sorted() }, summary.rejected)
+        }
+
+        let first = try await run([
+            try alice.commit(1, "one"), Self.account(2, alice.did, active: false, status: "suspended"),
+        ])
+        #expect(first.handled == [1])
+        #expect(try store.inactiveAccounts(since: Datetime(unixMicros: 0)).map(\.did) == [alice.did])
+        // The same database, a new process: the capture goes on after the stored cursor.
+        let commitAfter = try alice.commit(3, "two")
+        let second = try await run([
+            try alice.commit(1, "one"), Self.account(2, alice.did, active: false, status: "suspended"), commitAfter,
+        ])
+        #expect(second.handled.isEmpty && second.rejected == 1)
+        let third = try await run([
+            try alice.commit(1, "one"), Self.account(2, alice.did, active: false, status: "suspended"), commitAfter,
+            Self.account(4, alice.did, active: true), try alice.commit(5, "three"),
+        ])
+        #expect(third.handled == [5])
+        #expect(try store.inactiveAccounts(since: Datetime(unixMicros: 0)).isEmpty)
         await network.stop()
     }
 
