@@ -54,6 +54,9 @@ public final class CommitVerifier: Sendable {
     private let limiter: AsyncLimiter
     private let backoffs: Mutex<ExpiringCache<DID, Backoff>>
     private let counts = Mutex(LookupCounts())
+    /// Keys parsed from documents, by their text (`type multibase`): decoding base58 and the
+    /// curve point again for each commit would cost as much as a sixth of the check.
+    private let parsedKeys = Mutex<[String: PublicKey]>([:])
 
     public init(resolver: IdentityResolver, configuration: Configuration = .init()) {
         self.resolver = resolver
@@ -86,6 +89,22 @@ public final class CommitVerifier: Sendable {
     }
 
     /// The account's `#atproto` key, within the lookup bound and the DID's backoff.
+    /// `document`'s key `#fragment`, parsed once per distinct key text. Bounded: past 100 000
+    /// keys it starts again (a lookup then parses once more).
+    func parsedKey(_ fragment: String, of document: DIDDocument) throws(IdentityError) -> PublicKey {
+        guard let method = document.verificationMethod(fragment), let text = method.publicKeyMultibase else {
+            return try document.key(fragment)
+        }
+        let name = method.type + " " + text
+        if let key = parsedKeys.withLock({ $0[name] }) { return key }
+        let key = try document.key(fragment)
+        parsedKeys.withLock { keys in
+            if keys.count >= 100_000 { keys.removeAll(keepingCapacity: true) }
+            keys[name] = key
+        }
+        return key
+    }
+
     func key(of did: DID, fresh: Bool) async throws(CommitVerificationError) -> PublicKey {
         let now = ContinuousClock.now
         if let backoff = backoffs.withLock({ $0.value(for: did, at: now) }), now < backoff.until {
@@ -97,7 +116,7 @@ public final class CommitVerifier: Sendable {
         do {
             // A cached document needs no place among the lookups in flight.
             if !fresh, let document = await resolver.cachedDocument(for: did) {
-                let key = try document.key("atproto")
+                let key = try parsedKey("atproto", of: document)
                 counts.withLock {
                     $0.lookups += 1
                     $0.seconds += (ContinuousClock.now - start).inSeconds

@@ -116,6 +116,58 @@ import Testing
         for i in kept { #expect(try loaded.value(for: keys[i]) == cid(i)) }
     }
 
+    /// Nodes are written straight to bytes: exactly what encoding the same `CBORValue` gives,
+    /// for short and long keys, shared prefixes, links and nulls.
+    @Test(arguments: 0..<6)
+    func theDirectNodeWriterMatchesTheValueEncoder(seed: UInt64) throws {
+        var rng = SplitMix64(seed: 100 + seed)
+        var tree = MerkleSearchTree()
+        for i in 0..<(50 + Int(rng.next() % 400)) {
+            let length = Int(rng.next() % 3 == 0 ? 20 + rng.next() % 300 : rng.next() % 12)
+            let tail = String(repeating: "x", count: length)
+            try tree.insert(Array("app.bsky.feed.post/\(rng.next() % 100_000)\(tail)-\(i)".utf8), value: Self.leaf)
+        }
+        var checked = 0
+        func visit(_ subtree: MerkleSearchTree.Subtree) {
+            guard case .node(let node) = subtree else { return }
+            #expect(node.encoded(childCID: \.cid) == node.encodedThroughValues(childCID: \.cid))
+            checked += 1
+            for child in node.subtrees { if let child { visit(child) } }
+        }
+        visit(tree.root)
+        #expect(checked > 5)
+    }
+
+    /// A loaded tree keeps the CIDs of the nodes it did not change, and computes the others: after
+    /// any change it has the root a tree built from scratch with the same keys has.
+    @Test(arguments: 0..<6)
+    func aLoadedTreeChangedHasTheRootOfOneBuiltFromScratch(seed: UInt64) throws {
+        var rng = SplitMix64(seed: 200 + seed)
+        let keys = (0..<(20 + Int(rng.next() % 300))).map { Array("app.bsky.feed.post/\($0 * 7919 % 100_003)".utf8) }
+        let built = try keys.reduce(into: MerkleSearchTree()) { tree, key in try tree.insert(key, value: Self.leaf) }
+        let blocks = Dictionary(built.blocks().map { ($0.cid, $0.bytes) }, uniquingKeysWith: { a, _ in a })
+        var loaded = try MerkleSearchTree(root: built.rootCID, block: { blocks[$0]?[...] })
+        #expect(loaded.rootCID == built.rootCID)
+        var expected = built
+        for step in 0..<20 {
+            if rng.next() % 2 == 0 {
+                let key = Array("app.bsky.feed.post/new-\(seed)-\(step)".utf8)
+                try loaded.insert(key, value: Self.leaf)
+                try expected.insert(key, value: Self.leaf)
+            } else {
+                let key = keys[Int(rng.next() % UInt64(keys.count))]
+                let a = try loaded.remove(key)
+                let b = try expected.remove(key)
+                #expect(a == b)
+            }
+            // A tree built from scratch has no loaded CIDs: every node is encoded.
+            #expect(loaded.rootCID == expected.rootCID)
+        }
+        // Removing a key that is not there changes nothing.
+        #expect(try loaded.remove(Array("app.bsky.feed.post/absent".utf8)) == nil)
+        #expect(loaded.rootCID == expected.rootCID)
+    }
+
     @Test func absentNodesStopOperationsThatNeedThem() throws {
         var full = MerkleSearchTree()
         for i in 0..<200 { try full.insert(Array("app.bsky.feed.like/\(i)".utf8), value: Self.leaf) }

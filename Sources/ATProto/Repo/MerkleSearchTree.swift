@@ -32,11 +32,16 @@ public struct MerkleSearchTree: Sendable {
         public var height: Int
         public var leaves: [Leaf]
         public var subtrees: [Subtree?]
+        /// The CID of the block the node was loaded from, while the node is as loaded; nil once
+        /// it changed (and for nodes made here). A proof changes a few nodes of the many a frame
+        /// carries: the others keep their CIDs instead of being encoded and hashed again.
+        var loadedCID: CID?
 
-        init(height: Int, leaves: [Leaf] = [], subtrees: [Subtree?] = [nil]) {
+        init(height: Int, leaves: [Leaf] = [], subtrees: [Subtree?] = [nil], loadedCID: CID? = nil) {
             self.height = height
             self.leaves = leaves
             self.subtrees = subtrees
+            self.loadedCID = loadedCID
         }
 
         /// No leaves and no subtree: a node that must not exist (except as an empty tree's root).
@@ -192,7 +197,7 @@ extension MerkleSearchTree.Subtree {
     public var cid: CID {
         switch self {
         case .absent(let cid): cid
-        case .node(let node): CID.compute(for: node.encoded(childCID: \.cid))
+        case .node(let node): node.loadedCID ?? CID.compute(for: node.encoded(childCID: \.cid))
         }
     }
 }
@@ -216,6 +221,7 @@ extension MerkleSearchTree.Node {
 
     /// Inserts below or at this node's layer (`height <= self.height`).
     mutating func insert(_ key: [UInt8], value: CID, height: Int) throws(MSTError) -> CID? {
+        loadedCID = nil
         let (index, found) = position(of: key)
         if height == self.height {
             if found {
@@ -245,6 +251,7 @@ extension MerkleSearchTree.Node {
     /// Removes a key at or below this node's layer; nil when it is not there.
     mutating func remove(_ key: [UInt8], height: Int) throws(MSTError) -> CID? {
         if height > self.height { return nil }
+        loadedCID = nil
         let (index, found) = position(of: key)
         if height == self.height {
             guard found else { return nil }
@@ -298,7 +305,55 @@ extension MerkleSearchTree.Node {
 
     /// The node's block: `{e: [{k, p, t, v}], l}`, each key stored as the bytes it does not
     /// share with the previous key (`p` counts the shared ones).
+    ///
+    /// Written straight to bytes, in the canonical DAG-CBOR that ``CBOREncoder`` would give for
+    /// the same value (every map key one byte long, so in plain byte order: `e` `l`, `k` `p` `t`
+    /// `v`): a proof encodes every node it changed, and building `CBORValue` trees for them cost
+    /// more than the hashing.
     func encoded(childCID: (MerkleSearchTree.Subtree) -> CID) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(16 + leaves.count * 96)
+        var scratch: [UInt8] = []
+        scratch.reserveCapacity(40)
+        func appendLink(_ cid: CID) {
+            out.append(contentsOf: [0xd8, 0x2a])  // tag 42
+            scratch.removeAll(keepingCapacity: true)
+            scratch.append(0x00)  // the multibase identity prefix DAG-CBOR links carry
+            cid.appendBytes(to: &scratch)
+            CBOREncoder.appendHead(2, UInt64(scratch.count), to: &out)
+            out.append(contentsOf: scratch)
+        }
+        func appendLink(_ subtree: MerkleSearchTree.Subtree?) {
+            if let subtree { appendLink(childCID(subtree)) } else { out.append(0xf6) }  // or null
+        }
+        CBOREncoder.appendHead(5, 2, to: &out)
+        out.append(contentsOf: [0x61, UInt8(ascii: "e")])
+        CBOREncoder.appendHead(4, UInt64(leaves.count), to: &out)
+        var previous: [UInt8] = []
+        for (i, leaf) in leaves.enumerated() {
+            var shared = 0
+            let limit = min(previous.count, leaf.key.count)
+            while shared < limit && previous[shared] == leaf.key[shared] { shared += 1 }
+            CBOREncoder.appendHead(5, 4, to: &out)
+            out.append(contentsOf: [0x61, UInt8(ascii: "k")])
+            CBOREncoder.appendHead(2, UInt64(leaf.key.count - shared), to: &out)
+            out.append(contentsOf: leaf.key[shared...])
+            out.append(contentsOf: [0x61, UInt8(ascii: "p")])
+            CBOREncoder.appendHead(0, UInt64(shared), to: &out)
+            out.append(contentsOf: [0x61, UInt8(ascii: "t")])
+            appendLink(subtrees[i + 1])
+            out.append(contentsOf: [0x61, UInt8(ascii: "v")])
+            appendLink(leaf.value)
+            previous = leaf.key
+        }
+        out.append(contentsOf: [0x61, UInt8(ascii: "l")])
+        appendLink(subtrees[0])
+        return out
+    }
+
+    /// The same block built as a `CBORValue` and encoded by ``CBOREncoder``: the reference the
+    /// direct writer is tested against.
+    func encodedThroughValues(childCID: (MerkleSearchTree.Subtree) -> CID) -> [UInt8] {
         var entries: [CBORValue] = []
         entries.reserveCapacity(leaves.count)
         var previous: [UInt8] = []
@@ -391,7 +446,7 @@ enum NodeLoader {
                 before: i == leaves.count ? before : leaves[i].key, block: block)
             subtrees.append(.node(child))
         }
-        return MerkleSearchTree.Node(height: height, leaves: leaves, subtrees: subtrees)
+        return MerkleSearchTree.Node(height: height, leaves: leaves, subtrees: subtrees, loadedCID: cid)
     }
 
     private static func link(_ value: CBORValue, _ fail: (String) -> MSTError) throws(MSTError) -> CID? {
