@@ -36,6 +36,7 @@ enum DashboardAssets {
         .login { max-width: 380px; margin: 60px auto; background: var(--card); padding: 24px;
           border: 1px solid var(--line); border-radius: 10px; }
         .login label { display: flex; }
+        label.choice { flex-direction: row; align-items: center; gap: 4px; color: var(--fg); }
         .notice { max-width: 640px; margin: 60px auto; background: var(--card); padding: 24px;
           border: 1px solid var(--line); border-radius: 10px; }
         .error { color: var(--bad); }
@@ -53,6 +54,9 @@ enum DashboardAssets {
         .chart svg .grid { stroke: var(--line); stroke-width: 1; }
         .chart svg text { fill: var(--muted); font-size: 11px; }
         .chart svg polyline { fill: none; stroke-width: 2; vector-effect: non-scaling-stroke; }
+        .chart svg .dot { stroke: none; }
+        .s0.dot { fill: #2563eb; } .s1.dot { fill: #dc6803; } .s2.dot { fill: #079455; } .s3.dot { fill: #c11574; }
+        .s4.dot { fill: #7a5af8; } .s5.dot { fill: #0e9384; } .s6.dot { fill: #b54708; } .s7.dot { fill: #667085; }
         .legend { display: flex; flex-wrap: wrap; gap: 4px 14px; color: var(--muted); font-size: 12px; }
         .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; }
         .s0 { stroke: #2563eb; background: #2563eb; } .s1 { stroke: #dc6803; background: #dc6803; }
@@ -171,18 +175,24 @@ enum DashboardAssets {
             const label = el("text", { x: 4, y: 11 });
             label.textContent = format(max) + " " + unit;
             svg.appendChild(label);
-            const step = W / Math.max(1, KEEP - 1);
-            const offset = W - step * (times.length - 1);
+            // The points so far span the width; past KEEP points the oldest scroll off the left.
+            const step = W / Math.max(1, times.length - 1);
+            const offset = times.length > 1 ? 0 : W;
             legend.textContent = "";
             names.forEach((n, i) => {
               const points = [];
               series[id][n].forEach((v, j) => {
                 if (v === null) return;
-                points.push((offset + j * step).toFixed(1) + "," + (top + (H - top - 2) * (1 - v / max)).toFixed(1));
+                points.push([(offset + j * step).toFixed(1), (top + (H - top - 2) * (1 - v / max)).toFixed(1)]);
               });
-              const line = el("polyline", { points: points.join(" "), class: "s" + (i % 8) });
+              const line = el("polyline", { points: points.map((p) => p.join(",")).join(" "), class: "s" + (i % 8) });
               line.dataset.series = n;
               svg.appendChild(line);
+              // The newest point, so a series with one point so far shows too.
+              if (points.length) {
+                const last = points[points.length - 1];
+                svg.appendChild(el("circle", { cx: last[0], cy: last[1], r: 3, class: "s" + (i % 8) + " dot" }));
+              }
               const values = series[id][n];
               const item = document.createElement("span");
               const swatch = document.createElement("i");

@@ -253,8 +253,8 @@ enum DashboardPages {
             <code>labeler rules eval</code> does. Nothing is labeled.</p>
             <form method="post" action="/rules/eval" id="playground-form">
             <input type="hidden" name="csrf" value="\(E.escape(csrfToken))">
-            <label><input type="radio" name="kind" value="text"\(isRecord ? "" : " checked")> text</label>
-            <label><input type="radio" name="kind" value="record"\(isRecord ? " checked" : "")> record JSON</label>
+            <label class="choice"><input type="radio" name="kind" value="text"\(isRecord ? "" : " checked")> text</label>
+            <label class="choice"><input type="radio" name="kind" value="record"\(isRecord ? " checked" : "")> record JSON</label>
             <label>collection <input name="collection" value="\(E.escape(input?.collection ?? Collections.post))"></label>
             <textarea name="input" id="playground-input" rows="6">\(E.escape(input?.content ?? ""))</textarea>
             <button type="submit" id="playground-run">Evaluate</button>
