@@ -297,3 +297,71 @@ import Testing
 func dashboardJSON(_ json: String) throws -> [String: Any] {
     try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
 }
+
+/// The Reports page: the queue and its actions, as `labeler reports resolve` does them.
+@Suite struct DashboardReportTests {
+    static let reasonType = "com.atproto.moderation.defs#reasonSpam"
+
+    func file(_ h: Harness, subject: ReportSubject, by reporter: String) throws -> StoredReport {
+        try h.store.fileReport(
+            NewReport(
+                reasonType: Self.reasonType, reason: "buy <now>", subject: subject, reportedBy: reporter,
+                createdAt: Datetime.now().rawValue)
+        ).report
+    }
+
+    @Test func theQueueIsResolvedByLabelNegateOrDismiss() async throws {
+        try await Harness.with(over: .router, configure: { $0.adminToken = DashboardRouteTests.token }) { h in
+            let account = try file(h, subject: .account(did: "did:plc:spammer"), by: "did:plc:r1")
+            let post = try file(h, subject: .account(did: "did:plc:alice"), by: "did:plc:r2")
+            let other = try file(h, subject: .account(did: "did:plc:bob"), by: "did:plc:r3")
+            _ = try await h.writer.submit([
+                LabelChange(
+                    action: .apply, subject: try LabelSubject("did:plc:alice"), val: "spam", origin: .rule(id: "t"))
+            ])
+            let (cookie, csrf) = try await DashboardRouteTests.logIn(h)
+            let queue = try await h.request("/reports", headers: cookie)
+            #expect(queue.status == .ok)
+            for id in [account.id, post.id, other.id] { #expect(queue.text.contains(#"data-report="\#(id)""#)) }
+            #expect(queue.text.contains("buy &lt;now&gt;"))
+
+            let form = DashboardRouteTests.form(cookie)
+            let refused = try await h.request(
+                "/reports/resolve", method: .post, headers: form, body: "id=\(account.id)&op=label&val=spam")
+            #expect(refused.status == .forbidden)
+            #expect(try h.store.report(id: account.id)?.state == .open)
+
+            let labeled = try await h.request(
+                "/reports/resolve", method: .post, headers: form,
+                body: "csrf=\(csrf)&id=\(account.id)&op=label&val=spam&note=clear+spam")
+            #expect(labeled.status == .seeOther)
+            #expect(try h.store.report(id: account.id)?.state == .resolved)
+            let history = try h.store.history(of: LabelSubject("did:plc:spammer"))
+            #expect(history.map(\.reportID) == [account.id])
+            #expect(history.first?.reason == "clear spam")
+
+            let negated = try await h.request(
+                "/reports/resolve", method: .post, headers: form, body: "csrf=\(csrf)&id=\(post.id)&op=negate&val=spam")
+            #expect(negated.status == .seeOther)
+            #expect(try h.store.labels(matching: .init(uri: "did:plc:alice")).map(\.label.isNegation) == [true])
+
+            let nothingToNegate = try await h.request(
+                "/reports/resolve", method: .post, headers: form, body: "csrf=\(csrf)&id=\(other.id)&op=negate&val=nsfw"
+            )
+            #expect(nothingToNegate.status == .badRequest)
+            #expect(try h.store.report(id: other.id)?.state == .open)
+            let dismissed = try await h.request(
+                "/reports/resolve", method: .post, headers: form, body: "csrf=\(csrf)&id=\(other.id)&op=dismiss")
+            #expect(dismissed.status == .seeOther)
+            #expect(try h.store.report(id: other.id)?.state == .dismissed)
+            let again = try await h.request(
+                "/reports/resolve", method: .post, headers: form, body: "csrf=\(csrf)&id=\(other.id)&op=dismiss")
+            #expect(again.status == .conflict)
+
+            let empty = try await h.request("/reports", headers: cookie)
+            #expect(empty.text.contains("No report to review"))
+            let all = try await h.request("/reports?state=all", headers: cookie)
+            #expect(all.text.contains(#"data-report="\#(other.id)""#))
+        }
+    }
+}

@@ -75,7 +75,12 @@ enum DashboardAssets {
         article.negated .state { color: var(--bad); border-color: var(--bad); }
         article.label .uri { color: var(--accent); word-break: break-all; font-weight: 400; }
         .meta { color: var(--muted); margin: 2px 0 6px; }
-        .label-action { display: flex; gap: 8px; margin: 6px 0; }
+        .label-action, .report-action { display: flex; gap: 8px; margin: 6px 0; flex-wrap: wrap; }
+        article.report { background: var(--card); border: 1px solid var(--line); border-radius: 10px;
+          padding: 10px 14px; margin-bottom: 10px; }
+        article.report h3 { font-size: 14px; margin: 0; display: flex; gap: 10px; align-items: baseline; flex-wrap: wrap; }
+        article.report .state { font-size: 12px; padding: 1px 8px; border-radius: 10px; border: 1px solid var(--line); }
+        blockquote { margin: 6px 0; padding-left: 10px; border-left: 3px solid var(--line); }
         table { border-collapse: collapse; width: 100%; }
         th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
         th { color: var(--muted); font-weight: 500; }

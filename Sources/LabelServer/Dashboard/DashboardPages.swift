@@ -11,7 +11,8 @@ enum DashboardPages {
     static func layout(title: String, csrfToken: String?, active: String = "", _ body: String) -> String {
         var nav = ""
         if let csrfToken {
-            let links = [("/", "Overview"), ("/labels", "Labels"), ("/rules", "Rules")].map { path, name in
+            let links = [("/", "Overview"), ("/labels", "Labels"), ("/rules", "Rules"), ("/reports", "Reports")].map {
+                path, name in
                 "<a href=\"\(path)\"\(path == active ? " class=\"active\"" : "")>\(name)</a>"
             }
             nav = """

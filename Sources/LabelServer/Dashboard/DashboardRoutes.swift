@@ -5,7 +5,7 @@ import HummingbirdCore
 import LabelStore
 import Synchronization
 
-/// The dashboard: `/` (login, then the overview), `/labels`, `/rules`, their form posts, the
+/// The dashboard: `/` (login, then the overview), `/labels`, `/rules`, `/reports`, their form posts, the
 /// overview's JSON and the embedded assets, on the labeler's own port.
 ///
 /// It opens only when an admin token is configured, the one secret an operator already has: the
@@ -58,6 +58,12 @@ struct DashboardRoutes: Sendable {
         }
         router.post("/labels/apply") { request, context in
             await action(request, context) { _, form in await change(.apply, form: form, context: context) }
+        }
+        router.get("/reports") { request, context in
+            await page(request, context) { try reportsPage($0, query: request.uri.queryParameters) }
+        }
+        router.post("/reports/resolve") { request, context in
+            await action(request, context) { _, form in await resolveReport(form: form, context: context) }
         }
         router.get("/rules") { request, context in await page(request, context) { rulesPage($0, playground: nil) } }
         router.post("/rules/eval") { request, context in
