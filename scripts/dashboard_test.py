@@ -190,14 +190,15 @@ def main():
         count = int(driver.find_element(By.ID, 'label-count').text.replace(',', ''))
         check('the overview shows the stored labels', count > 0, str(count))
 
+        # The charts are redrawn on every poll, so each is read in one script (an element found
+        # before a redraw is gone after it).
         def chart_updated():
-            figure = driver.find_element(By.ID, 'chart-events')
-            updates = int(figure.get_attribute('data-updates') or 0)
-            points = driver.find_elements(By.CSS_SELECTOR, '#chart-events polyline')
-            drawn = points and len(points[0].get_attribute('points').split()) >= 2
-            return updates >= 3 and drawn
+            return driver.execute_script(
+                'const f = document.getElementById("chart-events"); const p = f.querySelector("polyline");'
+                'return Number(f.dataset.updates || 0) >= 3 && p !== null'
+                ' && p.getAttribute("points").trim().split(/\\s+/).length >= 2;')
         wait_for('the events chart to update three times', chart_updated, timeout=60)
-        rate = driver.find_element(By.CSS_SELECTOR, '#chart-events .legend').text
+        rate = driver.execute_script('return document.querySelector("#chart-events .legend").textContent')
         check('the events chart is drawn from the polls', 'events' in rate, rate)
         wait_for('a labels-by-value series', lambda: driver.find_elements(By.CSS_SELECTOR, '#chart-labels polyline'))
         outside = driver.execute_script(
@@ -267,6 +268,11 @@ def main():
         check('the playground shows which rule fires and why', 'fired  phone-number' in result
               and '555' in result, result)
         shot('05-rules-playground')
+
+        # Reports: the queue (empty: this labeler takes no reports here).
+        driver.get(base + '/reports')
+        empty = wait.until(lambda d: d.find_elements(By.ID, 'no-reports'))
+        check('the reports page shows the (empty) queue', 'No report to review' in empty[0].text)
 
         # Logout ends the session.
         driver.get(base + '/')
