@@ -67,6 +67,14 @@ import Testing
         #expect(DashboardHTTP.sessionCookie("abc", maxAge: .seconds(1), secure: true).hasSuffix("; Secure"))
     }
 
+    @Test func loginAttemptsAreThrottledPerAddress() {
+        let throttle = LoginThrottle(policy: .init(limit: 3, windowSeconds: 60))
+        for _ in 0..<3 { #expect(throttle.attempt(from: "10.0.0.1", nowMillis: 1_000) == nil) }
+        #expect(throttle.attempt(from: "10.0.0.1", nowMillis: 2_000) == 59)
+        #expect(throttle.attempt(from: "10.0.0.2", nowMillis: 2_000) == nil)
+        #expect(throttle.attempt(from: "10.0.0.1", nowMillis: 61_000) == nil)
+    }
+
     @Test func overviewJSONIsTotalsAndGauges() throws {
         let overview = DashboardOverview(
             time: 1_764_756_000.25, storedLabels: 7, subscribers: 2,
@@ -161,6 +169,21 @@ import Testing
                 #expect(cookie.contains(attribute), "\(cookie)")
             }
             #expect(!cookie.contains("Secure"))
+        }
+    }
+
+    @Test func tooManyLoginsAreRefusedEvenWithTheRightToken() async throws {
+        try await Harness.with(over: .router, configure: { $0.adminToken = Self.token }) { h in
+            let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+            for _ in 0..<LoginThrottle.policy.limit {
+                let wrong = try await h.request("/login", method: .post, headers: form, body: "token=guess")
+                #expect(wrong.status == .unauthorized)
+            }
+            let refused = try await h.request("/login", method: .post, headers: form, body: "token=\(Self.token)")
+            #expect(refused.status == .tooManyRequests)
+            #expect(refused.headers[.setCookie] == nil)
+            #expect(refused.headers[.retryAfter].flatMap(Int.init).map { $0 >= 1 && $0 <= 60 } == true)
+            #expect(refused.text.contains("Too many attempts"))
         }
     }
 

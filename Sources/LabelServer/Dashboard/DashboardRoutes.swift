@@ -22,6 +22,7 @@ struct DashboardRoutes: Sendable {
     /// subscribeLabels connections open now.
     let subscribers: @Sendable () -> Int
     private let labelCount = CachedCount(maxAge: .seconds(2))
+    private let loginThrottle = LoginThrottle()
 
     static let overviewPath = "/dashboard/api/overview"
     /// Who the history names for a change made here.
@@ -152,11 +153,21 @@ struct DashboardRoutes: Sendable {
 
     func login(_ request: Request, context: ServerRequestContext) async -> Response {
         guard let adminToken else { return DashboardHTTP.html(DashboardPages.disabled(), status: .notFound) }
+        let address = ClientAddress.key(
+            peer: context.channel.remoteAddress?.ipAddress, forwardedFor: request.headers[.init("x-forwarded-for")!])
+        if let wait = loginThrottle.attempt(from: address, nowMillis: Datetime.now().unixMicros / 1000) {
+            context.logger.warning("dashboard login refused: too many attempts", metadata: ["address": "\(address)"])
+            var response = DashboardHTTP.html(
+                DashboardPages.login(error: "Too many attempts from this address: try again in \(wait) s."),
+                status: .tooManyRequests)
+            response.headers[.retryAfter] = String(wait)
+            return response
+        }
         let form = await Self.form(request) ?? [:]
         guard let token = form["token"], adminToken.accepts(token: token) else {
             context.logger.warning(
                 "dashboard login refused: wrong token",
-                metadata: ["address": "\(context.channel.remoteAddress?.ipAddress ?? "unknown")"])
+                metadata: ["address": "\(address)"])
             return DashboardHTTP.html(DashboardPages.login(error: "Wrong token."), status: .unauthorized)
         }
         let session = sessions.create(at: .now)
