@@ -267,6 +267,7 @@ def main():
         result = wait.until(lambda d: d.find_elements(By.ID, 'playground-result'))[0].text
         check('the playground shows which rule fires and why', 'fired  phone-number' in result
               and '555' in result, result)
+        driver.execute_script('document.getElementById("playground-result").scrollIntoView()')
         shot('05-rules-playground')
 
         # Reports: the queue (empty: this labeler takes no reports here).
