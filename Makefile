@@ -30,6 +30,7 @@ test: deps
 	bash scripts/smoke.sh
 	bash scripts/check-unit.sh
 	$(SWIFT) test --skip-build
+	bash scripts/dashboard-test.sh
 	bash scripts/python-interop.sh
 
 # swift-format with .swift-format over Sources, Tests and Benchmarks; fails on any finding.

@@ -9,7 +9,7 @@ import ServiceLifecycle
 import Synchronization
 
 /// Serves the labels to the network: `subscribeLabels` (WebSocket), `queryLabels`, the admin
-/// `emitEvent` endpoint, `/xrpc/_health` and `/metrics`.
+/// `emitEvent` endpoint, `/xrpc/_health` and `/metrics`; and the operator's dashboard at `/`.
 ///
 /// It reads labels from the store and writes them only through `submit` (the label writer), and
 /// learns of new labels from the writer's commit stream, so it does not depend on the ingest
@@ -91,6 +91,8 @@ public final class LabelServer: Service, Sendable {
     /// socket (`application.test(.router)`, HummingbirdTesting).
     let application: Application<RouterResponder<ServerRequestContext>>
     private let listening = ListeningPort()
+    /// The dashboard's logged-in sessions (in memory: a restart logs everyone out).
+    let dashboardSessions: DashboardSessions
 
     /// - Parameters:
     ///   - signingKey: the current label signing key; rows signed by another key are re-signed
@@ -102,11 +104,14 @@ public final class LabelServer: Service, Sendable {
     ///   - metrics: the server registers its own metrics here; `/metrics` renders all of it.
     ///   - reports: what `createReport` accepts, and how its caller is authenticated; nil
     ///     answers it with 501.
+    ///   - dashboard: what the dashboard at `/` shows besides the store (the ingest side's
+    ///     counters, the rules); nil shows the store's figures only. The dashboard opens only
+    ///     with an admin token.
     /// - Throws: when the store cannot be read.
     public init(
         configuration: Configuration, store: LabelStore, signingKey: SigningKey, keyID: Int64, submit: @escaping Submit,
         commits: some AsyncSequence<Int64, Never> & Sendable, health: HealthProvider, metrics: MetricsRegistry,
-        reports: ReportIntake? = nil, logger: Logger
+        reports: ReportIntake? = nil, dashboard: DashboardSource? = nil, logger: Logger
     ) throws(LabelStore.Error) {
         self.configuration = configuration
         let signer = LabelSigner(key: signingKey, keyID: keyID)
@@ -139,6 +144,13 @@ public final class LabelServer: Service, Sendable {
         HTTPRoutes(
             store: store, signer: signer, broadcaster: broadcaster, submit: submit,
             adminToken: AdminToken(configuration.adminToken), health: health, metrics: metrics, reports: reports
+        ).register(on: router)
+        let sessions = DashboardSessions()
+        dashboardSessions = sessions
+        DashboardRoutes(
+            store: store, submit: submit, adminToken: AdminToken(configuration.adminToken),
+            sessions: sessions, source: dashboard ?? DashboardSource(),
+            subscribers: { broadcaster.subscriberCount }
         ).register(on: router)
         let webSocketRouter = Router(context: ServerRequestContext.self)
         SubscribeLabelsRoute(broadcaster: broadcaster, finalFrameTimeout: configuration.errorFrameTimeout).register(

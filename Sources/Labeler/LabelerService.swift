@@ -183,7 +183,9 @@ public final class LabelerService: Sendable {
                     adminToken: configuration.adminToken.isEmpty ? nil : configuration.adminToken),
                 store: store, signingKey: key, keyID: writer.currentKeyID,
                 submit: { changes in try await writer.submit(changes) }, commits: commitFeed.stream, health: health,
-                metrics: metrics, reports: reports, logger: logger)
+                metrics: metrics, reports: reports,
+                dashboard: Self.dashboardSource(labeler: labeler, pipeline: pipeline, writer: writer, holder: holder),
+                logger: logger)
         } catch {
             throw StartError(description: error.description)
         }

@@ -1,5 +1,6 @@
 import ATProto
 import ArgumentParser
+import Labeler
 import Rules
 
 #if canImport(Glibc)
@@ -183,32 +184,7 @@ struct RulesCommand: ParsableCommand {
         }
 
         private func report(_ effects: Effects, set: RuleSet) {
-            // A dry run is a rule in `mode: log`, or a rule with a rollout that leaves this account out.
-            let labels = Dictionary(grouping: effects.labels.map { ($0, false) } + effects.dryRun.map { ($0, true) }) {
-                $0.0.ruleID
-            }
-            for firing in effects.fired {
-                var line = "fired  \(firing.ruleID)"
-                for (label, dryRun) in labels[firing.ruleID] ?? [] where !label.negate {
-                    line += dryRun ? "  would label \(label.value)" : "  label \(label.value)"
-                    line += " on \(label.subject)"
-                    if let expires = label.expires { line += " until \(expires)" }
-                }
-                print(line)
-                if let evidence = firing.evidence { print("       \(evidence)") }
-            }
-            for negation in effects.negations {
-                print("negate \(negation.ruleID)  \(negation.value) on \(negation.subject)")
-            }
-            for bump in effects.counterBumps {
-                if let threshold = set.rule(bump.ruleID)?.threshold {
-                    print("count  \(bump.ruleID)  one more match toward \(threshold.count) within \(threshold.within)")
-                }
-            }
-            for failure in effects.failures {
-                print("error  \(failure.ruleID)  \(failure.reason)\(failure.pattern.map { " (regex \($0))" } ?? "")")
-            }
-            if effects.fired.isEmpty && effects.failures.isEmpty { print("no rule fired") }
+            for line in RulePlayground.describe(effects, set: set) { print(line) }
         }
     }
 }

@@ -21,6 +21,11 @@ struct AdminToken: Sendable {
         return Self.constantTimeEqual(presented, expected)
     }
 
+    /// Whether `token` is the token (the dashboard's login form), in constant time too.
+    func accepts(token: String) -> Bool {
+        Self.constantTimeEqual(Array(token.utf8), expected)
+    }
+
     /// Compares every byte of `expected`, whatever the lengths and contents.
     static func constantTimeEqual(_ presented: [UInt8], _ expected: [UInt8]) -> Bool {
         var difference = UInt64(presented.count ^ expected.count)
