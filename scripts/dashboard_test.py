@@ -213,10 +213,15 @@ def main():
         driver.find_element(By.ID, 'search-val').send_keys(label['val'])
         driver.find_element(By.ID, 'search-uri').send_keys(label['uri'])
         driver.find_element(By.ID, 'search-button').click()
-        article = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, 'article.label.applied'))[0]
-        check('the search finds the label', article.get_attribute('data-uri') == label['uri']
-              and article.get_attribute('data-val') == label['val'])
-        rules = [e.text for e in article.find_elements(By.CSS_SELECTOR, 'table.history .rule')]
+        # The results page, once loaded, read in one script: elements found on the page before
+        # the form's navigation would go stale under the test.
+        found = wait.until(lambda d: 'val=' in d.current_url and d.execute_script(
+            'if (document.readyState !== "complete") return null;'
+            'const a = document.querySelector("article.label.applied");'
+            'return a && {uri: a.dataset.uri, val: a.dataset.val,'
+            ' rules: [...a.querySelectorAll("table.history .rule")].map(e => e.textContent)};'))
+        check('the search finds the label', found['uri'] == label['uri'] and found['val'] == label['val'], str(found))
+        rules = found['rules']
         check('its history names the rule that applied it', len(rules) > 0 and rules[0] != '', str(rules))
         shot('03-label-search')
 
