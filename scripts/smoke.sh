@@ -83,6 +83,8 @@ for line in lines:
 contains "JSON logs carry the key creation notice" '^notice created a signing key'
 LABELER_LOG_FORMAT=json "$bin/labeler" replay "$tmp/c.bin" --rules "$tmp/coffee-rules" --db "$tmp/j2.sqlite" --key "$tmp/j2.key" --json --log-level error 2>"$tmp/quiet.log" >/dev/null
 expect "--log-level error leaves out the notice" 0 test ! -s "$tmp/quiet.log"
+expect "an unknown --log-level stops the command" 1 "$bin/labeler" replay "$tmp/c.bin" --log-level verbose
+contains "the unknown level in one line" "^Error: --log-level verbose: use one of trace, debug, info, notice, warning, error, critical\$"
 expect "an unknown log format stops the command" 1 env LABELER_LOG_FORMAT=xml "$bin/labeler" replay "$tmp/c.bin"
 contains "the unknown log format in one line" "^Error: environment: LABELER_LOG_FORMAT: must be one of text, json, not 'xml'\$"
 expect "stored labels are listed" 0 "$bin/labeler" labels stats --db "$tmp/r.sqlite" --json

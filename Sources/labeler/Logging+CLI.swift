@@ -39,13 +39,16 @@ enum CommandLineLogging {
 }
 
 /// A log level on the command line (swift-log's `Logger.Level`, wrapped rather than conformed
-/// to `ExpressibleByArgument` from outside both modules).
+/// to `ExpressibleByArgument` from outside both modules). Any text parses; an unknown one is
+/// refused when logging is set up, in one line like every other bad value (the parser's own
+/// refusal would add the usage text).
 struct LogLevelArgument: ExpressibleByArgument {
-    let level: Logger.Level
+    let text: String
+    let level: Logger.Level?
 
     init?(argument: String) {
-        guard let level = Logger.Level(rawValue: argument) else { return nil }
-        self.level = level
+        text = argument
+        level = Logger.Level(rawValue: argument)
     }
 
     static var allValueStrings: [String] { Logger.Level.allCases.map(\.rawValue) }
@@ -72,7 +75,14 @@ struct LoggingOptions: ParsableArguments {
                 throw CommandFailure(error.description)
             }
         }
-        if let logLevel { settings.level = logLevel.level }
+        if let logLevel {
+            guard let level = logLevel.level else {
+                throw CommandFailure(
+                    "--log-level \(logLevel.text): use one of \(LogLevelArgument.allValueStrings.joined(separator: ", "))"
+                )
+            }
+            settings.level = level
+        }
         CommandLineLogging.setUp(settings)
     }
 }
