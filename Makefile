@@ -31,6 +31,7 @@ test: deps
 	bash scripts/check-unit.sh
 	$(SWIFT) test --skip-build
 	bash scripts/python-interop.sh
+	bash scripts/report-client.sh
 
 # swift-format with .swift-format over Sources, Tests and Benchmarks; fails on any finding.
 # scripts/format.sh formats them in place.
