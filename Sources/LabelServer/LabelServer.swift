@@ -102,11 +102,13 @@ public final class LabelServer: Service, Sendable {
     ///   - metrics: the server registers its own metrics here; `/metrics` renders all of it.
     ///   - reports: what `createReport` accepts, and how its caller is authenticated; nil
     ///     answers it with 501.
+    ///   - moderators: how a moderator's service-auth token for the admin endpoint is checked;
+    ///     nil: only the admin token opens it.
     /// - Throws: when the store cannot be read.
     public init(
         configuration: Configuration, store: LabelStore, signingKey: SigningKey, keyID: Int64, submit: @escaping Submit,
         commits: some AsyncSequence<Int64, Never> & Sendable, health: HealthProvider, metrics: MetricsRegistry,
-        reports: ReportIntake? = nil, logger: Logger
+        reports: ReportIntake? = nil, moderators: ModeratorAuth? = nil, logger: Logger
     ) throws(LabelStore.Error) {
         self.configuration = configuration
         let signer = LabelSigner(key: signingKey, keyID: keyID)
@@ -133,7 +135,8 @@ public final class LabelServer: Service, Sendable {
         let router = Router(context: ServerRequestContext.self)
         HTTPRoutes(
             store: store, signer: signer, broadcaster: broadcaster, submit: submit,
-            adminToken: AdminToken(configuration.adminToken), health: health, metrics: metrics, reports: reports
+            adminToken: AdminToken(configuration.adminToken), health: health, metrics: metrics, reports: reports,
+            moderators: moderators
         ).register(on: router)
         let webSocketRouter = Router(context: ServerRequestContext.self)
         SubscribeLabelsRoute(broadcaster: broadcaster, finalFrameTimeout: configuration.errorFrameTimeout).register(
