@@ -37,7 +37,7 @@ struct ReportBenchmark {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("report-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        print("report-bench\(options.smoke ? " (smoke)" : ""): \(options)")
+        say("report-bench\(options.smoke ? " (smoke)" : ""): \(options)")
 
         let network = try TestNetwork()
         let base = try await network.start()
@@ -90,6 +90,7 @@ struct ReportBenchmark {
                 guard status == 200 else { throw Failure("warm-up report answered \(status)") }
             }
             let fetches = network.calls.filter { $0.contains("/plc/") }.count
+            say("warm-up: \(reporters.count) reporters' DID documents cached")
 
             // Every request's token and body, made before the clock starts.
             let requests = try (0..<total).map { i in
@@ -121,15 +122,15 @@ struct ReportBenchmark {
             }
             let stored = try store.reportCount()
             let plcFetches = network.calls.filter { $0.contains("/plc/") }.count - fetches
-            print(
+            say(
                 "requests: \(total) in \(format(wall)) s = \(Int(Double(total) / wall))/s; answers "
                     + statuses.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
                     + "; stored \(stored - reporters.count); DID documents fetched during the run: \(plcFetches)")
-            print(
+            say(
                 "latency ms: p50 \(format(percentile(0.5))) p90 \(format(percentile(0.9))) "
                     + "p99 \(format(percentile(0.99))) max \(format(sorted.last ?? 0))")
             let met = percentile(0.99) < targetP99Milliseconds
-            print(
+            say(
                 "target p99 < \(Int(targetP99Milliseconds)) ms at \(options.rate) reports/s: \(met ? "met" : "NOT met")"
             )
             guard statuses == [200: total], stored - reporters.count == total else {
@@ -138,7 +139,13 @@ struct ReportBenchmark {
         }
         try await client.shutdown()
         await network.stop()
-        print("peak RSS \(peakResidentMB()) MB")
+        say("peak RSS \(peakResidentMB()) MB")
+    }
+
+    /// Prints a line at once, so that a run cut short still shows how far it got.
+    static func say(_ line: String) {
+        print(line)
+        fflush(nil)
     }
 
     struct Failure: Error, CustomStringConvertible {
