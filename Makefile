@@ -32,6 +32,7 @@ test: deps
 	$(SWIFT) test --skip-build
 	bash scripts/dashboard-test.sh
 	bash scripts/python-interop.sh
+	bash scripts/report-client.sh
 
 # swift-format with .swift-format over Sources, Tests and Benchmarks; fails on any finding.
 # scripts/format.sh formats them in place.

@@ -220,6 +220,19 @@ let package = Package(
             path: "Benchmarks/VerifyBenchmark",
             swiftSettings: strict
         ),
+        // createReport latency at a steady rate with a warm DID cache (service auth, limits, the
+        // report's transaction) over HTTP; build with -c release.
+        .executableTarget(
+            name: "report-bench",
+            dependencies: [
+                "ATCrypto", "ATProto", "Identity", "LabelServer", "LabelStore", "TestNetwork",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/ReportBenchmark",
+            swiftSettings: strict
+        ),
         // Writes synthetic captures and fuzzing seeds.
         .executableTarget(
             name: "synthetic-capture",

@@ -32,6 +32,8 @@ public enum ServiceAuthError: Error, Equatable, Sendable, CustomStringConvertibl
     case unresolvable(issuer: String, reason: String)
     case wrongAudience(String)
     case wrongMethod(String, expected: String)
+    /// The issuer is not one of the accounts allowed to call the method (a moderator list).
+    case issuerNotAllowed(issuer: String, method: String)
     /// `exp` is past (beyond the allowed clock skew).
     case expired(exp: Int64, now: Int64)
     /// `iat` is ahead of our clock by more than the allowed skew.
@@ -53,6 +55,7 @@ public enum ServiceAuthError: Error, Equatable, Sendable, CustomStringConvertibl
         case .unresolvable(let issuer, let reason): "cannot resolve the token issuer \(issuer): \(reason)"
         case .wrongAudience(let aud): "the token is for \(aud), not this labeler"
         case .wrongMethod(let lxm, let expected): "the token is for method \(lxm), not \(expected)"
+        case .issuerNotAllowed(let issuer, let method): "\(issuer) may not call \(method) on this labeler"
         case .expired(let exp, let now): "the token expired at \(exp) (now \(now))"
         case .issuedInTheFuture(let iat, let now): "the token is issued at \(iat), in the future (now \(now))"
         case .lifetimeTooLong(let seconds):
@@ -107,8 +110,11 @@ public actor ServiceAuthVerifier {
 
     /// Verifies `token` for a request to `method` addressed to `audience` (our DID; the
     /// `#atproto_labeler` service of it is accepted too), and uses up its `jti`.
+    ///
+    /// - Parameter issuers: when given, the only DIDs that may sign; anyone else is refused before
+    ///   their DID is resolved, so a method kept for a few accounts costs strangers no lookup.
     public func verify(
-        _ token: String, audience: DID, method: String
+        _ token: String, audience: DID, method: String, issuers: Set<DID>? = nil
     ) async throws(ServiceAuthError) -> ServiceAuthClaims {
         let parsed = try ParsedToken(token)
         let claims = parsed.claims
@@ -116,6 +122,9 @@ public actor ServiceAuthVerifier {
             throw .wrongAudience(claims.audience)
         }
         guard claims.method == method else { throw .wrongMethod(claims.method, expected: method) }
+        if let issuers, !issuers.contains(claims.issuer) {
+            throw .issuerNotAllowed(issuer: claims.issuer.rawValue, method: method)
+        }
         let now = self.now()
         guard claims.expires + Self.skew > now else { throw .expired(exp: claims.expires, now: now) }
         guard claims.issuedAt <= now + Self.skew else { throw .issuedInTheFuture(iat: claims.issuedAt, now: now) }

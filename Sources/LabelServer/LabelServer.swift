@@ -107,11 +107,14 @@ public final class LabelServer: Service, Sendable {
     ///   - dashboard: what the dashboard at `/` shows besides the store (the ingest side's
     ///     counters, the rules); nil shows the store's figures only. The dashboard opens only
     ///     with an admin token.
+    ///   - moderators: how a moderator's service-auth token for the admin endpoint is checked;
+    ///     nil: only the admin token opens it.
     /// - Throws: when the store cannot be read.
     public init(
         configuration: Configuration, store: LabelStore, signingKey: SigningKey, keyID: Int64, submit: @escaping Submit,
         commits: some AsyncSequence<Int64, Never> & Sendable, health: HealthProvider, metrics: MetricsRegistry,
-        reports: ReportIntake? = nil, dashboard: DashboardSource? = nil, logger: Logger
+        reports: ReportIntake? = nil, moderators: ModeratorAuth? = nil, dashboard: DashboardSource? = nil,
+        logger: Logger
     ) throws(LabelStore.Error) {
         self.configuration = configuration
         let signer = LabelSigner(key: signingKey, keyID: keyID)
@@ -143,7 +146,8 @@ public final class LabelServer: Service, Sendable {
         router.add(middleware: MetricsMiddleware())
         HTTPRoutes(
             store: store, signer: signer, broadcaster: broadcaster, submit: submit,
-            adminToken: AdminToken(configuration.adminToken), health: health, metrics: metrics, reports: reports
+            adminToken: AdminToken(configuration.adminToken), health: health, metrics: metrics, reports: reports,
+            moderators: moderators
         ).register(on: router)
         let sessions = DashboardSessions()
         dashboardSessions = sessions

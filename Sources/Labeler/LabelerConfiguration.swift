@@ -78,6 +78,9 @@ public struct LabelerConfiguration: Sendable, Equatable {
     public var reportsPerIPPerMinute = ReportLimits.Configuration().perIPPerMinute
     /// createReport requests everybody together may send per minute; 0: no limit.
     public var reportsPerMinute = ReportLimits.Configuration().perMinute
+    /// Accounts (DIDs) besides the labeler's own that may call the admin endpoint
+    /// (`tools.ozone.moderation.emitEvent`) with a service-auth token from their PDS.
+    public var reportModerators: [String] = []
     /// The log's format and level, and the status line's interval.
     public var log = LogSettings()
     /// The labeler's global budget: the most labels it sends per second, hour and day (0: no
@@ -187,6 +190,15 @@ public struct LabelerConfiguration: Sendable, Equatable {
             { c, v throws(Problem) in c.reportsPerIPPerMinute = try v.int(in: 0...10_000_000) }
         ),
         ("reports.per_minute", { c, v throws(Problem) in c.reportsPerMinute = try v.int(in: 0...10_000_000) }),
+        (
+            "reports.moderators",
+            { c, v throws(Problem) in
+                c.reportModerators = try v.list()
+                for did in c.reportModerators where !DID.isValid(did) {
+                    throw Problem(reason: "'\(did)' is not a DID")
+                }
+            }
+        ),
         ("log.format", { c, v throws(Problem) in c.log.format = try v.choice() }),
         ("log.level", { c, v throws(Problem) in c.log.level = try v.choice() }),
         ("log.status_interval", { c, v throws(Problem) in c.log.statusInterval = try v.duration() }),

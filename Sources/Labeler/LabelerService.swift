@@ -176,6 +176,7 @@ public final class LabelerService: Sendable {
         let commitFeed = CommitFeed(writerCommits: writer.commits, store: store)
         self.commitFeed = commitFeed
         let reports = try Self.reportIntake(configuration, assembly: assembly, identity: identity)
+        let moderators = try Self.moderatorAuth(configuration, assembly: assembly, identity: identity)
         do {
             server = try LabelServer(
                 configuration: .init(
@@ -183,7 +184,7 @@ public final class LabelerService: Sendable {
                     adminToken: configuration.adminToken.isEmpty ? nil : configuration.adminToken),
                 store: store, signingKey: key, keyID: writer.currentKeyID,
                 submit: { changes in try await writer.submit(changes) }, commits: commitFeed.stream, health: health,
-                metrics: metrics, reports: reports,
+                metrics: metrics, reports: reports, moderators: moderators,
                 dashboard: Self.dashboardSource(labeler: labeler, pipeline: pipeline, writer: writer, holder: holder),
                 logger: logger)
         } catch {
@@ -213,6 +214,31 @@ public final class LabelerService: Sendable {
             authenticate: { token, method in
                 try await verifier.verify(token, audience: did, method: method).issuer.rawValue
             })
+    }
+
+    /// Who may call the admin endpoint with service auth: the labeler's own account and
+    /// `reports.moderators`, with tokens addressed to our DID. Off without a DID (there is no
+    /// audience to check); `reports.moderators` without one is a configuration error.
+    static func moderatorAuth(
+        _ configuration: LabelerConfiguration, assembly: LabelerAssembly, identity: IdentityResolver
+    ) throws(StartError) -> ModeratorAuth? {
+        let did: DID
+        do { did = try assembly.labelerDID() } catch {
+            if configuration.reportModerators.isEmpty { return nil }
+            throw StartError(
+                description: "reports.moderators: service auth is addressed to the labeler's DID: \(error)")
+        }
+        var issuers: Set<DID> = [did]
+        for moderator in configuration.reportModerators {
+            do { issuers.insert(try DID(moderator)) } catch {
+                throw StartError(description: "reports.moderators: '\(moderator)' is not a DID")
+            }
+        }
+        let verifier = ServiceAuthVerifier(resolver: identity)
+        let allowed = issuers
+        return ModeratorAuth { token, method in
+            try await verifier.verify(token, audience: did, method: method, issuers: allowed).issuer.rawValue
+        }
     }
 
     /// The stored cursor of the configured source.

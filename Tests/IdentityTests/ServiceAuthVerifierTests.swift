@@ -218,6 +218,34 @@ final class ManualClock: Sendable {
         }
     }
 
+    /// A method kept for some accounts (the admin endpoint's moderators) refuses everyone else
+    /// before resolving anything, and still checks the listed ones fully.
+    @Test(arguments: KeyType.allCases) func onlyTheListedIssuersMaySign(curve: KeyType) async throws {
+        try await withIssuer(curve) { setup in
+            let moderator = try DID("did:plc:moderatoraaaaaaaaaaaaaaa")
+            do {
+                let claims = try await setup.verifier.verify(
+                    token(setup.key), audience: labeler, method: Self.method, issuers: [moderator])
+                Issue.record("accepted an issuer that is not listed: \(claims)")
+            } catch {
+                #expect(
+                    error as? ServiceAuthError == .issuerNotAllowed(issuer: issuer.rawValue, method: Self.method))
+                #expect("\(error)" == "\(issuer) may not call \(Self.method) on this labeler")
+            }
+            #expect(await setup.resolver.fetches == 0)
+            let claims = try await setup.verifier.verify(
+                token(setup.key), audience: labeler, method: Self.method, issuers: [moderator, issuer])
+            #expect(claims.issuer == issuer)
+            do {
+                _ = try await setup.verifier.verify(
+                    token(SigningKey.generate(curve)), audience: labeler, method: Self.method, issuers: [issuer])
+                Issue.record("a listed issuer's token must still be signed by its key")
+            } catch {
+                #expect(error as? ServiceAuthError == .badSignature(issuer: issuer))
+            }
+        }
+    }
+
     @Test(arguments: KeyType.allCases) func expiryAllowsThirtySecondsOfSkew(curve: KeyType) async throws {
         try await withIssuer(curve) { setup in
             let start = Self.start

@@ -39,7 +39,8 @@ struct Harness: Sendable {
     /// Runs `body` with a fresh harness, then stops the server and the writer.
     static func with<T: Sendable>(
         over transport: Transport = .socket, keyType: KeyType = .secp256k1, storePath: String? = nil,
-        servingKey: SigningKey? = nil, reports: ReportIntake? = nil, dashboard: DashboardSource? = nil,
+        servingKey: SigningKey? = nil, reports: ReportIntake? = nil, moderators: ModeratorAuth? = nil,
+        dashboard: DashboardSource? = nil,
         configure: (inout LabelServer.Configuration) -> Void = { _ in },
         _ body: @Sendable (Harness) async throws -> T
     ) async throws -> T {
@@ -58,7 +59,7 @@ struct Harness: Sendable {
             configuration: configuration, store: store, signingKey: serving, keyID: keyID,
             submit: { try await writer.submit($0) }, commits: writer.commits,
             health: HealthProvider(version: "test-1", cursor: { 42 }, secondsBehindRelay: { 1.25 }), metrics: metrics,
-            reports: reports, dashboard: dashboard, logger: quietLogger())
+            reports: reports, moderators: moderators, dashboard: dashboard, logger: quietLogger())
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await writer.run() }
             defer { group.cancelAll() }

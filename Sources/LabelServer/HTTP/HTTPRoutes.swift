@@ -14,6 +14,8 @@ struct HTTPRoutes: Sendable {
     let metrics: MetricsRegistry
     /// nil: reports are not taken (501, as for any method this server does not implement).
     let reports: ReportIntake?
+    /// nil: the admin endpoint takes the admin token only.
+    let moderators: ModeratorAuth?
 
     static let queryLabels = "com.atproto.label.queryLabels"
     static let subscribeLabels = "com.atproto.label.subscribeLabels"
@@ -95,18 +97,12 @@ struct HTTPRoutes: Sendable {
     }
 
     func emitEvent(_ request: Request, context: ServerRequestContext) async throws -> Response {
-        guard let adminToken else {
+        guard adminToken != nil || moderators != nil else {
             throw XRPCError(
                 status: .forbidden, error: "Forbidden",
                 message: "The admin endpoint is disabled (no admin token is set).")
         }
-        guard adminToken.accepts(authorization: request.headers[.authorization]) else {
-            var error = XRPCError(
-                status: .unauthorized, error: "AuthenticationRequired",
-                message: "A valid admin bearer token is required.")
-            error.headers[.wwwAuthenticate] = "Bearer"
-            throw error
-        }
+        let moderator = try await authenticateAdmin(request, context: context)
         var request = request
         let body: ByteBuffer
         do {
@@ -115,6 +111,11 @@ struct HTTPRoutes: Sendable {
             throw XRPCError(status: .contentTooLarge, error: "InvalidRequest", message: "The body is too large.")
         }
         let event = try EmitEventRequest(json: String(buffer: body))
+        // The history names who acted; with service auth that is the token's signer, so a body
+        // saying someone else did it is refused rather than recorded.
+        if let moderator, event.createdBy != moderator {
+            throw XRPCError.invalidRequest("createdBy is \(event.createdBy), but the token is signed by \(moderator)")
+        }
         let now = Datetime.now()
         let written = try await submit(event.changes(now: now))
         context.logger.info(
@@ -122,11 +123,35 @@ struct HTTPRoutes: Sendable {
             metadata: [
                 "actor": "\(event.createdBy)", "uri": "\(event.labelSubject)", "create": "\(event.create)",
                 "negate": "\(event.negate)", "rows": "\(written.count)",
+                "auth": "\(moderator == nil ? "admin token" : "service auth")",
             ])
         // The event's id is the stream position of its last label (or the current head when it
         // changed nothing).
         let id = try written.last?.seq ?? store.lastLabelSeq()
         return JSONResponse.ok(event.view(id: id, createdAt: now.rawValue))
+    }
+
+    /// Who may call the admin endpoint: the admin token, or, when moderators are configured, a
+    /// service-auth token (a JWT) from one of them. Returns the moderator's DID for a service-auth
+    /// caller, nil for the admin token; every refusal is a 401 naming what was wrong.
+    func authenticateAdmin(_ request: Request, context: ServerRequestContext) async throws -> String? {
+        let authorization = request.headers[.authorization]
+        if let adminToken, adminToken.accepts(authorization: authorization) { return nil }
+        if let moderators, let token = Self.bearerToken(authorization), ModeratorAuth.isJWT(token) {
+            do { return try await moderators.authenticate(token, Self.emitEvent) } catch {
+                context.logger.info("admin request refused", metadata: ["reason": "\(error)"])
+                var refusal = XRPCError(status: .unauthorized, error: "AuthenticationRequired", message: "\(error)")
+                refusal.headers[.wwwAuthenticate] = "Bearer"
+                throw refusal
+            }
+        }
+        var error = XRPCError(
+            status: .unauthorized, error: "AuthenticationRequired",
+            message: moderators == nil
+                ? "A valid admin bearer token is required."
+                : "A valid admin bearer token or a moderator's service-auth token is required.")
+        error.headers[.wwwAuthenticate] = "Bearer"
+        throw error
     }
 
     /// A report from an account, sent through its PDS with a service-auth token. Every refusal of

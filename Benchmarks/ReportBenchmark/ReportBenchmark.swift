@@ -1,0 +1,231 @@
+import ATCrypto
+import ATProto
+import AsyncHTTPClient
+import Foundation
+import Identity
+import LabelServer
+import LabelStore
+import Logging
+import NIOCore
+import TestNetwork
+
+/// How long `com.atproto.moderation.createReport` takes to answer at a steady rate, with the
+/// reporters' DID documents already cached: the request limits, the service-auth check (parse,
+/// claims, low-S, signature against the cached `#atproto` key, the jti), the body's validation
+/// and the report's transaction (durability `full`: one fsync per report), over HTTP.
+///
+/// Reporters' documents are served by the in-process PLC directory; each reporter files one report
+/// first, which resolves and caches its key. Then requests are sent open loop at `--rate` per
+/// second for `--seconds` (half the reporters ES256K, half ES256; every report a new subject, so
+/// each is an insert). A request's latency runs from the moment it was due, not the moment it went
+/// out, so a server that falls behind is charged for the wait. Tokens are made before the run, so
+/// the client's signing is not measured; client and server still share the process and its cores.
+///
+/// Usage: report-bench [--smoke] [--rate N] [--seconds N] [--reporters N]
+@main
+struct ReportBenchmark {
+    static let labeler = "did:plc:reportbenchlabelerlabel"
+    static let method = "com.atproto.moderation.createReport"
+    /// The target: p99 under this at 200 reports/s.
+    static let targetP99Milliseconds = 20.0
+
+    static func main() async throws {
+        var options = Options()
+        options.parse(Array(CommandLine.arguments.dropFirst()))
+        var logger = Logger(label: "report-bench")
+        logger.logLevel = .critical
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("report-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        say("report-bench\(options.smoke ? " (smoke)" : ""): \(options)")
+
+        let network = try TestNetwork()
+        let base = try await network.start()
+        let reporters = (0..<options.reporters).map { n in
+            (
+                did: "did:plc:" + "benchreporter\(n)".padding(toLength: 24, withPad: "a", startingAt: 0),
+                key: SigningKey.generate(n % 2 == 0 ? .secp256k1 : .p256)
+            )
+        }
+        network.withState { state in
+            for reporter in reporters {
+                state.plc[reporter.did] = .init(
+                    verificationMethods: ["atproto": reporter.key.publicKey.didKey], alsoKnownAs: [], services: [:])
+            }
+        }
+
+        let store = try LabelStore(path: dir.appendingPathComponent("reports.sqlite").path)
+        var resolverConfiguration = IdentityResolver.Configuration()
+        resolverConfiguration.plcURL = base + "/plc"
+        let verifier = ServiceAuthVerifier(resolver: IdentityResolver(configuration: resolverConfiguration))
+        let audience = try DID(labeler)
+        // The limits are counted (as in production) but set out of reach.
+        let intake = ReportIntake(
+            limits: ReportLimits(
+                .init(perReporterPerDay: 10_000_000, perIPPerMinute: 10_000_000, perMinute: 10_000_000)),
+            authenticate: { token, method in
+                try await verifier.verify(token, audience: audience, method: method).issuer.rawValue
+            })
+        let (commits, _) = AsyncStream.makeStream(of: Int64.self)
+        let server = try LabelServer(
+            configuration: .init(host: "127.0.0.1", port: 0), store: store, signingKey: SigningKey.generate(.secp256k1),
+            keyID: 1, submit: { _ in [] }, commits: commits, health: HealthProvider(version: "bench"),
+            metrics: MetricsRegistry(), reports: intake, logger: logger)
+
+        var clientConfiguration = HTTPClient.Configuration.singletonConfiguration
+        clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: clientConfiguration)
+
+        let total = options.rate * options.seconds
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            defer { group.cancelAll() }
+            let url = "http://127.0.0.1:\(try await server.port())/xrpc/\(method)"
+
+            // Warm-up: one report per reporter resolves and caches its DID document.
+            for (n, reporter) in reporters.enumerated() {
+                let status = try await send(
+                    client, url: url, token: try token(reporter.key, issuer: reporter.did),
+                    body: body(subject: "warmup\(n)"))
+                guard status == 200 else { throw Failure("warm-up report answered \(status)") }
+            }
+            let fetches = network.calls.filter { $0.contains("/plc/") }.count
+            say("warm-up: \(reporters.count) reporters' DID documents cached")
+
+            // Every request's token and body, made before the clock starts.
+            let requests = try (0..<total).map { i in
+                let reporter = reporters[i % reporters.count]
+                return (token: try token(reporter.key, issuer: reporter.did), body: body(subject: "run\(i)"))
+            }
+            let clock = ContinuousClock()
+            let interval = Duration.seconds(1) / options.rate
+            let start = clock.now + .milliseconds(100)
+            // Each request's status and latency in milliseconds.
+            let answers = await withTaskGroup(of: (Int, Double).self) { senders in
+                for (i, request) in requests.enumerated() {
+                    let due = start + interval * i
+                    try? await Task.sleep(until: due, clock: clock)
+                    senders.addTask {
+                        let status = (try? await send(client, url: url, token: request.token, body: request.body)) ?? 0
+                        return (status, seconds(clock.now - due) * 1000)
+                    }
+                }
+                var answers: [(Int, Double)] = []
+                for await answer in senders { answers.append(answer) }
+                return answers
+            }
+            let statuses = Dictionary(answers.map { ($0.0, 1) }, uniquingKeysWith: +)
+            let wall = seconds(clock.now - start)
+            let sorted = answers.map(\.1).sorted()
+            func percentile(_ p: Double) -> Double {
+                sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+            }
+            let stored = try store.reportCount()
+            let plcFetches = network.calls.filter { $0.contains("/plc/") }.count - fetches
+            say(
+                "requests: \(total) in \(format(wall)) s = \(Int(Double(total) / wall))/s; answers "
+                    + statuses.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+                    + "; stored \(stored - reporters.count); DID documents fetched during the run: \(plcFetches)")
+            say(
+                "latency ms: p50 \(format(percentile(0.5))) p90 \(format(percentile(0.9))) "
+                    + "p99 \(format(percentile(0.99))) max \(format(sorted.last ?? 0))")
+            let met = percentile(0.99) < targetP99Milliseconds
+            say(
+                "target p99 < \(Int(targetP99Milliseconds)) ms at \(options.rate) reports/s: \(met ? "met" : "NOT met")"
+            )
+            guard statuses == [200: total], stored - reporters.count == total else {
+                throw Failure("every report must be answered 200 and stored once")
+            }
+        }
+        try await client.shutdown()
+        await network.stop()
+        say("peak RSS \(peakResidentMB()) MB")
+    }
+
+    /// Prints a line at once, so that a run cut short still shows how far it got.
+    static func say(_ line: String) {
+        print(line)
+        fflush(nil)
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// A service-auth token as a PDS mints it for a proxied createReport.
+    static func token(_ key: SigningKey, issuer: String) throws -> String {
+        func part(_ object: [String: Any]) throws -> String {
+            Base64.encode(
+                Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])), alphabet: .url)
+        }
+        let now = Int64(Date().timeIntervalSince1970)
+        let input =
+            try part(["alg": key.type == .secp256k1 ? "ES256K" : "ES256", "typ": "JWT"]) + "."
+            + part([
+                "iss": issuer, "aud": labeler + "#atproto_labeler", "lxm": method, "iat": now, "exp": now + 240,
+                "jti": UUID().uuidString,
+            ])
+        return input + "." + Base64.encode(try key.sign(Array(input.utf8)), alphabet: .url)
+    }
+
+    /// A report of an account, as the app sends it.
+    static func body(subject: String) -> String {
+        let did = "did:plc:" + subject.padding(toLength: 24, withPad: "a", startingAt: 0)
+        return #"{"reasonType":"com.atproto.moderation.defs#reasonSpam","reason":"posts the same link everywhere","#
+            + #""subject":{"$type":"com.atproto.admin.defs#repoRef","did":"# + DataModelJSON.quote(did) + "}}"
+    }
+
+    static func send(_ client: HTTPClient, url: String, token: String, body: String) async throws -> Int {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Authorization", value: "Bearer " + token)
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await client.execute(request, timeout: .seconds(30))
+        _ = try await response.body.collect(upTo: 1 << 16)
+        return Int(response.status.code)
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    static func format(_ x: Double) -> String { String(format: "%.2f", x) }
+
+    /// VmHWM of /proc/self/status in MB (Linux).
+    static func peakResidentMB() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return -1 }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            return (line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? -1) / 1024
+        }
+        return -1
+    }
+}
+
+struct Options: CustomStringConvertible {
+    var smoke = false
+    var rate = 200
+    var seconds = 30
+    var reporters = 200
+
+    mutating func parse(_ arguments: [String]) {
+        var args = arguments
+        while !args.isEmpty {
+            switch args.removeFirst() {
+            case "--smoke":
+                smoke = true
+                seconds = 2
+                reporters = 20
+            case "--rate": rate = max(1, Int(args.removeFirst()) ?? rate)
+            case "--seconds": seconds = max(1, Int(args.removeFirst()) ?? seconds)
+            case "--reporters": reporters = max(1, Int(args.removeFirst()) ?? reporters)
+            default: break
+            }
+        }
+    }
+
+    var description: String {
+        "\(rate) reports/s for \(seconds) s from \(reporters) reporters (half ES256K, half ES256), warm DID cache"
+    }
+}
