@@ -141,6 +141,8 @@ public final class LabelWriter: Sendable {
         public var dequeued = 0
         /// Changes waiting in the queue, as last counted.
         public var queueDepth = 0
+        /// Labels written (applied; negations are not counted), by value.
+        public var labelsByValue: [String: Int] = [:]
 
         /// Applications withheld, all rules together.
         public var withheld: Int { withheldByRule.values.reduce(0, +) }
@@ -720,6 +722,7 @@ public final class LabelWriter: Sendable {
             $0.queued += queued
             $0.dequeued += dequeued
             $0.queueDepth = max(0, $0.queueDepth + queued - dequeued)
+            for row in written where !row.label.isNegation { $0.labelsByValue[row.label.val, default: 0] += 1 }
         }
         for trip in trips {
             logger.warning(

@@ -14,7 +14,7 @@ extension LabelerService {
                 let rules = labeler.totals
                 let written = writer.totals
                 return DashboardCounters(
-                    events: rules.events, labelsWritten: written.labels, labelsByValue: rules.byValue,
+                    events: rules.events, labelsWritten: written.labels, labelsByValue: written.labelsByValue,
                     ruleHits: rules.byRule, lagSeconds: labeler.secondsBehind, cursor: pipeline.lowWaterMark,
                     commits: written.batches, commitSeconds: written.commitSeconds,
                     schedulerQueue: pipeline.schedulerMetrics.queueDepth, labelQueue: written.queueDepth)

@@ -112,6 +112,7 @@ import Testing
         #expect(outcomes.reduce(0) { $0 + $1.rows.count } == 10)
         #expect(outcomes.reduce(0) { $0 + $1.withheld } == 30)
         #expect(writer.totals.withheldByRule == ["r": 30])
+        #expect(writer.totals.labelsByValue == ["spam": 10])
         #expect(writer.totals.trips == 1)
         run.cancel()
         await run.value

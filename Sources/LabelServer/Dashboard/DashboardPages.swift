@@ -69,7 +69,7 @@ enum DashboardPages {
     /// The charts the script fills: id, title, unit.
     static let charts: [(id: String, title: String, unit: String)] = [
         ("events", "Events", "/s"),
-        ("labels", "Labels asked for, by value", "/s"),
+        ("labels", "Labels written, by value", "/s"),
         ("lag", "Cursor lag", "s"),
         ("rules", "Rule hits", "/s"),
         ("commit", "Writer commit time", "ms"),

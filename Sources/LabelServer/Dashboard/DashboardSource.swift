@@ -31,7 +31,7 @@ public struct DashboardCounters: Sendable, Equatable {
     public var events: Int
     /// Label rows written by the writer.
     public var labelsWritten: Int
-    /// Labels the rules asked for, by value.
+    /// Labels written (applied), by value.
     public var labelsByValue: [String: Int]
     /// Rule hits (labels and dry runs), by rule id.
     public var ruleHits: [String: Int]
