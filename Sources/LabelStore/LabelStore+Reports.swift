@@ -72,9 +72,7 @@ public struct StoredReport: Sendable, Equatable {
     public var appeal: [AppealedLabel]?
 
     /// The reason types that make a report an appeal (when its subject's own account sends it).
-    public static let appealReasonTypes: Set<String> = [
-        "com.atproto.moderation.defs#reasonAppeal", "tools.ozone.report.defs#reasonAppeal",
-    ]
+    public static let appealReasonTypes = ReportReasonType.appeal
 }
 
 /// A label an appeal is about, as it was when the appeal was filed.
@@ -185,8 +183,8 @@ extension LabelStore {
                 try db.execute(
                     sql: """
                         INSERT INTO report (reason_type, reason, subject_type, subject, subject_cid, reported_by,
-                            state, muted, created_at, updated_at)
-                        VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)
+                            state, muted, created_at, updated_at, rules_pending)
+                        VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, 1)
                         """,
                     arguments: [
                         report.reasonType, report.reason, report.subject.type, report.subject.key, cid,

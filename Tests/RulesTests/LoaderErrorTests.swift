@@ -103,7 +103,7 @@ import Testing
         let expected = [
             "\(root)/bad-duration.yaml:6:17: invalid duration '7 days': use a whole number and a unit s, m, h or d (30s, 10m, 24h, 7d; at most 10 years)",
             "\(root)/bad-field.yaml:6:12: field 'display_name' does not exist on post records; post fields are text, alt, links, domains, tags, langs, any_text",
-            "\(root)/bad-kind.yaml:3:10: unknown record kind 'posts': use post, profile, list, starterpack, handle or a collection NSID; did you mean 'post'?",
+            "\(root)/bad-kind.yaml:3:10: unknown record kind 'posts': use post, profile, list, starterpack, handle, report or a collection NSID; did you mean 'post'?",
             "\(root)/bad-label.yaml:5:12: invalid label value 'Spam Bot': use lowercase letters a-z and '-' only",
             "\(root)/bad-label.yaml:9:12: label value '!takedown' is not a global value; only !hide, !no-unauthenticated, !warn may start with '!'",
             "\(root)/bad-regex.yaml:5:41: invalid regex: missing closing parenthesis",

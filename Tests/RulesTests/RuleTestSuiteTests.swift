@@ -89,7 +89,7 @@ import Testing
             #expect(
                 error.diagnostics.map(\.description) == [
                     "t.yaml:2:5: test case 'no expectation' needs 'expect' (label values, or none)",
-                    "t.yaml:4:5: a test case takes one of text, record or handle, not text and handle",
+                    "t.yaml:4:5: a test case takes one of text, record, handle or report, not text and handle",
                     "t.yaml:10:13: record is not a JSON object: JSON: unexpected end of input at byte 9",
                     "t.yaml:14:17: floats are not part of the atproto data model; use an integer or a string",
                     "t.yaml:18:5: unknown key 'expects' in a test case; did you mean 'expect'?",

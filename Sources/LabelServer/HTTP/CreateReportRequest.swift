@@ -10,24 +10,11 @@ public struct ReportIntake: Sendable {
     public typealias Authenticate = @Sendable (_ token: String, _ method: String) async throws -> String
 
     /// Every reason type of `com.atproto.moderation.defs`: what is accepted when nothing is configured.
-    public static let defaultReasonTypes = [
-        "reasonSpam", "reasonViolation", "reasonMisleading", "reasonSexual", "reasonRude", "reasonOther",
-        "reasonAppeal",
-    ].map { "com.atproto.moderation.defs#" + $0 }
+    public static let defaultReasonTypes = ReportReasonType.moderationDefs
 
     /// Every reason type the lexicons know (`com.atproto.moderation.defs` and
     /// `tools.ozone.report.defs`); the configuration may only name these.
-    public static let knownReasonTypes: Set<String> = Set(defaultReasonTypes).union(
-        [
-            "Appeal", "Other", "ViolenceAnimal", "ViolenceThreats", "ViolenceGraphicContent", "ViolenceGlorification",
-            "ViolenceExtremistContent", "ViolenceTrafficking", "ViolenceOther", "SexualAbuseContent", "SexualNCII",
-            "SexualDeepfake", "SexualAnimal", "SexualUnlabeled", "SexualOther", "ChildSafetyCSAM", "ChildSafetyGroom",
-            "ChildSafetyPrivacy", "ChildSafetyHarassment", "ChildSafetyOther", "HarassmentTroll",
-            "HarassmentTargeted", "HarassmentHateSpeech", "HarassmentDoxxing", "HarassmentOther", "MisleadingBot",
-            "MisleadingImpersonation", "MisleadingSpam", "MisleadingScam", "MisleadingElections", "MisleadingOther",
-            "RuleSiteSecurity", "RuleProhibitedSales", "RuleBanEvasion", "RuleOther", "SelfHarmContent",
-            "SelfHarmED", "SelfHarmStunts", "SelfHarmSubstances", "SelfHarmOther",
-        ].map { "tools.ozone.report.defs#reason" + $0 })
+    public static let knownReasonTypes = Set(ReportReasonType.all)
 
     /// The subject types: `account` (`com.atproto.admin.defs#repoRef`) and `record`
     /// (`com.atproto.repo.strongRef`).
@@ -46,12 +33,16 @@ public struct ReportIntake: Sendable {
     public var authenticate: Authenticate
     /// The abuse limits; their counts are shared by every copy of this value.
     public var limits: ReportLimits
+    /// Called after a new report is stored (not for a repeat of one already there): the rules on
+    /// reports look at it.
+    public var filed: (@Sendable () -> Void)?
 
     public init(
         reasonTypes: [String] = ReportIntake.defaultReasonTypes, subjectTypes: [String] = ReportIntake.subjectTypes,
         subjectCollections: [String] = [], limits: ReportLimits = ReportLimits(),
-        authenticate: @escaping Authenticate
+        filed: (@Sendable () -> Void)? = nil, authenticate: @escaping Authenticate
     ) {
+        self.filed = filed
         self.reasonTypes = Set(reasonTypes)
         self.subjectTypes = Set(subjectTypes)
         self.subjectCollections = Set(subjectCollections)

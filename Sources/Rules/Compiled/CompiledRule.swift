@@ -14,6 +14,8 @@ struct ConditionNode: Sendable {
         case rule
         /// Language codes `languageCodes[first]`.
         case langs
+        /// Report rules: reason types `reasonTypeSets[first]`; reporter condition `reporterConditions[first]`.
+        case reasonTypes, reporter
     }
 
     let op: Op
@@ -65,6 +67,8 @@ struct CompiledTables: Sendable {
     var nodes: [ConditionNode] = []
     var children: [Int32] = []
     var languageCodes: [[String]] = []
+    var reasonTypeSets: [Set<String>] = []
+    var reporterConditions: [ReporterCondition] = []
     /// Per matcher and ``RecordKind/slot`` (`matcher * slotCount + slot`): the fields it reads
     /// there, `in:` (or the kind's default fields) limited to what that kind of record has.
     var matcherFields: [FieldSet] = []

@@ -49,6 +49,12 @@ struct Evaluation {
             return true
         case .langs:
             return langs(tables.languageCodes[Int(condition.first)])
+        case .reasonTypes:
+            guard let report = context.report else { return false }
+            return tables.reasonTypeSets[Int(condition.first)].contains(report.reasonType)
+        case .reporter:
+            guard let report = context.report else { return false }
+            return tables.reporterConditions[Int(condition.first)].holds(for: report)
         case .keywords:
             let matcher = Int(condition.first)
             return keywords(matcher, fields: tables.fields(ofMatcher: matcher, slot: slot))

@@ -4,6 +4,9 @@ import ATProto
 /// in the record views).
 enum FieldExtraction {
     static func values(of field: Field, in context: RecordContext, post: inout PostView?) -> [String] {
+        if let report = context.report {
+            return (field == .reason || field == .anyText) && !report.reason.isEmpty ? [report.reason] : []
+        }
         if let handle = context.handle, context.isIdentity {
             return field == .handle || field == .anyText ? [handle] : []
         }
@@ -42,7 +45,7 @@ enum FieldExtraction {
             return record["description"]?.stringValue.map { [$0] } ?? []
         case .name:
             return record["name"]?.stringValue.map { [$0] } ?? []
-        case .handle:
+        case .handle, .reason:
             return []
         case .anyText:
             var strings: [String] = []

@@ -26,6 +26,9 @@ public struct RecordContext: Sendable {
     /// Microseconds since the Unix epoch: the base of `exp` and of threshold windows. The engine
     /// never reads the clock itself.
     public var time: Int64
+    /// For a report (see ``report(_:subject:cid:time:)``): what report rules read besides the
+    /// subject; nil for stream events.
+    public var report: ReportFacts?
 
     public init(
         did: String, collection: String, rkey: String, action: Action, cid: String? = nil,
@@ -73,11 +76,12 @@ public struct RecordContext: Sendable {
     /// Whether this is an identity event.
     public var isIdentity: Bool { handle != nil && collection.isEmpty }
 
-    /// `at://did/collection/rkey` (the DID for identity events).
-    public var uri: String { isIdentity ? did : "at://" + did + "/" + collection + "/" + rkey }
+    /// `at://did/collection/rkey` (the DID for identity events and reports of an account).
+    public var uri: String { collection.isEmpty ? did : "at://" + did + "/" + collection + "/" + rkey }
 
     /// The per-kind slot of this event (see ``RecordKind``).
     var slot: Int {
+        if report != nil { return RecordKind.report.slot }
         if isIdentity { return RecordKind.handle.slot }
         switch collection {
         case Collections.post: return RecordKind.post.slot

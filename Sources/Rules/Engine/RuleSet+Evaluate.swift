@@ -33,7 +33,7 @@ extension RuleSet {
             }
             return effects
         }
-        guard context.record != nil || context.isIdentity else { return effects }
+        guard context.record != nil || context.isIdentity || context.report != nil else { return effects }
 
         // One automaton pass over every field some rule looks for keywords or literals in.
         var fields = scanFieldsBySlot[slot]
@@ -65,6 +65,7 @@ extension RuleSet {
     ) {
         let scratch = evaluation.scratch
         let plan = tables.plans[index]
+        if let report = context.report, report.reporterMuted, !rules[index].seesMutedReporters { return }
         var matched = false
         scratch.hasEvidence = false
         do {
@@ -111,6 +112,11 @@ extension RuleSet {
         gatedByRule.forEach(index) { evaluation.scratch.open(rule: $0) }
         effects.fired.append(RuleFiring(ruleID: info.id, evidence: evidence))
         guard let value = info.label else { return }
+        if info.negatesLabel {
+            // A report rule's `negate:`.
+            evaluation.negate(info, into: &effects)
+            return
+        }
         let made = evaluation.label(
             info, value: value, negating: false,
             expires: info.expiresIn.map { Datetime.format(unixMicros: context.time + $0.microseconds) },

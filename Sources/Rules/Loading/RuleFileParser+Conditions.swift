@@ -1,3 +1,4 @@
+import ATProto
 import Yams
 
 /// Conditions: `any`, `all`, `not`, `rule`, `langs` and the regex and keyword matchers, with their
@@ -53,6 +54,10 @@ extension RuleFileParser {
             return .rule(id, reader.location(of: value))
         case "langs":
             return langs(value, kinds: kinds)
+        case "reason_types":
+            return reasonTypes(value, kinds: kinds)
+        case "reporter":
+            return reporter(value, kinds: kinds)
         case "regex":
             return regexMatcher(entries, value: value, kinds: kinds)
         default:
@@ -76,6 +81,85 @@ extension RuleFileParser {
         }
         if values.isEmpty { reader.error(node, "langs needs at least one language code") }
         return .langs(codes)
+    }
+
+    /// `reason_types: [spam, misleading*, tools.ozone.report.defs#reasonSexualNCII]`: a full
+    /// reason type, or a short name (what follows `#reason`, any case) naming every known reason
+    /// type that has it; a trailing `*` names every known one whose short name starts so.
+    private mutating func reasonTypes(_ node: Node, kinds: [RecordKind]) -> ConditionDefinition? {
+        if !kinds.isEmpty, !kinds.contains(.report) {
+            reader.error(node, "reason_types applies to report rules only (on: [report])")
+        }
+        guard let values = reader.strings(node, "reason_types") else { return nil }
+        var types = Set<String>()
+        for (text, item) in values {
+            if text.contains("#") {
+                guard ReportReasonType.all.contains(text) else {
+                    reader.error(
+                        item,
+                        "unknown reason type '\(text)'"
+                            + Suggestion.hint(for: text, in: ReportReasonType.all))
+                    continue
+                }
+                types.insert(text)
+                continue
+            }
+            let wanted = text.lowercased()
+            let prefix = wanted.hasSuffix("*") ? String(wanted.dropLast()) : nil
+            let named = ReportReasonType.all.filter { type in
+                guard let short = ReportReasonType.shortName(of: type) else { return false }
+                if let prefix { return short.hasPrefix(prefix) }
+                return short == wanted
+            }
+            if named.isEmpty {
+                let shortNames = Array(Set(ReportReasonType.all.compactMap(ReportReasonType.shortName))).sorted()
+                reader.error(
+                    item,
+                    "unknown reason type '\(text)': use a short name such as spam, violation, misleading, sexual, "
+                        + "rude, other or appeal, a prefix with '*' (misleading*), or a full reason type"
+                        + Suggestion.hint(for: wanted, in: shortNames))
+                continue
+            }
+            types.formUnion(named)
+        }
+        if values.isEmpty { reader.error(node, "reason_types needs at least one reason type") }
+        return .reasonTypes(types)
+    }
+
+    /// `reporter: {muted: false|true|any, dismissed_at_most: N, dismissed_at_least: N}`.
+    private mutating func reporter(_ node: Node, kinds: [RecordKind]) -> ConditionDefinition? {
+        if !kinds.isEmpty, !kinds.contains(.report) {
+            reader.error(node, "reporter applies to report rules only (on: [report])")
+        }
+        guard let entries = reader.entries(of: node, in: "reporter", allowed: ReporterCondition.keys) else {
+            return nil
+        }
+        var condition = ReporterCondition()
+        if let mutedNode = entries["muted"] {
+            condition.mentionsMuted = true
+            if mutedNode.scalar?.string == "any" {
+                condition.muted = nil
+            } else if let value = reader.bool(mutedNode, "reporter muted (true, false or any)") {
+                condition.muted = value
+            }
+        }
+        for key in ["dismissed_at_most", "dismissed_at_least"] {
+            guard let valueNode = entries[key], let value = reader.int(valueNode, "reporter \(key)") else { continue }
+            guard value >= 0 else {
+                reader.error(valueNode, "reporter \(key) cannot be negative")
+                continue
+            }
+            if key == "dismissed_at_most" {
+                condition.dismissedAtMost = value
+            } else {
+                condition.dismissedAtLeast = value
+            }
+        }
+        if entries.order.isEmpty {
+            reader.error(node, "reporter needs muted, dismissed_at_most or dismissed_at_least")
+            return nil
+        }
+        return .reporter(condition)
     }
 
     private mutating func regexMatcher(
@@ -187,7 +271,7 @@ extension RuleFileParser {
                 continue
             }
             if !kinds.isEmpty, !kinds.contains(where: { $0.fields.contains(field) }) {
-                if let kind = kinds.first(where: { $0.collection != nil || $0 == .handle }) {
+                if let kind = kinds.first(where: { $0.collection != nil || $0 == .handle || $0 == .report }) {
                     let names = kinds.map(\.yamlName).joined(separator: ", ")
                     reader.error(
                         item,

@@ -8,9 +8,9 @@ struct RuleFileParser {
     static let ruleKeys =
         [
             "id", "description", "on", "match", "unless", "label", "subject", "expires_in", "mode", "on_no_match",
-            "threshold", "limits",
+            "threshold", "limits", "negate", "escalate",
         ] + impactKeys
-    static let conditionHeads = ["any", "all", "not", "rule", "langs", "regex", "keywords"]
+    static let conditionHeads = ["any", "all", "not", "rule", "langs", "reason_types", "reporter", "regex", "keywords"]
     static let regexKeys = ["regex", "case_insensitive", "in"]
     static let keywordKeys = ["keywords", "mode", "leet", "squeeze", "in"]
     static let conditionKeys = Array(Set(conditionHeads + regexKeys + keywordKeys)).sorted()
@@ -72,7 +72,7 @@ struct RuleFileParser {
             entries["on"].map { self.kinds($0) }
             ?? {
                 reader.error(
-                    node, "\(named) needs 'on' (post, profile, list, starterpack, handle or a collection NSID)")
+                    node, "\(named) needs 'on' (post, profile, list, starterpack, handle, report or a collection NSID)")
                 return []
             }()
 
@@ -91,6 +91,32 @@ struct RuleFileParser {
             label = value
             labelLocation = reader.location(of: labelNode)
         }
+        let onReports = kinds.contains(.report)
+        var negatesLabel = false
+        if let negateNode = entries["negate"], let value = reader.string(negateNode, "negate") {
+            if !onReports {
+                reader.error(
+                    negateNode,
+                    "negate: applies to report rules (on: [report]); a record rule takes its label back with "
+                        + "on_no_match: negate")
+            } else if label != nil {
+                reader.error(
+                    negateNode, "a rule either applies a label or negates one: use 'label' or 'negate', not both")
+            } else {
+                if let problem = LabelValue.problem(with: value) { reader.error(negateNode, problem) }
+                label = value
+                labelLocation = reader.location(of: negateNode)
+                negatesLabel = true
+            }
+        }
+        var escalates = false
+        if let escalateNode = entries["escalate"], let value = reader.bool(escalateNode, "escalate") {
+            if !onReports {
+                reader.error(
+                    escalateNode, "escalate applies to report rules (on: [report]), which have reports to escalate")
+            }
+            escalates = value
+        }
 
         let subject = subjectKind(entries, kinds: kinds, named: named)
 
@@ -108,7 +134,9 @@ struct RuleFileParser {
         }
 
         var negate = false
-        if let node = entries["on_no_match"], let text = reader.string(node, "on_no_match") {
+        if let node = entries["on_no_match"], onReports {
+            reader.error(node, "on_no_match does not apply to reports (a report is never updated); use negate: VALUE")
+        } else if let node = entries["on_no_match"], let text = reader.string(node, "on_no_match") {
             if text == "negate" {
                 negate = true
             } else if text != "keep" {
@@ -150,6 +178,8 @@ struct RuleFileParser {
             label: label, labelLocation: labelLocation, subject: subject, expiresIn: expiresIn, mode: mode,
             negateOnNoMatch: negate,
             threshold: threshold, limits: limits, directory: directory)
+        rule.negatesLabel = negatesLabel
+        rule.escalates = escalates
         readImpact(entries, into: &rule)
         return rule
     }
@@ -174,11 +204,18 @@ struct RuleFileParser {
             } else {
                 reader.error(
                     item,
-                    "unknown record kind '\(text)': use post, profile, list, starterpack, handle or a collection NSID"
+                    "unknown record kind '\(text)': use post, profile, list, starterpack, handle, report or a "
+                        + "collection NSID"
                         + Suggestion.hint(for: text, in: RecordKind.named.map(\.yamlName)))
             }
         }
         if values.isEmpty { reader.error(node, "'on' needs at least one record kind") }
+        if kinds.contains(.report), kinds.count > 1 {
+            reader.error(
+                node,
+                "'report' cannot be combined with other kinds in one rule: reports and records are different "
+                    + "events (write two rules)")
+        }
         return kinds
     }
 

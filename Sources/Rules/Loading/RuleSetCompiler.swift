@@ -136,7 +136,7 @@ enum RuleSetCompiler {
         case .any(let children), .all(let children): for child in children { collectReferences(child, into: &found) }
         case .not(let child): collectReferences(child, into: &found)
         case .rule(let id, let location): found.append((id, location))
-        case .matcher, .langs: break
+        case .matcher, .langs, .reasonTypes, .reporter: break
         }
     }
 
@@ -216,7 +216,7 @@ enum RuleSetCompiler {
             case .all:
                 // Any one child's gate will do; the smallest is the cheapest to check.
                 return children().compactMap { gate(of: $0) }.min { $0.count < $1.count }
-            case .not, .langs:
+            case .not, .langs, .reasonTypes, .reporter:
                 return nil
             }
         }
@@ -229,7 +229,10 @@ enum RuleSetCompiler {
                     mode: definition.mode, negateOnNoMatch: definition.negateOnNoMatch,
                     threshold: definition.threshold, limits: definition.limits, rollout: definition.rollout,
                     minimums: definition.minimums,
-                    location: definition.idLocation))
+                    location: definition.idLocation, negatesLabel: definition.negatesLabel,
+                    escalates: definition.escalates,
+                    seesMutedReporters: Self.mentionsMuted(definition.match)
+                        || definition.unless.map(Self.mentionsMuted) == true))
             let resolve: (String) -> Int? = { id in index[id].flatMap { positions[$0] } }
             ruleScanFields = Array(repeating: FieldSet(), count: RecordKind.slotCount)
             let condition = compile(definition.match, kinds: definition.kinds, resolve: resolve)
@@ -244,6 +247,16 @@ enum RuleSetCompiler {
                 tables.plans.append(RulePlan(condition: condition, unless: unless, gateStart: start, gateCount: -1))
             }
             tables.negateOnNoMatch.append(definition.negateOnNoMatch)
+        }
+
+        /// Whether a condition says `muted` in a `reporter:` condition (see ``ReporterCondition``).
+        static func mentionsMuted(_ condition: ConditionDefinition) -> Bool {
+            switch condition {
+            case .any(let children), .all(let children): children.contains(where: mentionsMuted)
+            case .not(let child): mentionsMuted(child)
+            case .reporter(let reporter): reporter.mentionsMuted
+            case .matcher, .rule, .langs, .reasonTypes: false
+            }
         }
 
         /// Adds the node for `condition` (after its children) and returns its index.
@@ -265,6 +278,12 @@ enum RuleSetCompiler {
             case .langs(let codes):
                 tables.languageCodes.append(codes)
                 node = ConditionNode(op: .langs, first: Int32(tables.languageCodes.count - 1), count: 0)
+            case .reasonTypes(let types):
+                tables.reasonTypeSets.append(types)
+                node = ConditionNode(op: .reasonTypes, first: Int32(tables.reasonTypeSets.count - 1), count: 0)
+            case .reporter(let reporter):
+                tables.reporterConditions.append(reporter)
+                node = ConditionNode(op: .reporter, first: Int32(tables.reporterConditions.count - 1), count: 0)
             case .matcher(let matcher):
                 node = compile(matcher, kinds: kinds)
             }

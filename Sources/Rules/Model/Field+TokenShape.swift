@@ -17,7 +17,7 @@ extension Field {
         case .domains, .handle: .domain
         case .tags: .whole
         case .langs: .languageTag
-        case .text, .alt, .links, .displayName, .description, .name, .anyText: nil
+        case .text, .alt, .links, .displayName, .description, .name, .anyText, .reason: nil
         }
     }
 }

@@ -20,8 +20,10 @@ public enum Field: UInt8, CaseIterable, Sendable, Hashable, CustomStringConverti
     case name
     /// The handle of an identity event.
     case handle
-    /// Every string in the record (any collection).
+    /// Every string in the record (any collection); a report's reason.
     case anyText
+    /// The reason text of a report.
+    case reason
 
     /// The name used in rule files.
     public var yamlName: String {
@@ -37,6 +39,7 @@ public enum Field: UInt8, CaseIterable, Sendable, Hashable, CustomStringConverti
         case .name: "name"
         case .handle: "handle"
         case .anyText: "any_text"
+        case .reason: "reason"
         }
     }
 

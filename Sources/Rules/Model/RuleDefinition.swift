@@ -21,6 +21,9 @@ struct RuleDefinition {
     var rollout: Rollout? = nil
     /// `min_precision` and `min_recall`.
     var minimums = QualityMinimums()
+    /// Report rules: `negate: VALUE` (the label is negated, not applied) and `escalate: true`.
+    var negatesLabel = false
+    var escalates = false
     /// The directory of the file the rule is in, for resolving list files.
     var directory: String
 }
@@ -35,6 +38,10 @@ indirect enum ConditionDefinition {
     case rule(String, SourceLocation)
     /// `langs: [en, pt]`: primary language subtags, lowercased.
     case langs([String])
+    /// `reason_types: [spam, …]` (report rules): the full reason types it names.
+    case reasonTypes(Set<String>)
+    /// `reporter: {…}` (report rules).
+    case reporter(ReporterCondition)
 }
 
 /// A regex or keyword matcher as written.

@@ -12,6 +12,8 @@ public struct RuleTestCase: Sendable {
     public var expectLog: [String]?
     /// Label values negated (`expect_negate:`); unchecked when `nil`.
     public var expectNegate: [String]?
+    /// For a report: whether a rule escalates it (`expect_escalate:`); unchecked when `nil`.
+    public var expectEscalate: Bool? = nil
 }
 
 /// The outcome of one ``RuleTestCase``.
@@ -41,6 +43,17 @@ public enum RuleTestRunner {
             check("expect", testCase.expect, effects.labels.map(\.value))
             check("expect_log", testCase.expectLog, effects.dryRun.map(\.value))
             check("expect_negate", testCase.expectNegate, effects.negations.map(\.value))
+            if let expected = testCase.expectEscalate {
+                let escalating = effects.fired.compactMap { set.rule($0.ruleID) }.filter {
+                    $0.escalates && $0.emits(for: testCase.context.did)
+                }
+                if escalating.isEmpty == expected {
+                    mismatches.append(
+                        "expect_escalate: \(expected)  got: "
+                            + (escalating.isEmpty
+                                ? "false" : "true (" + escalating.map(\.id).joined(separator: ", ") + ")"))
+                }
+            }
             for failure in effects.failures { mismatches.append("rule error: \(failure)") }
             return RuleTestResult(testCase: testCase, effects: effects, mismatches: mismatches)
         }

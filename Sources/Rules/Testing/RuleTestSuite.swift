@@ -15,10 +15,15 @@ import Yams
 ///   - name: handle
 ///     handle: bsky-support.example.com
 ///     expect: none
+///   - name: a report (rules on report)
+///     report: {reason_type: spam, reason: "scam link", subject: "did:plc:…", muted: false, dismissed: 0}
+///     expect: [needs-review]
+///     expect_escalate: true
 /// ```
 ///
 /// Optional per case: `did`, `rkey`, `action` (create, update, delete), `counts` (earlier matches
-/// per threshold rule), `expect_log`, `expect_negate`.
+/// per threshold rule; for report rules, other reporters), `expect_log`, `expect_negate`,
+/// `expect_escalate`.
 public enum RuleTestSuite {
     /// The default account of test cases.
     public static let defaultDID = "did:plc:ruletestaccount00000000000"
@@ -26,9 +31,10 @@ public enum RuleTestSuite {
     public static let time: Int64 = 1_735_689_600_000_000
 
     static let caseKeys = [
-        "name", "text", "langs", "collection", "record", "handle", "did", "rkey", "action", "counts", "expect",
-        "expect_log", "expect_negate",
+        "name", "text", "langs", "collection", "record", "handle", "report", "did", "rkey", "action", "counts",
+        "expect", "expect_log", "expect_negate", "expect_escalate",
     ]
+    static let reportKeys = ["reason_type", "reason", "subject", "muted", "dismissed"]
 
     /// Every case of every `*.yaml` file in `directory/tests`.
     /// - Parameter required: whether having no test file (or no `tests` folder) is a problem; it is
@@ -106,10 +112,13 @@ public enum RuleTestSuite {
         }
 
         var context: RecordContext?
-        let sources = ["text", "record", "handle"].filter { entries.contains($0) }
+        let sources = ["text", "record", "handle", "report"].filter { entries.contains($0) }
         if sources.count > 1 {
             reader.error(
-                node, "a test case takes one of text, record or handle, not " + sources.joined(separator: " and "))
+                node,
+                "a test case takes one of text, record, handle or report, not " + sources.joined(separator: " and "))
+        } else if let reportNode = entries["report"] {
+            context = parseReport(reportNode, did: did, rkey: rkey, reader: &reader)
         } else if let handleNode = entries["handle"], let handle = reader.string(handleNode, "handle") {
             context = .identity(did: did, handle: handle, time: time)
         } else if let textNode = entries["text"], let text = reader.string(textNode, "text") {
@@ -140,7 +149,7 @@ public enum RuleTestSuite {
                 did: did, collection: collection, rkey: rkey, action: action, cid: action == .delete ? nil : testCID,
                 previousCID: action == .create ? nil : previousTestCID, record: record, time: time)
         } else {
-            reader.error(node, "a test case needs text, record (with collection) or handle")
+            reader.error(node, "a test case needs text, record (with collection), handle or report")
         }
         if entries.contains("langs"), !entries.contains("text") {
             reader.error(
@@ -163,10 +172,49 @@ public enum RuleTestSuite {
         let expect = labels(expectNode, "expect", reader: &reader)
         let expectLog = entries["expect_log"].flatMap { labels($0, "expect_log", reader: &reader) }
         let expectNegate = entries["expect_negate"].flatMap { labels($0, "expect_negate", reader: &reader) }
+        var expectEscalate: Bool?
+        if let escalateNode = entries["expect_escalate"] {
+            expectEscalate = reader.bool(escalateNode, "expect_escalate")
+            if context?.report == nil { reader.error(escalateNode, "expect_escalate goes with a report case") }
+        }
         guard reader.diagnostics.count == start, let context, let expect else { return nil }
         return RuleTestCase(
             name: name, location: reader.location(of: node), context: context, counts: counts, expect: expect,
-            expectLog: expectLog, expectNegate: expectNegate)
+            expectLog: expectLog, expectNegate: expectNegate, expectEscalate: expectEscalate)
+    }
+
+    /// `report: {reason_type, reason, subject, muted, dismissed}`: a report filed by a test
+    /// reporter. `reason_type` is a full reason type or a short name (`spam`); `subject` a DID or
+    /// an at:// URI, by default the case's record (`did` and `rkey`, a post).
+    private static func parseReport(_ node: Node, did: String, rkey: String, reader: inout YAMLReader)
+        -> RecordContext?
+    {
+        guard let entries = reader.entries(of: node, in: "report", allowed: reportKeys) else { return nil }
+        var reasonType = "com.atproto.moderation.defs#reasonOther"
+        if let typeNode = entries["reason_type"], let text = reader.string(typeNode, "reason_type") {
+            let wanted = text.lowercased()
+            if let known = ReportReasonType.all.first(where: {
+                $0 == text || ReportReasonType.shortName(of: $0) == wanted
+            }) {
+                reasonType = known
+            } else {
+                reader.error(typeNode, "unknown reason type '\(text)': use a short name such as spam, or a full one")
+            }
+        }
+        let reason = entries["reason"].flatMap { reader.string($0, "reason") } ?? ""
+        var subject = "at://" + did + "/" + Collections.post + "/" + rkey
+        if let subjectNode = entries["subject"], let text = reader.string(subjectNode, "subject") {
+            if (try? LabelSubject(text)) == nil {
+                reader.error(subjectNode, "'\(text)' is not a DID or an at:// record URI")
+            }
+            subject = text
+        }
+        let muted = entries["muted"].flatMap { reader.bool($0, "muted") } ?? false
+        let dismissed = entries["dismissed"].flatMap { reader.int($0, "dismissed") } ?? 0
+        let facts = ReportFacts(
+            id: 1, reasonType: reasonType, reason: reason, reporter: "did:plc:ruletestreporter0000000000",
+            reporterMuted: muted, reporterDismissed: dismissed)
+        return .report(facts, subject: subject, cid: subject.hasPrefix("at://") ? testCID : nil, time: time)
     }
 
     private static func parseRecord(_ node: Node, reader: inout YAMLReader) -> CBORValue? {
