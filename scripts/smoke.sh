@@ -199,6 +199,14 @@ contains "regex error points inside the pattern" 'bad.yaml:4:[0-9]+: '
 contains "label error has its position" 'bad.yaml:8:[0-9]+: '
 expect "rules eval shows the rule and the matched text" 0 "$bin/labeler" rules eval --rules rules --text "claim your free-crypto-giveaway now"
 contains "eval names the firing rule" 'crypto-giveaway'
+mkdir -p "$tmp/reportrules/tests"
+printf 'rules:\n  - id: pile-up\n    on: [report]\n    match: {all: [{reason_types: [spam, misleading*]}, {reporter: {dismissed_at_most: 3}}]}\n    threshold: {count: 5, within: 24h}\n    label: needs-review\n    escalate: true\n' > "$tmp/reportrules/r.yaml"
+printf 'cases:\n  - name: fifth\n    report: {reason_type: spam}\n    counts: {pile-up: 4}\n    expect: [needs-review]\n    expect_escalate: true\n  - name: fourth\n    report: {reason_type: misleadingscam}\n    counts: {pile-up: 3}\n    expect: none\n    expect_escalate: false\n' > "$tmp/reportrules/tests/t.yaml"
+expect "rules test runs report cases against rules on reports" 0 "$bin/labeler" rules test "$tmp/reportrules"
+contains "both report cases pass" '^2 passed, 0 failed$'
+printf 'rules:\n  - id: mixed\n    on: [post, report]\n    match: {reason_types: [spam]}\n    label: x\n' > "$tmp/reportrules/r.yaml"
+expect "a rule on reports and posts at once is refused" 1 "$bin/labeler" rules check "$tmp/reportrules"
+contains "the mixed kinds are named where they are" "r.yaml:3:9: 'report' cannot be combined with other kinds"
 mkdir -p "$tmp/quality/tests"
 printf 'rules:\n  - id: coffee\n    on: [post]\n    match: {keywords: [coffee]}\n    label: coffee\n    min_precision: 0.9\n    min_recall: 0.5\n' > "$tmp/quality/r.yaml"
 printf '{"record": {"text": "coffee time"}, "expect": ["coffee"]}\n{"record": {"text": "coffee spill"}, "expect": []}\n{"record": {"text": "espresso"}, "expect": ["coffee"]}\n' > "$tmp/quality/tests/s.jsonl"

@@ -330,6 +330,26 @@ public final class LabelStore: Sendable {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v15 report rules") { db in
+            // Rules on reports (`on: [report]`): a report is filed waiting for them
+            // (`rules_pending`) and marked done in the transaction that records what they
+            // decided, so one filed before a crash is evaluated after the restart. Reports filed
+            // before this migration were never meant for rules. `report_rule_hit` holds, per
+            // rule and subject, the reporters whose reports matched, for thresholds over distinct
+            // reporters within a window.
+            try db.execute(
+                sql: """
+                    ALTER TABLE report ADD COLUMN rules_pending INTEGER NOT NULL DEFAULT 0;
+                    CREATE INDEX report_rules_pending ON report(id) WHERE rules_pending = 1;
+                    CREATE TABLE report_rule_hit (
+                        rule TEXT NOT NULL,
+                        subject TEXT NOT NULL,
+                        reporter TEXT NOT NULL,
+                        at INTEGER NOT NULL,
+                        PRIMARY KEY (rule, subject, reporter)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 

@@ -33,6 +33,28 @@ extension LabelerService {
             Double(pipeline.counts.undecodable)
         }
         if let gate = pipeline.configuration.verification { registerVerificationMetrics(gate, on: registry) }
+        if let runner = reportRules {
+            registry.counter("labeler_report_rules_evaluated_total", help: "Reports evaluated by the rules on reports.")
+            {
+                Double(runner.totals.evaluated)
+            }
+            registry.counterFamily(
+                "labeler_report_rules_fired_total", help: "Rules on reports that fired, by rule.", labelNames: ["rule"]
+            ) {
+                runner.totals.fired.sorted { $0.key < $1.key }.map { .init(labels: [$0.key], value: Double($0.value)) }
+            }
+            registry.counter(
+                "labeler_report_rules_escalated_total", help: "Reports escalated by rules (escalate: true)."
+            ) {
+                Double(runner.totals.escalated)
+            }
+            registry.counter(
+                "labeler_report_rules_failures_total",
+                help: "Evaluations of a report by the rules that failed (the report is tried again)."
+            ) {
+                Double(runner.totals.failures)
+            }
+        }
         registry.gauge("labeler_cursor", help: "The low-water mark: every event at or below it is handled.") {
             Double(pipeline.lowWaterMark ?? 0)
         }

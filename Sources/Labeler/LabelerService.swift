@@ -45,6 +45,8 @@ public final class LabelerService: Sendable {
     public let metrics = MetricsRegistry()
     /// Sends rule-trip alerts to `alerts.webhook_url` (nil when none is set).
     public let alerter: TripAlerter?
+    /// The rules on reports, when reports are enabled.
+    public let reportRules: ReportRuleRunner?
     let logger: Logger
 
     public init(configuration: LabelerConfiguration, environment: [String: String], logger: Logger) throws(StartError) {
@@ -175,7 +177,15 @@ public final class LabelerService: Sendable {
             secondsBehindRelay: { labeler.secondsBehind })
         let commitFeed = CommitFeed(writerCommits: writer.commits, store: store)
         self.commitFeed = commitFeed
-        let reports = try Self.reportIntake(configuration, assembly: assembly, identity: identity)
+        var reports = try Self.reportIntake(configuration, assembly: assembly, identity: identity)
+        if reports != nil {
+            let runner = ReportRuleRunner(
+                store: store, holder: holder, submit: { changes in try await writer.submit(changes) }, logger: logger)
+            reports?.filed = { runner.reportFiled() }
+            reportRules = runner
+        } else {
+            reportRules = nil
+        }
         let moderators = try Self.moderatorAuth(configuration, assembly: assembly, identity: identity)
         do {
             server = try LabelServer(
@@ -260,6 +270,7 @@ public final class LabelerService: Sendable {
                 failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: RuleReloadService(reloader: reloader)),
         ]
+        if let reportRules { services.append(.init(service: ReportRuleService(runner: reportRules))) }
         if let alerter { services.append(.init(service: TripAlertService(alerter: alerter))) }
         if configuration.log.statusInterval > .zero {
             services.append(.init(service: statusReporter(interval: configuration.log.statusInterval)))

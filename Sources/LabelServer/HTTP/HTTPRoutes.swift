@@ -202,6 +202,7 @@ struct HTTPRoutes: Sendable {
             NewReport(
                 reasonType: report.reasonType, reason: report.reason, subject: report.subject, reportedBy: reporter,
                 createdAt: Datetime.now().rawValue))
+        if !deduplicated { intake.filed?() }
         context.logger.info(
             "report received",
             metadata: [

@@ -1,0 +1,235 @@
+import ATCrypto
+import ATProto
+import Foundation
+import LabelServer
+import Rules
+import TestNetwork
+import TestSupport
+import Testing
+
+@testable import LabelStore
+@testable import Labeler
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The rules on reports as the service runs them: thresholds over distinct reporters within a
+/// window, muted reporters left out, escalation, labels through the writer with the report in
+/// their history, and a report evaluated again after a crash changing nothing.
+@Suite struct ReportRuleRunnerTests {
+    static let rules = """
+        rules:
+          - id: pile-up
+            on: [report]
+            match: {reason_types: [spam, misleading*]}
+            threshold: {count: 3, within: 24h}
+            label: needs-review
+            escalate: true
+          - id: doxxing
+            on: [report]
+            match: {keywords: [address], in: [reason]}
+            escalate: true
+          - id: appeal-lifts
+            on: [report]
+            match: {reason_types: [appeal]}
+            negate: needs-review
+        """
+    static let subject = ReportSubject.record(
+        uri: "at://did:plc:reportedaaaaaaaaaaaaaaaa/app.bsky.feed.post/3lpost0000000",
+        cid: "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm")
+    static let spam = "com.atproto.moderation.defs#reasonSpam"
+    static let now = "2026-06-02T12:00:00.000Z"
+
+    /// A store, a running writer and a runner over `rules`.
+    struct Fixture {
+        let store: LabelStore
+        let writer: LabelWriter
+        let writing: Task<Void, Never>
+        let runner: ReportRuleRunner
+
+        init(rules: String = ReportRuleRunnerTests.rules, path: String = temporaryPath("report-rules.sqlite")) throws {
+            store = try LabelStore(path: path)
+            writer = try LabelWriter(
+                store: store, src: "did:plc:labeleraaaaaaaaaaaaaaaaa", key: .generate(.secp256k1),
+                logger: quietLogger())
+            let writer = self.writer
+            writing = Task { await writer.run() }
+            let set = try RuleSet.load(RuleSources(ruleFiles: [.init(path: "rules/r.yaml", text: rules)]))
+            runner = ReportRuleRunner(
+                store: store, holder: RuleSetHolder(set), submit: { try await writer.submit($0) },
+                logger: quietLogger())
+        }
+
+        func file(
+            _ reporter: String, _ reasonType: String = ReportRuleRunnerTests.spam, reason: String? = nil,
+            subject: ReportSubject = ReportRuleRunnerTests.subject, at time: String = ReportRuleRunnerTests.now
+        )
+            throws -> StoredReport
+        {
+            try store.fileReport(
+                NewReport(
+                    reasonType: reasonType, reason: reason, subject: subject, reportedBy: reporter, createdAt: time)
+            ).report
+        }
+
+        /// The label rows on the subject, as `val` and `neg`.
+        func labels() throws -> [String] {
+            try store.labels(after: 0, limit: 100).map { ($0.label.isNegation ? "-" : "") + $0.label.val }
+        }
+
+        func stop() async {
+            writing.cancel()
+            await writing.value
+        }
+    }
+
+    static func reporter(_ name: String) -> String { "did:plc:reporter" + name + String(repeating: "a", count: 16) }
+
+    @Test func distinctReportersWithinTheWindowLabelAndEscalate() async throws {
+        let f = try Fixture()
+        let (a, b, c, d, muted) = (
+            Self.reporter("a"), Self.reporter("b"), Self.reporter("c"), Self.reporter("d"), Self.reporter("m")
+        )
+        // c reported 25 hours earlier: outside the window by the time the others do.
+        let old = try f.file(c, at: "2026-06-01T11:00:00.000Z")
+        try f.store.muteReporter(muted, until: nil, actor: "mod", note: nil, at: "2026-06-01T00:00:00.000Z")
+        let first = try f.file(a)
+        _ = try f.file(a, "com.atproto.moderation.defs#reasonMisleading")  // a repeat: the same report
+        let ignored = try f.file(muted)
+        let second = try f.file(b, "tools.ozone.report.defs#reasonMisleadingScam")
+        #expect(try await f.runner.evaluateWaiting() == 4)
+        #expect(try f.labels().isEmpty)
+        #expect(try f.store.reports(state: .open).count == 3)
+
+        let third = try f.file(d)
+        #expect(try await f.runner.evaluateWaiting() == 1)
+        #expect(try f.labels() == ["needs-review"])
+        let history = try f.store.history(of: try LabelSubject(Self.subject.key))
+        #expect(history.map(\.reportID) == [third.id])
+        #expect(history.first?.ruleID == "pile-up")
+        #expect(history.first?.reason == "report \(third.id) (spam)")
+        #expect(try f.store.labels(after: 0, limit: 10).first?.label.cid == Self.subject.cid)
+        // The three reports that made the count are escalated, each with the rule in its history;
+        // the old one and the muted one are not.
+        #expect(Set(try f.store.reports(state: .escalated).map(\.id)) == [first.id, second.id, third.id])
+        #expect(try f.store.reports(state: .open).map(\.id) == [old.id])
+        #expect(try f.store.reports(state: .open, muted: true).map(\.id) == [ignored.id])
+        let action = try #require(try f.store.reportActions(id: first.id).last)
+        #expect(
+            action.action == "escalated" && action.actor == "rule:pile-up" && action.note == "with report \(third.id)")
+        #expect(f.runner.totals.fired == ["pile-up": 1] && f.runner.totals.escalated == 3)
+
+        // A fourth reporter changes nothing more: the label is there already.
+        _ = try f.file(Self.reporter("e"))
+        #expect(try await f.runner.evaluateWaiting() == 1)
+        #expect(try f.labels() == ["needs-review"])
+
+        // The reported account appeals: the rule negates the label (the negation replaces the
+        // label's row on the stream).
+        _ = try f.file("did:plc:reportedaaaaaaaaaaaaaaaa", "com.atproto.moderation.defs#reasonAppeal")
+        #expect(try await f.runner.evaluateWaiting() == 1)
+        #expect(try f.labels() == ["-needs-review"])
+        #expect(
+            try f.store.history(of: try LabelSubject(Self.subject.key)).map(\.ruleID) == ["pile-up", "appeal-lifts"])
+        await f.stop()
+    }
+
+    @Test func aReasonTextEscalatesOnItsOwn() async throws {
+        let f = try Fixture()
+        let report = try f.file(
+            Self.reporter("a"), "com.atproto.moderation.defs#reasonOther", reason: "they posted my home ADDRESS")
+        let other = try f.file(Self.reporter("b"), "com.atproto.moderation.defs#reasonOther", reason: "rude")
+        #expect(try await f.runner.evaluateWaiting() == 2)
+        #expect(try f.store.report(id: report.id)?.state == .escalated)
+        #expect(try f.store.report(id: other.id)?.state == .open)
+        #expect(try f.labels().isEmpty)
+        #expect(try f.store.reportsAwaitingRules().isEmpty)
+        await f.stop()
+    }
+
+    /// A crash after the writer committed a report's labels and before the report was marked
+    /// evaluated: after the restart it is evaluated again and nothing is added twice.
+    @Test func aReportEvaluatedAgainAfterACrashChangesNothing() async throws {
+        let path = temporaryPath("report-rules-crash.sqlite")
+        let f = try Fixture(path: path)
+        var last: StoredReport?
+        for name in ["a", "b", "c"] { last = try f.file(Self.reporter(name)) }
+        #expect(try await f.runner.evaluateWaiting() == 3)
+        let labels = try f.labels()
+        let actions = try f.store.reportActions(id: try #require(last).id)
+        #expect(labels == ["needs-review"])
+        await f.stop()
+
+        let store = try LabelStore(path: path)
+        let id = try #require(last).id
+        try await store.pool.write { db in
+            try db.execute(sql: "UPDATE report SET rules_pending = 1 WHERE id = ?", arguments: [id])
+        }
+        let again = try Fixture(path: path)
+        #expect(try again.store.reportsAwaitingRules().map(\.id) == [last!.id])
+        #expect(try await again.runner.evaluateWaiting() == 1)
+        #expect(try again.labels() == labels)
+        #expect(try again.store.reportActions(id: last!.id) == actions)
+        #expect(try again.store.reportsAwaitingRules().isEmpty)
+        await again.stop()
+    }
+
+    /// As the app files them: three reporters' tokens, through the HTTP endpoint, and the
+    /// service's runner labels the post once the third arrives.
+    @Test func reportsFromTheNetworkReachTheRules() async throws {
+        let network = try TestNetwork()
+        let base = try await network.start()
+        let reporters = ["a", "b", "c"].map { (did: Self.reporter($0), key: SigningKey.generate(.secp256k1)) }
+        network.withState {
+            for reporter in reporters {
+                $0.plc[reporter.did] = .init(
+                    verificationMethods: ["atproto": reporter.key.publicKey.didKey], alsoKnownAs: [], services: [:])
+            }
+        }
+        let rulesDirectory = try LabelerServiceTests.configuration(rules: Self.rules).rulesPath
+        try await ReportIntakeTests.withReportingService(
+            network: network, base: base, configure: { $0.rulesPath = rulesDirectory }
+        ) { service, port in
+            let runner = try #require(service.reportRules)
+            let writer = service.writer
+            let writing = Task { await writer.run() }
+            let running = Task { await runner.run() }
+            defer {
+                writing.cancel()
+                running.cancel()
+            }
+            let method = "com.atproto.moderation.createReport"
+            let body =
+                #"{"reasonType":"com.atproto.moderation.defs#reasonSpam","subject":{"$type":"com.atproto.repo.strongRef","uri":"\#(Self.subject.key)","cid":"\#(Self.subject.cid)"}}"#
+            for reporter in reporters {
+                let token = try ReportIntakeTests.token(
+                    reporter.key, audience: ReportIntakeTests.labeler + "#atproto_labeler", method: method,
+                    issuer: reporter.did)
+                var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/xrpc/\(method)")!)
+                request.httpMethod = "POST"
+                request.httpBody = Data(body.utf8)
+                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+                request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization")
+                let (data, response) = try await URLSession.shared.data(for: request)
+                #expect((response as? HTTPURLResponse)?.statusCode == 200, "\(String(decoding: data, as: UTF8.self))")
+            }
+            try await waitUntil("the third report's label") {
+                try service.store.labels(after: 0, limit: 10).map(\.label.val) == ["needs-review"]
+            }
+            try await waitUntil("the reports escalated") { try service.store.reports(state: .escalated).count == 3 }
+            #expect(runner.totals.evaluated == 3)
+            running.cancel()
+            writing.cancel()
+            await running.value
+            await writing.value
+        }
+    }
+}
+
+extension ReportSubject {
+    /// The CID of a record subject.
+    var cid: String {
+        if case .record(_, let cid) = self { cid } else { "" }
+    }
+}
