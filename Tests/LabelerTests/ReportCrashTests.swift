@@ -21,7 +21,10 @@ import Glibc
 /// SIGKILL while they arrive and restarted: a report answered 200 must be in the database from
 /// that moment on, once, and nothing that was not sent may be there. Reporters resend what was
 /// not answered after each restart, as a PDS's user would; a report that was stored but whose
-/// answer the kill swallowed must come back as the same report, not a second one.
+/// answer the kill swallowed must come back as the same report, not a second one. Rules on
+/// reports run throughout: every report ends up evaluated once the service has run again, each
+/// label they ask for is applied exactly once, and the threshold over distinct reporters fires
+/// once.
 @Suite(.serialized) struct ReportCrashTests {
     static let labeler = "did:plc:reportcrashlabelerlabela"
     static let method = "com.atproto.moderation.createReport"
@@ -186,6 +189,12 @@ import Glibc
                     : Planned(reporter: reporter.did, subject: account, isRecord: false, reason: "account \(r)/\(i)")
             }
         }
+        // Every reporter also reports one account, last: the threshold rule counts them.
+        let crowded = Self.plcDID("crashcrowdedsubject")
+        for reporter in reporters {
+            plans[reporter.did]?.append(
+                Planned(reporter: reporter.did, subject: crowded, isRecord: false, reason: "crowd"))
+        }
         let everything = Dictionary(uniqueKeysWithValues: plans.values.joined().map { ($0.key, $0) })
 
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -193,7 +202,22 @@ import Glibc
         ).path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let database = folder + "/labels.sqlite"
+        try FileManager.default.createDirectory(atPath: folder + "/rules", withIntermediateDirectories: true)
+        try """
+        rules:
+          - id: reported
+            on: [report]
+            match: {reason_types: [spam]}
+            label: reported
+          - id: crowd
+            on: [report]
+            match: {reason_types: [spam]}
+            threshold: {count: \(reporters.count), within: 24h}
+            label: crowd
+            escalate: true
+        """.write(toFile: folder + "/rules/reports.yaml", atomically: true, encoding: .utf8)
         let environment = [
+            "LABELER_RULES_PATH": folder + "/rules",
             "LABELER_SOURCE_URL": relay.url, "LABELER_STORE_PATH": database,
             "LABELER_SIGNING_KEY": folder + "/signing.key",
             "LABELER_DID": Self.labeler, "LABELER_SERVER_PORT": "0", "LABELER_IDENTITY_PLC_URL": base + "/plc",
@@ -275,6 +299,14 @@ import Glibc
         }
         #expect(killsDuringTraffic >= 5, "the kills should land while reports arrive, not after")
 
+        // One more life: the rules catch up on what the kills left waiting, then a clean stop.
+        let last = try ServiceProcess(["run"], in: folder, environment: environment, log: folder + "/run.last.log")
+        _ = try #require(await CrashTests.servingPort(last), "\(last.logText.suffix(2000))")
+        try await waitUntil("every report evaluated by the rules") { try Self.awaitingRules(database) == 0 }
+        last.signal(SIGTERM)
+        let status = await last.wait(timeout: .seconds(60))
+        #expect(status == 0, "exit status \(status.map(String.init) ?? "none"): \(last.logText.suffix(2000))")
+
         let rows = try Self.stored(database)
         let acknowledged = ledger.state.withLock { $0.acknowledged }
         print(
@@ -291,6 +323,42 @@ import Glibc
             #expect(
                 acknowledged[row.key] == row.id, "\(row.key): answered \(acknowledged[row.key] ?? -1), stored \(row.id)"
             )
+        }
+        // Each subject got its label once, whatever the kills interrupted; the crowded account
+        // its threshold label once, and every report on it is escalated.
+        let applied = try Self.appliedLabels(database)
+        let subjects = Set(everything.values.map(\.subject))
+        #expect(applied.filter { $0.val == "reported" }.count == subjects.count)
+        #expect(Set(applied.filter { $0.val == "reported" }.map(\.uri)) == subjects)
+        #expect(applied.filter { $0.val == "crowd" }.map(\.uri) == [crowded])
+        #expect(try Self.escalated(database) == reporters.count)
+    }
+
+    /// Reports not yet evaluated by the rules on reports.
+    static func awaitingRules(_ path: String) throws -> Int {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM report WHERE rules_pending = 1") ?? 0
+        }
+    }
+
+    /// Every label applied, from the history (one entry per change that went out).
+    static func appliedLabels(_ path: String) throws -> [(uri: String, val: String)] {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT uri, val FROM label_history WHERE action = 'apply' ORDER BY id").map {
+                (uri: $0["uri"], val: $0["val"])
+            }
+        }
+    }
+
+    static func escalated(_ path: String) throws -> Int {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM report WHERE state = 'escalated'") ?? 0
         }
     }
 }
