@@ -294,6 +294,46 @@ import Testing
         #expect(perSecond.values.allSatisfy { $0 <= 4 })
     }
 
+    /// Labels the global budget left in the queue still go out once the limits are taken out of
+    /// the configuration: the service's writer drains the queue with no budget at all.
+    @Test func queuedLabelsDrainOnceTheGlobalLimitsAreRemoved() async throws {
+        let store = try LabelStore(path: temporaryPath("labels.sqlite"))
+        let key = SigningKey.generate(.secp256k1)
+        // One second of the clock throughout: a budget that is full stays full.
+        let writerConfiguration = LabelWriter.Configuration(
+            idleCursorInterval: .milliseconds(20), now: { Datetime(unixMicros: Self.start) },
+            drainInterval: .milliseconds(10))
+        func serviceWriter(_ configuration: LabelerConfiguration) throws -> LabelWriter {
+            try LabelerAssembly(configuration: configuration, environment: [:]).labelWriter(
+                store: store, key: key, src: "did:plc:labeler", logger: quietLogger(),
+                configuration: writerConfiguration, globalBudget: true, drainsQueue: true)
+        }
+
+        var limited = LabelerConfiguration()
+        limited.labelsPerSecond = 2
+        let first = try serviceWriter(limited)
+        let running = Task { await first.run() }
+        let submitted = try await first.submitReporting(
+            try (0..<6).map { try Self.apply($0, at: Self.start, limits: nil) })
+        #expect(submitted.rows.count == 2 && submitted.queued == 4)
+        running.cancel()
+        await running.value
+        #expect(try store.queueDepth() == 4)
+
+        // The same database; the configuration has no limits any more.
+        let unlimited = LabelerConfiguration()
+        #expect(unlimited.globalBudget == nil)
+        let second = try serviceWriter(unlimited)
+        let draining = Task { await second.run() }
+        try await waitUntil("the leftover queue drained") { try store.queueDepth() == 0 }
+        draining.cancel()
+        await draining.value
+        let labels = try store.labels(after: 0, limit: 100)
+        #expect(labels.count == 6)
+        #expect(Set(labels.map(\.label.uri)).count == 6)
+        #expect(second.totals.dequeued == 4)
+    }
+
     /// A webhook that keeps failing is tried less and less often: each wait twice the one
     /// before, up to a minute; once the alert went out, the alerter is back to its interval.
     @Test func aFailingWebhookIsRetriedLessAndLessOften() async throws {
