@@ -198,11 +198,21 @@ let package = Package(
             path: "Benchmarks/WriterBenchmark",
             swiftSettings: strict
         ),
+        // What the benchmarks that serve share: a scratch directory and a quiet logger, and the
+        // label server run in process.
+        .target(
+            name: "BenchmarkSupport",
+            dependencies: [
+                "ATCrypto", "LabelServer", "LabelStore", .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/BenchmarkSupport",
+            swiftSettings: strict
+        ),
         // Label stream throughput (backfill) and live delivery latency to many subscribers.
         .executableTarget(
             name: "serve-bench",
             dependencies: [
-                "LabelServer", "Labeler", "LabelStore", "ATCrypto", "ATProto", "Firehose",
+                "BenchmarkSupport", "LabelServer", "Labeler", "LabelStore", "ATCrypto", "ATProto", "Firehose",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -225,7 +235,7 @@ let package = Package(
         .executableTarget(
             name: "report-bench",
             dependencies: [
-                "ATCrypto", "ATProto", "Identity", "LabelServer", "LabelStore", "TestNetwork",
+                "ATCrypto", "BenchmarkSupport", "ATProto", "Identity", "LabelServer", "LabelStore", "TestNetwork",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,6 +1,7 @@
 import ATCrypto
 import ATProto
 import AsyncHTTPClient
+import BenchmarkSupport
 import Foundation
 import Identity
 import LabelServer
@@ -32,11 +33,10 @@ struct ReportBenchmark {
     static func main() async throws {
         var options = Options()
         options.parse(Array(CommandLine.arguments.dropFirst()))
-        var logger = Logger(label: "report-bench")
-        logger.logLevel = .critical
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("report-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        try await withBenchmarkRun("report-bench") { dir, logger in try await run(options, dir: dir, logger: logger) }
+    }
+
+    static func run(_ options: Options, dir: URL, logger: Logger) async throws {
         say("report-bench\(options.smoke ? " (smoke)" : ""): \(options)")
 
         let network = try TestNetwork()
@@ -66,25 +66,21 @@ struct ReportBenchmark {
             authenticate: { token, method in
                 try await verifier.verify(token, audience: audience, method: method).issuer.rawValue
             })
-        let (commits, _) = AsyncStream.makeStream(of: Int64.self)
-        let server = try LabelServer(
-            configuration: .init(host: "127.0.0.1", port: 0), store: store, signingKey: SigningKey.generate(.secp256k1),
-            keyID: 1, submit: { _ in [] }, commits: commits, health: HealthProvider(version: "bench"),
-            metrics: MetricsRegistry(), reports: intake, logger: logger)
 
         var clientConfiguration = HTTPClient.Configuration.singletonConfiguration
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: clientConfiguration)
 
         let total = options.rate * options.seconds
-        // The server runs in a task of its own that is cancelled, not awaited, once the figures
-        // are in: waiting for the in-process server to wind down after cancellation hung about
-        // once in a dozen runs (every request answered, every thread idle), which a benchmark must
-        // not turn into a stuck CI job. The process ends when `main` returns.
-        let serving = Task { try await server.run() }
-        defer { serving.cancel() }
-        do {
-            let url = "http://127.0.0.1:\(try await server.port())/xrpc/\(method)"
+        // The server is cancelled, not awaited, once the figures are in: waiting for the
+        // in-process server to wind down after cancellation hung about once in a dozen runs
+        // (every request answered, every thread idle), which a benchmark must not turn into a
+        // stuck CI job. The process ends when `main` returns.
+        try await withLabelServer(
+            store: store, signingKey: SigningKey.generate(.secp256k1), keyID: 1, reports: intake, logger: logger,
+            waitsForShutdown: false
+        ) { _, port in
+            let url = "http://127.0.0.1:\(port)/xrpc/\(method)"
 
             // Warm-up: one report per reporter resolves and caches its DID document.
             for (n, reporter) in reporters.enumerated() {

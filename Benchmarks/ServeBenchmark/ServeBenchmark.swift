@@ -1,5 +1,6 @@
 import ATCrypto
 import ATProto
+import BenchmarkSupport
 import Firehose
 import Foundation
 import LabelServer
@@ -27,20 +28,16 @@ struct ServeBenchmark {
     static func main() async throws {
         var options = Options()
         options.parse(Array(CommandLine.arguments.dropFirst()))
-        var logger = Logger(label: "serve-bench")
-        // Stopping the server under open connections is logged as an error; it is expected here.
-        logger.logLevel = .critical
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("serve-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        print("serve-bench\(options.smoke ? " (smoke)" : ""): \(options)")
-        if options.backfill > 0 {
-            try await backfill(options, path: dir.appendingPathComponent("backfill.sqlite").path, logger: logger)
+        try await withBenchmarkRun("serve-bench") { dir, logger in
+            print("serve-bench\(options.smoke ? " (smoke)" : ""): \(options)")
+            if options.backfill > 0 {
+                try await backfill(options, path: dir.appendingPathComponent("backfill.sqlite").path, logger: logger)
+            }
+            if options.subscribers > 0 {
+                try await liveFanOut(options, path: dir.appendingPathComponent("live.sqlite").path, logger: logger)
+            }
+            print("peak RSS \(Memory.peakResidentMB()) MB")
         }
-        if options.subscribers > 0 {
-            try await liveFanOut(options, path: dir.appendingPathComponent("live.sqlite").path, logger: logger)
-        }
-        print("peak RSS \(Memory.peakResidentMB()) MB")
     }
 
     // MARK: Backfill
@@ -67,15 +64,7 @@ struct ServeBenchmark {
         await writing.value
         print("backfill: stored \(options.backfill) labels in \(seconds(clock.now - fillStart)) s")
 
-        let (commits, _) = AsyncStream.makeStream(of: Int64.self)
-        let server = try LabelServer(
-            configuration: .init(host: "127.0.0.1", port: 0), store: store, signingKey: key, keyID: keyID,
-            submit: { _ in [] }, commits: commits, health: HealthProvider(version: "bench"), metrics: MetricsRegistry(),
-            logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.run() }
-            defer { group.cancelAll() }
-            let port = try await server.port()
+        try await withLabelServer(store: store, signingKey: key, keyID: keyID, logger: logger) { _, port in
             let last = Int64(options.backfill)
             let start = clock.now
             let received: Int
@@ -117,12 +106,6 @@ struct ServeBenchmark {
         let key = SigningKey.generate(options.keyType)
         let writer = try LabelWriter(store: store, src: "did:plc:benchlabeler", key: key, logger: logger)
         let keyID = try store.keyID(forDIDKey: key.publicKey.didKey, at: Datetime.now().rawValue)
-        let server = try LabelServer(
-            configuration: .init(
-                host: "127.0.0.1", port: 0, maxSubscribers: options.subscribers + 10,
-                liveWritesPerSecond: options.liveWritesPerSecond), store: store,
-            signingKey: key, keyID: keyID, submit: { try await writer.submit($0) }, commits: writer.commits,
-            health: HealthProvider(version: "bench"), metrics: MetricsRegistry(), logger: logger)
         let total = options.rate * options.seconds
         let before = Memory.residentMB()
         let submitted = Timestamps(count: total + 1)
@@ -130,77 +113,84 @@ struct ServeBenchmark {
         let clock = ContinuousClock()
         try await withThrowingTaskGroup(of: Void.self) { services in
             services.addTask { await writer.run() }
-            services.addTask { try await server.run() }
             defer { services.cancelAll() }
-            let port = try await server.port()
-            let endpoint = try WebSocketEndpoint("ws://127.0.0.1:\(port)/xrpc/com.atproto.label.subscribeLabels")
-            let connected = Counter()
-            let connectStart = clock.now
-            try await withThrowingTaskGroup(of: Void.self) { clients in
-                for _ in 0..<options.subscribers {
-                    clients.addTask {
-                        if !options.firehoseClient {
-                            let result = try await LightClient.run(
-                                host: "127.0.0.1", port: port, target: "/xrpc/com.atproto.label.subscribeLabels",
-                                firstSeq: 1,
-                                lastSeq: Int64(total), submitted: submitted, connected: connected)
-                            histogram.merge(result.latencies)
-                            return
-                        }
-                        try await WebSocketClient.withConnection(
-                            to: endpoint,
-                            configuration: .init(pingInterval: .seconds(60), silenceTimeout: .seconds(300))
-                        ) { session in
-                            connected.value.add(1, ordering: .relaxed)
-                            var local = LatencyHistogram.Buckets()
-                            var expected: Int64 = 0
-                            var count = 0
-                            while expected < Int64(total), let message = try await session.receive() {
-                                guard case .binary(let bytes) = message else { continue }
-                                let now = Timestamps.now()
-                                let seq = try FrameSeq.read(bytes, verifyFully: count % 1000 == 0)
-                                precondition(seq == expected + 1, "gap or repeat: \(seq) after \(expected)")
-                                expected = seq
-                                count += 1
-                                local.record(nanoseconds: now &- submitted[Int(seq)])
+            try await withLabelServer(
+                configuration: .init(
+                    host: "127.0.0.1", port: 0, maxSubscribers: options.subscribers + 10,
+                    liveWritesPerSecond: options.liveWritesPerSecond), store: store, signingKey: key, keyID: keyID,
+                submit: { try await writer.submit($0) }, commits: writer.commits, logger: logger
+            ) { server, port in
+                let endpoint = try WebSocketEndpoint("ws://127.0.0.1:\(port)/xrpc/com.atproto.label.subscribeLabels")
+                let connected = Counter()
+                let connectStart = clock.now
+                try await withThrowingTaskGroup(of: Void.self) { clients in
+                    for _ in 0..<options.subscribers {
+                        clients.addTask {
+                            if !options.firehoseClient {
+                                let result = try await LightClient.run(
+                                    host: "127.0.0.1", port: port, target: "/xrpc/com.atproto.label.subscribeLabels",
+                                    firstSeq: 1,
+                                    lastSeq: Int64(total), submitted: submitted, connected: connected)
+                                histogram.merge(result.latencies)
+                                return
                             }
-                            histogram.merge(local)
-                            await session.close()
+                            try await WebSocketClient.withConnection(
+                                to: endpoint,
+                                configuration: .init(pingInterval: .seconds(60), silenceTimeout: .seconds(300))
+                            ) { session in
+                                connected.value.add(1, ordering: .relaxed)
+                                var local = LatencyHistogram.Buckets()
+                                var expected: Int64 = 0
+                                var count = 0
+                                while expected < Int64(total), let message = try await session.receive() {
+                                    guard case .binary(let bytes) = message else { continue }
+                                    let now = Timestamps.now()
+                                    let seq = try FrameSeq.read(bytes, verifyFully: count % 1000 == 0)
+                                    precondition(seq == expected + 1, "gap or repeat: \(seq) after \(expected)")
+                                    expected = seq
+                                    count += 1
+                                    local.record(nanoseconds: now &- submitted[Int(seq)])
+                                }
+                                histogram.merge(local)
+                                await session.close()
+                            }
                         }
                     }
-                }
-                // Everyone connected and registered before the first label.
-                while connected.value.load(ordering: .relaxed) < options.subscribers
-                    || server.subscriberCount < options.subscribers
-                {
-                    try await Task.sleep(for: .milliseconds(20))
-                }
-                print(
-                    "live: \(options.subscribers) subscribers connected in \(format(seconds(clock.now - connectStart))) s, "
-                        + "RSS \(before) → \(Memory.residentMB()) MB (clients included)")
-                // Submit every 10 ms, one submission at a time, so seqs follow the submission order.
-                let perTick = max(1, options.rate / 100)
-                let ticks = total / perTick
-                let start = clock.now
-                var seq = 0
-                for tick in 0..<ticks {
-                    try await clock.sleep(until: start + .milliseconds(10 * tick))
-                    let changes = try (0..<perTick).map { i in
-                        LabelChange(
-                            action: .apply,
-                            subject: try LabelSubject("at://did:plc:live\(i)/app.bsky.feed.post/\(seq + i)"),
-                            val: "spam",
-                            origin: .rule(id: "bench"))
+                    // Everyone connected and registered before the first label.
+                    while connected.value.load(ordering: .relaxed) < options.subscribers
+                        || server.subscriberCount < options.subscribers
+                    {
+                        try await Task.sleep(for: .milliseconds(20))
                     }
-                    let now = Timestamps.now()
-                    for i in 1...perTick { submitted[seq + i] = now }
-                    let rows = try await writer.submit(changes)
-                    precondition(rows.first?.seq == Int64(seq + 1), "seqs do not follow submissions")
-                    seq += perTick
+                    print(
+                        "live: \(options.subscribers) subscribers connected in \(format(seconds(clock.now - connectStart))) s, "
+                            + "RSS \(before) → \(Memory.residentMB()) MB (clients included)")
+                    // Submit every 10 ms, one submission at a time, so seqs follow the submission order.
+                    let perTick = max(1, options.rate / 100)
+                    let ticks = total / perTick
+                    let start = clock.now
+                    var seq = 0
+                    for tick in 0..<ticks {
+                        try await clock.sleep(until: start + .milliseconds(10 * tick))
+                        let changes = try (0..<perTick).map { i in
+                            LabelChange(
+                                action: .apply,
+                                subject: try LabelSubject("at://did:plc:live\(i)/app.bsky.feed.post/\(seq + i)"),
+                                val: "spam",
+                                origin: .rule(id: "bench"))
+                        }
+                        let now = Timestamps.now()
+                        for i in 1...perTick { submitted[seq + i] = now }
+                        let rows = try await writer.submit(changes)
+                        precondition(rows.first?.seq == Int64(seq + 1), "seqs do not follow submissions")
+                        seq += perTick
+                    }
+                    let writing = seconds(clock.now - start)
+                    print(
+                        "live: submitted \(seq) labels in \(format(writing)) s = \(Int(Double(seq) / writing)) labels/s"
+                    )
+                    try await clients.waitForAll()
                 }
-                let writing = seconds(clock.now - start)
-                print("live: submitted \(seq) labels in \(format(writing)) s = \(Int(Double(seq) / writing)) labels/s")
-                try await clients.waitForAll()
             }
         }
         let result = histogram.summary()

@@ -25,6 +25,8 @@ public final class CommitVerifier: Sendable {
         public var failureBackoff = Duration.seconds(30)
         /// The longest wait between two lookups of a DID that keeps failing.
         public var maximumBackoff = Duration.seconds(1800)
+        /// The most keys kept parsed (`parsedKey`): past this many the cache starts again.
+        public var parsedKeyCapacity = 100_000
 
         public init(lookupsInFlight: Int = 8, failureBackoff: Duration = .seconds(30)) {
             self.lookupsInFlight = lookupsInFlight
@@ -69,6 +71,9 @@ public final class CommitVerifier: Sendable {
 
     public var lookupCounts: LookupCounts { counts.withLock { $0 } }
 
+    /// How many keys are kept parsed now.
+    var parsedKeyCount: Int { parsedKeys.withLock { $0.count } }
+
     /// Verifies `event`; returns whether an inversion proof was checked (false: the frame has no
     /// `prevData`, from a producer older than sync 1.1).
     ///
@@ -89,8 +94,8 @@ public final class CommitVerifier: Sendable {
     }
 
     /// The account's `#atproto` key, within the lookup bound and the DID's backoff.
-    /// `document`'s key `#fragment`, parsed once per distinct key text. Bounded: past 100 000
-    /// keys it starts again (a lookup then parses once more).
+    /// `document`'s key `#fragment`, parsed once per distinct key text. Bounded: past
+    /// `parsedKeyCapacity` keys it starts again (a lookup then parses once more).
     func parsedKey(_ fragment: String, of document: DIDDocument) throws(IdentityError) -> PublicKey {
         guard let method = document.verificationMethod(fragment), let text = method.publicKeyMultibase else {
             return try document.key(fragment)
@@ -99,7 +104,7 @@ public final class CommitVerifier: Sendable {
         if let key = parsedKeys.withLock({ $0[name] }) { return key }
         let key = try document.key(fragment)
         parsedKeys.withLock { keys in
-            if keys.count >= 100_000 { keys.removeAll(keepingCapacity: true) }
+            if keys.count >= configuration.parsedKeyCapacity { keys.removeAll(keepingCapacity: true) }
             keys[name] = key
         }
         return key

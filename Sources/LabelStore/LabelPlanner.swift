@@ -154,14 +154,7 @@ public enum LabelPlanner {
             // waits behind them and is planned when it comes out (a rule's application is still
             // held to its rule's budget now).
             if change.queueID == nil, queuedKeys[key] != nil {
-                if case .rule(let rule) = change.origin, change.action == .apply,
-                    !budgets.admit(
-                        rule: rule, limits: change.budget, at: change.eventTime ?? now.unixMicros,
-                        trippedAt: nowText, label: "\(key)")
-                {
-                    step.withheld = true
-                    continue
-                }
+                if withholdIfTripped(&step, key: key, budgets: &budgets, now: now) { continue }
                 step.queued = true
                 queuedKeys[key] = max(queuedKeys[key] ?? .min, change.eventSeq ?? .min)
                 continue
@@ -186,14 +179,7 @@ public enum LabelPlanner {
                     continue
                 }
             }
-            if change.queueID == nil, case .rule(let rule) = change.origin, change.action == .apply,
-                !budgets.admit(
-                    rule: rule, limits: change.budget, at: change.eventTime ?? now.unixMicros,
-                    trippedAt: nowText, label: "\(key)")
-            {
-                step.withheld = true
-                continue
-            }
+            if change.queueID == nil, withholdIfTripped(&step, key: key, budgets: &budgets, now: now) { continue }
             if let global, !global.isEmpty {
                 let waiting = change.queueID == nil && queueFirst
                 if waiting || !budgets.admitGlobal(limits: global, at: now.unixMicros) {
@@ -228,5 +214,20 @@ public enum LabelPlanner {
                 event: step.event)
         }
         return steps
+    }
+
+    /// Holds a rule's application to its rule's budget: counts it at the change's `eventTime`
+    /// (else `now`), and marks `step` withheld when the rule is or becomes tripped. Negations and
+    /// people's changes are never withheld. Returns whether the step was withheld.
+    private static func withholdIfTripped(
+        _ step: inout LabelStep, key: LabelKey, budgets: inout BudgetLedger, now: Datetime
+    ) -> Bool {
+        let change = step.change
+        guard case .rule(let rule) = change.origin, change.action == .apply else { return false }
+        let admitted = budgets.admit(
+            rule: rule, limits: change.budget, at: change.eventTime ?? now.unixMicros, trippedAt: now.rawValue,
+            label: "\(key)")
+        if !admitted { step.withheld = true }
+        return !admitted
     }
 }

@@ -12,17 +12,36 @@ extension LabelStore {
     /// The counts of `counters` and every trip: what planning a batch under budgets starts from.
     static func budgets(counting counters: Set<BudgetCounter>, db: Database) throws -> BudgetLedger {
         var ledger = BudgetLedger(tripped: Set(try String.fetchAll(db, sql: "SELECT rule_id FROM rule_trip")))
-        guard !counters.isEmpty else { return ledger }
+        ledger.counts = try counts(of: counters, db: db)
+        return ledger
+    }
+
+    /// The stored counts of `counters`; a counter with no row is absent (its count is 0).
+    private static func counts(
+        of counters: some Collection<BudgetCounter>, db: Database
+    ) throws -> [BudgetCounter: Int] {
+        var counts: [BudgetCounter: Int] = [:]
+        guard !counters.isEmpty else { return counts }
         let statement = try db.cachedStatement(
             sql: "SELECT count FROM rule_budget WHERE owner = ? AND window = ? AND idx = ?")
         for counter in counters {
             if let count = try Int.fetchOne(
                 statement, arguments: [counter.owner, counter.window.rawValue, counter.index])
             {
-                ledger.counts[counter] = count
+                counts[counter] = count
             }
         }
-        return ledger
+        return counts
+    }
+
+    /// The stored counts of `counters` only (a counter with no row is absent: its count is 0),
+    /// e.g. the global budget's windows at one moment, without the rules' counts or the trips.
+    public func budgetCounts(of counters: [BudgetCounter]) throws(Error) -> [BudgetCounter: Int] {
+        do {
+            return try pool.read { db in try Self.counts(of: counters, db: db) }
+        } catch {
+            throw Error("reading rule budgets", error)
+        }
     }
 
     /// Stores what planning counted and tripped. The counts are stored as they are, not added to:

@@ -24,23 +24,13 @@ extension LabelStore {
 
     /// Current rows matching `filter`, in seq order.
     public func labels(matching filter: LabelFilter) throws(Error) -> [StoredLabel] {
-        var conditions = ["seq > ?"]
-        var arguments: [any DatabaseValueConvertible] = [filter.since]
-        if let uri = filter.uri {
-            let condition = Self.uriCondition(uri, column: "uri")
-            conditions.append(condition.sql)
-            arguments.append(condition.argument)
-        }
-        if let val = filter.val {
-            conditions.append("val = ?")
-            arguments.append(val)
-        }
-        if let src = filter.src {
-            conditions.append("src = ?")
-            arguments.append(src)
-        }
-        arguments.append(filter.limit)
-        let sql = "SELECT * FROM label WHERE " + conditions.joined(separator: " AND ") + " ORDER BY seq LIMIT ?"
+        var filters = SQLConditions()
+        filters.add("seq > ?", filter.since)
+        filters.add(uri: filter.uri, column: "uri")
+        filters.add("val = ?", filter.val)
+        filters.add("src = ?", filter.src)
+        let arguments: [any DatabaseValueConvertible] = filters.arguments + [filter.limit]
+        let sql = "SELECT * FROM label" + filters.whereClause + " ORDER BY seq LIMIT ?"
         do {
             return try pool.read { db in
                 try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.storedLabel)

@@ -69,17 +69,11 @@ extension LabelStore {
 
     /// Applied labels of `src` whose latest application matches `criteria`, in seq order.
     public func retractionCandidates(src: String, _ criteria: RetractionCriteria) throws(Error) -> [RetractionTarget] {
-        var conditions = ["l.neg = 0", "l.src = ?"]
-        var arguments: [any DatabaseValueConvertible] = [src]
-        if let val = criteria.val {
-            conditions.append("l.val = ?")
-            arguments.append(val)
-        }
-        if let uri = criteria.uri {
-            let condition = Self.uriCondition(uri, column: "l.uri")
-            conditions.append(condition.sql)
-            arguments.append(condition.argument)
-        }
+        var filters = SQLConditions()
+        filters.add("l.neg = 0")
+        filters.add("l.src = ?", src)
+        filters.add("l.val = ?", criteria.val)
+        filters.add(uri: criteria.uri, column: "l.uri")
         // The latest application of each label: the newest 'apply' row of its history.
         let sql = """
             SELECT l.seq, l.src, l.uri, l.cid, l.val, h.rule_id, h.created_at
@@ -87,12 +81,14 @@ extension LabelStore {
             JOIN label_history h ON h.id = (
                 SELECT MAX(id) FROM label_history
                 WHERE uri = l.uri AND src = l.src AND cid = l.cid AND val = l.val AND action = 'apply')
-            WHERE \(conditions.joined(separator: " AND "))
+            WHERE \(filters.sql)
             ORDER BY l.seq
             """
         let rows: [Row]
         do {
-            rows = try pool.read { db in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) }
+            rows = try pool.read { db in
+                try Row.fetchAll(db, sql: sql, arguments: StatementArguments(filters.arguments))
+            }
         } catch {
             throw Error("reading the labels to retract", error)
         }

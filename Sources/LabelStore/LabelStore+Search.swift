@@ -29,31 +29,16 @@ extension LabelStore {
     /// Current rows (applied and negated) matching `search`, newest first, so the most recent
     /// activity is what a person sees without paging.
     public func search(_ search: LabelSearch) throws(Error) -> [StoredLabel] {
-        var conditions: [String] = []
-        var arguments: [any DatabaseValueConvertible] = []
-        if let uri = search.uri {
-            let condition = Self.uriCondition(uri, column: "label.uri")
-            conditions.append(condition.sql)
-            arguments.append(condition.argument)
-        }
-        if let val = search.val {
-            conditions.append("label.val = ?")
-            arguments.append(val)
-        }
-        if let since = search.since {
-            conditions.append("label.cts >= ?")
-            arguments.append(since)
-        }
-        if let ruleID = search.ruleID {
-            // The history is indexed by URI, so this probes a few rows per label.
-            conditions.append(
-                "EXISTS (SELECT 1 FROM label_history h WHERE h.uri = label.uri AND h.cid = label.cid "
-                    + "AND h.val = label.val AND h.rule_id = ?)")
-            arguments.append(ruleID)
-        }
-        arguments.append(max(1, search.limit))
-        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-        let sql = "SELECT * FROM label" + filter + " ORDER BY seq DESC LIMIT ?"
+        var filters = SQLConditions()
+        filters.add(uri: search.uri, column: "label.uri")
+        filters.add("label.val = ?", search.val)
+        filters.add("label.cts >= ?", search.since)
+        // The history is indexed by URI, so this probes a few rows per label.
+        filters.add(
+            "EXISTS (SELECT 1 FROM label_history h WHERE h.uri = label.uri AND h.cid = label.cid "
+                + "AND h.val = label.val AND h.rule_id = ?)", search.ruleID)
+        let arguments: [any DatabaseValueConvertible] = filters.arguments + [max(1, search.limit)]
+        let sql = "SELECT * FROM label" + filters.whereClause + " ORDER BY seq DESC LIMIT ?"
         do {
             return try pool.read { db in
                 try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(Self.storedLabel)

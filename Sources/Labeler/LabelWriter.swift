@@ -491,17 +491,9 @@ public final class LabelWriter: Sendable {
             var room = configuration.maxBatch
             if let global = configuration.globalBudget {
                 let now = configuration.now().unixMicros
-                let counts = try store.budgetCounts(at: now)[BudgetLedger.globalID] ?? [:]
-                room = min(
-                    room,
-                    BudgetLedger(
-                        counts: counts.reduce(into: [:]) { out, entry in
-                            out[
-                                BudgetCounter(
-                                    owner: BudgetLedger.globalID, window: entry.key,
-                                    index: entry.key.index(ofMicros: now))] = entry.value
-                        }
-                    ).globalRoom(limits: global, at: now))
+                let counts = try store.budgetCounts(
+                    of: BudgetLedger.counters(owner: BudgetLedger.globalID, limits: global, at: now))
+                room = min(room, BudgetLedger(counts: counts).globalRoom(limits: global, at: now))
             }
             guard room > 0 else { return nil }
             let changes = try store.queuedChanges(limit: room, eventSource: eventSource)

@@ -57,12 +57,19 @@ public struct LabelerAssembly: Sendable {
                 failureBackoff: configuration.identityFailureBackoff))
         let gate = VerificationGate(mode: configuration.sourceVerify, verifier: verifier, logger: logger)
         if let store {
-            let since = Datetime(unixMicros: Datetime.now().unixMicros - 30 * 86_400 * 1_000_000)
+            let since = Self.inactiveAccountsCutoff(now: .now())
             do { gate.restore(inactive: try store.inactiveAccounts(since: since)) } catch {
                 throw Failure(error.description)
             }
         }
         return gate
+    }
+
+    /// The oldest `#account` news the verification gate takes back from the store at its start:
+    /// 30 days before `now`, as long as the gate remembers an inactive account. Older statuses
+    /// are dropped from the store.
+    static func inactiveAccountsCutoff(now: Datetime) -> Datetime {
+        Datetime(unixMicros: now.unixMicros - 30 * 86_400 * 1_000_000)
     }
 
     /// The labeler's DID (`did`), which going live needs.

@@ -21,6 +21,8 @@ public final class TripAlerter: Sendable {
     let interval: Duration
     /// The first wait after a failed POST (doubling up to a minute).
     let retryDelay: Duration
+    /// Waits between passes (`Task.sleep`, but for tests).
+    let sleep: @Sendable (Duration) async throws -> Void
     let logger: Logger
     private let counters = Locked(Totals())
     /// Set while a pass sends alerts: a second pass at the same time would read the same
@@ -32,14 +34,19 @@ public final class TripAlerter: Sendable {
         public var failed = 0
     }
 
+    /// The longest wait between two passes that fail.
+    static let maximumRetryDelay = Duration.seconds(60)
+
     public init(
         store: LabelStore, post: @escaping Post, interval: Duration = .seconds(1), retryDelay: Duration = .seconds(1),
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
         logger: Logger
     ) {
         self.store = store
         self.post = post
         self.interval = interval
         self.retryDelay = retryDelay
+        self.sleep = sleep
         self.logger = logger
     }
 
@@ -56,10 +63,14 @@ public final class TripAlerter: Sendable {
         var delay = retryDelay
         while !Task.isCancelled {
             let allSent = await sendPending()
-            delay = allSent ? retryDelay : min(delay * 2, .seconds(60))
-            do { try await Task.sleep(for: allSent ? interval : delay) } catch { return }
+            delay = allSent ? retryDelay : Self.retryDelay(after: delay)
+            do { try await sleep(allSent ? interval : delay) } catch { return }
         }
     }
+
+    /// The wait after a failed pass, given the one before it (`retryDelay` after a pass that
+    /// sent everything): twice as long, up to ``maximumRetryDelay``.
+    static func retryDelay(after delay: Duration) -> Duration { min(delay * 2, maximumRetryDelay) }
 
     /// Sends every pending alert once; returns whether all went out (false also when another
     /// pass is sending).

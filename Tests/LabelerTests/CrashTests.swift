@@ -3,7 +3,6 @@ import Foundation
 import GRDB
 import Labeler
 import SeededRandom
-import SyntheticFirehose
 import TestRelay
 import TestSupport
 import Testing
@@ -133,44 +132,38 @@ import Glibc
     }
 
     @Test(.timeLimit(.minutes(5))) func killedAtRandomMomentsItLosesAndDuplicatesNothing() async throws {
-        var generator = SyntheticFirehose(seed: 0xC4A5, accounts: 40)
-        let messages = generator.messages(8_000)
-        let lastSeq = generator.seq
-        let relay = try await TestRelay(messages: messages)
-        defer { Task { await relay.stop() } }
-        let cursorName = "relay 127.0.0.1:\(relay.port)"
+        let capture = try await CrashCapture(seed: 0xC4A5, accounts: 40, messages: 8_000)
+        defer { Task { await capture.relay.stop() } }
+        let lastSeq = capture.lastSeq
 
         // One uninterrupted run, stopped with SIGTERM once it has handled everything.
-        let reference = try Self.makeFolder(relay: relay, name: "reference")
+        let reference = try Self.makeFolder(relay: capture.relay, name: "reference")
         let started = ContinuousClock.now
-        let run = try ServiceProcess(
-            ["run"], in: reference.folder, environment: reference.environment, log: reference.folder + "/log")
-        let done = await eventually(timeout: .seconds(180)) {
-            Self.storedCursor(reference.folder + "/labels.sqlite", cursorName: cursorName) == lastSeq
-        }
-        let duration = ContinuousClock.now - started
-        #expect(done, "the uninterrupted run did not finish: \(run.logText.suffix(2000))")
-        // Everything it stored is served, and every signature verifies against its key.
-        let stored = try Self.snapshot(reference.folder + "/labels.sqlite", cursorName: cursorName).labels.count
-        let port = try #require(await Self.servingPort(run))
-        let didKey = try KeyFile.load(at: reference.folder + "/signing.key", defaultType: .secp256k1).publicKey.didKey
-        let tail = try ServiceProcess(
-            [
-                "labels", "tail", "http://127.0.0.1:\(port)", "--cursor", "0", "--verify", "--key", didKey, "--limit",
-                "\(stored)",
-            ],
-            in: reference.folder, environment: [:], log: reference.folder + "/tail.log")
-        #expect(await tail.wait(timeout: .seconds(60)) == 0, "\(tail.logText.suffix(1000))")
-        #expect(tail.logText.contains("\(stored) labels, every signature verified"))
-        run.signal(SIGTERM)
-        #expect(await run.wait(timeout: .seconds(60)) == 0, "\(run.logText.suffix(2000))")
-        let expected = try Self.snapshot(reference.folder + "/labels.sqlite", cursorName: cursorName)
+        var duration = Duration.zero
+        let expected = try await capture.runToTheEnd(
+            in: reference.folder, environment: reference.environment, timeout: .seconds(180),
+            beforeStop: { run in
+                duration = ContinuousClock.now - started
+                // Everything it stored is served, and every signature verifies against its key.
+                let stored = try capture.snapshot(reference.folder + "/labels.sqlite").labels.count
+                let port = try #require(await Self.servingPort(run))
+                let didKey = try KeyFile.load(at: reference.folder + "/signing.key", defaultType: .secp256k1).publicKey
+                    .didKey
+                let tail = try ServiceProcess(
+                    [
+                        "labels", "tail", "http://127.0.0.1:\(port)", "--cursor", "0", "--verify", "--key", didKey,
+                        "--limit", "\(stored)",
+                    ],
+                    in: reference.folder, environment: [:], log: reference.folder + "/tail.log")
+                #expect(await tail.wait(timeout: .seconds(60)) == 0, "\(tail.logText.suffix(1000))")
+                #expect(tail.logText.contains("\(stored) labels, every signature verified"))
+            })
         #expect(expected.cursor == lastSeq)
         #expect(expected.labels.count > 100, "the rules should label a good part of the capture")
         #expect(expected.history.contains { $0.contains(" rainy negate ") }, "some labels should be negated")
 
         // The same, killed at random moments; each restart resumes from the stored cursor.
-        let crashed = try Self.makeFolder(relay: relay, name: "crashed")
+        let crashed = try Self.makeFolder(relay: capture.relay, name: "crashed")
         let database = crashed.folder + "/labels.sqlite"
         var random = SplitMix64(seed: 0xDEAD)
         // Short lives, so that many kills land before the work is done even on a busy machine.
@@ -184,33 +177,16 @@ import Glibc
             try await Task.sleep(for: .milliseconds(delay))
             child.signal(SIGKILL)
             #expect(await child.wait(timeout: .seconds(30)) != nil)
-            let cursor = Self.storedCursor(database, cursorName: cursorName)
+            let cursor = capture.storedCursor(database)
             if cursor != lastSeq { killsBeforeTheEnd += 1 }
             print("kill \(attempt + 1) after \(delay) ms: cursor \(cursor.map(String.init) ?? "none") of \(lastSeq)")
         }
         #expect(killsBeforeTheEnd >= 5, "the kills should interrupt the work, not come after it")
 
-        let last = try ServiceProcess(
-            ["run"], in: crashed.folder, environment: crashed.environment, log: crashed.folder + "/log")
-        let finished = await eventually(timeout: .seconds(180)) {
-            Self.storedCursor(database, cursorName: cursorName) == lastSeq
-        }
-        #expect(finished, "\(last.logText.suffix(2000))")
-        last.signal(SIGTERM)
-        let status = await last.wait(timeout: .seconds(60))
-        #expect(
-            status == 0,
-            "exit status \(status.map(String.init) ?? "none: still running"); log: \(last.logText.suffix(3000))")
-
-        let actual = try Self.snapshot(database, cursorName: cursorName)
+        let actual = try await capture.runToTheEnd(
+            in: crashed.folder, environment: crashed.environment, timeout: .seconds(180))
         #expect(actual.cursor == lastSeq)
-        #expect(
-            actual.labels == expected.labels,
-            "labels differ: missing \(Set(expected.labels).subtracting(actual.labels).prefix(5)), extra \(Set(actual.labels).subtracting(expected.labels).prefix(5))"
-        )
-        #expect(
-            actual.history == expected.history,
-            "history differs: \(actual.history.count) entries, expected \(expected.history.count)")
+        CrashCapture.expectSame(actual, as: expected)
     }
 
     @Test(.timeLimit(.minutes(2))) func runStartsWithDefaultsCreatesItsKeyAndStopsCleanlyOnSIGTERM() async throws {

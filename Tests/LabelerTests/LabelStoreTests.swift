@@ -348,4 +348,35 @@ extension LabelStore {
         let error = #expect(throws: LabelStore.Error.self) { try LabelStore(path: path) }
         #expect(error?.databaseError?.resultCode == .SQLITE_NOTADB)
     }
+
+    /// `inactiveAccounts(since:)` gives the accounts heard of at or after `since` and drops the
+    /// older ones for good; an account active again is not among them.
+    @Test func inactiveAccountsBeforeTheCutoffAreDropped() throws {
+        let day: Int64 = 86_400 * 1_000_000
+        let now = try Datetime("2026-12-03T12:00:00.000Z")
+        func record(_ did: String, _ status: String?, daysAgo: Int64) throws {
+            var transaction = LabelTransaction(
+                src: src, time: Datetime(unixMicros: now.unixMicros - daysAgo * day), keyID: key,
+                epoch: try store.snapshotNow(of: [], src: src).epoch)
+            transaction.accountStatuses = [AccountStatusChange(did: did, status: status)]
+            _ = try store.commitNow(transaction)
+        }
+        try record("did:plc:old", "takendown", daysAgo: 31)
+        try record("did:plc:recent", "suspended", daysAgo: 29)
+        try record("did:plc:cutoff", "deleted", daysAgo: 30)
+        try record("did:plc:back", "deactivated", daysAgo: 10)
+        try record("did:plc:back", nil, daysAgo: 5)
+
+        let cutoff = Datetime(unixMicros: now.unixMicros - 30 * day)
+        let inactive = try store.inactiveAccounts(since: cutoff)
+        #expect(
+            Dictionary(uniqueKeysWithValues: inactive.map { ($0.did, $0.status) }) == [
+                "did:plc:recent": "suspended", "did:plc:cutoff": "deleted",
+            ])
+        // Dropped, not only left out: an earlier cutoff does not bring it back.
+        #expect(
+            try store.inactiveAccounts(since: Datetime(unixMicros: 0)).map(\.did).sorted() == [
+                "did:plc:cutoff", "did:plc:recent",
+            ])
+    }
 }

@@ -1,5 +1,8 @@
 import ATCrypto
+import ATProto
 import Foundation
+import Identity
+import LabelStore
 import TestSupport
 import Testing
 
@@ -66,5 +69,33 @@ import Testing
             try parts.ruleSet(missingIsEmpty: true, logger: quietLogger())
         }
         #expect(broken?.description.contains("the rules do not load (1 problems)") == true)
+    }
+
+    /// At start, the verification gate takes back the inactive accounts heard of within the last
+    /// 30 days; older statuses are dropped from the store.
+    @Test func inactiveAccountsOlderThanThirtyDaysArePrunedAtStart() throws {
+        let now = Datetime.now()
+        let day: Int64 = 86_400 * 1_000_000
+        #expect(LabelerAssembly.inactiveAccountsCutoff(now: now).unixMicros == now.unixMicros - 30 * day)
+
+        var configuration = LabelerConfiguration()
+        configuration.sourceVerify = .enforce
+        let parts = LabelerAssembly(configuration: configuration, environment: [:])
+        let store = try LabelStore(path: temporaryPath("labels.sqlite"))
+        for (did, days) in [("did:plc:thirtyonedays", 31), ("did:plc:twentyninedays", 29)] {
+            var transaction = LabelTransaction(
+                src: "did:plc:labeler", time: Datetime(unixMicros: now.unixMicros - Int64(days) * day), keyID: 0,
+                epoch: try store.snapshotNow(of: [], src: "did:plc:labeler").epoch)
+            transaction.accountStatuses = [AccountStatusChange(did: did, status: "suspended")]
+            _ = try store.commitNow(transaction)
+        }
+        #expect(try store.inactiveAccounts(since: Datetime(unixMicros: 0)).count == 2)
+
+        let gate = try parts.verificationGate(
+            resolver: IdentityResolver(configuration: .init()), logger: quietLogger(), store: store)
+        #expect(gate != nil)
+        let kept = try store.inactiveAccounts(since: Datetime(unixMicros: 0))
+        #expect(kept.map(\.did) == ["did:plc:twentyninedays"])
+        #expect(kept.map(\.status) == ["suspended"])
     }
 }

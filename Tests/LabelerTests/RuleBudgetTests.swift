@@ -293,6 +293,90 @@ import Testing
         let perSecond = Dictionary(grouping: labels, by: { $0.label.cts.prefix(19) }).mapValues(\.count)
         #expect(perSecond.values.allSatisfy { $0 <= 4 })
     }
+
+    /// Labels the global budget left in the queue still go out once the limits are taken out of
+    /// the configuration: the service's writer drains the queue with no budget at all.
+    @Test func queuedLabelsDrainOnceTheGlobalLimitsAreRemoved() async throws {
+        let store = try LabelStore(path: temporaryPath("labels.sqlite"))
+        let key = SigningKey.generate(.secp256k1)
+        // One second of the clock throughout: a budget that is full stays full.
+        let writerConfiguration = LabelWriter.Configuration(
+            idleCursorInterval: .milliseconds(20), now: { Datetime(unixMicros: Self.start) },
+            drainInterval: .milliseconds(10))
+        func serviceWriter(_ configuration: LabelerConfiguration) throws -> LabelWriter {
+            try LabelerAssembly(configuration: configuration, environment: [:]).labelWriter(
+                store: store, key: key, src: "did:plc:labeler", logger: quietLogger(),
+                configuration: writerConfiguration, globalBudget: true, drainsQueue: true)
+        }
+
+        var limited = LabelerConfiguration()
+        limited.labelsPerSecond = 2
+        let first = try serviceWriter(limited)
+        let running = Task { await first.run() }
+        let submitted = try await first.submitReporting(
+            try (0..<6).map { try Self.apply($0, at: Self.start, limits: nil) })
+        #expect(submitted.rows.count == 2 && submitted.queued == 4)
+        running.cancel()
+        await running.value
+        #expect(try store.queueDepth() == 4)
+
+        // The same database; the configuration has no limits any more.
+        let unlimited = LabelerConfiguration()
+        #expect(unlimited.globalBudget == nil)
+        let second = try serviceWriter(unlimited)
+        let draining = Task { await second.run() }
+        try await waitUntil("the leftover queue drained") { try store.queueDepth() == 0 }
+        draining.cancel()
+        await draining.value
+        let labels = try store.labels(after: 0, limit: 100)
+        #expect(labels.count == 6)
+        #expect(Set(labels.map(\.label.uri)).count == 6)
+        #expect(second.totals.dequeued == 4)
+    }
+
+    /// A webhook that keeps failing is tried less and less often: each wait twice the one
+    /// before, up to a minute; once the alert went out, the alerter is back to its interval.
+    @Test func aFailingWebhookIsRetriedLessAndLessOften() async throws {
+        let store = try LabelStore(path: temporaryPath("labels.sqlite"))
+        var ledger = BudgetLedger()
+        for n in 0..<2 {
+            _ = ledger.admit(
+                rule: "r", limits: BudgetLimits([.minute: 1]), at: Self.start, trippedAt: "2025-06-15T15:06:00.000Z",
+                label: "l\(n)")
+        }
+        _ = try store.commitNow(
+            LabelTransaction(
+                src: "did:plc:labeler", time: Datetime(unixMicros: Self.start), keyID: 0,
+                epoch: try store.snapshotNow(of: [], src: "did:plc:labeler").epoch, budgets: ledger))
+        #expect(try store.unalertedTrips().count == 1)
+
+        // The webhook answers 503 seven times, then takes the alert; the eighth wait ends the run.
+        let posts = Mutex(0)
+        let waits = Mutex<[Duration]>([])
+        let alerter = TripAlerter(
+            store: store,
+            post: { _ in
+                posts.withLock { count in
+                    count += 1
+                    return count <= 7 ? 503 : 200
+                }
+            },
+            interval: .milliseconds(10), retryDelay: .seconds(1),
+            sleep: { wait in
+                let count = waits.withLock { waits in
+                    waits.append(wait)
+                    return waits.count
+                }
+                if count >= 8 { throw CancellationError() }
+            },
+            logger: quietLogger())
+        await alerter.run()
+        #expect(waits.withLock { $0 } == [2, 4, 8, 16, 32, 60, 60].map { Duration.seconds($0) } + [.milliseconds(10)])
+        #expect(alerter.totals.failed == 7 && alerter.totals.sent == 1)
+        #expect(try store.unalertedTrips().isEmpty)
+        #expect(TripAlerter.retryDelay(after: .milliseconds(100)) == .milliseconds(200))
+        #expect(TripAlerter.retryDelay(after: .seconds(45)) == .seconds(60))
+    }
 }
 
 extension Sequence {
