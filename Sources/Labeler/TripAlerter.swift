@@ -19,7 +19,8 @@ public final class TripAlerter: Sendable {
     let post: Post
     /// How often the store is looked at for new trips.
     let interval: Duration
-    /// The first wait after a failed POST (doubling up to a minute).
+    /// The base of the waits after failed POSTs: the first is twice this, and each one after
+    /// doubles, up to a minute.
     let retryDelay: Duration
     /// Waits between passes (`Task.sleep`, but for tests).
     let sleep: @Sendable (Duration) async throws -> Void
