@@ -32,7 +32,7 @@ plc=$!
 until grep -q LISTENING "$tmp/plc.out" 2>/dev/null; do sleep 0.1; done
 port=$(awk '/LISTENING/ {print $2}' "$tmp/plc.out")
 for mode in off log enforce; do
-  echo "replay --verify $mode (both cores, no rules, no database):"
+  echo "replay --verify $mode (both cores, the rules in rules/, no database):"
   LABELER_IDENTITY_PLC_URL="http://127.0.0.1:$port" \
     .build-release/release/labeler replay "$tmp/signed.bin" --verify "$mode" --json
 done
