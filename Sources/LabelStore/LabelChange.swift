@@ -32,7 +32,8 @@ public struct LabelChange: Sendable, Hashable {
     public var field: String?
     public var snippet: String?
     public var reason: String?
-    /// The report this change resolves (`labeler reports resolve`), kept in the history.
+    /// The report behind this change (`labeler reports resolve`, or a rule on reports), kept in
+    /// the history.
     public var reportID: Int64?
     /// The seq of the stream event whose rules asked for this change (nil for people). A change
     /// from an event at or below the one that last changed the label is already reflected in it:

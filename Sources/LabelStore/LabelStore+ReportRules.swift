@@ -8,11 +8,14 @@ public struct ReportRulesOutcome: Sendable, Equatable {
     /// rule's threshold on the report's subject.
     public struct Hit: Sendable, Equatable {
         public var rule: String
+        /// What the rule counts reporters of: the reported DID or URI, or the account.
+        public var subject: String
         /// The rule's window in microseconds; older hits on the subject are forgotten.
         public var window: Int64
 
-        public init(rule: String, window: Int64) {
+        public init(rule: String, subject: String, window: Int64) {
             self.rule = rule
+            self.subject = subject
             self.window = window
         }
     }
@@ -20,12 +23,15 @@ public struct ReportRulesOutcome: Sendable, Equatable {
     /// A rule with `escalate: true` that fired on the report.
     public struct Escalation: Sendable, Equatable {
         public var rule: String
-        /// For a threshold rule, the start of its window (microseconds): the open reports of the
-        /// subject whose reporters counted toward it are escalated too. Nil: only this report.
+        /// What the rule counts reporters of (see ``Hit/subject``).
+        public var subject: String
+        /// For a threshold rule, the start of its window (microseconds): the reports that counted
+        /// toward it are escalated too (when still open). Nil: only this report.
         public var reportersSince: Int64?
 
-        public init(rule: String, reportersSince: Int64?) {
+        public init(rule: String, subject: String, reportersSince: Int64?) {
             self.rule = rule
+            self.subject = subject
             self.reportersSince = reportersSince
         }
     }
@@ -53,13 +59,14 @@ extension LabelStore {
         }
     }
 
-    /// How many of `reporter`'s reports were dismissed: the standing `reporter:` conditions read.
-    public func dismissedReportCount(by reporter: String) throws(Error) -> Int {
+    /// How many of `reporter`'s reports filed before report `id` were dismissed: the standing
+    /// `reporter:` conditions read.
+    public func dismissedReportCount(by reporter: String, before id: Int64 = .max) throws(Error) -> Int {
         do {
             return try pool.read { db in
                 try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM report WHERE reported_by = ? AND state = 'dismissed'",
-                    arguments: [reporter]) ?? 0
+                    db, sql: "SELECT count(*) FROM report WHERE reported_by = ? AND state = 'dismissed' AND id < ?",
+                    arguments: [reporter, id]) ?? 0
             }
         } catch {
             throw Error("counting the dismissed reports of \(reporter)", error)
@@ -67,7 +74,8 @@ extension LabelStore {
     }
 
     /// How many distinct reporters other than `excluding` have reports on `subject` (a DID or an
-    /// at:// URI) that matched rule `rule` at or after `since` (microseconds).
+    /// at:// URI) that matched rule `rule` at or after `since` (microseconds). A report a person
+    /// dismissed no longer counts.
     public func reportRuleReporters(rule: String, subject: String, since: Int64, excluding reporter: String)
         throws(Error) -> Int
     {
@@ -76,8 +84,8 @@ extension LabelStore {
                 try Int.fetchOne(
                     db,
                     sql: """
-                        SELECT count(*) FROM report_rule_hit
-                        WHERE rule = ? AND subject = ? AND at >= ? AND reporter != ?
+                        SELECT count(*) FROM report_rule_hit h JOIN report r ON r.id = h.report_id
+                        WHERE h.rule = ? AND h.subject = ? AND h.at >= ? AND h.reporter != ? AND r.state != 'dismissed'
                         """,
                     arguments: [rule, subject, since, reporter]) ?? 0
             }
@@ -89,15 +97,14 @@ extension LabelStore {
     /// Records what the rules decided about `report` (filed at `time`, microseconds) and marks it
     /// evaluated, in one transaction: its reporter counts toward each hit rule's threshold on the
     /// subject, and each escalation moves the open reports it names to `escalated`, with a history
-    /// entry naming the rule. A report already evaluated is left alone (nothing is counted twice).
+    /// entry naming the rule, at `now`. A report already evaluated is left alone (nothing is
+    /// counted twice).
     ///
     /// - Returns: the ids of the reports escalated.
     @discardableResult
-    public func finishReportRules(_ report: StoredReport, outcome: ReportRulesOutcome, at time: Int64) throws(Error)
-        -> [Int64]
+    public func finishReportRules(_ report: StoredReport, outcome: ReportRulesOutcome, at time: Int64, now: String)
+        throws(Error) -> [Int64]
     {
-        let subject = report.subject.key
-        let now = Datetime(unixMicros: time).rawValue
         do {
             return try pool.write { db in
                 let pending =
@@ -107,13 +114,15 @@ extension LabelStore {
                 for hit in outcome.hits {
                     try db.execute(
                         sql: """
-                            INSERT INTO report_rule_hit (rule, subject, reporter, at) VALUES (?, ?, ?, ?)
-                            ON CONFLICT (rule, subject, reporter) DO UPDATE SET at = max(at, excluded.at)
+                            INSERT INTO report_rule_hit (rule, subject, reporter, at, report_id) VALUES (?, ?, ?, ?, ?)
+                            ON CONFLICT (rule, subject, reporter) DO UPDATE SET at = excluded.at,
+                                report_id = excluded.report_id
+                            WHERE excluded.at >= at
                             """,
-                        arguments: [hit.rule, subject, report.reportedBy, time])
+                        arguments: [hit.rule, hit.subject, report.reportedBy, time, report.id])
                     try db.execute(
                         sql: "DELETE FROM report_rule_hit WHERE rule = ? AND subject = ? AND at < ?",
-                        arguments: [hit.rule, subject, time - hit.window])
+                        arguments: [hit.rule, hit.subject, time - hit.window])
                 }
                 var escalated: [Int64] = []
                 for escalation in outcome.escalations {
@@ -121,12 +130,8 @@ extension LabelStore {
                     if let since = escalation.reportersSince {
                         ids += try Int64.fetchAll(
                             db,
-                            sql: """
-                                SELECT id FROM report
-                                WHERE subject = ? AND muted = 0 AND reported_by IN (
-                                    SELECT reporter FROM report_rule_hit WHERE rule = ? AND subject = ? AND at >= ?)
-                                """,
-                            arguments: [subject, escalation.rule, subject, since])
+                            sql: "SELECT report_id FROM report_rule_hit WHERE rule = ? AND subject = ? AND at >= ?",
+                            arguments: [escalation.rule, escalation.subject, since])
                     }
                     for id in ids where !escalated.contains(id) {
                         try db.execute(

@@ -335,8 +335,9 @@ public final class LabelStore: Sendable {
             // (`rules_pending`) and marked done in the transaction that records what they
             // decided, so one filed before a crash is evaluated after the restart. Reports filed
             // before this migration were never meant for rules. `report_rule_hit` holds, per
-            // rule and subject, the reporters whose reports matched, for thresholds over distinct
-            // reporters within a window.
+            // rule and subject (the reported one, or its account), the reporters whose reports
+            // matched and the latest such report, for thresholds over distinct reporters within a
+            // window.
             try db.execute(
                 sql: """
                     ALTER TABLE report ADD COLUMN rules_pending INTEGER NOT NULL DEFAULT 0;
@@ -346,6 +347,7 @@ public final class LabelStore: Sendable {
                         subject TEXT NOT NULL,
                         reporter TEXT NOT NULL,
                         at INTEGER NOT NULL,
+                        report_id INTEGER NOT NULL,
                         PRIMARY KEY (rule, subject, reporter)
                     ) WITHOUT ROWID;
                     """)

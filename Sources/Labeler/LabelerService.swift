@@ -255,9 +255,10 @@ public final class LabelerService: Sendable {
     public var storedCursor: Int64? { try? store.cursor(for: source.cursorName) }
 
     /// The services, in start order; a ServiceGroup shuts them down in reverse: the status line
-    /// (when `log.status_interval` is not zero) and rules reloading stop first, then ingest drains
-    /// and commits, then the commit feed, then the server (which serves until the last labels are
-    /// committed).
+    /// (when `log.status_interval` is not zero), the trip alerter, the rules on reports (whose
+    /// waiting reports are evaluated at the next start) and rules reloading stop first, then
+    /// ingest drains and commits, then the commit feed, then the server (which serves until the
+    /// last labels are committed).
     public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(

@@ -53,27 +53,60 @@ public final class ReportRuleRunner: Sendable {
     public func reportFiled() { wake.yield() }
 
     /// Evaluates the waiting reports, then every report filed, until cancelled. A failure (the
-    /// writer refusing, the database) is logged and the report is tried again a second later.
+    /// writer refusing, the database) is logged and the report is tried again a second later; one
+    /// that keeps failing for ``givingUpAfter`` attempts is set aside (marked evaluated, logged as
+    /// an error) so that it does not hold up every report after it.
     public func run() async {
         let scratch = RuleScratch()
         var wakeUps = self.wakeUps.makeAsyncIterator()
-        var failedLastPass = false
+        var failing: (report: Int64?, attempts: Int, error: String)? = nil
         while !Task.isCancelled {
             do {
                 _ = try await evaluateWaiting(using: scratch)
-                failedLastPass = false
+                if let failing {
+                    logger.info("report rules recovered", metadata: ["after": "\(failing.attempts) failed attempts"])
+                }
+                failing = nil
             } catch is CancellationError {
                 return
             } catch {
                 counters.withLock { $0.failures += 1 }
-                if !failedLastPass { logger.error("report rules failed", metadata: ["error": "\(error)"]) }
-                failedLastPass = true
-            }
-            if failedLastPass {
+                let report = (error as? ReportFailure)?.report
+                let text = "\(error)"
+                var attempts = 1
+                if let failing, failing.report == report { attempts = failing.attempts + 1 }
+                if attempts == 1 || text != failing?.error {
+                    logger.error(
+                        "report rules failed",
+                        metadata: ["error": "\(text)", "report": "\(report.map(String.init) ?? "-")"])
+                }
+                failing = (report, attempts, text)
+                if let report, attempts >= Self.givingUpAfter {
+                    setAside(report, error: text)
+                    failing = nil
+                    continue
+                }
                 do { try await Task.sleep(for: .seconds(1)) } catch { return }
                 continue
             }
             guard await wakeUps.next() != nil else { return }
+        }
+    }
+
+    /// Attempts at one report before it is set aside.
+    static let givingUpAfter = 30
+
+    /// Marks a report that keeps failing as evaluated, with nothing decided, and says so.
+    private func setAside(_ id: Int64, error: String) {
+        do {
+            guard let report = try store.report(id: id) else { return }
+            try store.finishReportRules(report, outcome: ReportRulesOutcome(), at: 0, now: Datetime.now().rawValue)
+            logger.error(
+                "report rules gave up on a report; it stays in the queue for people",
+                metadata: ["report": "\(id)", "attempts": "\(Self.givingUpAfter)", "error": "\(error)"])
+        } catch {
+            logger.error(
+                "report rules could not set a report aside", metadata: ["report": "\(id)", "error": "\(error)"])
         }
     }
 
@@ -85,37 +118,86 @@ public final class ReportRuleRunner: Sendable {
             if waiting.isEmpty { return done }
             for report in waiting {
                 try Task.checkCancellation()
-                try await evaluate(report, using: scratch)
+                do { try await evaluate(report, using: scratch) } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    throw ReportFailure(report: report.id, error: error)
+                }
                 done += 1
             }
         }
     }
 
-    /// Evaluates one report and stores what the rules decided.
+    /// Evaluates one report and stores what the rules decided. A report closed by a person
+    /// before the rules got to it, or whose time cannot be read, is only marked evaluated.
     func evaluate(_ report: StoredReport, using scratch: RuleScratch) async throws {
+        let now = Datetime.now()
+        guard report.state == .open, let time = (try? Datetime(report.createdAt))?.unixMicros else {
+            if report.state == .open {
+                logger.warning(
+                    "report rules skip a report whose time cannot be read",
+                    metadata: ["report": "\(report.id)", "created_at": "\(report.createdAt)"])
+            }
+            try store.finishReportRules(report, outcome: ReportRulesOutcome(), at: 0, now: now.rawValue)
+            return
+        }
         let rules = holder.current
-        let time = (try? Datetime(report.createdAt))?.unixMicros ?? Datetime.now().unixMicros
         let facts = ReportFacts(
             id: report.id, reasonType: report.reasonType, reason: report.reason ?? "", reporter: report.reportedBy,
-            reporterMuted: report.muted, reporterDismissed: try store.dismissedReportCount(by: report.reportedBy))
-        let cid: String? = if case .record(_, let cid) = report.subject { cid } else { nil }
+            reporterMuted: report.muted,
+            reporterDismissed: try store.dismissedReportCount(by: report.reportedBy, before: report.id))
+        var cid: String? = nil
+        if case .record(_, let recordCID) = report.subject, !recordCID.isEmpty { cid = recordCID }
         let context = RecordContext.report(facts, subject: report.subject.key, cid: cid, time: time)
-        let counts = ReporterCounts(store: store, subject: report.subject.key, reporter: report.reportedBy)
+        let counts = ReporterCounts(store: store, rules: rules, report: report)
         let effects = rules.evaluate(context, counts: counts, using: scratch)
         if let failure = counts.failure { throw failure }
 
-        let changes = effects.labelChanges.map { change in
+        let changes = try labelChanges(effects, of: report, at: time, now: now)
+        if !changes.isEmpty { _ = try await submit(changes) }
+        let escalated = try store.finishReportRules(
+            report, outcome: outcome(of: effects, rules: rules, context: context, report: report), at: time,
+            now: Datetime.now().rawValue)
+        record(effects, of: report, changes: changes.count, escalated: escalated)
+    }
+
+    /// The changes the effects ask for, naming the report. A negation is of the label on every
+    /// version of the subject it is on (as `reports resolve --negate` does), not only on the
+    /// version the reporter saw.
+    private func labelChanges(_ effects: Effects, of report: StoredReport, at time: Int64, now: Datetime) throws
+        -> [LabelChange]
+    {
+        var changes: [LabelChange] = []
+        let shortType = ReportReasonType.shortName(of: report.reasonType) ?? report.reasonType
+        func add(_ change: LabelChange) {
             var change = change
             change.reportID = report.id
             change.eventTime = time
-            change.reason =
-                "report \(report.id) (\(ReportReasonType.shortName(of: report.reasonType) ?? report.reasonType))"
-            return change
+            change.reason = "reason type " + shortType
+            changes.append(change)
         }
-        if !changes.isEmpty { _ = try await submit(changes) }
+        for effect in effects.labels { add(LabelChange(effect)) }
+        for effect in effects.negations {
+            let current = try store.activeLabels(
+                .init(uriPatterns: [.exact(effect.subject.rawValue)], limit: 1000, now: now.rawValue)
+            ).filter { $0.label.val == effect.value }
+            for label in current {
+                var negation = LabelChange(effect)
+                negation.cid = label.label.cid
+                add(negation)
+            }
+        }
+        return changes
+    }
 
+    /// The threshold hits and escalations to store.
+    private func outcome(of effects: Effects, rules: RuleSet, context: RecordContext, report: StoredReport)
+        -> ReportRulesOutcome
+    {
         var outcome = ReportRulesOutcome()
-        outcome.hits = effects.counterBumps.map { .init(rule: $0.ruleID, window: $0.window) }
+        outcome.hits = effects.counterBumps.map { bump in
+            .init(rule: bump.ruleID, subject: Self.countedSubject(bump.ruleID, rules, report), window: bump.window)
+        }
         for firing in effects.fired {
             guard let rule = rules.rule(firing.ruleID), rule.escalates else { continue }
             guard rule.emits(for: context.did) else {
@@ -124,10 +206,20 @@ public final class ReportRuleRunner: Sendable {
                 continue
             }
             outcome.escalations.append(
-                .init(rule: rule.id, reportersSince: rule.threshold.map { time - $0.within.microseconds }))
+                .init(
+                    rule: rule.id, subject: Self.countedSubject(rule.id, rules, report),
+                    reportersSince: rule.threshold.map { context.time - $0.within.microseconds }))
         }
-        let escalated = try store.finishReportRules(report, outcome: outcome, at: time)
+        return outcome
+    }
 
+    /// What a rule's threshold counts reporters of: the reported subject, or with
+    /// `subject: account` the account (reports of any of its records count together).
+    static func countedSubject(_ ruleID: String, _ rules: RuleSet, _ report: StoredReport) -> String {
+        rules.rule(ruleID)?.subject == .account ? report.subject.ownerDID : report.subject.key
+    }
+
+    private func record(_ effects: Effects, of report: StoredReport, changes: Int, escalated: [Int64]) {
         for effect in effects.dryRun {
             logger.info(
                 "report rule would label (dry run)", metadata: ["report": "\(report.id)", "effect": "\(effect)"])
@@ -140,37 +232,48 @@ public final class ReportRuleRunner: Sendable {
                 "report rules fired",
                 metadata: [
                     "report": "\(report.id)", "subject": "\(report.subject.key)",
-                    "rules": "\(effects.fired.map(\.ruleID).joined(separator: ","))", "changes": "\(changes.count)",
+                    "rules": "\(effects.fired.map(\.ruleID).joined(separator: ","))", "changes": "\(changes)",
                     "escalated": "\(escalated.map(String.init).joined(separator: ","))",
                 ])
         }
         counters.withLock { totals in
             totals.evaluated += 1
-            totals.changes += changes.count
+            totals.changes += changes
             totals.escalated += escalated.count
             for firing in effects.fired { totals.fired[firing.ruleID, default: 0] += 1 }
         }
     }
 }
 
-/// Thresholds of report rules count distinct reporters of the report's subject within the
-/// window, the reporter of the report being evaluated left out (the engine adds it).
+/// A report the rules failed on, with why.
+struct ReportFailure: Error, CustomStringConvertible {
+    let report: Int64
+    let error: any Error
+
+    var description: String { "report \(report): \(error)" }
+}
+
+/// Thresholds of report rules count distinct reporters of the report's subject (or account, see
+/// ``ReportRuleRunner/countedSubject(_:_:_:)``) within the window, the reporter of the report
+/// being evaluated left out (the engine adds it).
 private final class ReporterCounts: ThresholdCounts {
     let store: LabelStore
-    let subject: String
-    let reporter: String
+    let rules: RuleSet
+    let report: StoredReport
     /// The first read that failed: the evaluation is abandoned and tried again.
     var failure: LabelStore.Error?
 
-    init(store: LabelStore, subject: String, reporter: String) {
+    init(store: LabelStore, rules: RuleSet, report: StoredReport) {
         self.store = store
-        self.subject = subject
-        self.reporter = reporter
+        self.rules = rules
+        self.report = report
     }
 
     func count(ruleID: String, did: String, since: Int64) -> Int {
         do {
-            return try store.reportRuleReporters(rule: ruleID, subject: subject, since: since, excluding: reporter)
+            return try store.reportRuleReporters(
+                rule: ruleID, subject: ReportRuleRunner.countedSubject(ruleID, rules, report), since: since,
+                excluding: report.reportedBy)
         } catch {
             if failure == nil { failure = error }
             return 0

@@ -3,6 +3,7 @@ import ATProto
 import Foundation
 import LabelServer
 import Rules
+import Synchronization
 import TestNetwork
 import TestSupport
 import Testing
@@ -48,7 +49,10 @@ import FoundationNetworking
         let writing: Task<Void, Never>
         let runner: ReportRuleRunner
 
-        init(rules: String = ReportRuleRunnerTests.rules, path: String = temporaryPath("report-rules.sqlite")) throws {
+        init(
+            rules: String = ReportRuleRunnerTests.rules, path: String = temporaryPath("report-rules.sqlite"),
+            failAfterCommit: Int = 0
+        ) throws {
             store = try LabelStore(path: path)
             writer = try LabelWriter(
                 store: store, src: "did:plc:labeleraaaaaaaaaaaaaaaaa", key: .generate(.secp256k1),
@@ -56,8 +60,20 @@ import FoundationNetworking
             let writer = self.writer
             writing = Task { await writer.run() }
             let set = try RuleSet.load(RuleSources(ruleFiles: [.init(path: "rules/r.yaml", text: rules)]))
+            // `failAfterCommit`: that many submissions are committed and then reported as failed,
+            // as a crash between the writer's commit and the runner's own transaction would.
+            let failures = Mutex(failAfterCommit)
             runner = ReportRuleRunner(
-                store: store, holder: RuleSetHolder(set), submit: { try await writer.submit($0) },
+                store: store, holder: RuleSetHolder(set),
+                submit: { changes in
+                    let stored = try await writer.submit(changes)
+                    let fail = failures.withLock { left in
+                        defer { left = max(0, left - 1) }
+                        return left > 0
+                    }
+                    if fail { throw SimulatedCrash() }
+                    return stored
+                },
                 logger: quietLogger())
         }
 
@@ -84,6 +100,8 @@ import FoundationNetworking
         }
     }
 
+    struct SimulatedCrash: Error {}
+
     static func reporter(_ name: String) -> String { "did:plc:reporter" + name + String(repeating: "a", count: 16) }
 
     @Test func distinctReportersWithinTheWindowLabelAndEscalate() async throws {
@@ -108,7 +126,7 @@ import FoundationNetworking
         let history = try f.store.history(of: try LabelSubject(Self.subject.key))
         #expect(history.map(\.reportID) == [third.id])
         #expect(history.first?.ruleID == "pile-up")
-        #expect(history.first?.reason == "report \(third.id) (spam)")
+        #expect(history.first?.reason == "reason type spam")
         #expect(try f.store.labels(after: 0, limit: 10).first?.label.cid == Self.subject.cid)
         // The three reports that made the count are escalated, each with the rule in its history;
         // the old one and the muted one are not.
@@ -173,6 +191,113 @@ import FoundationNetworking
         #expect(try again.store.reportActions(id: last!.id) == actions)
         #expect(try again.store.reportsAwaitingRules().isEmpty)
         await again.stop()
+    }
+
+    /// The writer committed a report's labels, then the runner failed before its own
+    /// transaction: the report is still waiting, and evaluating it again adds no label row,
+    /// counts no hit twice and escalates as the first attempt would have.
+    @Test func failingBetweenTheWritersCommitAndTheRunnersTransactionChangesNothingTwice() async throws {
+        let rules = """
+            rules:
+              - id: pile-up
+                on: [report]
+                match: {reason_types: [spam]}
+                threshold: {count: 2, within: 24h}
+                label: needs-review
+                expires_in: 7d
+                escalate: true
+            """
+        let f = try Fixture(rules: rules, failAfterCommit: 1)
+        let first = try f.file(Self.reporter("a"))
+        let second = try f.file(Self.reporter("b"))
+        // The first report is a hit and needs no label; the second's label is committed, then
+        // the runner fails.
+        await #expect(throws: ReportFailure.self) { try await f.runner.evaluateWaiting() }
+        #expect(try f.labels() == ["needs-review"])  // committed by the writer
+        #expect(try f.store.reportsAwaitingRules().map(\.id) == [second.id])
+        #expect(try f.store.report(id: second.id)?.state == .open)
+        let rows = try f.store.labels(after: 0, limit: 10)
+
+        #expect(try await f.runner.evaluateWaiting() == 1)
+        #expect(try f.store.labels(after: 0, limit: 10) == rows)  // the same row, the same exp
+        #expect(try f.store.history(of: try LabelSubject(Self.subject.key)).count == 1)
+        #expect(Set(try f.store.reports(state: .escalated).map(\.id)) == [first.id, second.id])
+        #expect(
+            try f.store.reportRuleReporters(rule: "pile-up", subject: Self.subject.key, since: 0, excluding: "") == 2)
+        await f.stop()
+    }
+
+    /// A rule that sees muted reporters counts and escalates their reports like anyone's; a
+    /// report a person dismissed stops counting.
+    @Test func mutedReportersWhenAskedForAndDismissedReportsNoLonger() async throws {
+        let rules = """
+            rules:
+              - id: pile-up
+                on: [report]
+                match: {reporter: {muted: any}}
+                threshold: {count: 3, within: 24h}
+                label: needs-review
+                escalate: true
+            """
+        let f = try Fixture(rules: rules)
+        let muted = Self.reporter("m")
+        try f.store.muteReporter(muted, until: nil, actor: "mod", note: nil, at: "2026-06-01T00:00:00.000Z")
+        let a = try f.file(Self.reporter("a"))
+        let m = try f.file(muted)
+        #expect(try await f.runner.evaluateWaiting() == 2)
+        _ = try f.store.closeReport(id: a.id, as: .dismissed, actor: "mod", note: nil, outcome: nil, at: Self.now)
+        let b = try f.file(Self.reporter("b"))
+        #expect(try await f.runner.evaluateWaiting() == 1)
+        #expect(try f.labels().isEmpty)  // a's report was dismissed: m and b are two
+        let c = try f.file(Self.reporter("c"))
+        #expect(try await f.runner.evaluateWaiting() == 1)
+        #expect(try f.labels() == ["needs-review"])
+        #expect(Set(try f.store.reports(state: .escalated).map(\.id)) == [b.id, c.id])
+        #expect(try f.store.reports(state: .escalated, muted: true).map(\.id) == [m.id])
+        await f.stop()
+    }
+
+    /// With `subject: account`, reports of different records of one account count together, and
+    /// a rule's `negate:` takes back the label on every version it is on.
+    @Test func accountThresholdsAndNegationsOfEveryVersion() async throws {
+        let rules = """
+            rules:
+              - id: account-pile-up
+                on: [report]
+                match: {reason_types: [spam]}
+                threshold: {count: 3, within: 24h}
+                subject: account
+                label: spam-account
+              - id: appeal
+                on: [report]
+                match: {reason_types: [appeal]}
+                negate: spam
+            """
+        let f = try Fixture(rules: rules)
+        let owner = "did:plc:reportedaaaaaaaaaaaaaaaa"
+        for (n, name) in ["a", "b", "c"].enumerated() {
+            _ = try f.file(
+                Self.reporter(name),
+                subject: .record(uri: "at://\(owner)/app.bsky.feed.post/3lpost000000\(n)", cid: Self.subject.cid))
+        }
+        #expect(try await f.runner.evaluateWaiting() == 3)
+        #expect(
+            try f.store.labels(after: 0, limit: 10).map { "\($0.label.uri) \($0.label.val)" } == [
+                "\(owner) spam-account"
+            ])
+
+        // The label was applied by hand on another version of the post, and on none.
+        let subject = try LabelSubject(Self.subject.key)
+        _ = try await f.writer.submit([
+            LabelChange(
+                action: .apply, subject: subject, cid: "bafyreiothercid", val: "spam", origin: .manual(actor: "mod")),
+            LabelChange(action: .apply, subject: subject, val: "spam", origin: .manual(actor: "mod")),
+        ])
+        _ = try f.file(owner, "com.atproto.moderation.defs#reasonAppeal")
+        #expect(try await f.runner.evaluateWaiting() == 1)
+        let negated = try f.store.labels(after: 0, limit: 10).filter { $0.label.uri == Self.subject.key }
+        #expect(negated.count == 2 && negated.allSatisfy { $0.label.isNegation })
+        await f.stop()
     }
 
     /// As the app files them: three reporters' tokens, through the HTTP endpoint, and the

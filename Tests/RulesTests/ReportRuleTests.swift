@@ -193,7 +193,7 @@ import Testing
             ])
         #expect(
             problems(Self.rule("{keywords: [x], in: [text]}")) == [
-                "rules/a.yaml:4:33: field 'text' does not exist on report records; report fields are any_text, reason"
+                "rules/a.yaml:4:33: field 'text' does not exist on reports; report fields are any_text, reason"
             ])
         #expect(
             problems(Self.rule("{reporter: {}}")) == [

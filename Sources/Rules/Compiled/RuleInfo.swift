@@ -22,9 +22,9 @@ public struct RuleInfo: Hashable, Sendable {
     /// Where the rule's id is written.
     public let location: SourceLocation
     /// A report rule's `negate: VALUE`: ``label`` is negated on the subject, not applied.
-    public var negatesLabel = false
+    public let negatesLabel: Bool
     /// A report rule's `escalate: true`: the reports that made it fire are escalated.
-    public var escalates = false
+    public let escalates: Bool
     /// Whether a report rule sees the reports of muted reporters (its conditions say `muted`).
-    public var seesMutedReporters = false
+    public let seesMutedReporters: Bool
 }

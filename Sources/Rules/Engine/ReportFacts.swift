@@ -26,28 +26,3 @@ public final class ReportFacts: Sendable {
         self.reporterDismissed = reporterDismissed
     }
 }
-
-extension RecordContext {
-    /// A report, evaluated by the rules on `on: [report]`. `subject` is the reported account's DID
-    /// or the reported record's `at://` URI (with `cid`, the version the reporter saw): a rule's
-    /// label goes on that subject (`subject: account`: on the account it belongs to). `time` is
-    /// when the report was filed, so evaluating it again gives the same expiry and windows.
-    public static func report(_ facts: ReportFacts, subject: String, cid: String?, time: Int64) -> RecordContext {
-        var did = subject
-        var collection = ""
-        var rkey = ""
-        if subject.hasPrefix("at://") {
-            let parts = subject.dropFirst(5).split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
-            did = String(parts[0])
-            if parts.count == 3 {
-                collection = String(parts[1])
-                rkey = String(parts[2])
-            }
-        }
-        var context = RecordContext(
-            did: did, collection: collection, rkey: rkey, action: .create, cid: cid, previousCID: cid, record: nil,
-            time: time)
-        context.report = facts
-        return context
-    }
-}

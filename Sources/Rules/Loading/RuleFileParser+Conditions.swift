@@ -1,8 +1,8 @@
 import ATProto
 import Yams
 
-/// Conditions: `any`, `all`, `not`, `rule`, `langs` and the regex and keyword matchers, with their
-/// list files and fields.
+/// Conditions: `any`, `all`, `not`, `rule`, `langs`, the report conditions `reason_types` and
+/// `reporter`, and the regex and keyword matchers, with their list files and fields.
 extension RuleFileParser {
     mutating func condition(_ node: Node, kinds: [RecordKind]) -> ConditionDefinition? {
         guard node.mapping != nil else {
@@ -275,7 +275,8 @@ extension RuleFileParser {
                     let names = kinds.map(\.yamlName).joined(separator: ", ")
                     reader.error(
                         item,
-                        "field '\(text)' does not exist on \(names) records; \(kind.yamlName) fields are "
+                        "field '\(text)' does not exist on \(names)\(kind == .report ? "s" : " records"); "
+                            + "\(kind.yamlName) fields are "
                             + kind.fields.members.map(\.yamlName).joined(separator: ", "))
                 } else {
                     reader.error(

@@ -156,7 +156,7 @@ struct RuleFileParser {
         if negate, label == nil, let node = entries["on_no_match"] {
             reader.error(node, "on_no_match: negate needs a 'label' to negate")
         }
-        if expiresIn != nil, label == nil, let node = entries["expires_in"] {
+        if expiresIn != nil, label == nil || negatesLabel, let node = entries["expires_in"] {
             reader.error(node, "expires_in needs a 'label' to expire")
         }
 

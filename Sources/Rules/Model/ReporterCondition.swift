@@ -9,8 +9,10 @@ public struct ReporterCondition: Hashable, Sendable {
     public var muted: Bool?
     /// Whether `muted` was written (`any` included), which lets the rule see muted reporters.
     public var mentionsMuted = false
-    /// Bounds on how many of the reporter's earlier reports were dismissed.
+    /// The most of the reporter's earlier reports (filed before this one) that may have been
+    /// dismissed.
     public var dismissedAtMost: Int?
+    /// The fewest of the reporter's earlier reports that must have been dismissed.
     public var dismissedAtLeast: Int?
 
     public init(
