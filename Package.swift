@@ -235,7 +235,8 @@ let package = Package(
         .executableTarget(
             name: "report-bench",
             dependencies: [
-                "ATCrypto", "BenchmarkSupport", "ATProto", "Identity", "LabelServer", "LabelStore", "TestNetwork",
+                "ATCrypto", "BenchmarkSupport", "ATProto", "Identity", "Labeler", "LabelServer", "LabelStore", "Rules",
+                "TestNetwork",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -282,9 +282,10 @@ expect "rules benchmark smoke (lists of 1,000 and 10,000 entries)" 0 "$bin/rules
 contains "list benchmark reports domains against Python" '^  domains +10000 +([0-9]+ ms|n/a) +[0-9]+ ms'
 contains "list benchmark reports phrases" '^  phrases +10000 '
 
-expect "createReport benchmark smoke (200 reports/s for 2 s, warm DID cache)" 0 "$bin/report-bench" --smoke
+expect "createReport benchmark smoke (200 reports/s for 2 s, warm DID cache, rules on reports)" 0 "$bin/report-bench" --smoke --rules
 contains "report benchmark answers and stores every report" '^requests: 400 in [0-9.]+ s = [0-9]+/s; answers 200: 400; stored 400; '
 contains "report benchmark reports the latency percentiles" '^latency ms: p50 [0-9.]+ p90 [0-9.]+ p99 [0-9.]+ max [0-9.]+$'
+contains "the rules on reports evaluate every report, the threshold fires and escalates" '^rules: 420 reports evaluated, .*fired every-report 420, pile-up 240; .*escalated 400, failures 0$'
 
 expect "replay benchmark smoke (reference rules + 1,000 keywords)" 0 bash scripts/bench-replay.sh --smoke
 contains "replay benchmark stores the planted labels" '"labels_stored":[1-9][0-9]*'

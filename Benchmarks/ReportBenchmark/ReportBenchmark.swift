@@ -6,8 +6,10 @@ import Foundation
 import Identity
 import LabelServer
 import LabelStore
+import Labeler
 import Logging
 import NIOCore
+import Rules
 import TestNetwork
 
 /// How long `com.atproto.moderation.createReport` takes to answer at a steady rate, with the
@@ -22,7 +24,12 @@ import TestNetwork
 /// out, so a server that falls behind is charged for the wait. Tokens are made before the run, so
 /// the client's signing is not measured; client and server still share the process and its cores.
 ///
-/// Usage: report-bench [--smoke] [--rate N] [--seconds N] [--reporters N]
+/// With `--rules`, the rules on reports run as in the service (``ReportRuleRunner`` and a label
+/// writer in the same process, woken by each report filed): every report is labeled, ten
+/// consecutive reports share a subject so the distinct-reporter threshold fires and escalates,
+/// and the run waits until every report is evaluated.
+///
+/// Usage: report-bench [--smoke] [--rules] [--rate N] [--seconds N] [--reporters N]
 @main
 struct ReportBenchmark {
     static let labeler = "did:plc:reportbenchlabelerlabel"
@@ -60,12 +67,14 @@ struct ReportBenchmark {
         let verifier = ServiceAuthVerifier(resolver: IdentityResolver(configuration: resolverConfiguration))
         let audience = try DID(labeler)
         // The limits are counted (as in production) but set out of reach.
-        let intake = ReportIntake(
+        var intake = ReportIntake(
             limits: ReportLimits(
                 .init(perReporterPerDay: 10_000_000, perIPPerMinute: 10_000_000, perMinute: 10_000_000)),
             authenticate: { token, method in
                 try await verifier.verify(token, audience: audience, method: method).issuer.rawValue
             })
+        let rules = try options.rules ? RuleRun(store: store, logger: logger) : nil
+        if let rules { intake.filed = { rules.runner.reportFiled() } }
 
         var clientConfiguration = HTTPClient.Configuration.singletonConfiguration
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
@@ -95,7 +104,8 @@ struct ReportBenchmark {
             // Every request's token and body, made before the clock starts.
             let requests = try (0..<total).map { i in
                 let reporter = reporters[i % reporters.count]
-                return (token: try token(reporter.key, issuer: reporter.did), body: body(subject: "run\(i)"))
+                let subject = options.rules ? "run\(i / 10)" : "run\(i)"
+                return (token: try token(reporter.key, issuer: reporter.did), body: body(subject: subject))
             }
             let clock = ContinuousClock()
             let interval = Duration.seconds(1) / options.rate
@@ -136,9 +146,62 @@ struct ReportBenchmark {
             guard statuses == [200: total], stored - reporters.count == total else {
                 throw Failure("every report must be answered 200 and stored once")
             }
+            if let rules { try await rules.finish(store: store, after: clock.now, clock: clock) }
         }
         say("peak RSS \(peakResidentMB()) MB")
         try await client.shutdown()
+    }
+
+    /// The rules on reports with their own label writer, as `labeler run` wires them.
+    struct RuleRun {
+        static let rules = """
+            rules:
+              - id: every-report
+                on: [report]
+                match: {reason_types: [spam]}
+                label: reported
+              - id: pile-up
+                on: [report]
+                match: {all: [{reason_types: [spam, misleading*]}, {reporter: {dismissed_at_most: 3}}]}
+                threshold: {count: 5, within: 24h}
+                label: needs-review
+                escalate: true
+              - id: urgent
+                on: [report]
+                match: {keywords: [home address, phone number], in: [reason]}
+                escalate: true
+            """
+        let runner: ReportRuleRunner
+        let tasks: [Task<Void, Never>]
+
+        init(store: LabelStore, logger: Logger) throws {
+            let writer = try LabelWriter(store: store, src: labeler, key: .generate(.secp256k1), logger: logger)
+            let set = try RuleSet.load(RuleSources(ruleFiles: [.init(path: "rules/reports.yaml", text: Self.rules)]))
+            let runner = ReportRuleRunner(
+                store: store, holder: RuleSetHolder(set), submit: { try await writer.submit($0) }, logger: logger)
+            self.runner = runner
+            tasks = [Task { await writer.run() }, Task { await runner.run() }]
+        }
+
+        /// Waits until every report is evaluated, says how long that took after the last answer
+        /// and what the rules did, and stops the runner and the writer.
+        func finish(store: LabelStore, after answered: ContinuousClock.Instant, clock: ContinuousClock) async throws {
+            while try !store.reportsAwaitingRules(limit: 1).isEmpty {
+                guard clock.now - answered < .seconds(120) else { throw Failure("reports still wait for the rules") }
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            let caughtUp = clock.now - answered
+            let totals = runner.totals
+            say(
+                "rules: \(totals.evaluated) reports evaluated, the last \(format(seconds(caughtUp) * 1000)) ms after "
+                    + "the last answer; fired "
+                    + totals.fired.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                    .joined(separator: ", ") + "; label changes \(totals.changes), escalated \(totals.escalated), "
+                    + "failures \(totals.failures)")
+            for task in tasks { task.cancel() }
+            for task in tasks { await task.value }
+            guard totals.failures == 0 else { throw Failure("the rules failed on some report") }
+        }
     }
 
     /// Prints a line at once, so that a run cut short still shows how far it got.
@@ -204,6 +267,7 @@ struct ReportBenchmark {
 
 struct Options: CustomStringConvertible {
     var smoke = false
+    var rules = false
     var rate = 200
     var seconds = 30
     var reporters = 200
@@ -216,6 +280,7 @@ struct Options: CustomStringConvertible {
                 smoke = true
                 seconds = 2
                 reporters = 20
+            case "--rules": rules = true
             case "--rate": rate = max(1, Int(args.removeFirst()) ?? rate)
             case "--seconds": seconds = max(1, Int(args.removeFirst()) ?? seconds)
             case "--reporters": reporters = max(1, Int(args.removeFirst()) ?? reporters)
@@ -226,5 +291,6 @@ struct Options: CustomStringConvertible {
 
     var description: String {
         "\(rate) reports/s for \(seconds) s from \(reporters) reporters (half ES256K, half ES256), warm DID cache"
+            + (rules ? ", rules on reports running" : "")
     }
 }
