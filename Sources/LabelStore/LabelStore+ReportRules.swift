@@ -152,4 +152,33 @@ extension LabelStore {
             throw Error("storing what the rules decided about report \(report.id)", error)
         }
     }
+
+    /// Forgets threshold hits no rule can count any more: those of rules not in `windows` (rule
+    /// id → its window in microseconds; removed from the rules, or without a threshold now) and
+    /// those older than their rule's window at `now`. Only to be called when no report is waiting
+    /// for the rules (a waiting report is older than `now` and may still count older hits).
+    ///
+    /// - Returns: how many were forgotten.
+    @discardableResult
+    public func pruneReportRuleHits(windows: [String: Int64], now: Int64) throws(Error) -> Int {
+        do {
+            return try pool.write { db in
+                let rules = windows.keys.sorted()
+                let placeholders = rules.map { _ in "?" }.joined(separator: ", ")
+                try db.execute(
+                    sql: "DELETE FROM report_rule_hit WHERE rule NOT IN (\(placeholders))",
+                    arguments: StatementArguments(rules))
+                var forgotten = db.changesCount
+                for rule in rules {
+                    try db.execute(
+                        sql: "DELETE FROM report_rule_hit WHERE rule = ? AND at < ?",
+                        arguments: [rule, now - windows[rule]!])
+                    forgotten += db.changesCount
+                }
+                return forgotten
+            }
+        } catch {
+            throw Error("forgetting old report rule hits", error)
+        }
+    }
 }

@@ -25,6 +25,11 @@ public final class ReportRuleRunner: Sendable {
     private let wakeUps: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     private let counters = Locked(Totals())
+    /// When old threshold hits were last forgotten.
+    private let lastPrune = Locked<ContinuousClock.Instant?>(nil)
+    /// The latest time of a report evaluated here: windows end there (the reports' own clock,
+    /// as for their evaluation), not at this machine's clock.
+    private let latestReportTime = Locked<Int64?>(nil)
 
     public struct Totals: Sendable, Equatable {
         /// Reports evaluated.
@@ -110,12 +115,17 @@ public final class ReportRuleRunner: Sendable {
         }
     }
 
-    /// Evaluates every report waiting for the rules; returns how many.
+    /// Evaluates every report waiting for the rules; returns how many. Once nothing waits, and
+    /// at most every ``pruneInterval``, the threshold hits no rule can count any more are
+    /// forgotten.
     public func evaluateWaiting(using scratch: RuleScratch = RuleScratch()) async throws -> Int {
         var done = 0
         while true {
             let waiting = try store.reportsAwaitingRules(limit: 100)
-            if waiting.isEmpty { return done }
+            if waiting.isEmpty {
+                try pruneIfDue()
+                return done
+            }
             for report in waiting {
                 try Task.checkCancellation()
                 do { try await evaluate(report, using: scratch) } catch is CancellationError {
@@ -126,6 +136,28 @@ public final class ReportRuleRunner: Sendable {
                 done += 1
             }
         }
+    }
+
+    /// How often old threshold hits are forgotten (hits older than every window, counted back
+    /// from the latest report evaluated, and those of rules that are gone).
+    static let pruneInterval = Duration.seconds(600)
+
+    private func pruneIfDue() throws {
+        let clock = ContinuousClock()
+        let due = lastPrune.withLock { last in
+            guard last.map({ clock.now - $0 >= Self.pruneInterval }) ?? true else { return false }
+            last = clock.now
+            return true
+        }
+        guard due else { return }
+        var windows: [String: Int64] = [:]
+        for rule in holder.current.rules where rule.kinds.contains(.report) {
+            if let threshold = rule.threshold { windows[rule.id] = threshold.within.microseconds }
+        }
+        // Before any report was evaluated here, only the hits of rules that are gone.
+        let now = latestReportTime.value ?? .min / 2
+        let forgotten = try store.pruneReportRuleHits(windows: windows, now: now)
+        if forgotten > 0 { logger.debug("old report rule hits forgotten", metadata: ["rows": "\(forgotten)"]) }
     }
 
     /// Evaluates one report and stores what the rules decided. A report closed by a person
@@ -141,6 +173,7 @@ public final class ReportRuleRunner: Sendable {
             try store.finishReportRules(report, outcome: ReportRulesOutcome(), at: 0, now: now.rawValue)
             return
         }
+        latestReportTime.withLock { $0 = max($0 ?? time, time) }
         let rules = holder.current
         let facts = ReportFacts(
             id: report.id, reasonType: report.reasonType, reason: report.reason ?? "", reporter: report.reportedBy,

@@ -300,6 +300,33 @@ import FoundationNetworking
         await f.stop()
     }
 
+    /// Hits of rules that are gone, and hits older than their rule's window, are forgotten; the
+    /// others stay and still count.
+    @Test func hitsNoRuleCanCountAreForgotten() async throws {
+        let f = try Fixture()
+        // Three reporters: two hits stored, the third fires the rule (count 3).
+        for name in ["a", "b"] { _ = try f.file(Self.reporter(name)) }
+        #expect(try await f.runner.evaluateWaiting() == 2)
+        let hour: Int64 = 3_600_000_000
+        let filed = try Datetime(Self.now).unixMicros
+        #expect(
+            try f.store.reportRuleReporters(rule: "pile-up", subject: Self.subject.key, since: 0, excluding: "") == 2)
+        try await f.store.pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO report_rule_hit (rule, subject, reporter, at, report_id) VALUES (?, ?, ?, ?, 1)",
+                arguments: ["removed-rule", Self.subject.key, Self.reporter("z"), filed])
+        }
+        // At the reports' time, the removed rule's hit goes; pile-up's (24 h window) stay.
+        #expect(try f.store.pruneReportRuleHits(windows: ["pile-up": 24 * hour], now: filed) == 1)
+        #expect(
+            try f.store.reportRuleReporters(rule: "pile-up", subject: Self.subject.key, since: 0, excluding: "") == 2)
+        // A day and a bit later they are out of the window and go too.
+        #expect(try f.store.pruneReportRuleHits(windows: ["pile-up": 24 * hour], now: filed + 25 * hour) == 2)
+        #expect(
+            try f.store.reportRuleReporters(rule: "pile-up", subject: Self.subject.key, since: 0, excluding: "") == 0)
+        await f.stop()
+    }
+
     /// As the app files them: three reporters' tokens, through the HTTP endpoint, and the
     /// service's runner labels the post once the third arrives.
     @Test func reportsFromTheNetworkReachTheRules() async throws {
