@@ -23,16 +23,11 @@ public func withBenchmarkRun(
 /// and its port once it listens, then cancels it. It answers health as version `bench`, with
 /// metrics of its own; by default it listens on 127.0.0.1 at a free port, submits nothing and
 /// hears of no commits.
-///
-/// - Parameters:
-///   - waitsForShutdown: whether to wait, after `body`, until the cancelled server has wound
-///     down. A benchmark whose process ends once the figures are in need not: the wait has hung
-///     after every request was answered, which must not turn into a stuck CI job.
 public func withLabelServer<Result>(
     configuration: LabelServer.Configuration = .init(host: "127.0.0.1", port: 0), store: LabelStore,
     signingKey: SigningKey, keyID: Int64, submit: @escaping LabelServer.Submit = { _ in [] },
     commits: some AsyncSequence<Int64, Never> & Sendable = AsyncStream.makeStream(of: Int64.self).stream,
-    reports: ReportIntake? = nil, logger: Logger, waitsForShutdown: Bool = true,
+    reports: ReportIntake? = nil, logger: Logger,
     isolation: isolated (any Actor)? = #isolation,
     _ body: (_ server: LabelServer, _ port: Int) async throws -> Result
 ) async throws -> Result {
@@ -43,7 +38,7 @@ public func withLabelServer<Result>(
     let serving = Task { try await server.run() }
     func stop() async {
         serving.cancel()
-        if waitsForShutdown { _ = await serving.result }
+        _ = await serving.result
     }
     do {
         let result = try await body(server, try await server.port())

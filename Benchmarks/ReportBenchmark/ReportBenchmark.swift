@@ -81,13 +81,8 @@ struct ReportBenchmark {
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: clientConfiguration)
 
         let total = options.rate * options.seconds
-        // The server is cancelled, not awaited, once the figures are in: waiting for the
-        // in-process server to wind down after cancellation hung about once in a dozen runs
-        // (every request answered, every thread idle), which a benchmark must not turn into a
-        // stuck CI job. The process ends when `main` returns.
         try await withLabelServer(
-            store: store, signingKey: SigningKey.generate(.secp256k1), keyID: 1, reports: intake, logger: logger,
-            waitsForShutdown: false
+            store: store, signingKey: SigningKey.generate(.secp256k1), keyID: 1, reports: intake, logger: logger
         ) { _, port in
             let url = "http://127.0.0.1:\(port)/xrpc/\(method)"
 

@@ -1,11 +1,20 @@
 import ATCrypto
 import ATProto
+import Foundation
 import LabelServer
 import LabelStore
 import Labeler
 import ServiceLifecycle
+import Synchronization
 import TestSupport
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// The label writer as a service: it stops (committing what is queued) on graceful shutdown.
 struct WriterService: Service {
@@ -44,5 +53,75 @@ struct WriterService: Service {
         }
         try await running.value
         #expect(server.subscriberCount == 0)
+    }
+
+    /// A server and its writer, not yet running.
+    static func server() throws -> (LabelServer, LabelWriter) {
+        let store = try LabelStore(path: temporaryPath("labels.sqlite"))
+        let key = SigningKey.generate(.secp256k1)
+        let writer = try LabelWriter(store: store, src: Harness.src, key: key, logger: quietLogger())
+        let keyID = try store.keyID(forDIDKey: key.publicKey.didKey, at: Datetime.now().rawValue)
+        let server = try LabelServer(
+            configuration: .init(host: "127.0.0.1", port: 0), store: store, signingKey: key, keyID: keyID,
+            submit: { try await writer.submit($0) }, commits: writer.commits, health: HealthProvider(version: "t"),
+            metrics: MetricsRegistry(), logger: quietLogger())
+        return (server, writer)
+    }
+
+    /// A TCP connection to the server that sends nothing, as a client's pooled spare does; then
+    /// one request on another connection, so the idle one has been accepted and handed to its
+    /// task by the time the answer comes (connections are accepted in order).
+    static func idleConnection(to port: Int) async throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        #expect(connected == 0)
+        let (_, response) = try await URLSession.shared.data(
+            from: URL(string: "http://127.0.0.1:\(port)/xrpc/_health")!)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        return fd
+    }
+
+    /// Cancelled, the server stops although a connection that never sent a request is open.
+    @Test func anIdleConnectionDoesNotKeepACancelledServerRunning() async throws {
+        let (server, _) = try Self.server()
+        let serving = Task { try await server.run() }
+        let fd = try await Self.idleConnection(to: try await server.port())
+        defer { close(fd) }
+        let stopped = Atomic(false)
+        Task {
+            _ = await serving.result
+            stopped.store(true, ordering: .relaxed)
+        }
+        serving.cancel()
+        // Not awaited directly: were it to hang, the test must fail, not hang with it.
+        #expect(await eventually(timeout: .seconds(30)) { stopped.load(ordering: .relaxed) })
+    }
+
+    /// Shut down gracefully (SIGTERM in `labeler run`), the server stops although a connection
+    /// that never sent a request is open.
+    @Test func anIdleConnectionDoesNotHoldAGracefulShutdown() async throws {
+        let (server, writer) = try Self.server()
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: WriterService(writer: writer)), .init(service: server)], logger: quietLogger()
+            ))
+        let running = Task { try await group.run() }
+        let fd = try await Self.idleConnection(to: try await server.port())
+        defer { close(fd) }
+        let stopped = Atomic(false)
+        Task {
+            _ = await running.result
+            stopped.store(true, ordering: .relaxed)
+        }
+        await group.triggerGracefulShutdown()
+        #expect(await eventually(timeout: .seconds(30)) { stopped.load(ordering: .relaxed) })
     }
 }

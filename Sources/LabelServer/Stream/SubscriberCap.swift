@@ -30,8 +30,17 @@ struct SubscriberCapChannel: ServerChildChannel {
         }
     }
 
+    /// The base first waits for the connection's first request head on a future that
+    /// cancellation does not reach: a connection opened and never used (a client's pooled spare,
+    /// a preconnect, a port scan) would keep the server from stopping. Cancelled, the input is
+    /// closed, which ends that wait (and, past it, the request or WebSocket stream) as a client's
+    /// close would.
     func handle(value: Value, logger: Logger) async {
-        await base.handle(value: value, logger: logger)
+        await withTaskCancellationHandler {
+            await base.handle(value: value, logger: logger)
+        } onCancel: {
+            value.channel.close(mode: .input, promise: nil)
+        }
     }
 }
 
@@ -78,6 +87,17 @@ final class SubscriberCapHandler: ChannelInboundHandler, RemovableChannelHandler
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in loopBound.value.close(promise: nil) }
+    }
+
+    /// A graceful shutdown asks every connection to finish. Hummingbird's handler that answers
+    /// that joins the pipeline only with the first request, so a connection that has not sent
+    /// one yet is closed here; later the event passes on to it.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent, !decided {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     private func isSubscribeUpgrade(_ head: HTTPRequestHead) -> Bool {
