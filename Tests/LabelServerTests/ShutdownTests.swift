@@ -27,14 +27,7 @@ struct WriterService: Service {
 @Suite struct ShutdownTests {
     /// In a service group, a graceful shutdown ends open subscriptions and the server stops.
     @Test func gracefulShutdownClosesSubscribersAndStops() async throws {
-        let store = try LabelStore(path: temporaryPath("labels.sqlite"))
-        let key = SigningKey.generate(.secp256k1)
-        let writer = try LabelWriter(store: store, src: Harness.src, key: key, logger: quietLogger())
-        let keyID = try store.keyID(forDIDKey: key.publicKey.didKey, at: Datetime.now().rawValue)
-        let server = try LabelServer(
-            configuration: .init(host: "127.0.0.1", port: 0), store: store, signingKey: key, keyID: keyID,
-            submit: { try await writer.submit($0) }, commits: writer.commits, health: HealthProvider(version: "t"),
-            metrics: MetricsRegistry(), logger: quietLogger())
+        let (server, writer, store, key) = try Self.server()
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: WriterService(writer: writer)), .init(service: server)], logger: quietLogger()
@@ -55,8 +48,8 @@ struct WriterService: Service {
         #expect(server.subscriberCount == 0)
     }
 
-    /// A server and its writer, not yet running.
-    static func server() throws -> (LabelServer, LabelWriter) {
+    /// A server, its writer, their store and signing key, not yet running.
+    static func server() throws -> (LabelServer, LabelWriter, LabelStore, SigningKey) {
         let store = try LabelStore(path: temporaryPath("labels.sqlite"))
         let key = SigningKey.generate(.secp256k1)
         let writer = try LabelWriter(store: store, src: Harness.src, key: key, logger: quietLogger())
@@ -65,7 +58,7 @@ struct WriterService: Service {
             configuration: .init(host: "127.0.0.1", port: 0), store: store, signingKey: key, keyID: keyID,
             submit: { try await writer.submit($0) }, commits: writer.commits, health: HealthProvider(version: "t"),
             metrics: MetricsRegistry(), logger: quietLogger())
-        return (server, writer)
+        return (server, writer, store, key)
     }
 
     /// A TCP connection to the server that sends nothing, as a client's pooled spare does; then
@@ -91,7 +84,7 @@ struct WriterService: Service {
 
     /// Cancelled, the server stops although a connection that never sent a request is open.
     @Test func anIdleConnectionDoesNotKeepACancelledServerRunning() async throws {
-        let (server, _) = try Self.server()
+        let (server, _, _, _) = try Self.server()
         let serving = Task { try await server.run() }
         let fd = try await Self.idleConnection(to: try await server.port())
         defer { close(fd) }
@@ -108,7 +101,7 @@ struct WriterService: Service {
     /// Shut down gracefully (SIGTERM in `labeler run`), the server stops although a connection
     /// that never sent a request is open.
     @Test func anIdleConnectionDoesNotHoldAGracefulShutdown() async throws {
-        let (server, writer) = try Self.server()
+        let (server, writer, _, _) = try Self.server()
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: WriterService(writer: writer)), .init(service: server)], logger: quietLogger()
