@@ -263,7 +263,7 @@ let package = Package(
         .target(
             name: "TestNetwork",
             dependencies: [
-                "ATProto",
+                "ATProto", "ATCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -212,18 +212,8 @@ struct ReportBenchmark {
 
     /// A service-auth token as a PDS mints it for a proxied createReport.
     static func token(_ key: SigningKey, issuer: String) throws -> String {
-        func part(_ object: [String: Any]) throws -> String {
-            Base64.encode(
-                Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])), alphabet: .url)
-        }
-        let now = Int64(Date().timeIntervalSince1970)
-        let input =
-            try part(["alg": key.type == .secp256k1 ? "ES256K" : "ES256", "typ": "JWT"]) + "."
-            + part([
-                "iss": issuer, "aud": labeler + "#atproto_labeler", "lxm": method, "iat": now, "exp": now + 240,
-                "jti": UUID().uuidString,
-            ])
-        return input + "." + Base64.encode(try key.sign(Array(input.utf8)), alphabet: .url)
+        try ServiceAuthToken.mint(
+            key, issuer: issuer, audience: labeler + "#atproto_labeler", method: method, lifetime: 240)
     }
 
     /// A report of an account, as the app sends it.

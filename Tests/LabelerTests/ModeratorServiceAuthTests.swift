@@ -33,13 +33,8 @@ import FoundationNetworking
     }
 
     static func post(port: Int, bearer: String, body: String) async throws -> (status: Int, text: String) {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/xrpc/\(method)")!)
-        request.httpMethod = "POST"
-        request.httpBody = Data(body.utf8)
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.setValue("Bearer " + bearer, forHTTPHeaderField: "Authorization")
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+        let answer = try await postXRPC(port: port, method: method, bearer: bearer, body: body)
+        return (answer.status, answer.text)
     }
 
     @Test func ourAccountAndTheModeratorsLabelOthersAre401AndTheAdminTokenStillWorks() async throws {

@@ -92,10 +92,6 @@ import Glibc
     ) async -> [Planned] {
         var left = plan[...]
         while let next = left.first {
-            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/xrpc/\(method)")!)
-            request.httpMethod = "POST"
-            request.httpBody = Data(next.body.utf8)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             guard
                 let token = try? ReportIntakeTests.token(
                     reporter.key, audience: labeler + "#atproto_labeler", method: method, issuer: reporter.did)
@@ -103,14 +99,15 @@ import Glibc
                 ledger.state.withLock { $0.unexpected.append("no token for \(reporter.did)") }
                 return Array(left)
             }
-            request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization")
             // A transport error is the kill: what was not answered is sent again after the restart.
-            guard let (data, response) = try? await session.data(for: request) else { return Array(left) }
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            let text = String(decoding: data, as: UTF8.self)
-            guard status == 200, let object = try? DataModelJSON.parseObject(text), let id = object["id"]?.intValue
+            guard
+                let answer = try? await postXRPC(
+                    port: port, method: method, bearer: token, body: next.body, session: session)
+            else { return Array(left) }
+            guard answer.status == 200, let object = try? DataModelJSON.parseObject(answer.text),
+                let id = object["id"]?.intValue
             else {
-                ledger.state.withLock { $0.unexpected.append("\(next.key): \(status) \(text)") }
+                ledger.state.withLock { $0.unexpected.append("\(next.key): \(answer.status) \(answer.text)") }
                 return Array(left)
             }
             ledger.state.withLock {

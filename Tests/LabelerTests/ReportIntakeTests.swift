@@ -23,18 +23,7 @@ import FoundationNetworking
     static func token(_ key: SigningKey, audience: String, method: String, issuer: String = reporter) throws
         -> String
     {
-        func part(_ object: [String: Any]) throws -> String {
-            Base64.encode(
-                Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])), alphabet: .url)
-        }
-        let now = Int64(Date().timeIntervalSince1970)
-        let input =
-            try part(["alg": key.type == .secp256k1 ? "ES256K" : "ES256", "typ": "JWT"]) + "."
-            + part([
-                "iss": issuer, "aud": audience, "lxm": method, "iat": now, "exp": now + 60,
-                "jti": UUID().uuidString,
-            ])
-        return input + "." + Base64.encode(try key.sign(Array(input.utf8)), alphabet: .url)
+        try ServiceAuthToken.mint(key, issuer: issuer, audience: audience, method: method)
     }
 
     @Test func reportsAreOffUnlessEnabledAndThenNeedTheDID() throws {
@@ -154,13 +143,8 @@ import FoundationNetworking
             let body =
                 #"{"reasonType":"com.atproto.moderation.defs#reasonSpam","reason":"spam","subject":{"$type":"com.atproto.admin.defs#repoRef","did":"did:plc:spammeraaaaaaaaaaaaaaaaa"}}"#
             func send() async throws -> (Int, String) {
-                var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/xrpc/\(method)")!)
-                request.httpMethod = "POST"
-                request.httpBody = Data(body.utf8)
-                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-                request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization")
-                let (data, response) = try await URLSession.shared.data(for: request)
-                return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+                let answer = try await postXRPC(port: port, method: method, bearer: token, body: body)
+                return (answer.status, answer.text)
             }
             let (status, text) = try await send()
             #expect(status == 200, "\(text)")
@@ -193,25 +177,19 @@ import FoundationNetworking
         ) { service, port in
             let method = "com.atproto.moderation.createReport"
             func send(_ reasonType: String, about subject: String, as issuer: String, _ key: SigningKey)
-                async throws -> (status: Int, text: String, headers: [AnyHashable: Any])
+                async throws -> XRPCAnswer
             {
                 let token = try Self.token(
                     key, audience: Self.labeler + "#atproto_labeler", method: method, issuer: issuer)
-                var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/xrpc/\(method)")!)
-                request.httpMethod = "POST"
-                request.httpBody = Data(
-                    (#"{"reasonType":"# + DataModelJSON.quote(reasonType)
+                return try await postXRPC(
+                    port: port, method: method, bearer: token,
+                    body: #"{"reasonType":"# + DataModelJSON.quote(reasonType)
                         + #","subject":{"$type":"com.atproto.admin.defs#repoRef","did":"#
-                        + DataModelJSON.quote(subject) + "}}").utf8)
-                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-                request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization")
-                let (data, response) = try await URLSession.shared.data(for: request)
-                let http = response as? HTTPURLResponse
-                return (http?.statusCode ?? 0, String(decoding: data, as: UTF8.self), http?.allHeaderFields ?? [:])
+                        + DataModelJSON.quote(subject) + "}}")
             }
             let spam = "com.atproto.moderation.defs#reasonSpam"
             var statuses: [Int] = []
-            var limited: (status: Int, text: String, headers: [AnyHashable: Any])?
+            var limited: XRPCAnswer?
             for n in 0..<8 {
                 let answer = try await send(
                     spam, about: "did:plc:target\(n)aaaaaaaaaaaaaaaaaa", as: flooder.did, flooder.key)
@@ -221,8 +199,7 @@ import FoundationNetworking
             #expect(statuses == [200, 200, 200, 429, 429, 429, 429, 429])
             let refusal = try #require(limited)
             #expect(refusal.text.contains(#""error":"RateLimitExceeded""#))
-            let headers = Dictionary(
-                uniqueKeysWithValues: refusal.headers.map { ("\($0.key)".lowercased(), "\($0.value)") })
+            let headers = refusal.headers
             #expect(headers["ratelimit-limit"] == "3" && headers["ratelimit-remaining"] == "0")
             #expect(headers["ratelimit-policy"] == "3;w=86400" && headers["ratelimit-reset"] != nil)
 
