@@ -25,22 +25,15 @@ from urllib.parse import urlsplit, parse_qs
 import libipld
 import websockets
 
+from capture_file import read_messages
+
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 
 
 def read_capture(path):
-    """The messages of a capture (uvarint length + message), with the record URIs each creates or
-    updates."""
-    data = open(path, 'rb').read()
-    out, i = [], 0
-    while i < len(data):
-        n, shift = 0, 0
-        while True:
-            b = data[i]; i += 1
-            n |= (b & 0x7F) << shift; shift += 7
-            if b < 0x80:
-                break
-        msg = data[i:i + n]; i += n
+    """The messages of a capture, with the record URIs each creates or updates."""
+    out = []
+    for msg in read_messages(path):
         uris = []
         try:
             header, body = libipld.decode_dag_cbor_multi(msg)

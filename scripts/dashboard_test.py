@@ -16,6 +16,8 @@ import argparse, asyncio, json, os, signal, subprocess, sys, threading, time
 import urllib.error, urllib.parse, urllib.request
 
 import websockets
+
+from capture_file import read_messages
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -26,18 +28,8 @@ RATE = 100  # relay messages per second
 
 
 def read_capture(path):
-    """The messages of a capture: each `uvarint(length) message`."""
-    data = open(path, 'rb').read()
-    out, i = [], 0
-    while i < len(data):
-        n, shift = 0, 0
-        while True:
-            b = data[i]; i += 1
-            n |= (b & 0x7F) << shift; shift += 7
-            if b < 0x80:
-                break
-        out.append(data[i:i + n]); i += n
-    return out
+    """The messages of a capture."""
+    return read_messages(path)
 
 
 def start_relay(messages):
