@@ -22,6 +22,8 @@ public final class ReportRuleRunner: Sendable {
     let holder: RuleSetHolder
     let submit: Submit
     let logger: Logger
+    let retryDelay: Duration
+    let givingUpAfter: Int
     private let wakeUps: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     private let counters = Locked(Totals())
@@ -44,7 +46,15 @@ public final class ReportRuleRunner: Sendable {
         public var failures = 0
     }
 
-    public init(store: LabelStore, holder: RuleSetHolder, submit: @escaping Submit, logger: Logger) {
+    /// - Parameters:
+    ///   - retryDelay: the wait after a failed attempt.
+    ///   - givingUpAfter: attempts at one report before it is set aside.
+    public init(
+        store: LabelStore, holder: RuleSetHolder, submit: @escaping Submit, logger: Logger,
+        retryDelay: Duration = .seconds(1), givingUpAfter: Int = 30
+    ) {
+        self.retryDelay = retryDelay
+        self.givingUpAfter = givingUpAfter
         self.store = store
         self.holder = holder
         self.submit = submit
@@ -58,8 +68,8 @@ public final class ReportRuleRunner: Sendable {
     public func reportFiled() { wake.yield() }
 
     /// Evaluates the waiting reports, then every report filed, until cancelled. A failure (the
-    /// writer refusing, the database) is logged and the report is tried again a second later; one
-    /// that keeps failing for ``givingUpAfter`` attempts is set aside (marked evaluated, logged as
+    /// writer refusing, the database) is logged and the report is tried again after
+    /// `retryDelay`; one that keeps failing for `givingUpAfter` attempts is set aside (marked evaluated, logged as
     /// an error) so that it does not hold up every report after it.
     public func run() async {
         let scratch = RuleScratch()
@@ -86,20 +96,17 @@ public final class ReportRuleRunner: Sendable {
                         metadata: ["error": "\(text)", "report": "\(report.map(String.init) ?? "-")"])
                 }
                 failing = (report, attempts, text)
-                if let report, attempts >= Self.givingUpAfter {
+                if let report, attempts >= givingUpAfter {
                     setAside(report, error: text)
                     failing = nil
                     continue
                 }
-                do { try await Task.sleep(for: .seconds(1)) } catch { return }
+                do { try await Task.sleep(for: retryDelay) } catch { return }
                 continue
             }
             guard await wakeUps.next() != nil else { return }
         }
     }
-
-    /// Attempts at one report before it is set aside.
-    static let givingUpAfter = 30
 
     /// Marks a report that keeps failing as evaluated, with nothing decided, and says so.
     private func setAside(_ id: Int64, error: String) {
@@ -108,7 +115,7 @@ public final class ReportRuleRunner: Sendable {
             try store.finishReportRules(report, outcome: ReportRulesOutcome(), at: 0, now: Datetime.now().rawValue)
             logger.error(
                 "report rules gave up on a report; it stays in the queue for people",
-                metadata: ["report": "\(id)", "attempts": "\(Self.givingUpAfter)", "error": "\(error)"])
+                metadata: ["report": "\(id)", "attempts": "\(givingUpAfter)", "error": "\(error)"])
         } catch {
             logger.error(
                 "report rules could not set a report aside", metadata: ["report": "\(id)", "error": "\(error)"])

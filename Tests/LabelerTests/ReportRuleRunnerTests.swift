@@ -327,6 +327,65 @@ import FoundationNetworking
         await f.stop()
     }
 
+    /// A report the writer keeps refusing is retried, then set aside (marked evaluated, still
+    /// open for people) so that the reports after it go on; one whose time cannot be read is only
+    /// marked.
+    @Test func aReportThatKeepsFailingIsSetAsideAndTheNextGoesOn() async throws {
+        let store = try LabelStore(path: temporaryPath("report-rules-failing.sqlite"))
+        let set = try RuleSet.load(RuleSources(ruleFiles: [.init(path: "rules/r.yaml", text: Self.rules)]))
+        struct Refused: Error {}
+        let runner = ReportRuleRunner(
+            store: store, holder: RuleSetHolder(set), submit: { _ in throw Refused() }, logger: quietLogger(),
+            retryDelay: .milliseconds(1), givingUpAfter: 3)
+        let unreadable = try store.fileReport(
+            NewReport(
+                reasonType: Self.spam, reason: nil, subject: Self.subject, reportedBy: Self.reporter("a"),
+                createdAt: "not a time")
+        ).report
+        // A negation with something to negate needs the writer; its submission is refused.
+        let appeal = try store.fileReport(
+            NewReport(
+                reasonType: "com.atproto.moderation.defs#reasonAppeal", reason: nil, subject: Self.subject,
+                reportedBy: "did:plc:reportedaaaaaaaaaaaaaaaa", createdAt: Self.now)
+        ).report
+        let writer = try LabelWriter(
+            store: store, src: "did:plc:labeleraaaaaaaaaaaaaaaaa", key: .generate(.secp256k1), logger: quietLogger())
+        let writing = Task { await writer.run() }
+        _ = try await writer.submit([
+            LabelChange(
+                action: .apply, subject: try LabelSubject(Self.subject.key), val: "needs-review",
+                origin: .manual(actor: "mod"))
+        ])
+        let later = try store.fileReport(
+            NewReport(
+                reasonType: "com.atproto.moderation.defs#reasonOther", reason: nil, subject: Self.subject,
+                reportedBy: Self.reporter("b"), createdAt: Self.now)
+        ).report
+        let running = Task { await runner.run() }
+        try await waitUntil("every report evaluated or set aside") { try store.reportsAwaitingRules().isEmpty }
+        #expect(runner.totals.failures == 3)
+        #expect(runner.totals.evaluated == 1)  // `later`; the unreadable one is only marked
+        #expect(try store.reports(state: .open).map(\.id).sorted() == [unreadable.id, appeal.id, later.id])
+        running.cancel()
+        writing.cancel()
+        await running.value
+        await writing.value
+    }
+
+    /// A subject URI that is not a record's (no record key) makes the label fail; it never lands
+    /// on the account.
+    @Test func aMalformedRecordSubjectIsAFailureNotAnAccountLabel() throws {
+        let set = try RuleSet.load(RuleSources(ruleFiles: [.init(path: "rules/r.yaml", text: Self.rules)]))
+        let facts = ReportFacts(
+            id: 1, reasonType: Self.spam, reason: "", reporter: Self.reporter("a"), reporterMuted: false,
+            reporterDismissed: 0)
+        let effects = set.evaluate(
+            .report(facts, subject: "at://did:plc:reportedaaaaaaaaaaaaaaaa/app.bsky.feed.post", cid: nil, time: 0),
+            counts: FixedThresholdCounts(["pile-up": 2]), using: RuleScratch())
+        #expect(effects.labels.isEmpty)
+        #expect(effects.failures.map(\.ruleID) == ["pile-up"])
+    }
+
     /// As the app files them: three reporters' tokens, through the HTTP endpoint, and the
     /// service's runner labels the post once the third arrives.
     @Test func reportsFromTheNetworkReachTheRules() async throws {
@@ -358,13 +417,8 @@ import FoundationNetworking
                 let token = try ReportIntakeTests.token(
                     reporter.key, audience: ReportIntakeTests.labeler + "#atproto_labeler", method: method,
                     issuer: reporter.did)
-                var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/xrpc/\(method)")!)
-                request.httpMethod = "POST"
-                request.httpBody = Data(body.utf8)
-                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-                request.setValue("Bearer " + token, forHTTPHeaderField: "Authorization")
-                let (data, response) = try await URLSession.shared.data(for: request)
-                #expect((response as? HTTPURLResponse)?.statusCode == 200, "\(String(decoding: data, as: UTF8.self))")
+                let answer = try await postXRPC(port: port, method: method, bearer: token, body: body)
+                #expect(answer.status == 200, "\(answer.text)")
             }
             try await waitUntil("the third report's label") {
                 try service.store.labels(after: 0, limit: 10).map(\.label.val) == ["needs-review"]
