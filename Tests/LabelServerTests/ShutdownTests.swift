@@ -82,6 +82,52 @@ struct WriterService: Service {
         return fd
     }
 
+    /// A subscriber that completed the WebSocket upgrade and then reads and answers nothing:
+    /// it will never reply to the server's close frame. Returns its socket once the server
+    /// counts it.
+    static func silentSubscriber(to port: Int, server: LabelServer) async throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        #expect(connected == 0)
+        let request = Array(
+            ("GET /xrpc/com.atproto.label.subscribeLabels HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                + "Sec-WebSocket-Version: 13\r\n\r\n").utf8)
+        #expect(request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) } == request.count)
+        #expect(await eventually(timeout: .seconds(30)) { server.subscriberCount == 1 })
+        return fd
+    }
+
+    /// Shut down gracefully, the server stops although a subscriber never answers its close
+    /// frame: the subscription ends when the shutdown starts, and the connection is closed once
+    /// the close handshake's timeout has passed.
+    @Test func aSubscriberThatNeverAnswersDoesNotHoldAGracefulShutdown() async throws {
+        let (server, writer, _, _) = try Self.server()
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: WriterService(writer: writer)), .init(service: server)], logger: quietLogger()
+            ))
+        let running = Task { try await group.run() }
+        let fd = try await Self.silentSubscriber(to: try await server.port(), server: server)
+        defer { close(fd) }
+        let stopped = Atomic(false)
+        Task {
+            _ = await running.result
+            stopped.store(true, ordering: .relaxed)
+        }
+        await group.triggerGracefulShutdown()
+        #expect(await eventually(timeout: .seconds(30)) { stopped.load(ordering: .relaxed) })
+        #expect(server.subscriberCount == 0)
+    }
+
     /// Cancelled, the server stops although a connection that never sent a request is open.
     @Test func anIdleConnectionDoesNotKeepACancelledServerRunning() async throws {
         let (server, _, _, _) = try Self.server()

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// `GET /xrpc/com.atproto.label.subscribeLabels` over WebSocket.
 struct SubscribeLabelsRoute: Sendable {
@@ -75,7 +76,26 @@ struct SubscribeLabelsRoute: Sendable {
         }
         defer { broadcaster.unsubscribe(subscription) }
         let stream = LabelStream(broadcaster: broadcaster)
-        let completion = await withTaskGroup(of: Completion.self) { group in
+        // On the server's graceful shutdown the subscription ends at once (what was committed is
+        // stored; the client resumes from its cursor). Waiting for the client instead would let
+        // one that never answers the close frame hold the shutdown for good: the WebSocket
+        // handler's close timeout only starts once this handler returns.
+        let completion = await withGracefulShutdownHandler {
+            await serve(subscription, stream: stream, cursor: cursor, inbound: inbound, writer: writer, logger: logger)
+        } onGracefulShutdown: {
+            subscription.end(.shutdown)
+        }
+        if case .failed(let why) = completion {
+            logger.debug("subscriber connection failed", metadata: ["error": "\(why)"])
+        }
+    }
+
+    /// Streams to one subscriber until the client closes, the stream ends or fails.
+    private func serve(
+        _ subscription: Subscription, stream: LabelStream, cursor: Int64?, inbound: WebSocketInboundStream,
+        writer: ChannelFrameWriter, logger: Logger
+    ) async -> Completion {
+        await withTaskGroup(of: Completion.self) { group in
             // Reading is what answers the client's pings and takes its pongs (a client that stops
             // answering is closed by the ping timer); what it sends is otherwise ignored.
             group.addTask {
@@ -123,9 +143,6 @@ struct SubscribeLabelsRoute: Sendable {
             }
             group.cancelAll()
             return first
-        }
-        if case .failed(let why) = completion {
-            logger.debug("subscriber connection failed", metadata: ["error": "\(why)"])
         }
     }
 
