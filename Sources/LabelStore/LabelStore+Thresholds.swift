@@ -37,6 +37,36 @@ extension LabelStore {
             throw Error("reading threshold counts", error)
         }
     }
+
+    /// Forgets stored hits no rule can count any more: those of rules not in `windows` (rule id →
+    /// its window in microseconds: rules removed, or without a threshold now) and those older
+    /// than `reference` minus their rule's window. The writer forgets an account's old hits when
+    /// it stores a new one for it; this is for the accounts never hit again.
+    ///
+    /// - Returns: how many were forgotten.
+    @discardableResult
+    public func pruneThresholdHits(windows: [String: Int64], reference: Int64) throws(Error) -> Int {
+        do {
+            return try pool.write { db in
+                let rules = windows.keys.sorted()
+                let placeholders = rules.map { _ in "?" }.joined(separator: ", ")
+                try db.execute(
+                    sql: "DELETE FROM threshold_hit WHERE rule_id NOT IN (\(placeholders))",
+                    arguments: StatementArguments(rules))
+                var forgotten = db.changesCount
+                for rule in rules {
+                    let (before, overflow) = reference.subtractingReportingOverflow(windows[rule]!)
+                    guard !overflow else { continue }
+                    try db.execute(
+                        sql: "DELETE FROM threshold_hit WHERE rule_id = ? AND time < ?", arguments: [rule, before])
+                    forgotten += db.changesCount
+                }
+                return forgotten
+            }
+        } catch {
+            throw Error("forgetting old threshold hits", error)
+        }
+    }
 }
 
 /// One match of a threshold rule (`count` within a window) for one account, stored by the label

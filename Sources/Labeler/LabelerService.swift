@@ -256,7 +256,8 @@ public final class LabelerService: Sendable {
 
     /// The services, in start order; a ServiceGroup shuts them down in reverse: the status line
     /// (when `log.status_interval` is not zero), the trip alerter, the rules on reports (whose
-    /// waiting reports are evaluated at the next start) and rules reloading stop first, then
+    /// waiting reports are evaluated at the next start), the pruning of old threshold hits and
+    /// rules reloading stop first, then
     /// ingest drains and commits, then the commit feed, then the server (which serves until the
     /// last labels are committed).
     public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
@@ -270,6 +271,11 @@ public final class LabelerService: Sendable {
                 successTerminationBehavior: .gracefullyShutdownGroup,
                 failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: RuleReloadService(reloader: reloader)),
+            .init(
+                service: ThresholdHitPruneService(
+                    pruner: ThresholdHitPruner(
+                        store: store, holder: reloader.holder,
+                        newestEventTime: { [labeler] in labeler.totals.lastEventTime }, logger: logger))),
         ]
         if let reportRules { services.append(.init(service: ReportRuleService(runner: reportRules))) }
         if let alerter { services.append(.init(service: TripAlertService(alerter: alerter))) }
