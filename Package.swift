@@ -268,6 +268,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/TestNetwork",
             swiftSettings: strict
@@ -285,7 +286,7 @@ let package = Package(
         .testTarget(
             name: "LabelServerTests",
             dependencies: [
-                "LabelServer", "Labeler", "LabelStore", "ATProto", "ATCrypto", "Firehose", "TestSupport",
+                "LabelServer", "Labeler", "LabelStore", "ATProto", "ATCrypto", "Firehose", "TestSupport", "TestNetwork",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

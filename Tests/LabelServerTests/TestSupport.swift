@@ -7,6 +7,7 @@ import HummingbirdTesting
 import LabelStore
 import Labeler
 import NIOCore
+import TestNetwork
 import TestSupport
 import Testing
 
@@ -65,12 +66,20 @@ struct Harness: Sendable {
             defer { group.cancelAll() }
             switch transport {
             case .socket:
-                group.addTask { try await server.run() }
-                let port = try await server.port()
-                return try await body(
-                    Harness(
-                        store: store, key: serving, writer: writer, server: server, metrics: metrics, port: port,
-                        router: nil))
+                // Stopped gracefully, never by cancellation (see `ServiceRunner`).
+                let running = ServiceRunner([server], logger: quietLogger())
+                do {
+                    let port = try await server.port()
+                    let result = try await body(
+                        Harness(
+                            store: store, key: serving, writer: writer, server: server, metrics: metrics, port: port,
+                            router: nil))
+                    await running.stop()
+                    return result
+                } catch {
+                    await running.stop()
+                    throw error
+                }
             case .router:
                 return try await server.application.test(.router) { client in
                     try await body(

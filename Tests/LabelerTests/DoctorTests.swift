@@ -26,14 +26,14 @@ import Testing
         let key: SigningKey
         let writer: LabelWriter
         let server: LabelServer
-        let serverTask: Task<Void, any Error>
+        let serverRunner: ServiceRunner
         let writerTask: Task<Void, Never>
         let configuration: LabelerConfiguration
         let policies: ServicePolicies
 
         init(
             network: TestNetwork, base: String, relay: TestRelay, store: LabelStore, key: SigningKey,
-            writer: LabelWriter, server: LabelServer, serverTask: Task<Void, any Error>, writerTask: Task<Void, Never>,
+            writer: LabelWriter, server: LabelServer, serverRunner: ServiceRunner, writerTask: Task<Void, Never>,
             configuration: LabelerConfiguration, policies: ServicePolicies
         ) {
             self.network = network
@@ -43,15 +43,14 @@ import Testing
             self.key = key
             self.writer = writer
             self.server = server
-            self.serverTask = serverTask
+            self.serverRunner = serverRunner
             self.writerTask = writerTask
             self.configuration = configuration
             self.policies = policies
         }
 
         func stop() async {
-            serverTask.cancel()
-            _ = try? await serverTask.value
+            await serverRunner.stop()
             writerTask.cancel()
             await writerTask.value
             await network.stop()
@@ -115,7 +114,8 @@ import Testing
             health: HealthProvider(version: "test", cursor: { nil }, secondsBehindRelay: { nil }),
             metrics: MetricsRegistry(), logger: quietLogger())
         let writerTask = Task { await writer.run() }
-        let serverTask = Task { try await server.run() }
+        // Stopped gracefully, never by cancellation (see `ServiceRunner`).
+        let serverRunner = ServiceRunner([server], logger: quietLogger())
         let port = try await server.port()
         configuration.publicURL = "http://127.0.0.1:\(port)"
 
@@ -136,7 +136,7 @@ import Testing
         }
         let world = World(
             network: network, base: base, relay: relay, store: store, key: key, writer: writer, server: server,
-            serverTask: serverTask, writerTask: writerTask, configuration: configuration, policies: policies)
+            serverRunner: serverRunner, writerTask: writerTask, configuration: configuration, policies: policies)
         do { try await body(world) } catch {
             await world.stop()
             throw error

@@ -232,11 +232,15 @@ import FoundationNetworking
         configure(&configuration)
         let service = try LabelerService(configuration: configuration, environment: [:], logger: quietLogger())
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await service.server.run() }
-                defer { group.cancelAll() }
+            // Stopped gracefully, never by cancellation (see `ServiceRunner`).
+            let running = ServiceRunner([service.server], logger: quietLogger())
+            do {
                 try await body(service, try await service.server.port())
+            } catch {
+                await running.stop()
+                throw error
             }
+            await running.stop()
         } catch {
             await network.stop()
             throw error

@@ -110,7 +110,7 @@ public final class TestNetwork: Sendable {
     }
 
     let shared: Shared
-    private let running = Mutex<(task: Task<Void, any Error>, port: Int)?>(nil)
+    private let running = Mutex<(runner: ServiceRunner, port: Int)?>(nil)
 
     public init() throws {
         shared = Shared(lexicons: try LexiconValidator.fixtures())
@@ -134,9 +134,10 @@ public final class TestNetwork: Sendable {
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        // Stopped gracefully, never by cancellation (see `ServiceRunner`).
+        let runner = ServiceRunner([app], logger: logger)
         for await port in ports {
-            running.withLock { $0 = (task, port) }
+            running.withLock { $0 = (runner, port) }
             return "http://127.0.0.1:\(port)"
         }
         throw CancellationError()
@@ -144,13 +145,12 @@ public final class TestNetwork: Sendable {
 
     public func stop() async {
         guard
-            let task = running.withLock({ value -> Task<Void, any Error>? in
+            let runner = running.withLock({ value -> ServiceRunner? in
                 defer { value = nil }
-                return value?.task
+                return value?.runner
             })
         else { return }
-        task.cancel()
-        _ = try? await task.value
+        await runner.stop()
     }
 
     // MARK: Routes
