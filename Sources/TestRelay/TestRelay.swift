@@ -174,6 +174,9 @@ public final class TestRelay: Sendable {
                             group.addTask { await self.serve(upgrade) }
                         }
                     } catch {}
+                    // The listening socket closed (`stop()`) and every connection it accepted has a
+                    // task: end them, parked ones included (the silence fault).
+                    group.cancelAll()
                 }
             }
         }
@@ -195,13 +198,20 @@ public final class TestRelay: Sendable {
     /// The cursor each WebSocket connection asked for (nil: none).
     public var requestedCursors: [Int64?] { state.withLock { $0.cursors } }
 
+    /// Stops listening and ends every connection. The accepting loop is not cancelled: it ends
+    /// when the listening socket's stream does, after handing every connection accepted to a task,
+    /// since a connection left unread in that stream would never be closed (NIO traps on it,
+    /// apple/swift-nio#2637). Cancelling stays the fallback should that take more than 10 s.
     public func stop() async {
         try? await serverChannel.channel.close()
         for channel in state.withLock({ $0.stalled }) { try? await channel.close() }
-        let task = serveTask.withLock { $0 }
-        // Connections may be parked (the silence fault); cancelling ends them.
-        task?.cancel()
-        await task?.value
+        guard let task = serveTask.withLock({ $0 }) else { return }
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(10))
+            task.cancel()
+        }
+        await task.value
+        watchdog.cancel()
     }
 
     private func serve(_ upgrade: EventLoopFuture<Upgrade>) async {
