@@ -211,12 +211,18 @@ struct ParsedToken {
     }
 }
 
-/// The `jti`s of unexpired tokens. Bounded: when full it first forgets the expired ones and then,
-/// if still full, the one that expires soonest (the one whose replay window is nearly shut).
-/// Pure (the caller passes the time), so it is tested without waiting.
+/// The `jti`s of unexpired tokens. Bounded: expired ones are forgotten as new ones come, and when
+/// it is full of unexpired ones it forgets the one that expires soonest (the one whose replay
+/// window is nearly shut). Expiries are kept in a min-heap beside the map, so an insert costs
+/// O(log n) even when full: a reporter minting tokens as fast as the limits allow cannot make each
+/// request scan the whole cache. Pure (the caller passes the time), so it is tested without
+/// waiting.
 struct ReplayCache {
     let capacity: Int
     private var expiries: [String: Int64] = [:]
+    /// Every remembered key with its expiry, soonest first; an entry whose key was forgotten or
+    /// remembered again with another expiry is stale and skipped when it reaches the top.
+    private var soonest = ExpiryHeap()
 
     init(capacity: Int) {
         precondition(capacity > 0, "a replay cache holds at least one entry")
@@ -233,13 +239,56 @@ struct ReplayCache {
     /// Remembers `key` until `until`; false when it is already remembered and not expired.
     mutating func insert(_ key: String, until: Int64, at now: Int64) -> Bool {
         if contains(key, at: now) { return false }
+        while let top = soonest.peek, top.until <= now { forget(soonest.pop()) }
         if expiries[key] == nil, expiries.count >= capacity {
-            expiries = expiries.filter { $0.value > now }
-            if expiries.count >= capacity, let soonest = expiries.min(by: { $0.value < $1.value }) {
-                expiries[soonest.key] = nil
-            }
+            while expiries.count >= capacity, !soonest.isEmpty { forget(soonest.pop()) }
         }
         expiries[key] = until
+        soonest.push((until, key))
         return true
+    }
+
+    /// Forgets the heap entry's key unless the entry is stale.
+    private mutating func forget(_ entry: (until: Int64, key: String)) {
+        if expiries[entry.key] == entry.until { expiries[entry.key] = nil }
+    }
+}
+
+/// A binary min-heap of expiries.
+struct ExpiryHeap {
+    private var items: [(until: Int64, key: String)] = []
+
+    var isEmpty: Bool { items.isEmpty }
+    var peek: (until: Int64, key: String)? { items.first }
+
+    mutating func push(_ item: (until: Int64, key: String)) {
+        items.append(item)
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard items[child].until < items[parent].until else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    /// Removes and returns the soonest; the heap must not be empty.
+    mutating func pop() -> (until: Int64, key: String) {
+        let top = items[0]
+        let last = items.removeLast()
+        guard !items.isEmpty else { return top }
+        items[0] = last
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < items.count, items[left].until < items[smallest].until { smallest = left }
+            if right < items.count, items[right].until < items[smallest].until { smallest = right }
+            guard smallest != parent else { break }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
+        return top
     }
 }

@@ -334,6 +334,49 @@ final class ManualClock: Sendable {
         }
     }
 
+    /// The cache keeps expiries in a heap; it must decide exactly as the plain rule says (forget
+    /// the expired, then the soonest to expire when full), checked against that rule written
+    /// plainly, over random traffic with a small capacity.
+    @Test func theReplayCacheDecidesAsThePlainRule() {
+        struct Plain {
+            let capacity: Int
+            var expiries: [String: Int64] = [:]
+            func contains(_ key: String, at now: Int64) -> Bool { (expiries[key] ?? .min) > now }
+            mutating func insert(_ key: String, until: Int64, at now: Int64) -> Bool {
+                if contains(key, at: now) { return false }
+                expiries = expiries.filter { $0.value > now }
+                if expiries[key] == nil, expiries.count >= capacity,
+                    let soonest = expiries.min(by: { $0.value < $1.value })
+                {
+                    expiries[soonest.key] = nil
+                }
+                expiries[key] = until
+                return true
+            }
+        }
+        var cache = ReplayCache(capacity: 50)
+        var plain = Plain(capacity: 50)
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ bound: UInt64) -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return (state >> 33) % bound
+        }
+        var now: Int64 = 0
+        for step in 0..<20_000 {
+            now += Int64(next(3))
+            let key = "k\(next(200))"
+            // Distinct expiries, so that "the soonest" is one entry.
+            let until = now + Int64(1 + next(100)) * 100_000 + Int64(step)
+            #expect(cache.insert(key, until: until, at: now) == plain.insert(key, until: until, at: now))
+            if step % 500 == 0 {
+                for k in 0..<200 {
+                    #expect(cache.contains("k\(k)", at: now) == plain.contains("k\(k)", at: now))
+                }
+            }
+        }
+        #expect(cache.count == plain.expiries.count)
+    }
+
     @Test func theReplayCacheIsBounded() {
         var cache = ReplayCache(capacity: 3)
         let firsts = [("a", 100), ("b", 50), ("c", 200)].map { cache.insert($0.0, until: Int64($0.1), at: 0) }
