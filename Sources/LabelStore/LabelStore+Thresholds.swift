@@ -38,27 +38,45 @@ extension LabelStore {
         }
     }
 
-    /// Forgets stored hits no rule can count any more: those of rules not in `windows` (rule id →
-    /// its window in microseconds: rules removed, or without a threshold now) and those older
-    /// than `reference` minus their rule's window. The writer forgets an account's old hits when
-    /// it stores a new one for it; this is for the accounts never hit again.
+    /// Forgets at most `limit` stored hits no rule can count any more: with `forgetUnlisted`,
+    /// those of rules not in `rules`; and those older than `reference` minus their rule's window
+    /// (rule id → window in microseconds; nil keeps every hit of that rule; a nil `reference`
+    /// forgets none by age).
+    /// The writer forgets an account's old hits when it stores a new one for it; this is for
+    /// the accounts never hit again, and the rules removed. Called again while it returns
+    /// `limit`, each call its own short transaction, so that a large table never holds the
+    /// writer up for long.
     ///
     /// - Returns: how many were forgotten.
     @discardableResult
-    public func pruneThresholdHits(windows: [String: Int64], reference: Int64) throws(Error) -> Int {
+    public func pruneThresholdHits(
+        rules: [String: Int64?], forgetUnlisted: Bool, reference: Int64?, limit: Int
+    ) throws(Error) -> Int {
         do {
             return try pool.write { db in
-                let rules = windows.keys.sorted()
-                let placeholders = rules.map { _ in "?" }.joined(separator: ", ")
-                try db.execute(
-                    sql: "DELETE FROM threshold_hit WHERE rule_id NOT IN (\(placeholders))",
-                    arguments: StatementArguments(rules))
-                var forgotten = db.changesCount
-                for rule in rules {
-                    let (before, overflow) = reference.subtractingReportingOverflow(windows[rule]!)
+                let ids = rules.keys.sorted()
+                var forgotten = 0
+                if forgetUnlisted {
+                    let placeholders = ids.map { _ in "?" }.joined(separator: ", ")
+                    try db.execute(
+                        sql: """
+                            DELETE FROM threshold_hit WHERE rowid IN
+                                (SELECT rowid FROM threshold_hit WHERE rule_id NOT IN (\(placeholders)) LIMIT ?)
+                            """,
+                        arguments: StatementArguments(ids) + [limit])
+                    forgotten = db.changesCount
+                }
+                guard let reference else { return forgotten }
+                for id in ids where forgotten < limit {
+                    guard let window = rules[id] ?? nil else { continue }
+                    let (before, overflow) = reference.subtractingReportingOverflow(window)
                     guard !overflow else { continue }
                     try db.execute(
-                        sql: "DELETE FROM threshold_hit WHERE rule_id = ? AND time < ?", arguments: [rule, before])
+                        sql: """
+                            DELETE FROM threshold_hit WHERE rowid IN
+                                (SELECT rowid FROM threshold_hit WHERE rule_id = ? AND time < ? LIMIT ?)
+                            """,
+                        arguments: [id, before, limit - forgotten])
                     forgotten += db.changesCount
                 }
                 return forgotten

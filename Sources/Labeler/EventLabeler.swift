@@ -45,6 +45,9 @@ public final class EventLabeler: Sendable {
     /// Counted on every event without a lock (workers run in parallel).
     private let typeCounts = EventTypeCounts()
     private let newestTime = Atomic<Int64>(.min)
+    /// The oldest time an event gave itself among those sampled since `takeOldestEventTime()`
+    /// last ran (`.max`: none): how far back the events being handled now reach.
+    private let oldestRecentTime = Atomic<Int64>(.max)
 
     public init(evaluator: RuleEvaluator, writer: LabelWriter?, identity: IdentityResolver? = nil, logger: Logger) {
         self.evaluator = evaluator
@@ -84,9 +87,11 @@ public final class EventLabeler: Sendable {
         // parsing a datetime for each would cost more than the rest of an unlabeled event.
         var time: Int64? = nil
         if handled % 64 == 0 {
-            let t = Self.eventTime(event)
+            let own = Self.ownTime(event)
+            let t = own ?? Datetime.now().unixMicros
             time = t
             newestTime.max(t, ordering: .relaxed)
+            if let own { oldestRecentTime.min(own, ordering: .relaxed) }
         }
         let results = evaluator.evaluate(event, time: time ?? Self.eventTime(event))
         guard !results.isEmpty else { return }
@@ -149,6 +154,11 @@ public final class EventLabeler: Sendable {
 
     /// The event's own time in microseconds (so replays are deterministic), or now.
     public static func eventTime(_ event: RepoEvent) -> Int64 {
+        ownTime(event) ?? Datetime.now().unixMicros
+    }
+
+    /// The time the event carries, in microseconds; nil when it carries none.
+    static func ownTime(_ event: RepoEvent) -> Int64? {
         let time: Datetime? =
             switch event {
             case .commit(let c): c.time
@@ -156,7 +166,15 @@ public final class EventLabeler: Sendable {
             case .account(let a): a.time
             default: nil
             }
-        return (time ?? Datetime.now()).unixMicros
+        return time?.unixMicros
+    }
+
+    /// The oldest time carried by the events sampled (every 64th) since the last call, and
+    /// starts over; nil when none was. What the pruning of threshold hits measures age from:
+    /// while the labeler catches up on old events, they are old too.
+    public func takeOldestEventTime() -> Int64? {
+        let oldest = oldestRecentTime.exchange(.max, ordering: .relaxed)
+        return oldest == .max ? nil : oldest
     }
 }
 

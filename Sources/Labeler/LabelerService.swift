@@ -275,7 +275,7 @@ public final class LabelerService: Sendable {
                 service: ThresholdHitPruneService(
                     pruner: ThresholdHitPruner(
                         store: store, holder: reloader.holder,
-                        newestEventTime: { [labeler] in labeler.totals.lastEventTime }, logger: logger))),
+                        oldestEventTime: { [labeler] in labeler.takeOldestEventTime() }, logger: logger))),
         ]
         if let reportRules { services.append(.init(service: ReportRuleService(runner: reportRules))) }
         if let alerter { services.append(.init(service: TripAlertService(alerter: alerter))) }
