@@ -361,12 +361,15 @@ final class ManualClock: Sendable {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return (state >> 33) % bound
         }
+        // Time in units of 100 000, each entry living 1 to 300 units while time moves 0 to 2 a
+        // step: entries expire and keys come back after expiring, and about 150 are alive at
+        // once, so the capacity of 50 evicts too.
         var now: Int64 = 0
         for step in 0..<20_000 {
-            now += Int64(next(3))
+            now += Int64(next(3)) * 100_000
             let key = "k\(next(200))"
             // Distinct expiries, so that "the soonest" is one entry.
-            let until = now + Int64(1 + next(100)) * 100_000 + Int64(step)
+            let until = now + Int64(1 + next(300)) * 100_000 + Int64(step % 100_000)
             #expect(cache.insert(key, until: until, at: now) == plain.insert(key, until: until, at: now))
             if step % 500 == 0 {
                 for k in 0..<200 {
