@@ -85,8 +85,15 @@ struct WriterService: Service {
     /// A subscriber that completed the WebSocket upgrade and then reads and answers nothing:
     /// it will never reply to the server's close frame. Returns its socket once the server
     /// counts it.
-    static func silentSubscriber(to port: Int, server: LabelServer) async throws -> Int32 {
+    /// With `cursor`, it asks for a backfill; `receiveBuffer` shrinks its socket's buffer so that
+    /// the server's writes to it soon block.
+    static func silentSubscriber(
+        to port: Int, server: LabelServer, cursor: Int? = nil, receiveBuffer: Int32? = nil
+    ) async throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer {
+            #expect(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) == 0)
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -98,7 +105,8 @@ struct WriterService: Service {
         }
         #expect(connected == 0)
         let request = Array(
-            ("GET /xrpc/com.atproto.label.subscribeLabels HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            ("GET /xrpc/com.atproto.label.subscribeLabels\(cursor.map { "?cursor=\($0)" } ?? "") HTTP/1.1\r\n"
+                + "Host: 127.0.0.1\r\n"
                 + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                 + "Sec-WebSocket-Version: 13\r\n\r\n").utf8)
         #expect(request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) } == request.count)
@@ -118,6 +126,43 @@ struct WriterService: Service {
         let running = Task { try await group.run() }
         let fd = try await Self.silentSubscriber(to: try await server.port(), server: server)
         defer { close(fd) }
+        let stopped = Atomic(false)
+        Task {
+            _ = await running.result
+            stopped.store(true, ordering: .relaxed)
+        }
+        await group.triggerGracefulShutdown()
+        #expect(await eventually(timeout: .seconds(30)) { stopped.load(ordering: .relaxed) })
+        #expect(server.subscriberCount == 0)
+    }
+
+    /// Shut down gracefully, the server stops although its write to a subscriber is blocked: the
+    /// subscriber asked for a backfill far larger than the socket buffers and reads nothing, so
+    /// the stream waits on the socket. Ending the subscription must not wait for that write.
+    @Test func aBlockedWriteToASubscriberDoesNotHoldAGracefulShutdown() async throws {
+        let (server, writer, store, key) = try Self.server()
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: WriterService(writer: writer)), .init(service: server)], logger: quietLogger()
+            ))
+        let running = Task { try await group.run() }
+        let port = try await server.port()
+        let h = Harness(
+            store: store, key: key, writer: writer, server: server, metrics: MetricsRegistry(), port: port, router: nil)
+        for batch in 0..<4 { try await h.apply(5_000, from: batch * 5_000) }
+        let fd = try await Self.silentSubscriber(to: port, server: server, cursor: 0, receiveBuffer: 4_096)
+        defer { close(fd) }
+        // The backfill fills the buffers: what has arrived stops growing.
+        var previous: Int32 = -1
+        var steady = 0
+        #expect(
+            await eventually(timeout: .seconds(60)) {
+                var waiting: Int32 = 0
+                _ = ioctl(fd, UInt(FIONREAD), &waiting)
+                steady = waiting > 0 && waiting == previous ? steady + 1 : 0
+                previous = waiting
+                return steady >= 5
+            })
         let stopped = Atomic(false)
         Task {
             _ = await running.result
