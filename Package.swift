@@ -204,6 +204,7 @@ let package = Package(
             name: "BenchmarkSupport",
             dependencies: [
                 "ATCrypto", "LabelServer", "LabelStore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Benchmarks/BenchmarkSupport",
             swiftSettings: strict

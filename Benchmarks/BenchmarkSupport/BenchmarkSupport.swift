@@ -3,6 +3,7 @@ import Foundation
 import LabelServer
 import LabelStore
 import Logging
+import ServiceLifecycle
 
 /// What a benchmark's `main` runs in: `body` gets a scratch directory, removed once it returns
 /// or throws, and a logger that only lets critical messages through (stopping the in-process
@@ -20,7 +21,7 @@ public func withBenchmarkRun(
 }
 
 /// Runs a label server in this process for a benchmark's clients: calls `body` with the server
-/// and its port once it listens, then cancels it. It answers health as version `bench`, with
+/// and its port once it listens, then shuts it down gracefully. It answers health as version `bench`, with
 /// metrics of its own; by default it listens on 127.0.0.1 at a free port, submits nothing and
 /// hears of no commits.
 public func withLabelServer<Result>(
@@ -35,9 +36,12 @@ public func withLabelServer<Result>(
         configuration: configuration, store: store, signingKey: signingKey, keyID: keyID, submit: submit,
         commits: commits, health: HealthProvider(version: "bench"), metrics: MetricsRegistry(), reports: reports,
         logger: logger)
-    let serving = Task { try await server.run() }
+    // Stopped by graceful shutdown, not by cancelling its task: a connection accepted in that
+    // instant would make NIO trap (apple/swift-nio#2637).
+    let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
+    let serving = Task { try await group.run() }
     func stop() async {
-        serving.cancel()
+        await group.triggerGracefulShutdown()
         _ = await serving.result
     }
     do {

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// One in-process server playing the parts of the network the labeler talks to when it goes live:
@@ -174,7 +175,8 @@ public final class TestNetwork: Sendable {
         }
         if hang {
             // A server that accepted the request and never answers: the client's deadline ends it.
-            try await Task.sleep(for: .seconds(3_600))
+            // The network's own shutdown ends the wait (it would otherwise hold the shutdown).
+            try await gracefulShutdown()
         }
         if let status {
             return error("InternalServerError", "the test made \(name) fail", status: .init(code: status))
