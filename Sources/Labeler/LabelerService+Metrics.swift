@@ -110,6 +110,30 @@ extension LabelerService {
             registry.counter("labeler_source_decode_errors_total", help: "Jetstream events that could not be read.") {
                 Double(jetstream.counts.badEvents)
             }
+            registry.counter("labeler_source_reconnects_total", help: "Reconnections after a failure or a close.") {
+                Double(jetstream.counts.reconnects)
+            }
+            registry.counter("labeler_source_http_errors_total", help: "Refused WebSocket upgrades (HTTP errors).") {
+                Double(jetstream.counts.httpErrors)
+            }
+            registry.counter(
+                "labeler_source_connect_timeouts_total",
+                help: "Connections whose TCP, TLS or WebSocket upgrade did not finish within source.connect_timeout."
+            ) { Double(jetstream.counts.connectTimeouts) }
+            registry.counterFamily(
+                "labeler_source_close_frames_total",
+                help: "Close frames Jetstream sent, by close code (1005: none given).", labelNames: ["code"]
+            ) {
+                jetstream.counts.closeCodes.sorted { $0.key < $1.key }.map {
+                    .init(labels: [String($0.key)], value: Double($0.value))
+                }
+            }
+            registry.gauge(
+                "labeler_source_reconnect_delay_seconds",
+                help: "The wait before the last reconnection (it starts over after a connection that worked)."
+            ) {
+                (jetstream.counts.reconnectDelay ?? .zero).inSeconds
+            }
         }
         let scheduler: [(String, String, @Sendable (KeyedSchedulerMetrics) -> Int)] = [
             ("labeler_scheduler_queue_depth", "Events waiting to start, all accounts together.", { $0.queueDepth }),

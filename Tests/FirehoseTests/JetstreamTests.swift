@@ -169,6 +169,48 @@ func jetstreamEvents(count: Int, seed: UInt64 = 8) -> [(seq: Int64, json: String
         await relay.stop()
     }
 
+    /// Jetstream closes every 150 messages with 1013: counted by code with the reconnections,
+    /// and reading goes on from where it was.
+    @Test func closeCodesAndReconnectsAreCounted() async throws {
+        let events = jetstreamEvents(count: 400)
+        var faults = TestRelay.Faults()
+        faults.closeAfter = 150
+        faults.closeCode = 1013
+        faults.closeReason = "try again later"
+        let relay = try await TestRelay(
+            frames: events.map { .init(seq: $0.seq, bytes: Array($0.json.utf8), text: true) }, faults: faults)
+        let source = try JetstreamSource(
+            configuration: .init(
+                url: relay.url + "/subscribe", rewind: .zero,
+                backoff: .init(initial: .milliseconds(5), maximum: .milliseconds(20))),
+            logger: logger())
+        let seqs = try await collect(source, until: events.count)
+        #expect(seqs == events.map(\.seq))
+        let counts = source.counts
+        #expect(counts.closeCodes == [1013: 2])
+        #expect(counts.reconnects == 2 && counts.connections == 3)
+        #expect(counts.reconnectDelay != nil)
+        await relay.stop()
+    }
+
+    /// A refused upgrade is counted as an HTTP error and retried.
+    @Test func refusedUpgradesAreCounted() async throws {
+        let events = jetstreamEvents(count: 20)
+        var faults = TestRelay.Faults()
+        faults.refusals = [(status: 503, retryAfter: nil), (status: 429, retryAfter: nil)]
+        let relay = try await TestRelay(
+            frames: events.map { .init(seq: $0.seq, bytes: Array($0.json.utf8), text: true) }, faults: faults)
+        let source = try JetstreamSource(
+            configuration: .init(
+                url: relay.url + "/subscribe", backoff: .init(initial: .milliseconds(5), maximum: .milliseconds(20))),
+            logger: logger())
+        let seqs = try await collect(source, until: events.count)
+        #expect(seqs == events.map(\.seq))
+        #expect(source.counts.httpErrors == 2)
+        #expect(source.counts.reconnects >= 2)
+        await relay.stop()
+    }
+
     @Test func requestCarriesFiltersCursorAndCompression() throws {
         let source = try JetstreamSource(
             configuration: .init(

@@ -42,6 +42,16 @@ public final class JetstreamSource: EventSource {
         public var badEvents = 0
         public var skipped = 0
         public var unknown = 0
+        /// Reconnections after a failure or a close.
+        public var reconnects = 0
+        /// Refused WebSocket upgrades (HTTP errors).
+        public var httpErrors = 0
+        /// Connections whose TCP, TLS or upgrade did not finish within the connect timeout.
+        public var connectTimeouts = 0
+        /// Close frames the server sent, by code (1005: a close without one).
+        public var closeCodes: [UInt16: Int] = [:]
+        /// The wait chosen before the last reconnection.
+        public var reconnectDelay: Duration?
 
         mutating func add(_ other: Counts) {
             connections += other.connections
@@ -141,7 +151,10 @@ public final class JetstreamSource: EventSource {
                     state.withLock { $0.connections += 1 }
                     logger.info("connected to Jetstream", metadata: ["url": "\(target)"])
                     defer {
-                        if let close = session.closeReceived { reason = "closed by the server with \(close)" }
+                        if let close = session.closeReceived {
+                            reason = "closed by the server with \(close)"
+                            state.withLock { $0.closeCodes[close.code ?? WebSocketClose.noStatus, default: 0] += 1 }
+                        }
                     }
                     while case let messages = try await session.receiveAvailable(limit: Self.batchLimit),
                         !messages.isEmpty
@@ -199,6 +212,11 @@ public final class JetstreamSource: EventSource {
             } catch let error as RelaySource.DeliveryFailure {
                 throw error.underlying
             } catch let error as WebSocketError {
+                switch error.kind {
+                case .http: state.withLock { $0.httpErrors += 1 }
+                case .connectTimeout: state.withLock { $0.connectTimeouts += 1 }
+                default: break
+                }
                 if case .http(let status, let retryAfter) = error.kind {
                     if status == 400 || status == 501 {
                         throw RelaySource.FatalError(
@@ -214,6 +232,10 @@ public final class JetstreamSource: EventSource {
             if Task.isCancelled { return }
             backoff.connectionEnded(delivered: delivered, openFor: opened.map { clock.now - $0 })
             let delay = max(backoff.nextDelay(using: &rng), waitAtLeast)
+            state.withLock {
+                $0.reconnects += 1
+                $0.reconnectDelay = delay
+            }
             logger.warning("Jetstream connection ended; reconnecting", metadata: ["reason": "\(reason)"])
             do { try await Task.sleep(for: delay) } catch { return }
         }
