@@ -66,7 +66,6 @@ extension LabelerService {
                 ("labeler_source_messages_total", "WebSocket messages received from the relay.", { $0.messages }),
                 ("labeler_source_bytes_total", "Bytes received from the relay.", { $0.bytes }),
                 ("labeler_source_connections_total", "Connections made to the relay.", { $0.connections }),
-                ("labeler_source_reconnects_total", "Reconnections after a failure or a close.", { $0.reconnects }),
                 (
                     "labeler_source_decode_errors_total",
                     "Frames that could not be decoded (the connection is dropped).", { $0.decodeErrors }
@@ -76,29 +75,15 @@ extension LabelerService {
                     "labeler_source_future_cursor_total",
                     "FutureCursor errors (the stored cursor was ahead of the relay).", { $0.futureCursors }
                 ),
-                ("labeler_source_http_errors_total", "Refused WebSocket upgrades (HTTP errors).", { $0.httpErrors }),
-                (
-                    "labeler_source_connect_timeouts_total",
-                    "Connections whose TCP, TLS or WebSocket upgrade did not finish within source.connect_timeout.",
-                    { $0.connectTimeouts }
-                ),
             ]
             for (name, help, read) in source {
                 registry.counter(name, help: help) { Double(read(relay.snapshot)) }
             }
-            registry.counterFamily(
-                "labeler_source_close_frames_total",
-                help: "Close frames the relay sent, by close code (1005: none given).", labelNames: ["code"]
-            ) {
-                relay.snapshot.closeCodes.sorted { $0.key < $1.key }.map {
-                    .init(labels: [String($0.key)], value: Double($0.value))
-                }
-            }
-            registry.gauge(
-                "labeler_source_reconnect_delay_seconds",
-                help: "The wait before the last reconnection (it starts over after a connection that worked)."
-            ) {
-                (relay.snapshot.reconnectDelay ?? .zero).inSeconds
+            Self.registerConnectionMetrics(on: registry) {
+                let s = relay.snapshot
+                return .init(
+                    reconnects: s.reconnects, httpErrors: s.httpErrors, connectTimeouts: s.connectTimeouts,
+                    closeCodes: s.closeCodes, reconnectDelay: s.reconnectDelay)
             }
         } else if let jetstream = source as? JetstreamSource {
             registry.counter("labeler_source_messages_total", help: "Messages received from Jetstream.") {
@@ -110,29 +95,11 @@ extension LabelerService {
             registry.counter("labeler_source_decode_errors_total", help: "Jetstream events that could not be read.") {
                 Double(jetstream.counts.badEvents)
             }
-            registry.counter("labeler_source_reconnects_total", help: "Reconnections after a failure or a close.") {
-                Double(jetstream.counts.reconnects)
-            }
-            registry.counter("labeler_source_http_errors_total", help: "Refused WebSocket upgrades (HTTP errors).") {
-                Double(jetstream.counts.httpErrors)
-            }
-            registry.counter(
-                "labeler_source_connect_timeouts_total",
-                help: "Connections whose TCP, TLS or WebSocket upgrade did not finish within source.connect_timeout."
-            ) { Double(jetstream.counts.connectTimeouts) }
-            registry.counterFamily(
-                "labeler_source_close_frames_total",
-                help: "Close frames Jetstream sent, by close code (1005: none given).", labelNames: ["code"]
-            ) {
-                jetstream.counts.closeCodes.sorted { $0.key < $1.key }.map {
-                    .init(labels: [String($0.key)], value: Double($0.value))
-                }
-            }
-            registry.gauge(
-                "labeler_source_reconnect_delay_seconds",
-                help: "The wait before the last reconnection (it starts over after a connection that worked)."
-            ) {
-                (jetstream.counts.reconnectDelay ?? .zero).inSeconds
+            Self.registerConnectionMetrics(on: registry) {
+                let c = jetstream.counts
+                return .init(
+                    reconnects: c.reconnects, httpErrors: c.httpErrors, connectTimeouts: c.connectTimeouts,
+                    closeCodes: c.closeCodes, reconnectDelay: c.reconnectDelay)
             }
         }
         let scheduler: [(String, String, @Sendable (KeyedSchedulerMetrics) -> Int)] = [
@@ -285,6 +252,45 @@ extension LabelerService {
         }
         registry.counter("labeler_identity_cache_misses_total", help: "DID documents the resolver had to fetch.") {
             Double(cache.missCount)
+        }
+    }
+
+    /// What a source counts about its connections, relay and Jetstream alike.
+    struct ConnectionCounts: Sendable {
+        var reconnects: Int
+        var httpErrors: Int
+        var connectTimeouts: Int
+        var closeCodes: [UInt16: Int]
+        var reconnectDelay: Duration?
+    }
+
+    /// Registers the connection metrics both sources serve under the same names.
+    static func registerConnectionMetrics(
+        on registry: MetricsRegistry, _ read: @escaping @Sendable () -> ConnectionCounts
+    ) {
+        registry.counter("labeler_source_reconnects_total", help: "Reconnections after a failure or a close.") {
+            Double(read().reconnects)
+        }
+        registry.counter("labeler_source_http_errors_total", help: "Refused WebSocket upgrades (HTTP errors).") {
+            Double(read().httpErrors)
+        }
+        registry.counter(
+            "labeler_source_connect_timeouts_total",
+            help: "Connections whose TCP, TLS or WebSocket upgrade did not finish within source.connect_timeout."
+        ) { Double(read().connectTimeouts) }
+        registry.counterFamily(
+            "labeler_source_close_frames_total",
+            help: "Close frames the source sent, by close code (1005: none given).", labelNames: ["code"]
+        ) {
+            read().closeCodes.sorted { $0.key < $1.key }.map {
+                .init(labels: [String($0.key)], value: Double($0.value))
+            }
+        }
+        registry.gauge(
+            "labeler_source_reconnect_delay_seconds",
+            help: "The wait before the last reconnection (it starts over after a connection that worked)."
+        ) {
+            (read().reconnectDelay ?? .zero).inSeconds
         }
     }
 }

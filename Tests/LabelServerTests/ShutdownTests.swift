@@ -28,11 +28,7 @@ struct WriterService: Service {
     /// In a service group, a graceful shutdown ends open subscriptions and the server stops.
     @Test func gracefulShutdownClosesSubscribersAndStops() async throws {
         let (server, writer, store, key) = try Self.server()
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: WriterService(writer: writer)), .init(service: server)], logger: quietLogger()
-            ))
-        let running = Task { try await group.run() }
+        let (group, running) = Self.run(server, writer)
         let port = try await server.port()
         let h = Harness(
             store: store, key: key, writer: writer, server: server, metrics: MetricsRegistry(), port: port, router: nil)
@@ -59,6 +55,27 @@ struct WriterService: Service {
             submit: { try await writer.submit($0) }, commits: writer.commits, health: HealthProvider(version: "t"),
             metrics: MetricsRegistry(), logger: quietLogger())
         return (server, writer, store, key)
+    }
+
+    /// The writer and the server in a service group, running.
+    static func run(_ server: LabelServer, _ writer: LabelWriter) -> (ServiceGroup, Task<Void, any Error>) {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: WriterService(writer: writer)), .init(service: server)], logger: quietLogger()
+            ))
+        return (group, Task { try await group.run() })
+    }
+
+    /// Whether `task` ends within 30 s of `stop`. Not awaited directly: were it to hang, the
+    /// test must fail, not hang with it.
+    static func ends(_ task: Task<Void, any Error>, after stop: () async -> Void) async -> Bool {
+        let ended = Atomic(false)
+        Task {
+            _ = await task.result
+            ended.store(true, ordering: .relaxed)
+        }
+        await stop()
+        return await eventually(timeout: .seconds(30)) { ended.load(ordering: .relaxed) }
     }
 
     /// A TCP connection to the server that sends nothing, as a client's pooled spare does; then
@@ -119,20 +136,10 @@ struct WriterService: Service {
     /// the close handshake's timeout has passed.
     @Test func aSubscriberThatNeverAnswersDoesNotHoldAGracefulShutdown() async throws {
         let (server, writer, _, _) = try Self.server()
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: WriterService(writer: writer)), .init(service: server)], logger: quietLogger()
-            ))
-        let running = Task { try await group.run() }
+        let (group, running) = Self.run(server, writer)
         let fd = try await Self.silentSubscriber(to: try await server.port(), server: server)
         defer { close(fd) }
-        let stopped = Atomic(false)
-        Task {
-            _ = await running.result
-            stopped.store(true, ordering: .relaxed)
-        }
-        await group.triggerGracefulShutdown()
-        #expect(await eventually(timeout: .seconds(30)) { stopped.load(ordering: .relaxed) })
+        #expect(await Self.ends(running) { await group.triggerGracefulShutdown() })
         #expect(server.subscriberCount == 0)
     }
 
@@ -141,11 +148,7 @@ struct WriterService: Service {
     /// the stream waits on the socket. Ending the subscription must not wait for that write.
     @Test func aBlockedWriteToASubscriberDoesNotHoldAGracefulShutdown() async throws {
         let (server, writer, store, key) = try Self.server()
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: WriterService(writer: writer)), .init(service: server)], logger: quietLogger()
-            ))
-        let running = Task { try await group.run() }
+        let (group, running) = Self.run(server, writer)
         let port = try await server.port()
         let h = Harness(
             store: store, key: key, writer: writer, server: server, metrics: MetricsRegistry(), port: port, router: nil)
@@ -163,13 +166,7 @@ struct WriterService: Service {
                 previous = waiting
                 return steady >= 5
             })
-        let stopped = Atomic(false)
-        Task {
-            _ = await running.result
-            stopped.store(true, ordering: .relaxed)
-        }
-        await group.triggerGracefulShutdown()
-        #expect(await eventually(timeout: .seconds(30)) { stopped.load(ordering: .relaxed) })
+        #expect(await Self.ends(running) { await group.triggerGracefulShutdown() })
         #expect(server.subscriberCount == 0)
     }
 
@@ -179,33 +176,16 @@ struct WriterService: Service {
         let serving = Task { try await server.run() }
         let fd = try await Self.idleConnection(to: try await server.port())
         defer { close(fd) }
-        let stopped = Atomic(false)
-        Task {
-            _ = await serving.result
-            stopped.store(true, ordering: .relaxed)
-        }
-        serving.cancel()
-        // Not awaited directly: were it to hang, the test must fail, not hang with it.
-        #expect(await eventually(timeout: .seconds(30)) { stopped.load(ordering: .relaxed) })
+        #expect(await Self.ends(serving) { serving.cancel() })
     }
 
     /// Shut down gracefully (SIGTERM in `labeler run`), the server stops although a connection
     /// that never sent a request is open.
     @Test func anIdleConnectionDoesNotHoldAGracefulShutdown() async throws {
         let (server, writer, _, _) = try Self.server()
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: WriterService(writer: writer)), .init(service: server)], logger: quietLogger()
-            ))
-        let running = Task { try await group.run() }
+        let (group, running) = Self.run(server, writer)
         let fd = try await Self.idleConnection(to: try await server.port())
         defer { close(fd) }
-        let stopped = Atomic(false)
-        Task {
-            _ = await running.result
-            stopped.store(true, ordering: .relaxed)
-        }
-        await group.triggerGracefulShutdown()
-        #expect(await eventually(timeout: .seconds(30)) { stopped.load(ordering: .relaxed) })
+        #expect(await Self.ends(running) { await group.triggerGracefulShutdown() })
     }
 }

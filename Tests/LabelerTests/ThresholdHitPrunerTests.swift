@@ -139,21 +139,12 @@ import Testing
             evaluator: RuleEvaluator(holder: RuleSetHolder(try Self.rules(window: nil))), writer: nil,
             logger: quietLogger())
         #expect(labeler.takeOldestEventTime() == nil)
-        func post(_ n: Int, day: Int) throws -> RepoEvent {
-            let record = try DataModelJSON.parseObject(
-                #"{"$type":"app.bsky.feed.post","text":"hi","createdAt":"2026-01-01T00:00:00.000Z"}"#)
-            let op = RepoOp(
-                action: .create, collection: Collections.post, rkey: "3k\(n)aaaaaaaaaa",
-                cid: CID.compute(for: CBOREncoder.encode(record)), record: record)
-            return .commit(
-                CommitEvent(
-                    seq: Int64(n), repo: try DID("did:plc:a"), rev: "3k\(n)aaaaaaaaaa", since: nil, commit: nil,
-                    prevData: nil, time: String(format: "2026-01-%02dT00:00:00.000Z", day), ops: [op]))
-        }
         // Sampled: the 1st (day 20) and the 65th (day 5); the others are older but not sampled.
         for n in 1...128 {
             let day = n == 1 ? 20 : n == 65 ? 5 : 1
-            try await labeler.handle(seq: Int64(n), event: try post(n, day: day))
+            let event = try RuleEvaluatorTests().post(
+                n, "hi", time: String(format: "2026-01-%02dT00:00:00.000Z", day))
+            try await labeler.handle(seq: Int64(n), event: event)
         }
         #expect(labeler.takeOldestEventTime() == Self.t0 + 4 * Self.day)
         #expect(labeler.takeOldestEventTime() == nil)
