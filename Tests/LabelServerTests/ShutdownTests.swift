@@ -78,11 +78,8 @@ struct WriterService: Service {
         return await eventually(timeout: .seconds(30)) { ended.load(ordering: .relaxed) }
     }
 
-    /// A TCP connection to the server that sends nothing, as a client's pooled spare does; then
-    /// one request on another connection, so the idle one has been accepted and handed to its
-    /// task by the time the answer comes (connections are accepted in order).
-    static func idleConnection(to port: Int) async throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    /// Connects `fd` to 127.0.0.1:`port`; whether it worked.
+    static func connectToLoopback(_ fd: Int32, port: Int) -> Bool {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -92,7 +89,15 @@ struct WriterService: Service {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        #expect(connected == 0)
+        return connected == 0
+    }
+
+    /// A TCP connection to the server that sends nothing, as a client's pooled spare does; then
+    /// one request on another connection, so the idle one has been accepted and handed to its
+    /// task by the time the answer comes (connections are accepted in order).
+    static func idleConnection(to port: Int) async throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(connectToLoopback(fd, port: port))
         let (_, response) = try await URLSession.shared.data(
             from: URL(string: "http://127.0.0.1:\(port)/xrpc/_health")!)
         #expect((response as? HTTPURLResponse)?.statusCode == 200)
@@ -101,8 +106,7 @@ struct WriterService: Service {
 
     /// A subscriber that completed the WebSocket upgrade and then reads and answers nothing:
     /// it will never reply to the server's close frame. Returns its socket once the server
-    /// counts it.
-    /// With `cursor`, it asks for a backfill; `receiveBuffer` shrinks its socket's buffer so that
+    /// counts it. With `cursor`, it asks for a backfill; `receiveBuffer` shrinks its socket's buffer so that
     /// the server's writes to it soon block.
     static func silentSubscriber(
         to port: Int, server: LabelServer, cursor: Int? = nil, receiveBuffer: Int32? = nil
@@ -111,16 +115,7 @@ struct WriterService: Service {
         if var size = receiveBuffer {
             #expect(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) == 0)
         }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        #expect(connected == 0)
+        #expect(connectToLoopback(fd, port: port))
         let request = Array(
             ("GET /xrpc/com.atproto.label.subscribeLabels\(cursor.map { "?cursor=\($0)" } ?? "") HTTP/1.1\r\n"
                 + "Host: 127.0.0.1\r\n"
