@@ -43,6 +43,23 @@ import Testing
         #expect(service.src == service.key.publicKey.didKey)
     }
 
+    /// Both sources serve their connection metrics under the same names.
+    @Test(arguments: [LabelerConfiguration.SourceKind.relay, .jetstream])
+    func everySourceServesItsConnectionMetrics(kind: LabelerConfiguration.SourceKind) throws {
+        var configuration = try Self.configuration()
+        configuration.sourceKind = kind
+        if kind == .jetstream { configuration.sourceURL = "wss://jetstream.example/subscribe" }
+        let service = try LabelerService(configuration: configuration, environment: [:], logger: quietLogger())
+        let served = service.metrics.render()
+        for name in [
+            "labeler_source_messages_total", "labeler_source_connections_total", "labeler_source_reconnects_total",
+            "labeler_source_http_errors_total", "labeler_source_connect_timeouts_total",
+            "labeler_source_close_frames_total", "labeler_source_reconnect_delay_seconds",
+        ] {
+            #expect(served.contains("# TYPE \(name) "), "\(name) is not served for \(kind)")
+        }
+    }
+
     @Test func theRelayIsTheDefaultAndTheConfiguredDIDIsTheSource() throws {
         var configuration = try Self.configuration()
         configuration.did = "did:plc:labelerexample"
