@@ -55,6 +55,11 @@ extension LabelerService {
                 Double(runner.totals.failures)
             }
         }
+        let pruner = thresholdPruner
+        registry.counter(
+            "labeler_threshold_hits_forgotten_total",
+            help: "Stored threshold hits forgotten because no rule can count them any more."
+        ) { Double(pruner.forgottenTotal) }
         registry.gauge("labeler_cursor", help: "The low-water mark: every event at or below it is handled.") {
             Double(pipeline.lowWaterMark ?? 0)
         }

@@ -47,6 +47,8 @@ public final class LabelerService: Sendable {
     public let alerter: TripAlerter?
     /// The rules on reports, when reports are enabled.
     public let reportRules: ReportRuleRunner?
+    /// Forgets stored threshold hits no rule can count any more.
+    let thresholdPruner: ThresholdHitPruner
     let logger: Logger
 
     public init(configuration: LabelerConfiguration, environment: [String: String], logger: Logger) throws(StartError) {
@@ -167,6 +169,9 @@ public final class LabelerService: Sendable {
             eventSource: source.cursorName)
         let labeler = EventLabeler(evaluator: evaluator, writer: writer, identity: identity, logger: logger)
         self.labeler = labeler
+        thresholdPruner = ThresholdHitPruner(
+            store: store, holder: holder, oldestEventTime: { [labeler] in labeler.takeOldestEventTime() },
+            logger: logger)
 
         let writer = self.writer
         let store = self.store
@@ -271,11 +276,7 @@ public final class LabelerService: Sendable {
                 successTerminationBehavior: .gracefullyShutdownGroup,
                 failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: RuleReloadService(reloader: reloader)),
-            .init(
-                service: ThresholdHitPruneService(
-                    pruner: ThresholdHitPruner(
-                        store: store, holder: reloader.holder,
-                        oldestEventTime: { [labeler] in labeler.takeOldestEventTime() }, logger: logger))),
+            .init(service: ThresholdHitPruneService(pruner: thresholdPruner)),
         ]
         if let reportRules { services.append(.init(service: ReportRuleService(runner: reportRules))) }
         if let alerter { services.append(.init(service: TripAlertService(alerter: alerter))) }

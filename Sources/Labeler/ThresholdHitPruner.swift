@@ -31,6 +31,10 @@ public final class ThresholdHitPruner: Sendable {
     let logger: Logger
     /// The threshold rules loaded at the last pruning.
     private let previousRules = Mutex<Set<String>?>(nil)
+    private let forgottenSoFar = Atomic<Int>(0)
+
+    /// Hits forgotten since the start.
+    public var forgottenTotal: Int { forgottenSoFar.load(ordering: .relaxed) }
 
     public init(
         store: LabelStore, holder: RuleSetHolder, oldestEventTime: @escaping @Sendable () -> Int64?, logger: Logger
@@ -64,6 +68,7 @@ public final class ThresholdHitPruner: Sendable {
             let step = try store.pruneThresholdHits(
                 rules: rules, forgetUnlisted: previous != nil, reference: reference, limit: Self.batch)
             forgotten += step
+            forgottenSoFar.wrappingAdd(step, ordering: .relaxed)
             if step < Self.batch { return forgotten }
         }
     }

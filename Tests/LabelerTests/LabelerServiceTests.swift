@@ -43,7 +43,8 @@ import Testing
         #expect(service.src == service.key.publicKey.didKey)
     }
 
-    /// Both sources serve their connection metrics under the same names.
+    /// Both sources serve their connection metrics under the same names (and the rest is
+    /// served either way).
     @Test(arguments: [LabelerConfiguration.SourceKind.relay, .jetstream])
     func everySourceServesItsConnectionMetrics(kind: LabelerConfiguration.SourceKind) throws {
         var configuration = try Self.configuration()
@@ -55,6 +56,7 @@ import Testing
             "labeler_source_messages_total", "labeler_source_connections_total", "labeler_source_reconnects_total",
             "labeler_source_http_errors_total", "labeler_source_connect_timeouts_total",
             "labeler_source_close_frames_total", "labeler_source_reconnect_delay_seconds",
+            "labeler_threshold_hits_forgotten_total",
         ] {
             #expect(served.contains("# TYPE \(name) "), "\(name) is not served for \(kind)")
         }

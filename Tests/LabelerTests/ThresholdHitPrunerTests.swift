@@ -130,6 +130,7 @@ import Testing
         let pruner = Self.pruner(store, RuleSetHolder(try Self.rules(window: "24h")), oldest: Self.t0 + 10 * Self.day)
         #expect(try pruner.prune(now: Self.t0 + 10 * Self.day) == hits.count)
         #expect(try store.thresholdCount(ruleID: "repeat", did: "did:plc:recent", since: .min) == 1)
+        #expect(pruner.forgottenTotal == hits.count)
     }
 
     /// The labeler samples the time events carry (every 64th event) and hands out the oldest
