@@ -1,3 +1,5 @@
+import ATProto
+
 extension RecordContext {
     /// A report, evaluated by the rules on `on: [report]`. `subject` is the reported account's DID
     /// or the reported record's `at://` URI (with `cid`, the version the reporter saw): a rule's
@@ -10,11 +12,10 @@ extension RecordContext {
         if subject.hasPrefix("at://") {
             // The intake accepts only record URIs; anything else is kept whole, so that a label
             // on it fails as an invalid subject instead of landing on the account.
-            let parts = subject.dropFirst(5).split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
-            if parts.count == 3, !parts.contains(where: \.isEmpty) {
-                did = String(parts[0])
-                collection = String(parts[1])
-                rkey = String(parts[2])
+            if let uri = try? ATURI(subject), let owner = uri.did, let path = uri.path {
+                did = owner.rawValue
+                collection = path.collection.rawValue
+                rkey = path.rkey.rawValue
             } else {
                 collection = "?"
             }
