@@ -163,19 +163,9 @@ extension LabelStore {
     public func pruneReportRuleHits(windows: [String: Int64], now: Int64) throws(Error) -> Int {
         do {
             return try pool.write { db in
-                let rules = windows.keys.sorted()
-                let placeholders = rules.map { _ in "?" }.joined(separator: ", ")
-                try db.execute(
-                    sql: "DELETE FROM report_rule_hit WHERE rule NOT IN (\(placeholders))",
-                    arguments: StatementArguments(rules))
-                var forgotten = db.changesCount
-                for rule in rules {
-                    try db.execute(
-                        sql: "DELETE FROM report_rule_hit WHERE rule = ? AND at < ?",
-                        arguments: [rule, now - windows[rule]!])
-                    forgotten += db.changesCount
-                }
-                return forgotten
+                try Self.pruneRuleRows(
+                    db, table: "report_rule_hit", rule: "rule", time: "at", rules: windows.mapValues { Int64?($0) },
+                    forgetUnlisted: true, reference: now, limit: nil)
             }
         } catch {
             throw Error("forgetting old report rule hits", error)

@@ -1,3 +1,4 @@
+import ATProto
 import Foundation
 import GRDB
 
@@ -43,6 +44,15 @@ extension LabelStore {
         } catch {
             throw Error("reading labels", error)
         }
+    }
+
+    /// The active labels `val` on `subject`, on every version of it (with a CID or without):
+    /// what negating the value on the subject has to negate. Only labels of `sources`, when given.
+    public func activeVersions(of val: String, on subject: LabelSubject, sources: [String] = [], now: String)
+        throws(Error) -> [StoredLabel]
+    {
+        try activeLabels(.init(uriPatterns: [.exact(subject.rawValue)], sources: sources, limit: 1000, now: now))
+            .filter { $0.label.val == val }
     }
 
     /// SQLite's plan for `query` (the `detail` column of `EXPLAIN QUERY PLAN`), so tests and

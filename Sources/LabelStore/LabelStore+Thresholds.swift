@@ -54,36 +54,51 @@ extension LabelStore {
     ) throws(Error) -> Int {
         do {
             return try pool.write { db in
-                let ids = rules.keys.sorted()
-                var forgotten = 0
-                if forgetUnlisted {
-                    let placeholders = ids.map { _ in "?" }.joined(separator: ", ")
-                    try db.execute(
-                        sql: """
-                            DELETE FROM threshold_hit WHERE rowid IN
-                                (SELECT rowid FROM threshold_hit WHERE rule_id NOT IN (\(placeholders)) LIMIT ?)
-                            """,
-                        arguments: StatementArguments(ids) + [limit])
-                    forgotten = db.changesCount
-                }
-                guard let reference else { return forgotten }
-                for id in ids where forgotten < limit {
-                    guard let window = rules[id] ?? nil else { continue }
-                    let (before, overflow) = reference.subtractingReportingOverflow(window)
-                    guard !overflow else { continue }
-                    try db.execute(
-                        sql: """
-                            DELETE FROM threshold_hit WHERE rowid IN
-                                (SELECT rowid FROM threshold_hit WHERE rule_id = ? AND time < ? LIMIT ?)
-                            """,
-                        arguments: [id, before, limit - forgotten])
-                    forgotten += db.changesCount
-                }
-                return forgotten
+                try Self.pruneRuleRows(
+                    db, table: "threshold_hit", rule: "rule_id", time: "time", rules: rules,
+                    forgetUnlisted: forgetUnlisted, reference: reference, limit: limit)
             }
         } catch {
             throw Error("forgetting old threshold hits", error)
         }
+    }
+
+    /// Deletes rows of `table` kept per rule (column `rule`) and timed (column `time`, in
+    /// microseconds) that no rule can count any more: with `forgetUnlisted`, those of rules not in
+    /// `rules`; and those older than `reference` minus their rule's window (nil keeps every row of
+    /// that rule; a nil `reference` deletes none by age). At most `limit` rows (nil: all; a
+    /// limited delete needs a table with rowids). The rule-threshold and report-rule hits share it.
+    ///
+    /// - Returns: how many rows were deleted.
+    static func pruneRuleRows(
+        _ db: Database, table: String, rule: String, time: String, rules: [String: Int64?], forgetUnlisted: Bool,
+        reference: Int64?, limit: Int?
+    ) throws -> Int {
+        var deleted = 0
+        /// Deletes the rows matching `condition`, within what is left of the limit.
+        func delete(where condition: String, _ arguments: StatementArguments) throws {
+            if let limit {
+                try db.execute(
+                    sql: "DELETE FROM \(table) WHERE rowid IN (SELECT rowid FROM \(table) WHERE \(condition) LIMIT ?)",
+                    arguments: arguments + [limit - deleted])
+            } else {
+                try db.execute(sql: "DELETE FROM \(table) WHERE \(condition)", arguments: arguments)
+            }
+            deleted += db.changesCount
+        }
+        let ids = rules.keys.sorted()
+        if forgetUnlisted {
+            let placeholders = ids.map { _ in "?" }.joined(separator: ", ")
+            try delete(where: "\(rule) NOT IN (\(placeholders))", StatementArguments(ids))
+        }
+        guard let reference else { return deleted }
+        for id in ids where deleted < limit ?? .max {
+            guard let window = rules[id] ?? nil else { continue }
+            let (before, overflow) = reference.subtractingReportingOverflow(window)
+            guard !overflow else { continue }
+            try delete(where: "\(rule) = ? AND \(time) < ?", [id, before])
+        }
+        return deleted
     }
 }
 

@@ -157,13 +157,10 @@ public final class ReportRuleRunner: Sendable {
             return true
         }
         guard due else { return }
-        var windows: [String: Int64] = [:]
-        for rule in holder.current.rules where rule.kinds.contains(.report) {
-            if let threshold = rule.threshold { windows[rule.id] = threshold.within.microseconds }
-        }
         // Before any report was evaluated here, only the hits of rules that are gone.
         let now = latestReportTime.value ?? .min / 2
-        let forgotten = try store.pruneReportRuleHits(windows: windows, now: now)
+        let forgotten = try store.pruneReportRuleHits(
+            windows: holder.current.thresholdWindows(onReports: true), now: now)
         if forgotten > 0 { logger.debug("old report rule hits forgotten", metadata: ["rows": "\(forgotten)"]) }
     }
 
@@ -218,10 +215,7 @@ public final class ReportRuleRunner: Sendable {
         }
         for effect in effects.labels { add(LabelChange(effect)) }
         for effect in effects.negations {
-            let current = try store.activeLabels(
-                .init(uriPatterns: [.exact(effect.subject.rawValue)], limit: 1000, now: now.rawValue)
-            ).filter { $0.label.val == effect.value }
-            for label in current {
+            for label in try store.activeVersions(of: effect.value, on: effect.subject, now: now.rawValue) {
                 var negation = LabelChange(effect)
                 negation.cid = label.label.cid
                 add(negation)

@@ -50,10 +50,7 @@ public final class ThresholdHitPruner: Sendable {
     /// - Returns: how many hits were forgotten.
     @discardableResult
     public func prune(now: Int64 = Datetime.now().unixMicros) throws(LabelStore.Error) -> Int {
-        var rules: [String: Int64?] = [:]
-        for rule in holder.current.rules where !rule.kinds.contains(.report) {
-            if let threshold = rule.threshold { rules[rule.id] = threshold.within.microseconds }
-        }
+        var rules = holder.current.thresholdWindows(onReports: false).mapValues { Int64?($0) }
         let current = Set(rules.keys)
         // Rules missing only since the last pruning keep every hit one more round; at the first
         // pruning no missing rule's hits go.

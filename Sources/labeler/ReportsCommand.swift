@@ -255,11 +255,7 @@ struct ReportsCommand: ParsableCommand {
                 // Every version the label is on (with or without a cid) is negated.
                 let current: [StoredLabel]
                 do {
-                    current = try store.activeLabels(
-                        .init(
-                            uriPatterns: [.exact(subject.rawValue)], sources: [writer.src], limit: 1000,
-                            now: now.rawValue)
-                    ).filter { $0.label.val == val }
+                    current = try store.activeVersions(of: val, on: subject, sources: [writer.src], now: now.rawValue)
                 } catch {
                     throw CommandFailure(error.description)
                 }

@@ -87,9 +87,7 @@ extension DashboardRoutes {
                     action: .apply, subject: subject, val: val, origin: origin, reason: reason, reportID: report.id)
             ]
         } else {
-            let current = try store.activeLabels(
-                .init(uriPatterns: [.exact(subject.rawValue)], limit: 1000, now: Datetime.now().rawValue)
-            ).filter { $0.label.val == val }
+            let current = try store.activeVersions(of: val, on: subject, now: Datetime.now().rawValue)
             guard !current.isEmpty else { throw ReportRefusal(message: "\(subject) has no label \(val) to negate.") }
             changes = current.map {
                 LabelChange(

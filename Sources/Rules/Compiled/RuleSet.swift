@@ -127,6 +127,16 @@ public final class RuleSet: Sendable {
     /// them, what a service record's `policies.labelValues` lists.
     public var emittedValues: [String] { Set(rules.compactMap(\.label)).sorted() }
 
+    /// Each threshold rule's window in microseconds, by rule id: of the rules on reports, or of
+    /// the rules on the stream. What the stored hits of each may still be counted against.
+    public func thresholdWindows(onReports: Bool) -> [String: Int64] {
+        var windows: [String: Int64] = [:]
+        for rule in rules where rule.kinds.contains(.report) == onReports {
+            if let threshold = rule.threshold { windows[rule.id] = threshold.within.microseconds }
+        }
+        return windows
+    }
+
     /// The rule with `id`, if any.
     public func rule(_ id: String) -> RuleInfo? {
         indexByID[id].map { rules[$0] }
