@@ -362,7 +362,10 @@ import FoundationNetworking
                 reportedBy: Self.reporter("b"), createdAt: Self.now)
         ).report
         let running = Task { await runner.run() }
-        try await waitUntil("every report evaluated or set aside") { try store.reportsAwaitingRules().isEmpty }
+        // The runner counts an evaluation after its transaction: wait for the count too.
+        try await waitUntil("every report evaluated or set aside") {
+            try store.reportsAwaitingRules().isEmpty && runner.totals.evaluated >= 1
+        }
         #expect(runner.totals.failures == 3)
         #expect(runner.totals.evaluated == 1)  // `later`; the unreadable one is only marked
         #expect(try store.reports(state: .open).map(\.id).sorted() == [unreadable.id, appeal.id, later.id])
@@ -423,7 +426,10 @@ import FoundationNetworking
             try await waitUntil("the third report's label") {
                 try service.store.labels(after: 0, limit: 10).map(\.label.val) == ["needs-review"]
             }
-            try await waitUntil("the reports escalated") { try service.store.reports(state: .escalated).count == 3 }
+            // The runner counts an evaluation after its transaction: wait for the count too.
+            try await waitUntil("the reports escalated") {
+                try service.store.reports(state: .escalated).count == 3 && runner.totals.evaluated >= 3
+            }
             #expect(runner.totals.evaluated == 3)
             running.cancel()
             writing.cancel()
