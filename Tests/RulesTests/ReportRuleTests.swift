@@ -249,19 +249,63 @@ import Testing
         #expect(cases[0].context.uri == Self.reported)
         #expect(cases[1].context.uri == "at://\(RuleTestSuite.defaultDID)/app.bsky.feed.post/3ltestrecord22")
 
-        #expect(throws: RuleLoadError.self) {
-            try RuleTestSuite.load(files: [
-                RuleSources.File(
-                    path: "tests/bad.yaml",
-                    text: """
-                        cases:
-                          - text: hi
-                            expect: none
-                            expect_escalate: true
-                          - report: {reason_type: nonsense, subject: "not a subject"}
-                            expect: none
-                        """)
-            ])
+    }
+
+    /// Each mistake in a report case is named where it is.
+    @Test(arguments: [
+        (
+            "- text: hi\n    expect: none\n    expect_escalate: true",
+            "tests/bad.yaml:4:22: expect_escalate goes with a report case"
+        ),
+        (
+            "- report: {reason_type: nonsense}\n    expect: none",
+            "tests/bad.yaml:2:27: unknown reason type 'nonsense': use a short name such as spam, or a full one"
+        ),
+        (
+            "- report: {subject: \"not a subject\"}\n    expect: none",
+            "tests/bad.yaml:2:23: 'not a subject' is not a DID or an at:// record URI"
+        ),
+    ])
+    func reportCaseMistakesSayWhereAndWhat(yaml: String, problem: String) {
+        do {
+            _ = try RuleTestSuite.load(files: [RuleSources.File(path: "tests/bad.yaml", text: "cases:\n  " + yaml)])
+            Issue.record("no error for \(yaml)")
+        } catch {
+            #expect(error.diagnostics.map(\.description) == [problem])
         }
+    }
+
+    /// More mistakes in report rules, each named where it is.
+    @Test(arguments: [
+        ("{reason_types: []}", "label: needs-review", "rules/a.yaml:4:27: reason_types needs at least one reason type"),
+        (
+            "{reason_types: [zzz*]}", "label: needs-review",
+            "rules/a.yaml:4:28: unknown reason type 'zzz*': use a short name such as spam, violation, misleading, "
+                + "sexual, rude, other or appeal, a prefix with '*' (misleading*), or a full reason type"
+        ),
+        (
+            "{reporter: {dismissed_at_most: -1}}", "label: needs-review",
+            "rules/a.yaml:4:43: reporter dismissed_at_most cannot be negative"
+        ),
+        (
+            "{reason_types: [spam]}", "negate: Bad Value",
+            "rules/a.yaml:5:13: invalid label value 'Bad Value': use lowercase letters a-z and '-' only"
+        ),
+        ("{reason_types: [spam]}", "escalate: maybe", "rules/a.yaml:5:15: escalate must be true or false"),
+        (
+            "{reason_types: [spam]}", "negate: x\n    expires_in: 7d",
+            "rules/a.yaml:6:17: expires_in needs a 'label' to expire"
+        ),
+    ])
+    func moreMistakesSayWhereAndWhat(match: String, extra: String, problem: String) {
+        #expect(TestSupport.problems(["rules/a.yaml": Self.rule(match, extra: extra)]) == [problem])
+    }
+
+    @Test func anUnknownReporterKeyIsNamed() {
+        #expect(
+            TestSupport.problems(["rules/a.yaml": Self.rule("{reporter: {trusted: true}}")]) == [
+                "rules/a.yaml:4:23: reporter needs muted, dismissed_at_most or dismissed_at_least",
+                "rules/a.yaml:4:24: unknown key 'trusted' in reporter",
+            ])
     }
 }
