@@ -327,6 +327,67 @@ import FoundationNetworking
         await f.stop()
     }
 
+    /// A report a person closed before the rules got to it is only marked evaluated: nothing is
+    /// counted, labeled or escalated.
+    @Test func aReportClosedBeforeTheRulesIsOnlyMarked() async throws {
+        let f = try Fixture()
+        let report = try f.file(Self.reporter("a"), reason: "their home address")
+        _ = try f.store.closeReport(id: report.id, as: .dismissed, actor: "mod", note: nil, outcome: nil, at: Self.now)
+        #expect(try await f.runner.evaluateWaiting() == 1)
+        #expect(try f.store.reportsAwaitingRules().isEmpty)
+        #expect(try f.labels().isEmpty)
+        #expect(
+            try f.store.reportRuleReporters(rule: "pile-up", subject: Self.subject.key, since: 0, excluding: "") == 0)
+        let actions = try f.store.reportActions(id: report.id).map(\.action)
+        #expect(actions == ["filed", "dismissed"], "\(actions)")
+        await f.stop()
+    }
+
+    /// What the rules decided is stored once: a second `finishReportRules` for the same report
+    /// escalates nothing and records nothing; and a reporter's hit never goes back in time when
+    /// an older report of theirs is evaluated after a newer one.
+    @Test func finishingAReportTwiceChangesNothingAndHitsNeverGoBack() async throws {
+        let f = try Fixture()
+        let reporter = Self.reporter("a")
+        let newer = try f.file(reporter)
+        let older = try f.file(
+            reporter, subject: .account(did: "did:plc:otheraaaaaaaaaaaaaaaaaaa"), at: "2026-06-02T11:00:00.000Z")
+        let time = try Datetime(Self.now).unixMicros
+        let hour: Int64 = 3_600_000_000
+        let outcome = ReportRulesOutcome(
+            hits: [.init(rule: "pile-up", subject: "counted", window: 24 * hour)],
+            escalations: [.init(rule: "pile-up", subject: "counted", reportersSince: nil)])
+        #expect(try f.store.finishReportRules(newer, outcome: outcome, at: time, now: Self.now) == [newer.id])
+        #expect(try f.store.finishReportRules(newer, outcome: outcome, at: time, now: Self.now) == [])
+        let actions = try f.store.reportActions(id: newer.id).map(\.action)
+        #expect(actions == ["filed", "escalated"], "\(actions)")
+        // The older report's hit (an hour before) leaves the reporter's hit at the newer time.
+        let olderOutcome = ReportRulesOutcome(hits: [.init(rule: "pile-up", subject: "counted", window: 24 * hour)])
+        _ = try f.store.finishReportRules(older, outcome: olderOutcome, at: time - hour, now: Self.now)
+        #expect(try f.store.reportRuleReporters(rule: "pile-up", subject: "counted", since: time, excluding: "") == 1)
+        await f.stop()
+    }
+
+    /// The runner forgets the hits of rules no longer loaded once nothing waits, and keeps those
+    /// of its rules that are still in their window (measured at the reports' own time).
+    @Test func theRunnerForgetsTheHitsOfRemovedRules() async throws {
+        let f = try Fixture()
+        let filed = try Datetime(Self.now).unixMicros
+        try await f.store.pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO report_rule_hit (rule, subject, reporter, at, report_id) VALUES (?, ?, ?, ?, 1)",
+                arguments: ["removed-rule", Self.subject.key, Self.reporter("z"), filed])
+        }
+        _ = try f.file(Self.reporter("a"))
+        #expect(try await f.runner.evaluateWaiting() == 1)
+        #expect(
+            try f.store.reportRuleReporters(rule: "removed-rule", subject: Self.subject.key, since: 0, excluding: "")
+                == 0)
+        #expect(
+            try f.store.reportRuleReporters(rule: "pile-up", subject: Self.subject.key, since: 0, excluding: "") == 1)
+        await f.stop()
+    }
+
     /// A report the writer keeps refusing is retried, then set aside (marked evaluated, still
     /// open for people) so that the reports after it go on; one whose time cannot be read is only
     /// marked.
