@@ -28,7 +28,6 @@ Usage: python3 scripts/bench_verify_peer.py CAPTURE KEYS.json [--rounds 3]
 Needs libipld and atproto (scripts/bench-verify.sh installs them in .build/bench-venv).
 """
 import argparse
-import gzip
 import hashlib
 import json
 import sys
@@ -39,43 +38,7 @@ from atproto_crypto.algs import ALGORITHM_TO_CLASS
 from atproto_crypto.did import parse_did_key
 from atproto_crypto.verify import verify_signature
 
-
-def read_messages(path):
-    """The messages of a capture: `uvarint(length) message` records, plain, gzip or zstd."""
-    with open(path, 'rb') as f:
-        data = f.read()
-    if data[:2] == b'\x1f\x8b':
-        data = gzip.decompress(data)
-    elif data[:4] == b'\x28\xb5\x2f\xfd':
-        import zstandard
-        data = zstandard.ZstdDecompressor().stream_reader(data).read()
-    messages = []
-    i, n = 0, len(data)
-    while i < n:
-        length = shift = 0
-        while True:
-            b = data[i]
-            i += 1
-            length |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                break
-        messages.append(data[i:i + length])
-        i += length
-    if i != n:
-        raise SystemExit('%s: truncated record at the end' % path)
-    return messages
-
-
-def uvarint(buf, i):
-    value = shift = 0
-    while True:
-        b = buf[i]
-        i += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return value, i
+from capture_file import read_messages, uvarint
 
 
 def check_cids(car):

@@ -27,11 +27,6 @@ TOKEN = 'dashboard-browser-test-token-7f3a9c'
 RATE = 100  # relay messages per second
 
 
-def read_capture(path):
-    """The messages of a capture."""
-    return read_messages(path)
-
-
 def start_relay(messages):
     """Serves `messages` at RATE per second to each connection, from a thread of its own; returns
     the port."""
@@ -110,7 +105,7 @@ def main():
     os.makedirs(args.screenshots, exist_ok=True)
     started = time.monotonic()
 
-    relay_port = start_relay(read_capture(args.capture))
+    relay_port = start_relay(read_messages(args.capture))
     env = dict(os.environ,
                LABELER_SOURCE_URL='ws://127.0.0.1:%d' % relay_port, LABELER_SERVER_PORT='0',
                LABELER_SERVER_ADMIN_TOKEN=TOKEN, LABELER_RULES_PATH=os.path.abspath(args.rules),
