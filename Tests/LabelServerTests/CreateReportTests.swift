@@ -91,16 +91,23 @@ import Testing
         }
     }
 
+    /// A repeat is the same report: one row, a `repeated` entry, and the rules are not told of a
+    /// new report (`filed` is called for new reports only).
     @Test func theSameReporterAndSubjectIsDeduplicated() async throws {
-        try await Harness.with(over: .router, reports: Self.intake()) { h in
+        var intake = Self.intake()
+        let filed = Atomic<Int>(0)
+        intake.filed = { filed.add(1, ordering: .relaxed) }
+        try await Harness.with(over: .router, reports: intake) { h in
             let first = try await send(h, Self.recordBody(reason: "first"))
             let again = try await send(h, Self.recordBody(reason: "again"))
             #expect(again.status == .ok)
             #expect(try again.json["id"] == first.json["id"])
             #expect(try h.store.reportCount() == 1)
             #expect(try h.store.reportActions(id: 1).map(\.action) == ["filed", "repeated"])
+            #expect(filed.load(ordering: .relaxed) == 1)
             let other = try await send(h, Self.recordBody(), token: "good:did:plc:otheraaaaaaaaaaaaaaaaaaa")
             #expect(try other.json["id"]?.intValue == 2)
+            #expect(filed.load(ordering: .relaxed) == 2)
         }
     }
 

@@ -327,6 +327,25 @@ import FoundationNetworking
         await f.stop()
     }
 
+    /// A rule in `mode: log` that would escalate leaves the report open (a dry run).
+    @Test func anEscalationInModeLogIsADryRun() async throws {
+        let f = try Fixture(
+            rules: """
+                rules:
+                  - id: doxxing
+                    on: [report]
+                    match: {keywords: [address], in: [reason]}
+                    escalate: true
+                    mode: log
+                """)
+        let report = try f.file(Self.reporter("a"), reason: "their home address")
+        #expect(try await f.runner.evaluateWaiting() == 1)
+        #expect(try f.store.report(id: report.id)?.state == .open)
+        #expect(f.runner.totals.escalated == 0)
+        #expect(f.runner.totals.fired == ["doxxing": 1])
+        await f.stop()
+    }
+
     /// A report a person closed before the rules got to it is only marked evaluated: nothing is
     /// counted, labeled or escalated.
     @Test func aReportClosedBeforeTheRulesIsOnlyMarked() async throws {

@@ -57,7 +57,7 @@ import Testing
     }
 
     static func pruner(_ store: LabelStore, _ holder: RuleSetHolder, oldest: Int64?) -> ThresholdHitPruner {
-        ThresholdHitPruner(store: store, holder: holder, oldestEventTime: { oldest }, logger: Logger(label: "test"))
+        ThresholdHitPruner(store: store, holder: holder, oldestEventTime: { oldest }, logger: quietLogger())
     }
 
     func count(_ store: LabelStore, _ rule: String, _ did: String) throws -> Int {
@@ -131,6 +131,17 @@ import Testing
         #expect(try pruner.prune(now: Self.t0 + 10 * Self.day) == hits.count)
         #expect(try store.thresholdCount(ruleID: "repeat", did: "did:plc:recent", since: .min) == 1)
         #expect(pruner.forgottenTotal == hits.count)
+    }
+
+    /// As a service it prunes on its interval until cancelled.
+    @Test func itPrunesOnItsInterval() async throws {
+        let store = try Self.store([("repeat", "did:plc:old", Self.t0)])
+        let pruner = Self.pruner(store, RuleSetHolder(try Self.rules(window: "24h")), oldest: Self.t0 + 10 * Self.day)
+        let running = Task { await pruner.run(every: .milliseconds(10)) }
+        try await waitUntil("the old hit forgotten") { pruner.forgottenTotal == 1 }
+        #expect(try count(store, "repeat", "did:plc:old") == 0)
+        running.cancel()
+        await running.value
     }
 
     /// The labeler samples the time events carry (every 64th event) and hands out the oldest
