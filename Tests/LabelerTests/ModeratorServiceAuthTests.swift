@@ -32,11 +32,6 @@ import FoundationNetworking
             + DataModelJSON.quote(target) + #"},"createdBy":"# + DataModelJSON.quote(createdBy) + "}"
     }
 
-    static func post(port: Int, bearer: String, body: String) async throws -> (status: Int, text: String) {
-        let answer = try await postXRPC(port: port, method: method, bearer: bearer, body: body)
-        return (answer.status, answer.text)
-    }
-
     @Test func ourAccountAndTheModeratorsLabelOthersAre401AndTheAdminTokenStillWorks() async throws {
         let network = try TestNetwork()
         let base = try await network.start()
@@ -59,37 +54,39 @@ import FoundationNetworking
             let writing = Task { await service.writer.run() }
             defer { writing.cancel() }
             func token(_ key: SigningKey, _ issuer: String, method: String = Self.method) throws -> String {
-                try ReportIntakeTests.token(key, audience: Self.labeler, method: method, issuer: issuer)
+                try ServiceAuthToken.mint(key, issuer: issuer, audience: Self.labeler, method: method)
             }
 
-            let byUs = try await Self.post(
-                port: port, bearer: try token(own, Self.labeler),
+            let byUs = try await postXRPC(
+                port: port, method: Self.method, bearer: try token(own, Self.labeler),
                 body: Self.body(createdBy: Self.labeler, label: "spam"))
             #expect(byUs.status == 200, "\(byUs.text)")
-            let byModerator = try await Self.post(
-                port: port, bearer: try token(moderator, Self.moderator),
+            let byModerator = try await postXRPC(
+                port: port, method: Self.method, bearer: try token(moderator, Self.moderator),
                 body: Self.body(createdBy: Self.moderator, label: "rude"))
             #expect(byModerator.status == 200, "\(byModerator.text)")
 
             // A valid token from someone who is not a moderator: refused before their DID is looked up.
-            let byStranger = try await Self.post(
-                port: port, bearer: try token(stranger, Self.stranger),
+            let byStranger = try await postXRPC(
+                port: port, method: Self.method, bearer: try token(stranger, Self.stranger),
                 body: Self.body(createdBy: Self.stranger, label: "nudity"))
             #expect(byStranger.status == 401 && byStranger.text.contains(#""error":"AuthenticationRequired""#))
             #expect(byStranger.text.contains("may not call \(Self.method)"), "\(byStranger.text)")
             #expect(!network.calls.contains { $0.contains(Self.stranger) })
             // A moderator's token minted for another method, or signed by another key.
-            let otherMethod = try await Self.post(
-                port: port, bearer: try token(moderator, Self.moderator, method: "com.atproto.moderation.createReport"),
+            let otherMethod = try await postXRPC(
+                port: port, method: Self.method,
+                bearer: try token(moderator, Self.moderator, method: "com.atproto.moderation.createReport"),
                 body: Self.body(createdBy: Self.moderator, label: "nudity"))
             #expect(otherMethod.status == 401 && otherMethod.text.contains("is for method"), "\(otherMethod.text)")
-            let forged = try await Self.post(
-                port: port, bearer: try token(SigningKey.generate(.p256), Self.moderator),
+            let forged = try await postXRPC(
+                port: port, method: Self.method, bearer: try token(SigningKey.generate(.p256), Self.moderator),
                 body: Self.body(createdBy: Self.moderator, label: "nudity"))
             #expect(forged.status == 401 && forged.text.contains("does not verify"), "\(forged.text)")
 
-            let byAdmin = try await Self.post(
-                port: port, bearer: "an-admin-token", body: Self.body(createdBy: Self.moderator, label: "sexual"))
+            let byAdmin = try await postXRPC(
+                port: port, method: Self.method, bearer: "an-admin-token",
+                body: Self.body(createdBy: Self.moderator, label: "sexual"))
             #expect(byAdmin.status == 200, "\(byAdmin.text)")
 
             let history = try service.store.history(of: try LabelSubject(Self.target))

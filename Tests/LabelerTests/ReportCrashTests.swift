@@ -93,8 +93,8 @@ import Glibc
         var left = plan[...]
         while let next = left.first {
             guard
-                let token = try? ReportIntakeTests.token(
-                    reporter.key, audience: labeler + "#atproto_labeler", method: method, issuer: reporter.did)
+                let token = try? ServiceAuthToken.mint(
+                    reporter.key, issuer: reporter.did, audience: labeler + "#atproto_labeler", method: method)
             else {
                 ledger.state.withLock { $0.unexpected.append("no token for \(reporter.did)") }
                 return Array(left)

@@ -20,12 +20,6 @@ import FoundationNetworking
     static let labeler = "did:plc:labeleraaaaaaaaaaaaaaaaa"
     static let reporter = "did:plc:reporteraaaaaaaaaaaaaaaa"
 
-    static func token(_ key: SigningKey, audience: String, method: String, issuer: String = reporter) throws
-        -> String
-    {
-        try ServiceAuthToken.mint(key, issuer: issuer, audience: audience, method: method)
-    }
-
     @Test func reportsAreOffUnlessEnabledAndThenNeedTheDID() throws {
         let identity = IdentityResolver()
         var configuration = LabelerConfiguration()
@@ -82,11 +76,13 @@ import FoundationNetworking
                 configuration, assembly: LabelerAssembly(configuration: configuration, environment: [:]),
                 identity: IdentityResolver(configuration: resolverConfiguration)))
         let method = "com.atproto.moderation.createReport"
-        let token = try Self.token(key, audience: Self.labeler + "#atproto_labeler", method: method)
+        let token = try ServiceAuthToken.mint(
+            key, issuer: Self.reporter, audience: Self.labeler + "#atproto_labeler", method: method)
         #expect(try await intake.authenticate(token, method) == Self.reporter)
         // Used once; and a token for someone else is refused with its reason.
         await #expect(throws: ServiceAuthError.self) { try await intake.authenticate(token, method) }
-        let elsewhere = try Self.token(key, audience: "did:plc:someoneelseaaaaaaaaaaaaa", method: method)
+        let elsewhere = try ServiceAuthToken.mint(
+            key, issuer: Self.reporter, audience: "did:plc:someoneelseaaaaaaaaaaaaa", method: method)
         await #expect(throws: ServiceAuthError.wrongAudience("did:plc:someoneelseaaaaaaaaaaaaa")) {
             try await intake.authenticate(elsewhere, method)
         }
@@ -139,7 +135,8 @@ import FoundationNetworking
         }
         try await Self.withReportingService(network: network, base: base, ) { service, port in
             let method = "com.atproto.moderation.createReport"
-            let token = try Self.token(key, audience: Self.labeler + "#atproto_labeler", method: method)
+            let token = try ServiceAuthToken.mint(
+                key, issuer: Self.reporter, audience: Self.labeler + "#atproto_labeler", method: method)
             let body =
                 #"{"reasonType":"com.atproto.moderation.defs#reasonSpam","reason":"spam","subject":{"$type":"com.atproto.admin.defs#repoRef","did":"did:plc:spammeraaaaaaaaaaaaaaaaa"}}"#
             func send() async throws -> (Int, String) {
@@ -179,8 +176,8 @@ import FoundationNetworking
             func send(_ reasonType: String, about subject: String, as issuer: String, _ key: SigningKey)
                 async throws -> XRPCAnswer
             {
-                let token = try Self.token(
-                    key, audience: Self.labeler + "#atproto_labeler", method: method, issuer: issuer)
+                let token = try ServiceAuthToken.mint(
+                    key, issuer: issuer, audience: Self.labeler + "#atproto_labeler", method: method)
                 return try await postXRPC(
                     port: port, method: method, bearer: token,
                     body: #"{"reasonType":"# + DataModelJSON.quote(reasonType)

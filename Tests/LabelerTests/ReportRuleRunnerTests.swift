@@ -497,9 +497,9 @@ import FoundationNetworking
             let body =
                 #"{"reasonType":"com.atproto.moderation.defs#reasonSpam","subject":{"$type":"com.atproto.repo.strongRef","uri":"\#(Self.subject.key)","cid":"\#(Self.subject.cid)"}}"#
             for reporter in reporters {
-                let token = try ReportIntakeTests.token(
-                    reporter.key, audience: ReportIntakeTests.labeler + "#atproto_labeler", method: method,
-                    issuer: reporter.did)
+                let token = try ServiceAuthToken.mint(
+                    reporter.key, issuer: reporter.did, audience: ReportIntakeTests.labeler + "#atproto_labeler",
+                    method: method)
                 let answer = try await postXRPC(port: port, method: method, bearer: token, body: body)
                 #expect(answer.status == 200, "\(answer.text)")
             }
