@@ -203,8 +203,7 @@ let package = Package(
         .target(
             name: "BenchmarkSupport",
             dependencies: [
-                "ATCrypto", "LabelServer", "LabelStore", .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "ATCrypto", "LabelServer", "LabelStore", "TestNetwork", .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/BenchmarkSupport",
             swiftSettings: strict

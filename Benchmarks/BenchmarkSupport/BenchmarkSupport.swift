@@ -3,7 +3,7 @@ import Foundation
 import LabelServer
 import LabelStore
 import Logging
-import ServiceLifecycle
+import TestNetwork
 
 /// What a benchmark's `main` runs in: `body` gets a scratch directory, removed once it returns
 /// or throws, and a logger that only lets critical messages through (stopping the in-process
@@ -36,20 +36,14 @@ public func withLabelServer<Result>(
         configuration: configuration, store: store, signingKey: signingKey, keyID: keyID, submit: submit,
         commits: commits, health: HealthProvider(version: "bench"), metrics: MetricsRegistry(), reports: reports,
         logger: logger)
-    // Stopped by graceful shutdown, not by cancelling its task: a connection accepted in that
-    // instant would make NIO trap (apple/swift-nio#2637).
-    let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
-    let serving = Task { try await group.run() }
-    func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = await serving.result
-    }
+    // Stopped gracefully, never by cancellation (see `ServiceRunner`).
+    let running = ServiceRunner([server], logger: logger)
     do {
         let result = try await body(server, try await server.port())
-        await stop()
+        await running.stop()
         return result
     } catch {
-        await stop()
+        await running.stop()
         throw error
     }
 }
